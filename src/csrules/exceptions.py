@@ -1,0 +1,94 @@
+"""The library's own errors.
+
+Every error ``csrules`` raises is a :class:`CsrulesError`, and each also
+subclasses the built-in exception it is closest to, so callers may catch
+either. Messages name the field or key, the value received and what was
+expected, so a person can act on them.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "CalendarError",
+    "ContractError",
+    "CsrulesError",
+    "DomainValueError",
+    "NoRuleMatchedError",
+    "PolicyError",
+    "RuleDefinitionError",
+    "RuleOverlapError",
+    "StreamError",
+]
+
+
+class CsrulesError(Exception):
+    """Base class of every error raised by csrules."""
+
+
+class DomainValueError(CsrulesError, ValueError):
+    """A domain object was built with a value its field does not accept.
+
+    Attributes:
+        field: dotted name of the field (``"order.lines[0].unit_price"``).
+        value: the value received.
+        expected: what the field accepts, in words.
+    """
+
+    def __init__(self, field: str, value: object, expected: str) -> None:
+        self.field = field
+        self.value = value
+        self.expected = expected
+        super().__init__(
+            f"'{field}' must be {expected} (got {value!r} that is a {type(value).__name__})."
+        )
+
+
+class PolicyError(CsrulesError, ValueError):
+    """A policy file or parameter is invalid, or a parameter is missing.
+
+    Attributes:
+        source: the file (or ``"<bundled b2c>"``) the problem is in.
+        key: the parameter name or TOML key.
+        reason: what is wrong and what was expected.
+    """
+
+    def __init__(self, source: str, key: str, reason: str) -> None:
+        self.source = source
+        self.key = key
+        self.reason = reason
+        super().__init__(f"{source}: {key}: {reason}")
+
+
+class CalendarError(CsrulesError, ValueError):
+    """A working-day schedule file is invalid, or a date cannot be placed."""
+
+
+class ContractError(CsrulesError, ValueError):
+    """A JSON case breaks the case contract (see ``docs/contract.md``).
+
+    Attributes:
+        code: a short machine-readable code (``"invalid_json"``,
+            ``"missing_field"``, ``"invalid_value"``, ``"unknown_kind"``, ...).
+        field: the JSON path of the offending value, or ``None``.
+    """
+
+    def __init__(self, code: str, message: str, field: str | None = None) -> None:
+        self.code = code
+        self.field = field
+        super().__init__(message)
+
+
+class RuleDefinitionError(CsrulesError, TypeError):
+    """A rule table refers to an unknown fact or parameter, or is malformed."""
+
+
+class NoRuleMatchedError(CsrulesError, LookupError):
+    """A table whose hit policy needs a match found none for the given facts."""
+
+
+class RuleOverlapError(CsrulesError, LookupError):
+    """A ``unique`` table matched more than one rule for the given facts."""
+
+
+class StreamError(CsrulesError, RuntimeError):
+    """The escalation monitor or its event engine failed."""
