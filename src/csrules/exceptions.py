@@ -70,11 +70,15 @@ class ContractError(CsrulesError, ValueError):
         code: a short machine-readable code (``"invalid_json"``,
             ``"missing_field"``, ``"invalid_value"``, ``"unknown_kind"``, ...).
         field: the JSON path of the offending value, or ``None``.
+        case_id: the case's ``"id"`` when it could be read, else ``None``.
     """
 
-    def __init__(self, code: str, message: str, field: str | None = None) -> None:
+    def __init__(
+        self, code: str, message: str, field: str | None = None, *, case_id: str | None = None
+    ) -> None:
         self.code = code
         self.field = field
+        self.case_id = case_id
         super().__init__(message)
 
 
