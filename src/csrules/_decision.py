@@ -1,0 +1,290 @@
+"""Decisions: outcome values plus the trace of how they were reached."""
+
+from __future__ import annotations
+
+import datetime as dt
+import enum
+from collections.abc import Iterable
+from typing import Any, Literal, TypeAlias
+
+import attrs
+import pendulum
+
+from csrules._domain import Department
+from csrules.policy import ParameterSet, Policy
+from csrules.rules import FiredRule, TableResult
+
+__all__ = [
+    "Action",
+    "AdjustmentAction",
+    "ComplaintDecision",
+    "Decision",
+    "Escalation",
+    "FreightPayer",
+    "Lang",
+    "ParameterUse",
+    "PriceAdjustmentDecision",
+    "PromotionDecision",
+    "PromotionSize",
+    "ReturnDecision",
+    "Role",
+    "Trace",
+]
+
+Lang: TypeAlias = Literal["en", "zh"]
+
+
+class Action(enum.StrEnum):
+    """What happens to a return, exchange, cancel, refund or redirect request."""
+
+    CANCEL = "cancel"
+    CANCEL_PAID = "cancel_paid"
+    INTERCEPT = "intercept"
+    NORMAL_RETURN = "normal_return"
+    ABNORMAL_RETURN = "abnormal_return"
+    EXCHANGE = "exchange"
+    REFUND = "refund"
+    REDIRECT = "redirect"
+    REJECTED = "rejected"
+
+
+class Role(enum.StrEnum):
+    """Who must sign off before an action is carried out."""
+
+    FINANCE = "finance"
+    OPERATIONS = "operations"
+    DEPARTMENT_HEAD = "department_head"
+    FINANCE_HEAD = "finance_head"
+    LOGISTICS_HEAD = "logistics_head"
+    OPERATIONS_HEAD = "operations_head"
+    MANAGER = "manager"
+
+
+class FreightPayer(enum.StrEnum):
+    """Who pays the actual freight of the parcel movement a request causes."""
+
+    CUSTOMER = "customer"
+    MERCHANT = "merchant"
+    NONE = "none"
+
+
+class Escalation(enum.StrEnum):
+    """Whom a complaint goes to beyond the department that answers it."""
+
+    CS_HEAD = "cs_head"
+    GENERAL_MANAGER = "general_manager"
+
+
+class PromotionSize(enum.StrEnum):
+    """Promotion size class of B2C-7.14.2."""
+
+    SMALL = "small"
+    MEDIUM = "medium"
+    LARGE = "large"
+
+
+class AdjustmentAction(enum.StrEnum):
+    """Answer to a pre-start price-adjustment request (B2C-7.11.1)."""
+
+    REFUSED = "refused"
+    ADJUSTED = "adjusted"
+
+
+@attrs.frozen
+class ParameterUse:
+    """A policy parameter a decision used.
+
+    Attributes:
+        name: the parameter's name.
+        value: its value on the decision date.
+        since: the date that value took effect.
+        clause: the clause the parameter comes from.
+    """
+
+    name: str
+    value: Any
+    since: dt.date
+    clause: str
+
+
+@attrs.frozen
+class Trace:
+    """How a decision was reached.
+
+    Attributes:
+        fired: every rule that fired, in order, across the rule set's tables.
+        params: the parameter values in force on the decision date.
+        policy: the policy the decision was made under.
+        estimated: ``True`` when a date in the decision lies in a year without
+            official holiday data, so working days were estimated.
+    """
+
+    fired: tuple[FiredRule, ...]
+    params: ParameterSet = attrs.field(repr=False)
+    policy: Policy = attrs.field(repr=False, eq=False)
+    estimated: bool = False
+
+    @property
+    def rules(self) -> tuple[str, ...]:
+        """Clause IDs of the fired rules, in firing order."""
+        return tuple(f.rule.clause for f in self.fired)
+
+    def explanation(self, lang: Lang = "en") -> tuple[str, ...]:
+        """One line per fired rule, in English (``"en"``) or Chinese (``"zh"``)."""
+        return tuple(f.explanation(lang) for f in self.fired)
+
+    @property
+    def parameters(self) -> tuple[ParameterUse, ...]:
+        """The parameters the fired rules read, with values and effective dates."""
+        names: dict[str, None] = {}
+        for fired in self.fired:
+            names.update(dict.fromkeys(sorted(fired.table.rule_params(fired.rule))))
+        values, since = self.params.values, self.params.since
+        return tuple(
+            ParameterUse(n, values[n], since[n], self.policy.parameters[n].clause)
+            for n in names
+            if n in values
+        )
+
+
+class _Traced:
+    """Accessors shared by every decision."""
+
+    __slots__ = ()
+    trace: Trace
+
+    @property
+    def rules(self) -> tuple[str, ...]:
+        """Clause IDs of every rule that fired, in order."""
+        return self.trace.rules
+
+    def explanation(self, lang: Lang = "en") -> tuple[str, ...]:
+        """One human-readable line per fired rule."""
+        return self.trace.explanation(lang)
+
+    @property
+    def estimated(self) -> bool:
+        """Whether working days were estimated (no official data for a year)."""
+        return self.trace.estimated
+
+    @property
+    def parameters(self) -> tuple[ParameterUse, ...]:
+        """The parameter values the decision used, with effective dates."""
+        return self.trace.parameters
+
+
+@attrs.frozen
+class ReturnDecision(_Traced):
+    """Decision on a return, exchange, cancellation, refund or redirect request.
+
+    Attributes:
+        case_id: the case's id.
+        action: what happens (see :class:`Action`).
+        eligible: ``False`` only when ``action`` is ``rejected``.
+        approvals: roles that must sign off first.
+        freight_payer: who pays the parcel movement the request causes.
+        refund_due: date by which the refund must reach the customer, or
+            ``None`` when no refund is due.
+        duties: what the agent must also do (codes; each cites its clause
+            among the fired rules).
+        trace: how the decision was reached.
+    """
+
+    case_id: str
+    action: Action
+    eligible: bool
+    approvals: tuple[Role, ...]
+    freight_payer: FreightPayer
+    refund_due: dt.date | None
+    duties: tuple[str, ...]
+    trace: Trace = attrs.field(repr=False)
+
+
+@attrs.frozen
+class ComplaintDecision(_Traced):
+    """Decision on a complaint: route, deadlines and escalations.
+
+    Attributes:
+        case_id: the case's id.
+        route_to: department that handles the matter (B2C-5), or customer service.
+        answer_due: when that department must answer, or ``None`` when
+            customer service handles it itself.
+        reply_due: when the customer must get a reply.
+        escalate_to: ``cs_head`` (B2C-7.16.3) and/or ``general_manager`` (B2C-8.7).
+        trace: how the decision was reached.
+    """
+
+    case_id: str
+    route_to: Department
+    answer_due: pendulum.DateTime | None
+    reply_due: pendulum.DateTime
+    escalate_to: tuple[Escalation, ...]
+    trace: Trace = attrs.field(repr=False)
+
+
+@attrs.frozen
+class PromotionDecision(_Traced):
+    """Decision on a promotion: reminder, size class, training date.
+
+    Attributes:
+        case_id: the case's id.
+        length_days: calendar days the promotion runs, start and end day included.
+        remind_days_before: B2C-7.11.3 lead time in days.
+        remind_on: the date to tell related customers the end date.
+        size: B2C-7.14.2 size class.
+        training_on: the date customer service is trained (B2C-8.11).
+        outreach: outreach duties for the size class (codes).
+        trace: how the decision was reached.
+    """
+
+    case_id: str
+    length_days: int
+    remind_days_before: int
+    remind_on: dt.date
+    size: PromotionSize
+    training_on: dt.date
+    outreach: tuple[str, ...]
+    trace: Trace = attrs.field(repr=False)
+
+
+@attrs.frozen
+class PriceAdjustmentDecision(_Traced):
+    """Decision on a request to re-price an order at a promotion's price.
+
+    Attributes:
+        case_id: the case's id.
+        action: ``refused`` or ``adjusted``.
+        gift_eligible: whether the agent may ask the department head for a
+            small gift (B2C-7.11.1b).
+        trace: how the decision was reached.
+    """
+
+    case_id: str
+    action: AdjustmentAction
+    gift_eligible: bool
+    trace: Trace = attrs.field(repr=False)
+
+
+#: Any decision.
+Decision: TypeAlias = (
+    ReturnDecision | ComplaintDecision | PromotionDecision | PriceAdjustmentDecision
+)
+
+
+def make_trace(
+    results: Iterable[TableResult],
+    params: ParameterSet,
+    policy: Policy,
+    dates: Iterable[dt.date | None] = (),
+) -> Trace:
+    """Assemble a :class:`Trace` from table results.
+
+    ``dates`` are the dates the decision computed or relied on; if any lies
+    in a year the calendar only estimates, the trace is marked estimated.
+    """
+    fired: tuple[FiredRule, ...] = ()
+    for result in results:
+        fired += result.fired
+    calendar = policy.calendar
+    estimated = any(d is not None and calendar.is_estimated(d) for d in dates)
+    return Trace(fired, params, policy, estimated)

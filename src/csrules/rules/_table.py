@@ -1,0 +1,377 @@
+"""Decision tables: rules with clause IDs, conditions, outcomes and a hit policy.
+
+A :class:`Table` is data. On construction it checks that every fact it reads
+is one of its declared inputs, then compiles all its conditions and computed
+outcomes into a single Python function (generated source, compiled once), so
+evaluating one case never walks a tree.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import decimal
+import enum
+import re
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from typing import Any, NamedTuple
+
+import attrs
+
+from csrules.exceptions import NoRuleMatchedError, RuleDefinitionError, RuleOverlapError
+from csrules.rules._expr import Const, Expr, _Names, lift
+
+__all__ = ["FiredRule", "HitPolicy", "Rule", "Table", "TableResult"]
+
+_NAME = re.compile(r"^[a-z][a-z0-9_]*$")
+_CLAUSE = re.compile(r"^[A-Z][A-Z0-9]*-[0-9A-Za-z.]+$")
+_FIELD = re.compile(r"\{([a-z][a-z0-9_]*)\}")
+
+
+class HitPolicy(enum.StrEnum):
+    """How many rules of a table may fire (as in DMN).
+
+    ``first``: rules are tried in order, the first that matches fires.
+    ``unique``: exactly one rule must match; two matches are an error.
+    ``collect``: every matching rule fires, in table order (possibly none).
+    """
+
+    FIRST = "first"
+    UNIQUE = "unique"
+    COLLECT = "collect"
+
+
+def _outputs(value: Mapping[str, object]) -> Mapping[str, Expr]:
+    return {name: lift(v) for name, v in value.items()}
+
+
+@attrs.frozen
+class Rule:
+    """One row of a decision table.
+
+    Attributes:
+        clause: the POLICY.md clause ID the rule implements (``"B2C-7.10.3a"``).
+        when: the condition, an expression over facts and parameters.
+        then: outcome values by output name; constants or expressions.
+        en: explanation in English; ``{name}`` fields are filled from the
+            outcome, the facts and the parameters.
+        zh: the same explanation in Chinese.
+        id: a name unique in the table (defaults to the clause ID).
+
+    .. versionadded:: 0.1.0
+    """
+
+    clause: str
+    when: Expr
+    then: Mapping[str, Expr] = attrs.field(converter=_outputs)
+    en: str
+    zh: str
+    id: str = attrs.field(default="")
+
+    def __attrs_post_init__(self) -> None:
+        if not _CLAUSE.match(self.clause):
+            msg = f"rule clause {self.clause!r} is not a POLICY.md clause ID like 'B2C-7.10.3a'"
+            raise RuleDefinitionError(msg)
+        if not isinstance(self.when, Expr):
+            msg = f"rule {self.clause}: 'when' must be an expression, got {self.when!r}"
+            raise RuleDefinitionError(msg)
+        if not self.id:
+            object.__setattr__(self, "id", self.clause)
+
+    def facts(self) -> frozenset[str]:
+        """Facts the condition and outcomes read."""
+        return self.when.facts().union(*(e.facts() for e in self.then.values()))
+
+    def params(self) -> frozenset[str]:
+        """Parameters the condition and outcomes read."""
+        return self.when.params().union(*(e.params() for e in self.then.values()))
+
+    def template_fields(self) -> frozenset[str]:
+        """Names the explanation templates fill in."""
+        return frozenset(_FIELD.findall(self.en)) | frozenset(_FIELD.findall(self.zh))
+
+
+def _display(value: object) -> str:
+    if isinstance(value, enum.Enum):
+        return str(value.value)
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, dt.datetime):
+        return value.isoformat(timespec="minutes")
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    if isinstance(value, decimal.Decimal):
+        return format(value, "f")
+    if isinstance(value, tuple | list | frozenset | set):
+        return ", ".join(_display(v) for v in value) or "-"
+    if value is None:
+        return "-"
+    return str(value)
+
+
+class _Lookup(dict[str, str]):
+    __slots__ = ("sources",)
+
+    def __init__(self, *sources: Mapping[str, Any]) -> None:
+        super().__init__()
+        self.sources = sources
+
+    def __missing__(self, key: str) -> str:
+        for source in self.sources:
+            if key in source:
+                return _display(source[key])
+        return "{" + key + "}"
+
+
+class FiredRule(NamedTuple):
+    """A rule that fired, with what it saw.
+
+    Attributes:
+        table: the table the rule belongs to.
+        rule: the rule itself.
+        outputs: the outcome values it produced.
+        facts: the fact record it was evaluated on.
+        params: the parameter values in force.
+    """
+
+    table: Table
+    rule: Rule
+    outputs: Mapping[str, Any]
+    facts: Mapping[str, Any]
+    params: Mapping[str, Any]
+
+    @property
+    def clause(self) -> str:
+        """The clause ID the rule cites."""
+        return self.rule.clause
+
+    def explanation(self, lang: str = "en") -> str:
+        """The rule's explanation filled in, in ``"en"`` or ``"zh"``."""
+        template = self.rule.zh if lang == "zh" else self.rule.en
+        return template.format_map(_Lookup(self.outputs, self.facts, self.params))
+
+
+class TableResult(NamedTuple):
+    """The outcome of one table for one case.
+
+    Attributes:
+        outputs: outcome values by name. For ``collect`` tables each output
+            is a tuple of the values of the rules that fired, in order.
+        fired: the rules that fired, in order.
+    """
+
+    outputs: Mapping[str, Any]
+    fired: tuple[FiredRule, ...]
+
+
+_new = tuple.__new__
+
+
+def _rules(value: Iterable[Rule]) -> tuple[Rule, ...]:
+    return tuple(value)
+
+
+def _names(value: Iterable[str]) -> tuple[str, ...]:
+    return tuple(value)
+
+
+_Compiled = Callable[[Mapping[str, Any], Mapping[str, Any], Any], Any]
+
+
+@attrs.frozen
+class Table:
+    """A decision table.
+
+    Attributes:
+        name: short identifier (``"return_action"``).
+        title: a one-line description for docs.
+        hit_policy: see :class:`HitPolicy`.
+        inputs: the fact names the table may read.
+        outputs: the outcome names every rule may set.
+        rules: the rows, in priority order.
+        defaults: outcome values for rows that do not set an output.
+
+    Raises:
+        RuleDefinitionError: a rule reads an undeclared fact, sets an
+            undeclared output, or two rules share an id.
+
+    .. versionadded:: 0.1.0
+    """
+
+    name: str
+    title: str
+    hit_policy: HitPolicy
+    inputs: tuple[str, ...] = attrs.field(converter=_names)
+    outputs: tuple[str, ...] = attrs.field(converter=_names)
+    rules: tuple[Rule, ...] = attrs.field(converter=_rules)
+    defaults: Mapping[str, object] = attrs.field(factory=dict)
+    _compiled: _Compiled = attrs.field(init=False, eq=False, repr=False, hash=False)
+
+    def __attrs_post_init__(self) -> None:
+        self._check()
+        object.__setattr__(self, "_compiled", self._compile())
+
+    # -- definition checks ---------------------------------------------
+    def _check(self) -> None:
+        if not _NAME.match(self.name):
+            msg = f"table name {self.name!r} must be lower_snake_case"
+            raise RuleDefinitionError(msg)
+        if not self.rules:
+            msg = f"table {self.name!r} has no rules"
+            raise RuleDefinitionError(msg)
+        seen: set[str] = set()
+        inputs, outputs = set(self.inputs), set(self.outputs)
+        for rule in self.rules:
+            if rule.id in seen:
+                msg = f"table {self.name!r}: two rules have the id {rule.id!r}; give one an id="
+                raise RuleDefinitionError(msg)
+            seen.add(rule.id)
+            unknown = rule.facts() - inputs
+            if unknown:
+                msg = (
+                    f"table {self.name!r}, rule {rule.id!r}: reads facts {sorted(unknown)} "
+                    f"that are not among the table's inputs {sorted(inputs)}"
+                )
+                raise RuleDefinitionError(msg)
+            extra = set(rule.then) - outputs
+            if extra:
+                msg = (
+                    f"table {self.name!r}, rule {rule.id!r}: sets {sorted(extra)} "
+                    f"that are not among the table's outputs {sorted(outputs)}"
+                )
+                raise RuleDefinitionError(msg)
+
+    def params(self) -> frozenset[str]:
+        """Every parameter the table's rules read (conditions, outcomes, explanations)."""
+        return frozenset().union(*(self.rule_params(r) for r in self.rules))
+
+    def rule_params(self, rule: Rule) -> frozenset[str]:
+        """Parameters one rule reads; explanation fields that name neither an
+        input nor an output are parameters too."""
+        loose = rule.template_fields() - set(self.inputs) - set(self.outputs)
+        return rule.params() | loose
+
+    # -- compilation -----------------------------------------------------
+    def _compile(self) -> _Compiled:
+        names = _Names()
+        lines = ["def _evaluate(f, p, cal):"]
+        collect = self.hit_policy is not HitPolicy.FIRST
+        if collect:
+            lines.append("    hits = []")
+        for index, rule in enumerate(self.rules):
+            values: dict[str, object] = dict(rule.then)
+            if self.hit_policy is not HitPolicy.COLLECT:
+                values = {**self.defaults, **values}
+            exprs = {k: lift(v) for k, v in values.items()}
+            lines.append(f"    if {rule.when.source(names)}:")
+            if all(isinstance(e, Const) for e in exprs.values()):
+                # constant outcome: built once, shared read-only between calls
+                hit = (index, {k: e.value for k, e in exprs.items()})  # type: ignore[attr-defined]
+                lines.append(
+                    f"        hits.append({names.bind(hit)})"
+                    if collect
+                    else f"        return {names.bind((hit,))}"
+                )
+                continue
+            items = ", ".join(f"{k!r}: {e.source(names)}" for k, e in exprs.items())
+            if collect:
+                lines.append(f"        hits.append(({index}, {{{items}}}))")
+            else:
+                lines.append(f"        return (({index}, {{{items}}}),)")
+        lines.append("    return hits" if collect else "    return ()")
+        source = "\n".join(lines)
+        namespace: dict[str, Any] = dict(names.values)
+        try:
+            exec(compile(source, f"<table {self.name}>", "exec"), namespace)
+        except SyntaxError as err:  # pragma: no cover - generated code is checked by tests
+            msg = f"table {self.name!r} compiled to invalid source: {err}"
+            raise RuleDefinitionError(msg) from err
+        compiled: _Compiled = namespace["_evaluate"]
+        return compiled
+
+    # -- evaluation ------------------------------------------------------
+    def matches(
+        self, facts: Mapping[str, Any], params: Mapping[str, Any], calendar: Any = None
+    ) -> tuple[int, ...]:
+        """Indices of the rules whose conditions hold (first: at most one)."""
+        return tuple(i for i, _ in self._compiled(facts, params, calendar))
+
+    def evaluate(
+        self, facts: Mapping[str, Any], params: Mapping[str, Any], calendar: Any = None
+    ) -> TableResult:
+        """Evaluate the table for one fact record.
+
+        Args:
+            facts: the fact record (a mapping with every input name).
+            params: parameter values in force on the decision date.
+            calendar: the :class:`~csrules.WorkCalendar` for date functions.
+
+        Raises:
+            NoRuleMatchedError: a ``first`` or ``unique`` table matched nothing.
+            RuleOverlapError: a ``unique`` table matched more than one rule.
+            RuleDefinitionError: a fact or parameter the table needs is missing.
+        """
+        try:
+            hits = self._compiled(facts, params, calendar)
+        except KeyError as err:
+            msg = f"table {self.name!r} needs the fact or parameter {err.args[0]!r}"
+            raise RuleDefinitionError(msg) from err
+        if len(hits) == 1 and self.hit_policy is not HitPolicy.COLLECT:
+            index, outputs = hits[0]
+            fired = _new(FiredRule, (self, self.rules[index], outputs, facts, params))
+            return _new(TableResult, (outputs, (fired,)))
+        return self._many(hits, facts, params)
+
+    def _many(
+        self,
+        hits: Sequence[tuple[int, dict[str, Any]]],
+        facts: Mapping[str, Any],
+        params: Mapping[str, Any],
+    ) -> TableResult:
+        if self.hit_policy is HitPolicy.COLLECT:
+            fired = tuple(
+                _new(FiredRule, (self, self.rules[i], out, facts, params)) for i, out in hits
+            )
+            merged: dict[str, Any] = {
+                name: tuple(out[name] for _, out in hits if name in out) for name in self.outputs
+            }
+            return _new(TableResult, (merged, fired))
+        if not hits:
+            msg = f"no rule of table {self.name!r} matched the facts {dict(facts)!r}"
+            raise NoRuleMatchedError(msg)
+        ids = [self.rules[i].id for i, _ in hits]
+        msg = f"table {self.name!r} is unique but rules {ids} all matched {dict(facts)!r}"
+        raise RuleOverlapError(msg)
+
+    # -- editing ---------------------------------------------------------
+    def replace_rule(self, rule_id: str, rule: Rule) -> Table:
+        """A copy of the table with the rule ``rule_id`` replaced by ``rule``."""
+        if rule_id not in {r.id for r in self.rules}:
+            msg = f"table {self.name!r} has no rule {rule_id!r}"
+            raise RuleDefinitionError(msg)
+        rules = tuple(rule if r.id == rule_id else r for r in self.rules)
+        return attrs.evolve(self, rules=rules)
+
+    def insert_rule(self, rule: Rule, *, before: str | None = None) -> Table:
+        """A copy with ``rule`` added before the rule ``before`` (or at the end)."""
+        rules: list[Rule] = list(self.rules)
+        if before is None:
+            rules.append(rule)
+        else:
+            ids = [r.id for r in rules]
+            if before not in ids:
+                msg = f"table {self.name!r} has no rule {before!r}"
+                raise RuleDefinitionError(msg)
+            rules.insert(ids.index(before), rule)
+        return attrs.evolve(self, rules=rules)
+
+    def rows(self) -> Sequence[tuple[str, str, str, str]]:
+        """The table as text rows: (rule id, clause, condition, outcome)."""
+        return [
+            (
+                r.id,
+                r.clause,
+                r.when.render(),
+                ", ".join(f"{k} = {lift(v).render()}" for k, v in r.then.items()) or "-",
+            )
+            for r in self.rules
+        ]
