@@ -234,7 +234,20 @@ def _local(value: object, name: str) -> DateTime:
             f"argument {name!r} is a naive datetime ({value.isoformat()}); "
             "pass an aware one, e.g. pendulum.datetime(..., tz='Asia/Shanghai')"
         )
-    return pendulum.instance(value).in_timezone(SHANGHAI)
+    # The standard-library conversion honours the offset the value itself reports
+    # (including its fold), so the instant is kept exactly as the caller meant it.
+    local = datetime.astimezone(value, SHANGHAI)
+    return DateTime(
+        local.year,
+        local.month,
+        local.day,
+        local.hour,
+        local.minute,
+        local.second,
+        local.microsecond,
+        tzinfo=SHANGHAI,
+        fold=local.fold,
+    )
 
 
 def _time_of_day(t: DateTime) -> int:
