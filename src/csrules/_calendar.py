@@ -74,6 +74,7 @@ _MAX_YEAR = 9999
 _YEAR_KEY = re.compile(r"[0-9]{4}")
 _ISO_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 _SCHEDULE_KEYS = frozenset({"holidays", "workdays"})
+_WEEKDAY_NAMES = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
 
 
 def _by_year(days: Iterable[date]) -> dict[int, frozenset[int]]:
@@ -152,7 +153,7 @@ class YearSchedule:
         for d in sorted(self.workdays):
             if d.weekday() < 5:
                 raise CalendarError(
-                    f"{where}: workdays: {d.isoformat()} is a {d.strftime('%A')}; "
+                    f"{where}: workdays: {d.isoformat()} is a {_WEEKDAY_NAMES[d.weekday()]}; "
                     "list only Saturdays and Sundays that are working days"
                 )
 
@@ -160,21 +161,18 @@ class YearSchedule:
 class _Year:
     """Precomputed working days of one year (internal, immutable once built)."""
 
-    __slots__ = ("estimated", "work_dates", "work_ordinals", "work_set")
+    __slots__ = ("work_dates", "work_ordinals", "work_set")
 
     def __init__(self, year: int, schedule: YearSchedule | None) -> None:
         if schedule is not None:
             off = frozenset(d.toordinal() for d in schedule.holidays)
             on = frozenset(d.toordinal() for d in schedule.workdays)
-            self.estimated = False
         elif year in _OFFICIAL_YEARS:
             off = _OFFICIAL_OFF.get(year, frozenset())
             on = _OFFICIAL_ON.get(year, frozenset())
-            self.estimated = False
         else:
             off = frozenset(date(year, m, d).toordinal() for m, d in FALLBACK_HOLIDAYS)
             on = frozenset()
-            self.estimated = True
         first = date(year, 1, 1).toordinal()
         last = date(year, 12, 31).toordinal()
         ordinals = tuple(
@@ -798,7 +796,8 @@ def _parse_year(source: str, key: object, table: object) -> YearSchedule:
         if d.weekday() < 5:
             raise CalendarError(
                 f"{source}: [{key}].workdays[{index}]: {d.isoformat()} is a "
-                f"{d.strftime('%A')}; list only Saturdays and Sundays that are working days"
+                f"{_WEEKDAY_NAMES[d.weekday()]}; "
+                "list only Saturdays and Sundays that are working days"
             )
     return YearSchedule(year=year, holidays=lists["holidays"], workdays=lists["workdays"])
 
