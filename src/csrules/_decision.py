@@ -112,26 +112,39 @@ class Trace:
     """How a decision was reached.
 
     Attributes:
-        fired: every rule that fired, in order, across the rule set's tables.
+        results: the result of each table evaluated, in order.
         params: the parameter values in force on the decision date.
         policy: the policy the decision was made under.
         estimated: ``True`` when a date in the decision lies in a year without
             official holiday data, so working days were estimated.
     """
 
-    fired: tuple[FiredRule, ...]
+    results: tuple[TableResult, ...] = attrs.field(repr=False)
     params: ParameterSet = attrs.field(repr=False)
     policy: Policy = attrs.field(repr=False, eq=False)
     estimated: bool = False
 
     @property
+    def fired(self) -> tuple[FiredRule, ...]:
+        """Every rule that fired, in order, across the tables (silent rules too)."""
+        fired: tuple[FiredRule, ...] = ()
+        for result in self.results:
+            fired += result.fired
+        return fired
+
+    @property
+    def cited(self) -> tuple[FiredRule, ...]:
+        """The fired rules a decision cites: all but the silent default rows."""
+        return tuple(f for f in self.fired if not f.rule.silent)
+
+    @property
     def rules(self) -> tuple[str, ...]:
-        """Clause IDs of the fired rules, in firing order."""
-        return tuple(f.rule.clause for f in self.fired)
+        """Clause IDs of the cited rules, in firing order."""
+        return tuple(f.rule.clause for f in self.cited)
 
     def explanation(self, lang: Lang = "en") -> tuple[str, ...]:
-        """One line per fired rule, in English (``"en"``) or Chinese (``"zh"``)."""
-        return tuple(f.explanation(lang) for f in self.fired)
+        """One line per cited rule, in English (``"en"``) or Chinese (``"zh"``)."""
+        return tuple(f.explanation(lang) for f in self.cited)
 
     @property
     def parameters(self) -> tuple[ParameterUse, ...]:
@@ -272,7 +285,7 @@ Decision: TypeAlias = (
 
 
 def make_trace(
-    results: Iterable[TableResult],
+    results: tuple[TableResult, ...],
     params: ParameterSet,
     policy: Policy,
     dates: Iterable[dt.date | None] = (),
@@ -282,9 +295,6 @@ def make_trace(
     ``dates`` are the dates the decision computed or relied on; if any lies
     in a year the calendar only estimates, the trace is marked estimated.
     """
-    fired: tuple[FiredRule, ...] = ()
-    for result in results:
-        fired += result.fired
-    calendar = policy.calendar
-    estimated = any(d is not None and calendar.is_estimated(d) for d in dates)
-    return Trace(fired, params, policy, estimated)
+    is_estimated = policy.calendar.is_estimated
+    estimated = any(d is not None and is_estimated(d) for d in dates)
+    return Trace(results, params, policy, estimated)

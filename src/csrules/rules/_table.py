@@ -56,6 +56,10 @@ class Rule:
             outcome, the facts and the parameters.
         zh: the same explanation in Chinese.
         id: a name unique in the table (defaults to the clause ID).
+        silent: a default row that decides nothing beyond what other tables
+            already decided (e.g. "no refund" after a rejection): it is kept
+            in the trace but not listed in a decision's ``rules`` and
+            ``explanation``.
 
     .. versionadded:: 0.1.0
     """
@@ -66,6 +70,7 @@ class Rule:
     en: str
     zh: str
     id: str = attrs.field(default="")
+    silent: bool = False
 
     def __attrs_post_init__(self) -> None:
         if not _CLAUSE.match(self.clause):
@@ -99,6 +104,8 @@ def _display(value: object) -> str:
         return value.isoformat(timespec="minutes")
     if isinstance(value, dt.date):
         return value.isoformat()
+    if isinstance(value, dt.time):
+        return value.strftime("%H:%M")
     if isinstance(value, decimal.Decimal):
         return format(value, "f")
     if isinstance(value, tuple | list | frozenset | set):
@@ -150,17 +157,43 @@ class FiredRule(NamedTuple):
         return template.format_map(_Lookup(self.outputs, self.facts, self.params))
 
 
-class TableResult(NamedTuple):
+class TableResult:
     """The outcome of one table for one case.
 
     Attributes:
         outputs: outcome values by name. For ``collect`` tables each output
             is a tuple of the values of the rules that fired, in order.
-        fired: the rules that fired, in order.
+        table: the table evaluated.
+        hits: ``(rule index, outputs)`` of each rule that fired, in order.
+        facts: the fact record the table saw.
+        params: the parameter values in force.
     """
 
-    outputs: Mapping[str, Any]
-    fired: tuple[FiredRule, ...]
+    __slots__ = ("facts", "hits", "outputs", "params", "table")
+
+    def __init__(
+        self,
+        outputs: Mapping[str, Any],
+        table: Table,
+        hits: Sequence[tuple[int, Mapping[str, Any]]],
+        facts: Mapping[str, Any],
+        params: Mapping[str, Any],
+    ) -> None:
+        self.outputs = outputs
+        self.table = table
+        self.hits = hits
+        self.facts = facts
+        self.params = params
+
+    @property
+    def fired(self) -> tuple[FiredRule, ...]:
+        """The rules that fired, in order (built on demand)."""
+        rules, table, facts, params = self.table.rules, self.table, self.facts, self.params
+        return tuple(_new(FiredRule, (table, rules[i], out, facts, params)) for i, out in self.hits)
+
+    def __repr__(self) -> str:
+        ids = [self.table.rules[i].id for i, _ in self.hits]
+        return f"TableResult(table={self.table.name!r}, fired={ids}, outputs={self.outputs!r})"
 
 
 _new = tuple.__new__
@@ -316,25 +349,20 @@ class Table:
             msg = f"table {self.name!r} needs the fact or parameter {err.args[0]!r}"
             raise RuleDefinitionError(msg) from err
         if len(hits) == 1 and self.hit_policy is not HitPolicy.COLLECT:
-            index, outputs = hits[0]
-            fired = _new(FiredRule, (self, self.rules[index], outputs, facts, params))
-            return _new(TableResult, (outputs, (fired,)))
+            return TableResult(hits[0][1], self, hits, facts, params)
         return self._many(hits, facts, params)
 
     def _many(
         self,
-        hits: Sequence[tuple[int, dict[str, Any]]],
+        hits: Sequence[tuple[int, Mapping[str, Any]]],
         facts: Mapping[str, Any],
         params: Mapping[str, Any],
     ) -> TableResult:
         if self.hit_policy is HitPolicy.COLLECT:
-            fired = tuple(
-                _new(FiredRule, (self, self.rules[i], out, facts, params)) for i, out in hits
-            )
             merged: dict[str, Any] = {
-                name: tuple(out[name] for _, out in hits if name in out) for name in self.outputs
+                name: tuple([out[name] for _, out in hits if name in out]) for name in self.outputs
             }
-            return _new(TableResult, (merged, fired))
+            return TableResult(merged, self, hits, facts, params)
         if not hits:
             msg = f"no rule of table {self.name!r} matched the facts {dict(facts)!r}"
             raise NoRuleMatchedError(msg)

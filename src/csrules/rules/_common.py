@@ -1,0 +1,45 @@
+"""Small helpers shared by the rule sets: local dates and times."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Final
+
+#: Asia/Shanghai has kept UTC+8 without daylight saving since 1991; a fixed
+#: offset converts far faster than a zone lookup on the hot path.
+CST: Final = dt.timezone(dt.timedelta(hours=8), "Asia/Shanghai")
+_EIGHT_HOURS: Final = dt.timedelta(hours=8)
+_SHANGHAI_NAMES: Final = frozenset({"Asia/Shanghai", "PRC", "Asia/Chongqing", "Asia/Harbin"})
+_date_of = dt.datetime.date
+_astimezone = dt.datetime.astimezone
+#: tzinfo objects already seen, mapped to whether they are always UTC+8.
+_is_cst: dict[object, bool] = {}
+
+
+def _always_cst(tz: dt.tzinfo | None) -> bool:
+    known = _is_cst.get(tz)
+    if known is None:
+        offset = getattr(tz, "offset", None)  # pendulum FixedTimezone: seconds east of UTC
+        name = getattr(tz, "name", None)
+        known = offset == 28800 or name in _SHANGHAI_NAMES or tz is CST
+        if len(_is_cst) < 256:
+            _is_cst[tz] = known
+    return known
+
+
+def local_date(t: dt.datetime) -> dt.date:
+    """The Asia/Shanghai calendar date of an aware time (dates before 1991
+    are placed at UTC+8 too)."""
+    if _always_cst(t.tzinfo):
+        return _date_of(t)
+    return _date_of(_astimezone(t, CST))
+
+
+def local_date_or_none(t: dt.datetime | None) -> dt.date | None:
+    """:func:`local_date`, passing ``None`` through."""
+    return None if t is None else local_date(t)
+
+
+def to_cst(t: dt.datetime) -> dt.datetime:
+    """The same instant as a plain ``datetime`` at UTC+8."""
+    return _astimezone(t, CST)

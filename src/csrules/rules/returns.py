@@ -1,0 +1,775 @@
+"""Return, exchange, cancellation, refund-only and redirect requests.
+
+Four tables, evaluated in order, each reading the facts of the case and the
+outcomes of the tables before it:
+
+1. :data:`RETURN_ACTION` (first hit): what happens and who must approve.
+2. :data:`FREIGHT_PAYER` (first hit): who pays the parcel movement.
+3. :data:`REFUND_DUE` (first hit): by when the refund must reach the customer.
+4. :data:`RETURN_DUTIES` (collect): what else the agent must do.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any, Final
+
+from csrules._decision import Action, FreightPayer, ReturnDecision, Role, make_trace
+from csrules._domain import (
+    EXCLUDED_CATEGORIES,
+    Order,
+    OrderStatus,
+    PaymentMethod,
+    Reason,
+    RequestType,
+    ReturnRequest,
+)
+from csrules.exceptions import DomainValueError
+from csrules.policy import Policy, default_policy
+from csrules.rules._common import local_date, local_date_or_none
+from csrules.rules._expr import TRUE, call, fact, param
+from csrules.rules._table import HitPolicy, Rule, Table
+
+__all__ = [
+    "FREIGHT_PAYER",
+    "MERCHANT_FAULT_REASONS",
+    "REFUND_DUE",
+    "RETURN_ACTION",
+    "RETURN_DUTIES",
+    "RETURN_TABLES",
+    "decide_return",
+    "return_facts",
+]
+
+#: Reasons that are the shop's or the courier's fault, not the customer's
+#: (quality problem, transport damage, wrong goods, size not as labelled).
+MERCHANT_FAULT_REASONS: Final = frozenset(
+    {
+        Reason.QUALITY_DEFECT,
+        Reason.DAMAGED_IN_TRANSIT,
+        Reason.WRONG_ITEM,
+        Reason.SIZE_NOT_AS_LABELLED,
+    }
+)
+#: Reasons of a parcel that came back unopened (B2C-7.10.4a).
+_UNDELIVERED: Final = frozenset({Reason.REFUSED_DELIVERY, Reason.WRONG_ADDRESS})
+_PAID_STATES: Final = frozenset(
+    {OrderStatus.PAID_UNSHIPPED, OrderStatus.SHIPPED, OrderStatus.SIGNED}
+)
+_TERMINAL: Final = frozenset({OrderStatus.CLOSED, OrderStatus.CANCELLED})
+_FOUR_HEADS: Final = (
+    Role.DEPARTMENT_HEAD,
+    Role.FINANCE_HEAD,
+    Role.LOGISTICS_HEAD,
+    Role.OPERATIONS_HEAD,
+)
+_FINANCE_OPS: Final = (Role.FINANCE, Role.OPERATIONS)
+_REFUNDING: Final = frozenset(
+    {
+        Action.CANCEL_PAID,
+        Action.INTERCEPT,
+        Action.NORMAL_RETURN,
+        Action.ABNORMAL_RETURN,
+        Action.REFUND,
+    }
+)
+_NO_PARCEL: Final = frozenset(
+    {Action.REJECTED, Action.CANCEL, Action.CANCEL_PAID, Action.INTERCEPT, Action.REFUND}
+)
+
+_INPUTS: Final = (
+    "request_type",
+    "reason",
+    "status",
+    "paid",
+    "in_warehouse_system",
+    "merchant_fault",
+    "courier_confirmed",
+    "condition_given",
+    "goods_normal",
+    "tag_or_packaging_missing",
+    "excluded_category",
+    "signed_date",
+    "request_date",
+    "proof_date",
+    "goods_received_date",
+    "payment_method",
+    "free_shipping_promotion",
+    "order_amount",
+)
+
+T = fact("request_type")
+S = fact("status")
+R = fact("reason")
+_signed = S == OrderStatus.SIGNED
+_fault = fact("merchant_fault")
+_no_reason = ~_fault
+_no_reason_deadline = call("add_days", fact("signed_date"), param("no_reason_return_days"))
+
+_EN_HEADS = "department, finance, logistics and online-operations heads"
+_ZH_HEADS = "部门负责人、财务负责人、物流负责人、网络运营负责人"
+
+#: What happens to the request, and who must sign off (first hit).
+RETURN_ACTION: Final = Table(
+    name="return_action",
+    title="Return, exchange, cancel, refund-only and redirect eligibility",
+    hit_policy=HitPolicy.FIRST,
+    inputs=_INPUTS,
+    outputs=("action", "eligible", "approvals"),
+    defaults={"eligible": True, "approvals": ()},
+    rules=[
+        Rule(
+            "B2C-7.5.1",
+            S.isin(_TERMINAL),
+            {"action": Action.REJECTED, "eligible": False},
+            en="The order is {status}: nothing can be changed on a closed order.",
+            zh="订单状态为{status}(已关闭),不能再受理。",
+            id="closed_order",
+        ),
+        # ---- cancel / refund / return before shipment --------------------
+        Rule(
+            "TBX-4",
+            T.isin({RequestType.CANCEL, RequestType.RETURN, RequestType.REFUND})
+            & (S == OrderStatus.CONFIRMED_UNPAID)
+            & (param("agent_closes_unpaid_orders") == False),  # noqa: E712
+            {"action": Action.CANCEL},
+            en="Unpaid order: the customer closes the trade themselves; "
+            "the agent never closes it for them.",
+            zh="未付款订单:由客户自行关闭交易,客服不得代为关闭。",
+            id="cancel_by_customer",
+        ),
+        Rule(
+            "B2C-7.6.1",
+            T.isin({RequestType.CANCEL, RequestType.RETURN, RequestType.REFUND})
+            & (S == OrderStatus.CONFIRMED_UNPAID),
+            {"action": Action.CANCEL},
+            en="Unpaid order: the agent cancels it (取消订单); no money has moved.",
+            zh="已确认未付款订单:由客服执行取消订单,不涉及退款。",
+            id="cancel_unpaid",
+        ),
+        Rule(
+            "TB-1.3",
+            T.isin({RequestType.CANCEL, RequestType.RETURN, RequestType.REFUND})
+            & (S == OrderStatus.PAID_UNSHIPPED)
+            & (R == Reason.STOCK_OUT),
+            {"action": Action.REFUND},
+            en="Stock-out: the customer chose a refund; no approval is needed.",
+            zh="缺货:客户选择退款,无需审批。",
+            id="stock_out_refund",
+        ),
+        Rule(
+            "TB-1.2.3",
+            T.isin({RequestType.CANCEL, RequestType.RETURN, RequestType.REFUND})
+            & (S == OrderStatus.PAID_UNSHIPPED)
+            & fact("in_warehouse_system"),
+            {"action": Action.INTERCEPT, "approvals": _FINANCE_OPS},
+            en="Paid and already in the warehouse system: after-sale and logistics intercept "
+            "the order (do not ship); Finance and Operations confirm the cancellation.",
+            zh="已付款且已录入系统:售后与物流拦截订单不发货,并经财务部、运营部确认后退单。",
+            id="intercept_paid",
+        ),
+        Rule(
+            "B2C-7.4.4",
+            T.isin({RequestType.CANCEL, RequestType.RETURN, RequestType.REFUND})
+            & (S == OrderStatus.PAID_UNSHIPPED),
+            {"action": Action.CANCEL_PAID, "approvals": _FINANCE_OPS},
+            en="Paid, not shipped: cancelling a paid order (退单) needs Finance and "
+            "Operations to confirm first.",
+            zh="已付款未发货:退单须经财务部、运营部确认后执行。",
+            id="cancel_paid",
+        ),
+        Rule(
+            "TB-1.2.2",
+            (T == RequestType.CANCEL) & S.isin({OrderStatus.SHIPPED, OrderStatus.SIGNED}),
+            {"action": Action.REJECTED, "eligible": False},
+            en="The order has shipped: it can no longer be cancelled (the parcel cannot be "
+            "recalled); it becomes a return after delivery.",
+            zh="订单已发货,货物无法追回,不能取消;请在收货后办理退货。",
+            id="cancel_after_shipment",
+        ),
+        # ---- returns after shipment -------------------------------------------
+        Rule(
+            "B2C-7.10.4a",
+            (T == RequestType.RETURN) & (S == OrderStatus.SHIPPED) & R.isin(_UNDELIVERED),
+            {"action": Action.NORMAL_RETURN},
+            en="The parcel reached the address and came back unsigned ({reason}): "
+            "a return of goods never opened.",
+            zh="货品已送达但未签收({reason}),原件退回公司,按正常退货处理。",
+            id="return_unsigned_parcel",
+        ),
+        Rule(
+            "B2C-7.4.1",
+            (T == RequestType.RETURN) & (S == OrderStatus.SHIPPED),
+            {"action": Action.REJECTED, "eligible": False},
+            en="The goods are on their way and not yet received: a return starts once "
+            "they are received or refused at the door.",
+            zh="货品在途尚未签收:须在签收或拒收后才能退货。",
+            id="return_in_transit",
+        ),
+        Rule(
+            "LAW-25.2",
+            (T == RequestType.RETURN) & _signed & _no_reason & fact("excluded_category"),
+            {"action": Action.REJECTED, "eligible": False},
+            en="No-reason return refused: the order holds goods the law excludes "
+            "(custom-made, fresh, downloaded digital, delivered periodicals, or confirmed "
+            "non-returnable at purchase).",
+            zh="该订单含法定不适用七日无理由退货的商品(定制、生鲜、已下载数字商品、已交付报刊或购买时确认不宜退货),不予无理由退货。",
+            id="no_reason_excluded",
+        ),
+        Rule(
+            "LAW-25.1",
+            (T == RequestType.RETURN)
+            & _signed
+            & _no_reason
+            & (param("no_reason_extend_past_holiday") == True)  # noqa: E712
+            & (fact("request_date") > call("roll_to_working_day", _no_reason_deadline)),
+            {"action": Action.REJECTED, "eligible": False},
+            en="No-reason return refused: signed on {signed_date}, more than "
+            "{no_reason_return_days} days ago (the last day moved past days off).",
+            zh="{signed_date}签收,已超过{no_reason_return_days}天无理由退货期(末日遇休息日已顺延)。",
+            id="no_reason_expired_extended",
+        ),
+        Rule(
+            "LAW-25.1",
+            (T == RequestType.RETURN)
+            & _signed
+            & _no_reason
+            & (param("no_reason_extend_past_holiday") == False)  # noqa: E712
+            & (fact("request_date") > _no_reason_deadline),
+            {"action": Action.REJECTED, "eligible": False},
+            en="No-reason return refused: signed on {signed_date}, more than "
+            "{no_reason_return_days} days ago (the days start the day after signing).",
+            zh="{signed_date}签收,已超过{no_reason_return_days}天无理由退货期(自签收次日起算)。",
+            id="no_reason_expired",
+        ),
+        Rule(
+            "TB-1.4.1",
+            T.isin({RequestType.RETURN, RequestType.EXCHANGE})
+            & S.isin({OrderStatus.SIGNED})
+            & _no_reason
+            & (param("reject_missing_tag_or_packaging") == True)  # noqa: E712
+            & fact("tag_or_packaging_missing"),
+            {"action": Action.REJECTED, "eligible": False},
+            en="Tag or packaging missing: this shop does not accept the return or "
+            "exchange; the agent explains why.",
+            zh="商品吊牌或包装缺失,不接受退换货,并向客户解释原因。",
+            id="tag_or_packaging_missing",
+        ),
+        Rule(
+            "B2C-7.4.2",
+            (T == RequestType.RETURN) & _signed & fact("goods_normal"),
+            {"action": Action.NORMAL_RETURN},
+            en="Normal return: tag intact, unwashed, undamaged, delivery note complete, "
+            "order and delivery-note numbers given.",
+            zh="正常退货:吊牌完好、无洗涤痕迹、无人为破损、发货单齐全、订单号与发货单号正确。",
+            id="normal_return",
+        ),
+        Rule(
+            "B2C-7.4.3",
+            (T == RequestType.RETURN) & _signed,
+            {"action": Action.ABNORMAL_RETURN, "approvals": _FOUR_HEADS},
+            en="Abnormal return: not every normal-return condition holds, so the agent files a "
+            f"return application for the {_EN_HEADS} to approve; it is not refused.",
+            zh=f"非正常退货:不满足正常退货条件,由客服提交退货申请,经{_ZH_HEADS}确认后退货,不直接拒绝。",
+            id="abnormal_return",
+        ),
+        # ---- exchanges ------------------------------------------------------------
+        Rule(
+            "B2C-7.5.4",
+            (T == RequestType.EXCHANGE) & (R == Reason.STOCK_OUT),
+            {"action": Action.EXCHANGE},
+            en="The item is out of stock: tell the customer at once and offer "
+            "alternatives (exchange, refund or wait).",
+            zh="调换商品无货:立即告知客户,并提供其他调换选择(换货、退款或等待)。",
+            id="exchange_stock_out",
+        ),
+        Rule(
+            "B2C-7.5.2",
+            (T == RequestType.EXCHANGE) & (S == OrderStatus.CONFIRMED_UNPAID),
+            {"action": Action.EXCHANGE},
+            en="Unpaid order: edit the order (noting the time of the request) or have the "
+            "customer order again.",
+            zh="未付款订单:直接修改原单并备注客户要求时间,或请客户重新下单。",
+            id="exchange_unpaid",
+        ),
+        Rule(
+            "B2C-7.5.3",
+            T == RequestType.EXCHANGE,
+            {"action": Action.EXCHANGE},
+            en="Paid order: record the customer's e-mail and report back when the "
+            "exchange is done.",
+            zh="已付款订单:记录客户邮箱,调换完成后回复客户。",
+            id="exchange_paid",
+        ),
+        # ---- refund only after shipment ---------------------------------------
+        Rule(
+            "TB-1.3",
+            (T == RequestType.REFUND) & (R == Reason.STOCK_OUT),
+            {"action": Action.REFUND},
+            en="Stock-out: refund the missing items; in-stock items may ship first.",
+            zh="缺货:退还缺货商品款项,有货商品可先发。",
+            id="refund_stock_out_shipped",
+        ),
+        Rule(
+            "TB-1.5.1",
+            (T == RequestType.REFUND) & _fault,
+            {"action": Action.REFUND},
+            en="Shipped order, refund without goods back for a problem on the shop's side "
+            "({reason}): refund it.",
+            zh="已发货订单因商家原因({reason})申请退款(不退货):予以退款。",
+            id="refund_shop_fault",
+        ),
+        Rule(
+            "TBX-7",
+            T == RequestType.REFUND,
+            {"action": Action.REFUND, "approvals": (Role.MANAGER,)},
+            en="Refund without goods back for a reason that is not the shop's fault: the shop "
+            "never refuses a refund outright, a manager signs it off.",
+            zh="非商家原因的仅退款申请:不得直接拒绝退款,须经主管签批。",
+            id="refund_customer_side",
+        ),
+        # ---- redirect (address change) -----------------------------------------
+        Rule(
+            "B2C-7.10.3b",
+            (T == RequestType.REDIRECT) & (S == OrderStatus.SHIPPED),
+            {"action": Action.REDIRECT},
+            en="Address changed after shipment: the parcel is redirected; the customer pays "
+            "any freight difference.",
+            zh="发货后客户调整收货地址:改派,运费差价由客户承担。",
+            id="redirect_shipped",
+        ),
+        Rule(
+            "TB-1.2.3",
+            (T == RequestType.REDIRECT)
+            & (S == OrderStatus.PAID_UNSHIPPED)
+            & fact("in_warehouse_system"),
+            {"action": Action.REDIRECT},
+            en="Not shipped but already in the warehouse system: logistics changes the "
+            "address before shipping.",
+            zh="未发货但已录入系统:交物流部修改收货地址。",
+            id="redirect_in_warehouse",
+        ),
+        Rule(
+            "B2C-7.5.2",
+            (T == RequestType.REDIRECT)
+            & S.isin({OrderStatus.CONFIRMED_UNPAID, OrderStatus.PAID_UNSHIPPED}),
+            {"action": Action.REDIRECT},
+            en="Not shipped yet: the agent edits the address on the order and notes the "
+            "time of the request.",
+            zh="尚未发货:客服直接修改订单地址,并备注客户要求时间。",
+            id="redirect_unshipped",
+        ),
+        Rule(
+            "B2C-7.4.1",
+            T == RequestType.REDIRECT,
+            {"action": Action.REJECTED, "eligible": False},
+            en="The customer has signed for the parcel: there is nothing left to redirect.",
+            zh="客户已签收,无法改派。",
+            id="redirect_signed",
+        ),
+    ],
+)
+
+_moves_parcel = fact("action").notin(_NO_PARCEL)
+
+#: Who pays the freight of the parcel movement the request causes (first hit).
+FREIGHT_PAYER: Final = Table(
+    name="freight_payer",
+    title="Who pays the freight",
+    hit_policy=HitPolicy.FIRST,
+    inputs=(*_INPUTS, "action"),
+    outputs=("freight_payer",),
+    rules=[
+        Rule(
+            "B2C-7.10.1",
+            ~_moves_parcel,
+            {"freight_payer": FreightPayer.NONE},
+            en="No parcel moves for this outcome ({action}), so there is no freight to pay.",
+            zh="该处理({action})不产生货品寄送,无运费。",
+            id="no_parcel",
+            silent=True,
+        ),
+        Rule(
+            "B2C-7.10.1",
+            S.isin({OrderStatus.CONFIRMED_UNPAID, OrderStatus.PAID_UNSHIPPED}),
+            {"freight_payer": FreightPayer.NONE},
+            en="Nothing has shipped yet: the change is made on the order, no extra freight.",
+            zh="尚未发货,直接修改订单,不产生额外运费。",
+            id="not_shipped",
+            silent=True,
+        ),
+        Rule(
+            "NEW-7",
+            R.isin(_UNDELIVERED) & (fact("payment_method") == PaymentMethod.COD),
+            {"freight_payer": FreightPayer.MERCHANT},
+            en="A refused cash-on-delivery parcel costs the shop the freight.",
+            zh="货到付款拒收,运费由公司承担。",
+            id="cod_refused",
+        ),
+        Rule(
+            "B2C-7.10.4a",
+            R.isin(_UNDELIVERED) & (T == RequestType.RETURN),
+            {"freight_payer": FreightPayer.MERCHANT},
+            en="The parcel came back unopened ({reason}): the company pays the freight.",
+            zh="货品未拆包退回公司({reason}),运费由公司承担。",
+            id="unopened_parcel",
+        ),
+        Rule(
+            "B2C-7.10.4c",
+            R == Reason.WRONG_ITEM,
+            {"freight_payer": FreightPayer.MERCHANT},
+            en="The goods sent do not match the order: the company pays the freight.",
+            zh="发出货品与订单不符,运费由公司承担。",
+            id="wrong_item",
+        ),
+        Rule(
+            "B2C-7.10.4b",
+            (R == Reason.DAMAGED_IN_TRANSIT) & fact("courier_confirmed"),
+            {"freight_payer": FreightPayer.MERCHANT},
+            en="The courier confirmed the damage was not the customer's doing: the company "
+            "pays the freight.",
+            zh="经物流确认非客户原因造成的破损,运费由公司承担。",
+            id="courier_confirmed_damage",
+        ),
+        Rule(
+            "TB-1.4.2",
+            R.isin({Reason.QUALITY_DEFECT, Reason.SIZE_NOT_AS_LABELLED}),
+            {"freight_payer": FreightPayer.MERCHANT},
+            en="Quality problem ({reason}): the company pays the freight both ways.",
+            zh="质量问题({reason}):来回运费由公司承担。",
+            id="quality_problem",
+        ),
+        Rule(
+            "B2C-7.10.3a",
+            (T == RequestType.EXCHANGE) & (R == Reason.SIZE_DOES_NOT_FIT),
+            {"freight_payer": FreightPayer.MERCHANT},
+            en="Exchange for a size problem: not charged to the customer "
+            "(the handbook excludes quality and size problems).",
+            zh="因尺码问题调换货,运费不由客户承担。",
+            id="exchange_size",
+        ),
+        Rule(
+            "B2C-7.10.3a",
+            T == RequestType.EXCHANGE,
+            {"freight_payer": FreightPayer.CUSTOMER},
+            en="Exchange not caused by a quality or size problem: the customer pays the "
+            "actual freight, in advance, by an ordinary courier (no freight collect).",
+            zh="非质量或尺码问题的调换货:实际运费由客户承担,须先付运费、使用普通快递,不支持到付。",
+            id="exchange_customer",
+        ),
+        Rule(
+            "B2C-7.10.3b",
+            T == RequestType.REDIRECT,
+            {"freight_payer": FreightPayer.CUSTOMER},
+            en="Address changed after shipment: the customer pays the freight difference.",
+            zh="发货后客户调整地址产生的运费差价由客户承担。",
+            id="redirect",
+        ),
+        Rule(
+            "B2C-7.10.3c",
+            (T == RequestType.RETURN) & _signed,
+            {"freight_payer": FreightPayer.CUSTOMER},
+            en="Return after signing with no quality problem: the customer ships it back at "
+            "their own cost.",
+            zh="签收后非质量问题退货:客户寄回公司的运费由客户承担。",
+            id="return_no_quality_problem",
+        ),
+        Rule(
+            "TB-1.4.2",
+            TRUE,
+            {"freight_payer": FreightPayer.CUSTOMER},
+            en="Not a quality problem and not the shop's fault: the customer pays the "
+            "freight back.",
+            zh="非质量问题且非本店原因:寄回运费由客户承担。",
+            id="customer_side",
+        ),
+    ],
+)
+
+_taobao = param("refund_clock") == "taobao"
+_refunding = fact("action").isin(_REFUNDING)
+_b2c_start = call("later", fact("request_date"), fact("proof_date"))
+_b2c_due = call("add_working_days", _b2c_start, param("refund_working_days"))
+
+#: By when the refund must reach the customer (first hit).
+REFUND_DUE: Final = Table(
+    name="refund_due",
+    title="Refund due date",
+    hit_policy=HitPolicy.FIRST,
+    inputs=(*_INPUTS, "action"),
+    outputs=("refund_due",),
+    rules=[
+        Rule(
+            "B2C-7.8.1",
+            ~_refunding,
+            {"refund_due": None},
+            en="No refund is due for this outcome ({action}).",
+            zh="该处理({action})不涉及退款。",
+            id="no_refund",
+            silent=True,
+        ),
+        Rule(
+            "TB-1.3",
+            _taobao & (S == OrderStatus.PAID_UNSHIPPED) & (R == Reason.STOCK_OUT),
+            {
+                "refund_due": call(
+                    "add_working_days",
+                    fact("request_date"),
+                    param("stock_out_refund_working_days"),
+                )
+            },
+            en="Stock-out refund: within {stock_out_refund_working_days} working days, "
+            "by {refund_due}, to the payment account.",
+            zh="缺货退款:{stock_out_refund_working_days}个工作日内(至{refund_due})退回支付账户。",
+            id="taobao_stock_out",
+        ),
+        Rule(
+            "TB-1.5.1",
+            _taobao & (S == OrderStatus.PAID_UNSHIPPED),
+            {
+                "refund_due": call(
+                    "add_working_days",
+                    fact("request_date"),
+                    param("unshipped_refund_working_days"),
+                )
+            },
+            en="Not shipped: refunded within {unshipped_refund_working_days} working day(s), "
+            "by {refund_due}; weekend requests are handled on Monday.",
+            zh="未发货退款:{unshipped_refund_working_days}个工作日内(至{refund_due})退回支付账户,周六日的退款周一处理。",
+            id="taobao_unshipped",
+        ),
+        Rule(
+            "LAW-25.5",
+            (T == RequestType.RETURN) & _no_reason & fact("goods_received_date").is_not_none(),
+            {
+                "refund_due": call(
+                    "earlier",
+                    _b2c_due,
+                    call("add_days", fact("goods_received_date"), param("law_refund_days")),
+                )
+            },
+            en="No-reason return: due by the earlier of {refund_working_days} working days "
+            "after the request and proof and {law_refund_days} days after the goods came "
+            "back ({goods_received_date}): {refund_due}.",
+            zh="无理由退货:按提交申请及凭据后{refund_working_days}个工作日与收到退货({goods_received_date})后{law_refund_days}日中较早者退款,即{refund_due}前。",
+            id="law_refund_clock",
+        ),
+        Rule(
+            "B2C-7.8.2",
+            TRUE,
+            {"refund_due": _b2c_due},
+            en="Refund within {refund_working_days} working days after the request and the "
+            "payment proof are both in: by {refund_due}.",
+            zh="在收到退款申请及付款凭据后{refund_working_days}个工作日内退款,即{refund_due}前。",
+            id="b2c_refund_clock",
+        ),
+    ],
+)
+
+#: What else the agent must do (collect: every matching rule fires).
+RETURN_DUTIES: Final = Table(
+    name="return_duties",
+    title="What the agent must also do",
+    hit_policy=HitPolicy.COLLECT,
+    inputs=(*_INPUTS, "action", "refund_due"),
+    outputs=("duty",),
+    rules=[
+        Rule(
+            "B2C-7.6.2",
+            fact("action") == Action.CANCEL,
+            {"duty": "notify_before_cancel"},
+            en="Tell the customer by phone or e-mail before cancelling.",
+            zh="取消订单前通过电话或邮件告知客户。",
+            id="notify_before_cancel",
+        ),
+        Rule(
+            "B2C-7.4.4",
+            fact("action").isin({Action.CANCEL_PAID, Action.INTERCEPT}),
+            {"duty": "offer_same_price_exchange"},
+            en="Before cancelling, offer an exchange for an item of the same price.",
+            zh="退单前先询问客户是否愿意调换同价商品。",
+            id="offer_exchange",
+        ),
+        Rule(
+            "TB-1.3",
+            R == Reason.STOCK_OUT,
+            {"duty": "offer_stock_out_choices"},
+            en="Stock-out: the customer chooses exchange, refund or wait; with several "
+            "items, in-stock items may ship first.",
+            zh="缺货:由客户选择换货、退款或等待;多件商品时有货商品可先发。",
+            id="stock_out_choices",
+        ),
+        Rule(
+            "B2C-7.8.2",
+            fact("refund_due").is_not_none(),
+            {"duty": "tell_refund_period"},
+            en="Tell the customer the refund period up front.",
+            zh="提前告知客户退款周期。",
+            id="tell_refund_period",
+        ),
+        Rule(
+            "B2C-7.8.1",
+            fact("refund_due").is_not_none(),
+            {"duty": "refund_to_balance_or_original_method"},
+            en="Refund to the account balance or the original payment method, never as cash.",
+            zh="退款退至客户账户虚拟资金或原支付账户,不退现金。",
+            id="refund_channel",
+        ),
+        Rule(
+            "B2C-7.8.5",
+            fact("refund_due").is_not_none(),
+            {"duty": "prepare_refund_documents"},
+            en="Prepare the order proof, the delivery note and the return/refund application "
+            "before going to Finance.",
+            zh="提交财务前备齐客户下单证明、发货单、退货/退款申请单。",
+            id="refund_documents",
+        ),
+        Rule(
+            "JD-1.4",
+            fact("refund_due").is_not_none(),
+            {"duty": "refund_table_to_finance"},
+            en="Put the refund in the day's refund table for Finance, due before "
+            "{finance_table_due}.",
+            zh="将该退款列入当日退款表,于{finance_table_due}前交财务。",
+            id="refund_table",
+        ),
+        Rule(
+            "LAW-25.4",
+            (T == RequestType.RETURN) & _signed & _no_reason & fact("action").isin(_REFUNDING),
+            {"duty": "return_gifts"},
+            en="Gifts that came with the order come back too, or are paid for.",
+            zh="随单赠品须一并退回或折价。",
+            id="return_gifts",
+        ),
+        Rule(
+            "NEW-7",
+            fact("payment_method") == PaymentMethod.COD,
+            {"duty": "confirm_cod_by_phone"},
+            en="Cash-on-delivery order: confirm by phone before shipping again.",
+            zh="货到付款订单:发货前须电话确认。",
+            id="cod_confirm",
+        ),
+    ],
+)
+
+#: The tables of the rule set, in evaluation order.
+RETURN_TABLES: Final = (RETURN_ACTION, FREIGHT_PAYER, REFUND_DUE, RETURN_DUTIES)
+
+_NORMAL_FIELDS: Final = (
+    "tag_intact",
+    "unwashed",
+    "undamaged",
+    "delivery_note_complete",
+    "order_number_given",
+    "delivery_note_number_given",
+)
+
+
+def return_facts(order: Order, request: ReturnRequest, at: dt.datetime) -> dict[str, Any]:
+    """The fact record of a return case.
+
+    Args:
+        order: the order concerned.
+        request: what the customer asks for.
+        at: when the request was made (time-zone aware).
+
+    Raises:
+        DomainValueError: goods come back after shipment but the request has
+            no ``condition`` (the contract requires it then).
+    """
+    condition = request.condition
+    status = order.status
+    if condition is None and _needs_condition(request, status):
+        raise DomainValueError(
+            "request.condition",
+            None,
+            "a Condition when goods come back after shipment "
+            f"(request type {request.type.value!r}, order status {status.value!r})",
+        )
+    categories = {line.category for line in order.lines}
+    return {
+        "request_type": request.type,
+        "reason": request.reason,
+        "status": status,
+        "paid": status in _PAID_STATES or order.paid_at is not None,
+        "in_warehouse_system": order.in_warehouse_system,
+        "merchant_fault": request.reason in MERCHANT_FAULT_REASONS,
+        "courier_confirmed": request.courier_confirmed,
+        "condition_given": condition is not None,
+        "goods_normal": condition is not None
+        and all(getattr(condition, n) for n in _NORMAL_FIELDS),
+        "tag_or_packaging_missing": condition is not None
+        and not (condition.tag_intact and condition.packaging_intact),
+        "excluded_category": not EXCLUDED_CATEGORIES.isdisjoint(categories),
+        "signed_date": local_date_or_none(order.signed_at),
+        "request_date": local_date(at),
+        "proof_date": local_date_or_none(request.proof_submitted_at),
+        "goods_received_date": local_date_or_none(request.goods_received_at),
+        "payment_method": order.payment_method,
+        "free_shipping_promotion": order.free_shipping_promotion,
+        "order_amount": order.amount,
+    }
+
+
+def _needs_condition(request: ReturnRequest, status: OrderStatus) -> bool:
+    if status is not OrderStatus.SIGNED:
+        return False
+    return request.type in (RequestType.RETURN, RequestType.EXCHANGE)
+
+
+def decide_return(
+    order: Order,
+    request: ReturnRequest,
+    *,
+    at: dt.datetime,
+    policy: Policy | None = None,
+    case_id: str = "",
+    tables: tuple[Table, Table, Table, Table] = RETURN_TABLES,
+) -> ReturnDecision:
+    """Decide a return, exchange, cancellation, refund-only or redirect request.
+
+    Args:
+        order: the order concerned.
+        request: what the customer asks for.
+        at: when the request was made (aware; its Asia/Shanghai date picks
+            the parameter values in force).
+        policy: the shop's policy; the bundled B2C policy by default.
+        case_id: echoed in the decision.
+        tables: the action, freight, refund and duties tables to use, to
+            swap in a shop's own rules.
+
+    Raises:
+        DomainValueError: the request lacks a condition it needs.
+
+    .. versionadded:: 0.1.0
+    """
+    policy = policy or default_policy()
+    facts = return_facts(order, request, at)
+    resolved = policy.resolve(facts["request_date"])
+    params = resolved.values
+    calendar = policy.calendar
+    action_table, freight_table, refund_table, duties_table = tables
+    action = action_table.evaluate(facts, params, calendar)
+    facts["action"] = action.outputs["action"]
+    freight = freight_table.evaluate(facts, params, calendar)
+    refund = refund_table.evaluate(facts, params, calendar)
+    refund_due = refund.outputs["refund_due"]
+    facts["refund_due"] = refund_due
+    duties = duties_table.evaluate(facts, params, calendar)
+    outputs = action.outputs
+    trace = make_trace(
+        (action, freight, refund, duties),
+        resolved,
+        policy,
+        (refund_due,) if refund_due is not None else (),
+    )
+    return ReturnDecision(
+        case_id=case_id,
+        action=outputs["action"],
+        eligible=outputs["eligible"],
+        approvals=outputs["approvals"],
+        freight_payer=freight.outputs["freight_payer"],
+        refund_due=refund_due,
+        duties=duties.outputs["duty"],
+        trace=trace,
+    )
