@@ -610,6 +610,9 @@ class PriceAdjustmentRequest:
         paid: the order is already paid.
         customer_paid_total: the customer's total paid so far (累计消费), in CNY.
         requested_amount: the amount the customer asks back, in CNY.
+        manager_approved: a manager signed off re-pricing the order before the
+            promotion starts (相关领导签批调单依据, B2C-7.11.1a); ``False``
+            by default.
     """
 
     _field_prefix: ClassVar[str] = "price_adjustment_request"
@@ -618,3 +621,4 @@ class PriceAdjustmentRequest:
     paid: bool = attrs.field(validator=_flag)
     customer_paid_total: Decimal = attrs.field(converter=_to_money, validator=_money)
     requested_amount: Decimal = attrs.field(converter=_to_money, validator=_money)
+    manager_approved: bool = attrs.field(default=False, validator=_flag)

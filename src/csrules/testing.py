@@ -486,6 +486,7 @@ def price_adjustment_requests() -> st.SearchStrategy[PriceAdjustmentRequest]:
         paid=st.booleans(),
         customer_paid_total=money(0, 50_000),
         requested_amount=money(0, 2_000),
+        manager_approved=st.booleans(),
     )
 
 

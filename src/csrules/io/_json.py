@@ -259,6 +259,7 @@ _PRICE_ADJUSTMENT_FIELDS: tuple[_Field, ...] = (
     ("paid", _flag, True),
     ("customer_paid_total", _money, True),
     ("requested_amount", _money, True),
+    ("manager_approved", _flag, False),
 )
 
 
@@ -546,6 +547,7 @@ def case_to_json(case: Case) -> dict[str, object]:
         head["paid"] = request.paid
         head["customer_paid_total"] = encode_value(request.customer_paid_total)
         head["requested_amount"] = encode_value(request.requested_amount)
+        head["manager_approved"] = request.manager_approved
     else:
         raise TypeError(f"not a case: {type(case).__name__}")
     return head
