@@ -224,6 +224,8 @@ class ComplaintDecision(_Traced):
             customer service handles it itself.
         reply_due: when the customer must get a reply.
         escalate_to: ``cs_head`` (B2C-7.16.3) and/or ``general_manager`` (B2C-8.7).
+        duties: what the agent must also do (codes; each cites its clause
+            among the fired rules).
         trace: how the decision was reached.
     """
 
@@ -232,6 +234,7 @@ class ComplaintDecision(_Traced):
     answer_due: pendulum.DateTime | None
     reply_due: pendulum.DateTime
     escalate_to: tuple[Escalation, ...]
+    duties: tuple[str, ...]
     trace: Trace = attrs.field(repr=False)
 
 
