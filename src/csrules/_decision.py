@@ -250,6 +250,18 @@ class PromotionDecision(_Traced):
         size: B2C-7.14.2 size class.
         training_on: the date customer service is trained (B2C-8.11).
         outreach: outreach duties for the size class (codes).
+        mass_message_on: the date of the mass SMS and e-mail announcing the
+            start (small and medium promotions, B2C-7.14.2), else ``None``.
+        end_sms_on: the date of the mass SMS announcing the end (medium
+            promotions, B2C-7.14.2), else ``None``.
+        interest_callback_on: the date interested customers who have not
+            ordered are called again (B2C-7.14.1); ``None`` only when a
+            swapped-in duties table has no such rule.
+        last_ship_by: the working day by which an order placed on the last
+            day of the promotion has shipped (TB-0.1); estimated for a year
+            without official holiday data.
+        duties: what the agent must also do (codes; each cites its clause
+            among the fired rules).
         trace: how the decision was reached.
     """
 
@@ -260,6 +272,11 @@ class PromotionDecision(_Traced):
     size: PromotionSize
     training_on: dt.date
     outreach: tuple[str, ...]
+    mass_message_on: dt.date | None
+    end_sms_on: dt.date | None
+    interest_callback_on: dt.date | None
+    last_ship_by: dt.date | None
+    duties: tuple[str, ...]
     trace: Trace = attrs.field(repr=False)
 
 
