@@ -1,6 +1,17 @@
-"""csrules: an e-commerce shop's customer-service policy as code."""
+"""csrules: an e-commerce shop's customer-service policy as code.
+
+Domain objects (:class:`Order`, :class:`ReturnRequest`, :class:`Complaint`,
+:class:`Promotion`, ...) go in; :func:`decide` applies the policy's rule
+tables and returns a decision that cites the clauses that made it.
+
+>>> import csrules
+>>> csrules.default_policy().name
+'b2c'
+"""
 
 from __future__ import annotations
+
+from csrules._calendar import WorkCalendar
 
 # --- domain objects and cases -------------------------------------------------
 from csrules._cases import (
@@ -9,6 +20,21 @@ from csrules._cases import (
     PriceAdjustmentCase,
     PromotionCase,
     ReturnCase,
+)
+from csrules._decision import (
+    Action,
+    AdjustmentAction,
+    ComplaintDecision,
+    Decision,
+    Escalation,
+    FreightPayer,
+    ParameterUse,
+    PriceAdjustmentDecision,
+    PromotionDecision,
+    PromotionSize,
+    ReturnDecision,
+    Role,
+    Trace,
 )
 from csrules._domain import (
     EXCLUDED_CATEGORIES,
@@ -28,8 +54,39 @@ from csrules._domain import (
     ReturnRequest,
     Topic,
 )
+from csrules._engine import decide
+from csrules.policy import Policy, default_policy, load_policy
+from csrules.rules.complaints import decide_complaint
+from csrules.rules.promotions import decide_price_adjustment, decide_promotion
+from csrules.rules.returns import decide_return
 
-__all__: list[str] = []
+__version__ = "0.1.0"
+
+__all__: list[str] = [
+    "Action",
+    "AdjustmentAction",
+    "ComplaintDecision",
+    "Decision",
+    "Escalation",
+    "FreightPayer",
+    "ParameterUse",
+    "Policy",
+    "PriceAdjustmentDecision",
+    "PromotionDecision",
+    "PromotionSize",
+    "ReturnDecision",
+    "Role",
+    "Trace",
+    "WorkCalendar",
+    "__version__",
+    "decide",
+    "decide_complaint",
+    "decide_price_adjustment",
+    "decide_promotion",
+    "decide_return",
+    "default_policy",
+    "load_policy",
+]
 
 # --- domain objects and cases -------------------------------------------------
 __all__ += [

@@ -1,0 +1,139 @@
+"""Time single decisions: a full return decision from domain objects, and each rule table.
+
+Run: ``python benchmarks/bench_decide.py [--repeat 5] [--number 20000]``.
+Prints microseconds per call (best of the repeats) for:
+
+- a full return decision (action, approvals, freight, refund date, duties,
+  with trace) from ready domain objects, for a few typical requests;
+- each rule table of every rule set, evaluated alone on ready facts;
+- the other case kinds end to end, and a JSON line through ``decide_lines``.
+
+The target in DESIGN.md is at most 10 µs for the full return decision.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import timeit
+from collections.abc import Callable
+from decimal import Decimal
+from pathlib import Path
+
+import pendulum
+
+from csrules import (
+    Condition,
+    Order,
+    OrderLine,
+    ReturnRequest,
+    decide,
+)
+from csrules.cli import decide_lines
+from csrules.io import parse_case_line
+from csrules.policy import default_policy
+from csrules.rules.complaints import COMPLAINT_TABLES, complaint_facts
+from csrules.rules.promotions import PROMOTION_TABLES, promotion_facts
+from csrules.rules.returns import RETURN_TABLES, decide_return, return_facts
+
+EXAMPLES = Path(__file__).resolve().parent.parent / "examples" / "cases.jsonl"
+
+
+def _time(func: Callable[[], object], number: int, repeat: int) -> float:
+    func()  # warm caches (parameters by date, calendar years)
+    return min(timeit.repeat(func, number=number, repeat=repeat)) / number * 1e6
+
+
+def _order(status: str) -> Order:
+    t = pendulum.parse
+    return Order(
+        id="X1",
+        customer_id="C1",
+        status=status,  # type: ignore[arg-type]
+        lines=[OrderLine("8892", Decimal("200.00"), 1, category="apparel")],
+        placed_at=t("2026-04-28T10:00:00+08:00"),  # type: ignore[arg-type]
+        paid_at=t("2026-04-28T10:05:00+08:00"),  # type: ignore[arg-type]
+        shipped_at=t("2026-04-29T10:00:00+08:00") if status in ("shipped", "signed") else None,  # type: ignore[arg-type]
+        signed_at=t("2026-04-30T10:00:00+08:00") if status == "signed" else None,  # type: ignore[arg-type]
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--number", type=int, default=20000)
+    parser.add_argument("--repeat", type=int, default=5)
+    args = parser.parse_args()
+    n, r = args.number, args.repeat
+    policy = default_policy()
+    cal = policy.calendar
+    at = pendulum.parse("2026-05-06T10:00:00+08:00")
+    ok = Condition(True, True, True, True, True, True)
+    print(
+        f"csrules decision benchmark — {platform.python_implementation()} "
+        f"{platform.python_version()}, {platform.machine()}, best of {r} × {n} calls\n"
+    )
+
+    print("Full return decision from domain objects (with trace):")
+    requests = {
+        "signed, quality defect, normal return": (
+            "signed",
+            ReturnRequest("return", "quality_defect", condition=ok, proof_submitted_at=at),
+        ),  # type: ignore[arg-type]
+        "signed, changed mind, day 6": (
+            "signed",
+            ReturnRequest("return", "changed_mind", condition=ok),
+        ),  # type: ignore[arg-type]
+        "signed, exchange for size": (
+            "signed",
+            ReturnRequest("exchange", "size_does_not_fit", condition=ok),
+        ),  # type: ignore[arg-type]
+        "paid, not shipped, cancel": ("paid_unshipped", ReturnRequest("cancel", "changed_mind")),  # type: ignore[arg-type]
+    }
+    for label, (status, request) in requests.items():
+        order = _order(status)
+        us = _time(lambda o=order, q=request: decide_return(o, q, at=at, policy=policy), n, r)
+        print(f"  {label:<42} {us:6.2f} µs")
+
+    print("\nEach rule table alone, on ready facts:")
+    order = _order("signed")
+    request = requests["signed, quality defect, normal return"][1]
+    facts = return_facts(order, request, at)
+    params = policy.resolve(at.date()).values
+    for table in RETURN_TABLES:
+        result = table.evaluate(facts, params, cal)
+        us = _time(lambda t=table: t.evaluate(facts, params, cal), n, r)
+        print(f"  {table.name:<42} {us:6.2f} µs")
+        facts.update({k: v for k, v in result.outputs.items() if k != "duty"})
+        facts.setdefault("refund_due", None)
+    lines = EXAMPLES.read_text(encoding="utf-8").splitlines()
+    cases = [parse_case_line(line) for line in lines]
+    complaint = next(c for c in cases if c.kind == "complaint")
+    cfacts = complaint_facts(complaint.complaint)  # type: ignore[union-attr]
+    for table in COMPLAINT_TABLES:
+        result = table.evaluate(cfacts, params, cal)
+        us = _time(lambda t=table: t.evaluate(cfacts, params, cal), n, r)
+        print(f"  {table.name:<42} {us:6.2f} µs")
+        cfacts.update(result.outputs)
+    promotion = next(c for c in cases if c.kind == "promotion")
+    pfacts = promotion_facts(promotion.promotion)  # type: ignore[union-attr]
+    for table in PROMOTION_TABLES:
+        result = table.evaluate(pfacts, params, cal)
+        us = _time(lambda t=table: t.evaluate(pfacts, params, cal), n, r)
+        print(f"  {table.name:<42} {us:6.2f} µs")
+        pfacts.update(result.outputs)
+
+    print("\nOther case kinds end to end (from case objects):")
+    for kind in ("complaint", "promotion", "price_adjustment"):
+        case = next(c for c in cases if c.kind == kind)
+        us = _time(lambda c=case: decide(c, policy=policy), n, r)  # type: ignore[arg-type]
+        print(f"  {kind:<42} {us:6.2f} µs")
+
+    print("\nOne JSON line in, one JSON line out (parse, decide, encode):")
+    line = lines[0]
+    us = _time(lambda: json.dumps(next(iter(decide_lines([line], policy=policy)))), n // 10, r)
+    print(f"  {'return case, JSON Lines':<42} {us:6.2f} µs")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,76 @@
+"""One entry point for every case kind."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, overload
+
+from csrules._cases import Case, ComplaintCase, PriceAdjustmentCase, PromotionCase, ReturnCase
+from csrules._decision import (
+    ComplaintDecision,
+    Decision,
+    PriceAdjustmentDecision,
+    PromotionDecision,
+    ReturnDecision,
+)
+from csrules.policy import Policy, default_policy
+from csrules.rules.complaints import decide_complaint
+from csrules.rules.promotions import decide_price_adjustment, decide_promotion
+from csrules.rules.returns import decide_return
+
+if TYPE_CHECKING:
+    from csrules.stream import EscalationMonitor
+
+__all__ = ["decide"]
+
+
+@overload
+def decide(
+    case: ReturnCase, *, policy: Policy | None = ..., monitor: EscalationMonitor | None = ...
+) -> ReturnDecision: ...
+@overload
+def decide(
+    case: ComplaintCase, *, policy: Policy | None = ..., monitor: EscalationMonitor | None = ...
+) -> ComplaintDecision: ...
+@overload
+def decide(
+    case: PromotionCase, *, policy: Policy | None = ..., monitor: EscalationMonitor | None = ...
+) -> PromotionDecision: ...
+@overload
+def decide(
+    case: PriceAdjustmentCase,
+    *,
+    policy: Policy | None = ...,
+    monitor: EscalationMonitor | None = ...,
+) -> PriceAdjustmentDecision: ...
+def decide(
+    case: Case, *, policy: Policy | None = None, monitor: EscalationMonitor | None = None
+) -> Decision:
+    """Decide one case under a policy.
+
+    Args:
+        case: a :class:`ReturnCase`, :class:`ComplaintCase`,
+            :class:`PromotionCase` or :class:`PriceAdjustmentCase`.
+        policy: the shop's policy; the bundled B2C policy by default.
+        monitor: for complaint cases, the escalation monitor that correlates
+            complaints over time (B2C-8.7.1, B2C-8.7.5). The complaint is fed
+            to it, and the escalations it triggers join the decision. Without
+            a monitor only the per-case rules apply.
+
+    Returns:
+        The decision of the case's kind, with its trace.
+
+    Raises:
+        DomainValueError: the case lacks something its rules need.
+        PolicyError: a parameter the rules need has no value on the case's date.
+
+    .. versionadded:: 0.1.0
+    """
+    policy = policy or default_policy()
+    if isinstance(case, ReturnCase):
+        return decide_return(case.order, case.request, at=case.at, policy=policy, case_id=case.id)
+    if isinstance(case, ComplaintCase):
+        stream = monitor.observe(case.complaint) if monitor is not None else ()
+        return decide_complaint(case.complaint, policy=policy, stream=stream, case_id=case.id)
+    if isinstance(case, PromotionCase):
+        return decide_promotion(case.promotion, at=case.at, policy=policy, case_id=case.id)
+    return decide_price_adjustment(case.request, at=case.at, policy=policy, case_id=case.id)
