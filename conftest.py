@@ -4,13 +4,9 @@ from doctest import ELLIPSIS, NORMALIZE_WHITESPACE
 
 from sybil import Sybil
 from sybil.parsers.markdown import PythonCodeBlockParser
-from sybil.parsers.markdown import DocTestParser
 
 pytest_collect_file = Sybil(
-    parsers=[
-        DocTestParser(optionflags=ELLIPSIS | NORMALIZE_WHITESPACE),
-        PythonCodeBlockParser(),
-    ],
+    parsers=[PythonCodeBlockParser(doctest_optionflags=ELLIPSIS | NORMALIZE_WHITESPACE)],
     patterns=["README.md", "docs/*.md"],
     excludes=["docs/_spec_domain.md"],
 ).pytest()

@@ -167,6 +167,8 @@ def _show(value: object) -> str:
         return "true" if value else "false"
     if value is None:
         return "none"
+    if isinstance(value, tuple | list):
+        return "(" + ", ".join(_show(v) for v in value) + ")"
     return str(value)
 
 
@@ -331,7 +333,7 @@ class _In(Expr):
 
     def render(self) -> str:
         op = "not in" if self.negate else "in"
-        shown = ", ".join(_show(v) for v in self.values)
+        shown = ", ".join(sorted(_show(v) for v in self.values))
         return f"{self._wrap(self.item)} {op} {{{shown}}}"
 
 
