@@ -33,9 +33,7 @@ from csrules import (
 from csrules.cli import decide_lines
 from csrules.io import parse_case_line
 from csrules.policy import default_policy
-from csrules.rules.complaints import COMPLAINT_TABLES, complaint_facts
-from csrules.rules.promotions import PROMOTION_TABLES, promotion_facts
-from csrules.rules.returns import RETURN_TABLES, decide_return, return_facts
+from csrules.rules.returns import decide_return
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples" / "cases.jsonl"
 
@@ -95,33 +93,16 @@ def main() -> None:
         us = _time(lambda o=order, q=request: decide_return(o, q, at=at, policy=policy), n, r)
         print(f"  {label:<42} {us:6.2f} µs")
 
-    print("\nEach rule table alone, on ready facts:")
-    order = _order("signed")
-    request = requests["signed, quality defect, normal return"][1]
-    facts = return_facts(order, request, at)
-    params = policy.resolve(at.date()).values
-    for table in RETURN_TABLES:
-        result = table.evaluate(facts, params, cal)
-        us = _time(lambda t=table: t.evaluate(facts, params, cal), n, r)
-        print(f"  {table.name:<42} {us:6.2f} µs")
-        facts.update({k: v for k, v in result.outputs.items() if k != "duty"})
-        facts.setdefault("refund_due", None)
+    print("\nEach rule table alone, on the facts a decision gave it:")
     lines = EXAMPLES.read_text(encoding="utf-8").splitlines()
     cases = [parse_case_line(line) for line in lines]
-    complaint = next(c for c in cases if c.kind == "complaint")
-    cfacts = complaint_facts(complaint.complaint)  # type: ignore[union-attr]
-    for table in COMPLAINT_TABLES:
-        result = table.evaluate(cfacts, params, cal)
-        us = _time(lambda t=table: t.evaluate(cfacts, params, cal), n, r)
-        print(f"  {table.name:<42} {us:6.2f} µs")
-        cfacts.update(result.outputs)
-    promotion = next(c for c in cases if c.kind == "promotion")
-    pfacts = promotion_facts(promotion.promotion)  # type: ignore[union-attr]
-    for table in PROMOTION_TABLES:
-        result = table.evaluate(pfacts, params, cal)
-        us = _time(lambda t=table: t.evaluate(pfacts, params, cal), n, r)
-        print(f"  {table.name:<42} {us:6.2f} µs")
-        pfacts.update(result.outputs)
+    for kind in ("return", "complaint", "promotion", "price_adjustment"):
+        case = next(c for c in cases if c.kind == kind)
+        decision = decide(case, policy=policy)  # type: ignore[arg-type]
+        for result in decision.trace.results:
+            table = result.table
+            us = _time(lambda t=table, f=result.facts, p=result.params: t.evaluate(f, p, cal), n, r)
+            print(f"  {table.name:<42} {us:6.2f} µs")
 
     print("\nOther case kinds end to end (from case objects):")
     for kind in ("complaint", "promotion", "price_adjustment"):

@@ -372,20 +372,28 @@ def _later(a: Any, b: Any) -> Any:
     return a if a >= b else b
 
 
+# pendulum overrides + and - in Python (about 15 µs a call); the C methods of
+# the standard library are ~30 times faster and still return pendulum objects.
+_date_add = dt.date.__add__
+_datetime_add = dt.datetime.__add__
+
+
 def _add_days(d: Any, n: int) -> Any:
-    return d + dt.timedelta(days=n)
+    if isinstance(d, dt.datetime):
+        return _datetime_add(d, dt.timedelta(days=n))
+    return _date_add(d, dt.timedelta(days=n))
 
 
 def _sub_days(d: Any, n: int) -> Any:
-    return d - dt.timedelta(days=n)
+    return _add_days(d, -n)
 
 
 def _add_hours(t: Any, n: Any) -> Any:
-    return t + dt.timedelta(hours=int(n))
+    return _datetime_add(t, dt.timedelta(hours=int(n)))
 
 
 def _add_minutes(t: Any, n: Any) -> Any:
-    return t + dt.timedelta(minutes=int(n))
+    return _datetime_add(t, dt.timedelta(minutes=int(n)))
 
 
 def _add_working_days(cal: Any, d: Any, n: int) -> Any:

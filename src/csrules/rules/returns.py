@@ -94,8 +94,6 @@ _INPUTS: Final = (
     "proof_date",
     "goods_received_date",
     "payment_method",
-    "free_shipping_promotion",
-    "order_amount",
 )
 
 T = fact("request_type")
@@ -706,8 +704,6 @@ def return_facts(order: Order, request: ReturnRequest, at: dt.datetime) -> dict[
         "proof_date": local_date_or_none(request.proof_submitted_at),
         "goods_received_date": local_date_or_none(request.goods_received_at),
         "payment_method": order.payment_method,
-        "free_shipping_promotion": order.free_shipping_promotion,
-        "order_amount": order.amount,
     }
 
 
