@@ -88,7 +88,9 @@ _INPUTS: Final = (
     "condition_given",
     "goods_normal",
     "tag_or_packaging_missing",
+    "tag_missing",
     "excluded_category",
+    "some_lines_excluded",
     "signed_date",
     "request_date",
     "proof_date",
@@ -208,10 +210,10 @@ RETURN_ACTION: Final = Table(
             "LAW-25.2",
             (T == RequestType.RETURN) & _signed & _no_reason & fact("excluded_category"),
             {"action": Action.REJECTED, "eligible": False},
-            en="No-reason return refused: the order holds goods the law excludes "
-            "(custom-made, fresh, downloaded digital, delivered periodicals, or confirmed "
-            "non-returnable at purchase).",
-            zh="该订单含法定不适用七日无理由退货的商品(定制、生鲜、已下载数字商品、已交付报刊或购买时确认不宜退货),不予无理由退货。",
+            en="No-reason return refused: every item of the order is of a kind the law "
+            "excludes (custom-made, fresh, downloaded digital, delivered periodicals, or "
+            "confirmed non-returnable at purchase).",
+            zh="该订单商品均属法定不适用七日无理由退货的商品(定制、生鲜、已下载数字商品、已交付报刊或购买时确认不宜退货),不予无理由退货。",
             id="no_reason_excluded",
         ),
         Rule(
@@ -246,10 +248,14 @@ RETURN_ACTION: Final = Table(
             & S.isin({OrderStatus.SIGNED})
             & _no_reason
             & (param("reject_missing_tag_or_packaging") == True)  # noqa: E712
-            & fact("tag_or_packaging_missing"),
+            & (
+                ((T == RequestType.EXCHANGE) & fact("tag_or_packaging_missing"))
+                | ((T == RequestType.RETURN) & fact("tag_missing"))
+            ),
             {"action": Action.REJECTED, "eligible": False},
             en="Tag or packaging missing: this shop does not accept the return or "
-            "exchange; the agent explains why.",
+            "exchange; the agent explains why (a no-reason return is refused for a removed "
+            "tag only, as the law allows).",
             zh="商品吊牌或包装缺失,不接受退换货,并向客户解释原因。",
             id="tag_or_packaging_missing",
         ),
@@ -507,6 +513,15 @@ REFUND_DUE: Final = Table(
             silent=True,
         ),
         Rule(
+            "B2C-7.8.1",
+            ~fact("paid"),
+            {"refund_due": None},
+            en="Nothing was paid (cash on delivery not collected), so nothing is refunded.",
+            zh="客户尚未付款(货到付款未收款),无需退款。",
+            id="nothing_paid",
+            silent=True,
+        ),
+        Rule(
             "TB-1.3",
             _taobao & (S == OrderStatus.PAID_UNSHIPPED) & (R == Reason.STOCK_OUT),
             {
@@ -640,6 +655,19 @@ RETURN_DUTIES: Final = Table(
             id="return_gifts",
         ),
         Rule(
+            "LAW-25.2",
+            (T == RequestType.RETURN)
+            & _signed
+            & _no_reason
+            & fact("some_lines_excluded")
+            & fact("action").isin(_REFUNDING),
+            {"duty": "excluded_items_stay"},
+            en="Only the items the law does not exclude come back without a reason; "
+            "custom-made, fresh, downloaded digital or delivered periodical items stay.",
+            zh="仅非法定排除的商品可无理由退货;定制、生鲜、已下载数字商品、已交付报刊等商品不退。",
+            id="excluded_items_stay",
+        ),
+        Rule(
             "NEW-7",
             fact("payment_method") == PaymentMethod.COD,
             {"duty": "confirm_cod_by_phone"},
@@ -689,7 +717,8 @@ def return_facts(order: Order, request: ReturnRequest, at: dt.datetime) -> dict[
         "request_type": request.type,
         "reason": request.reason,
         "status": status,
-        "paid": status in _PAID_STATES or order.paid_at is not None,
+        "paid": order.paid_at is not None
+        or (status in _PAID_STATES and order.payment_method is not PaymentMethod.COD),
         "in_warehouse_system": order.in_warehouse_system,
         "merchant_fault": request.reason in MERCHANT_FAULT_REASONS,
         "courier_confirmed": request.courier_confirmed,
@@ -698,7 +727,10 @@ def return_facts(order: Order, request: ReturnRequest, at: dt.datetime) -> dict[
         and all(getattr(condition, n) for n in _NORMAL_FIELDS),
         "tag_or_packaging_missing": condition is not None
         and not (condition.tag_intact and condition.packaging_intact),
-        "excluded_category": not EXCLUDED_CATEGORIES.isdisjoint(categories),
+        "tag_missing": condition is not None and not condition.tag_intact,
+        "excluded_category": categories <= EXCLUDED_CATEGORIES,
+        "some_lines_excluded": not EXCLUDED_CATEGORIES.isdisjoint(categories)
+        and not categories <= EXCLUDED_CATEGORIES,
         "signed_date": local_date_or_none(order.signed_at),
         "request_date": local_date(at),
         "proof_date": local_date_or_none(request.proof_submitted_at),
@@ -753,12 +785,12 @@ def decide_return(
     facts["refund_due"] = refund_due
     duties = duties_table.evaluate(facts, params, calendar)
     outputs = action.outputs
-    trace = make_trace(
-        (action, freight, refund, duties),
-        resolved,
-        policy,
-        (refund_due,) if refund_due is not None else (),
-    )
+    dates: list[dt.date] = [] if refund_due is None else [refund_due]
+    signed = facts["signed_date"]
+    if signed is not None and params.get("no_reason_extend_past_holiday"):
+        # the moved last day of the no-reason window depends on working days
+        dates.append(signed + dt.timedelta(days=params["no_reason_return_days"]))
+    trace = make_trace((action, freight, refund, duties), resolved, policy, dates)
     return ReturnDecision(
         case_id=case_id,
         action=outputs["action"],
