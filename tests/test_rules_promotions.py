@@ -536,10 +536,14 @@ class TestGift:
         assert decision.action is AdjustmentAction.ADJUSTED
         assert not decision.gift_eligible
 
-    def test_gift_after_refusal_after_the_end(self) -> None:
-        """Any refusal may earn the gift, including one after the promotion ended."""
+    def test_no_gift_after_the_promotion_ended(self) -> None:
+        """B2C-7.11.1b softens the refusal of B2C-7.11.1a (before the start); a request after
+        the promotion ended is refused under B2C-7.11.2 and earns no gift, however big the
+        customer."""
         decision = decide_price_adjustment(request(total="10000.01"), at=AFTER)
-        assert decision.gift_eligible
+        assert decision.action is AdjustmentAction.REFUSED
+        assert not decision.gift_eligible
+        assert "B2C-7.11.1b" not in decision.rules
 
     def test_gift_is_not_mentioned_before_approval(self) -> None:
         """The explanation tells the agent not to mention the gift before it is approved."""

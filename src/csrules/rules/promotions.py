@@ -575,6 +575,15 @@ GIFT_ELIGIBILITY: Final = Table(
         ),
         Rule(
             "B2C-7.11.1b",
+            fact("request_time") > fact("ends_at"),
+            {"gift_eligible": False},
+            en="The promotion is over: the gift belongs to a refusal before or during it.",
+            zh="活动已结束:赠礼仅适用于活动开始前(或进行中)被拒绝的调单。",
+            id="promotion_over",
+            silent=True,
+        ),
+        Rule(
+            "B2C-7.11.1b",
             fact("customer_paid_total") > param("gift_history_threshold"),
             {"gift_eligible": True},
             en="The customer's orders total {customer_paid_total} yuan, over "
