@@ -469,20 +469,33 @@ class TestNoReasonReturns:
         assert "return_gifts" not in decision.duties
         assert action_rule(decision) == "normal_return"
 
-    @pytest.mark.xfail(
-        reason="LAW-25.2 excludes goods, not orders: the module refuses the whole no-reason "
-        "return as soon as any line is in an excluded category",
-        strict=True,
-    )
     def test_an_excluded_line_does_not_exclude_the_rest_of_the_order(self) -> None:
-        """LAW-25.2: a shop may not add to the excluded list; a jacket bought together with
-        fresh food can still be returned without a reason within 7 days."""
+        """LAW-25.2: the law excludes goods, not orders, and a shop may not add to the list:
+        a jacket bought together with fresh food can still come back without a reason; the
+        fresh food stays."""
         decision = decide(
             order(signed="2026-04-30", categories=("apparel", "fresh")),
             ask("return", "changed_mind"),
             "2026-05-01",
         )
-        assert decision.action is not Action.REJECTED
+        assert decision.action is Action.NORMAL_RETURN
+        assert "excluded_items_stay" in decision.duties
+        assert "LAW-25.2" in decision.rules
+
+    def test_an_order_of_excluded_goods_only_cannot_come_back(self) -> None:
+        """LAW-25.2: when every item is of an excluded kind (here fresh food and a
+        made-to-order item), nothing can come back without a reason."""
+        decision = decide(
+            order(signed="2026-04-30", categories=("fresh", "custom_made")),
+            ask("return", "changed_mind"),
+            "2026-05-01",
+        )
+        assert_rejected(decision, "LAW-25.2", "no_reason_excluded")
+
+    def test_excluded_items_need_no_mention_when_there_are_none(self) -> None:
+        """The "excluded items stay" reminder is only for orders that hold some."""
+        decision = decide(order(), ask("return", "changed_mind"), "2026-05-01")
+        assert "excluded_items_stay" not in decision.duties
 
 
 class TestNormalAndAbnormalReturns:
@@ -571,15 +584,11 @@ class TestMissingTagOrPackaging:
         assert decision.action is Action.ABNORMAL_RETURN
         assert decision.approvals == FOUR_HEADS
 
-    @pytest.mark.xfail(
-        reason="TB-1.4.1 refuses a no-reason return within 7 days for missing packaging "
-        "alone, stricter than LAW-25.3 (packaging is not among what makes goods not intact)",
-        strict=True,
-    )
     def test_missing_packaging_does_not_defeat_the_legal_seven_days(self) -> None:
         """LAW-25.3: goods are not intact when tags are removed or they are soiled or
         damaged; missing packaging is not listed, and a shop may never be stricter than the
-        law, so a no-reason return on day 1 with the tag on still goes through."""
+        law, so in the Taobao shop a no-reason return on day 1 with the tag on still goes
+        through."""
         decision = decide(
             order(signed="2026-04-30"),
             ask("return", "changed_mind", condition=goods(packaging_intact=False)),
@@ -587,6 +596,7 @@ class TestMissingTagOrPackaging:
             TAOBAO,
         )
         assert decision.action is Action.NORMAL_RETURN
+        assert "TB-1.4.1" not in decision.rules
 
 
 class TestExchanges:
@@ -792,11 +802,6 @@ class TestFreight:
         assert freight_rule(decision) == "cod_refused"
         assert "confirm_cod_by_phone" in decision.duties
 
-    @pytest.mark.xfail(
-        reason="a refused cash-on-delivery parcel was never paid, yet the module sets a "
-        "refund due date and refund duties (shipped counts as paid)",
-        strict=True,
-    )
     def test_a_refused_cash_on_delivery_parcel_has_nothing_to_refund(self) -> None:
         """B2C-7.8: a refund gives back money the customer paid; a cash-on-delivery parcel
         refused at the door was never paid, so no refund is due."""
@@ -806,7 +811,17 @@ class TestFreight:
             "2026-06-01",
         )
         assert decision.refund_due is None
-        assert "refund_table_to_finance" not in decision.duties
+        assert refund_rule(decision) == "nothing_paid"
+        assert not set(REFUND_DUTIES) & set(decision.duties)
+
+    def test_a_cash_on_delivery_order_paid_at_the_door_is_refunded(self) -> None:
+        """B2C-7.8.2: once the customer paid at the door, a return is refunded like any
+        other: asked Mon 1 June, due Wed 10 June."""
+        decision = decide(
+            order(signed="2026-05-28", payment="cod"), ask("return", "changed_mind"), "2026-06-01"
+        )
+        assert decision.refund_due == date("2026-06-10")
+        assert decision.duties == (*REFUND_DUTIES, "return_gifts", "confirm_cod_by_phone")
 
     @pytest.mark.parametrize("request_type", ["return", "exchange"])
     def test_a_quality_problem_is_at_the_companys_cost_both_ways(self, request_type: str) -> None:
@@ -1044,11 +1059,6 @@ class TestRefundDueDates:
         assert decision.refund_due.year == 2027
         assert decision.estimated is True
 
-    @pytest.mark.xfail(
-        reason="the moved last day of the no-reason window is computed from estimated 2027 "
-        "working days, but decide_return only checks refund_due for estimates",
-        strict=True,
-    )
     def test_a_window_moved_past_estimated_2027_holidays_is_flagged(self) -> None:
         """Signed Fri 24 September 2027, day 7 is 1 October; with the holiday extension the
         last day is the next working day, which is only estimated for 2027 (the official
@@ -1058,6 +1068,13 @@ class TestRefundDueDates:
         )
         assert decision.action is Action.REJECTED
         assert decision.estimated is True
+
+    def test_a_plain_calendar_window_in_2027_is_exact(self) -> None:
+        """Without the extension the window counts calendar days only: signed 24 September
+        2027, refused on 2 October, and no working day was needed."""
+        decision = decide(order(signed="2027-09-24"), ask("return", "changed_mind"), "2027-10-02")
+        assert decision.action is Action.REJECTED
+        assert decision.estimated is False
 
 
 # =============================================================== RETURN_DUTIES
