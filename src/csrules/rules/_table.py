@@ -44,7 +44,7 @@ def _outputs(value: Mapping[str, object]) -> Mapping[str, Expr]:
     return {name: lift(v) for name, v in value.items()}
 
 
-@attrs.frozen
+@attrs.frozen(eq=False)
 class Rule:
     """One row of a decision table.
 
@@ -60,6 +60,9 @@ class Rule:
             already decided (e.g. "no refund" after a rejection): it is kept
             in the trace but not listed in a decision's ``rules`` and
             ``explanation``.
+
+    Rules compare by identity: their conditions are expressions, whose ``==``
+    builds a new expression rather than answering.
 
     .. versionadded:: 0.1.0
     """
@@ -190,6 +193,17 @@ class TableResult:
         """The rules that fired, in order (built on demand)."""
         rules, table, facts, params = self.table.rules, self.table, self.facts, self.params
         return tuple(_new(FiredRule, (table, rules[i], out, facts, params)) for i, out in self.hits)
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, TableResult):
+            return NotImplemented
+        return (
+            self.table is other.table
+            and [i for i, _ in self.hits] == [i for i, _ in other.hits]
+            and self.outputs == other.outputs
+        )
+
+    __hash__ = None  # type: ignore[assignment]  # mutable-looking, compared by value
 
     def __repr__(self) -> str:
         ids = [self.table.rules[i].id for i, _ in self.hits]

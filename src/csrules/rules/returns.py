@@ -315,7 +315,7 @@ RETURN_ACTION: Final = Table(
             id="refund_stock_out_shipped",
         ),
         Rule(
-            "TB-1.5.1",
+            "TBX-7",
             (T == RequestType.REFUND) & _fault,
             {"action": Action.REFUND},
             en="Shipped order, refund without goods back for a problem on the shop's side "
@@ -589,7 +589,8 @@ RETURN_DUTIES: Final = Table(
     rules=[
         Rule(
             "B2C-7.6.2",
-            fact("action") == Action.CANCEL,
+            (fact("action") == Action.CANCEL)
+            & (param("agent_closes_unpaid_orders") == True),  # noqa: E712
             {"duty": "notify_before_cancel"},
             en="Tell the customer by phone or e-mail before cancelling.",
             zh="取消订单前通过电话或邮件告知客户。",
@@ -717,7 +718,9 @@ def return_facts(order: Order, request: ReturnRequest, at: dt.datetime) -> dict[
         "request_type": request.type,
         "reason": request.reason,
         "status": status,
+        # a cash-on-delivery order is paid at the door: signed means paid
         "paid": order.paid_at is not None
+        or status is OrderStatus.SIGNED
         or (status in _PAID_STATES and order.payment_method is not PaymentMethod.COD),
         "in_warehouse_system": order.in_warehouse_system,
         "merchant_fault": request.reason in MERCHANT_FAULT_REASONS,
