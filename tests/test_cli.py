@@ -327,12 +327,6 @@ class TestPolicyOption:
         assert str(policy) in err
         assert "shiping_fee" in err
 
-    @pytest.mark.xfail(
-        strict=True,
-        raises=AttributeError,
-        reason='bug: a policy file with `policy = "..."` (not a table) makes load_policy '
-        "raise AttributeError, so the command crashes instead of exiting 2",
-    )
     def test_policy_key_that_is_not_a_table(self, tmp_path: Path) -> None:
         """`policy = "shop"` in a policy file is a usage error (exit 2)."""
         policy = tmp_path / "bad.toml"

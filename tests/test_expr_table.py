@@ -119,12 +119,6 @@ class TestRendering:
         assert (a * b + c).render() == "a * b + c"
         assert (a + 1 <= param("limit")).render() == "a + 1 ≤ [limit]"
 
-    @pytest.mark.xfail(
-        strict=True,
-        reason="bug: _Arith gives + - * one precedence and never parenthesises an equal-"
-        "precedence right operand, so a - (b - c) and a * (b + c) render as a - b - c "
-        "and a * b + c, which read as different expressions",
-    )
     def test_right_nested_arithmetic_keeps_its_parentheses(self) -> None:
         """A right operand of the same or lower precedence stays in parentheses."""
         a, b, c = fact("a"), fact("b"), fact("c")
@@ -194,11 +188,6 @@ class TestExpressionErrors:
         with pytest.raises(RuleDefinitionError, match="float"):
             build()
 
-    @pytest.mark.xfail(
-        strict=True,
-        reason="bug: isin/notin store their values without lift(), so float constants "
-        "in a set are accepted",
-    )
     def test_float_constants_in_sets_are_refused(self) -> None:
         """isin([... float ...]) raises RuleDefinitionError like any float constant."""
         with pytest.raises(RuleDefinitionError, match="float"):
@@ -405,11 +394,6 @@ class TestTableDefinition:
         with pytest.raises(RuleDefinitionError, match="'limit'"):
             t.evaluate({"n": 1}, {})
 
-    @pytest.mark.xfail(
-        strict=True,
-        reason="bug: Table._check does not look at defaults, so a default reading an "
-        "undeclared fact is only found when a row without that output fires",
-    )
     def test_defaults_are_checked_at_construction(self) -> None:
         """A default that reads an undeclared fact is refused when the table is built."""
         with pytest.raises(RuleDefinitionError):
@@ -496,16 +480,12 @@ class TestDefaultsAndComputedOutcomes:
             "x": Decimal("0.10")
         }
 
-    @pytest.mark.xfail(
-        strict=True,
-        reason="bug: a row with constant outcomes returns one shared dict from every "
-        "evaluation, so a caller that changes result.outputs changes the table's answer",
-    )
     def test_results_do_not_share_state(self) -> None:
-        """Changing one result's outputs leaves later evaluations alone."""
+        """A result's outputs cannot be changed, so no caller can change a later answer."""
         t = table(HitPolicy.FIRST, [DEFAULT])
         first = t.evaluate({"a": True, "b": True, "n": 0}, {})
-        first.outputs["x"] = 99  # type: ignore[index]
+        with pytest.raises(TypeError):
+            first.outputs["x"] = 99  # type: ignore[index]
         assert t.evaluate({"a": True, "b": True, "n": 0}, {}).outputs["x"] == 3
 
 

@@ -416,21 +416,11 @@ class TestPolicyErrors:
         assert str(error).startswith(f"{path}: calendar.schedule: ")
         assert expected in error.reason
 
-    @pytest.mark.xfail(
-        strict=True,
-        reason="bug: load_policy calls data.get('policy', {}).get('extends') before "
-        'checking that [policy] is a table, so `policy = "x"` raises AttributeError',
-    )
     def test_policy_key_that_is_not_a_table(self, tmp_path: Path) -> None:
         """`policy = "x"` is a PolicyError for the key 'policy', not a crash."""
         path = write(tmp_path, "bad.toml", 'policy = "shop"\n')
         assert load_error(path).key == "policy"
 
-    @pytest.mark.xfail(
-        strict=True,
-        reason="bug: choices are converted with tuple(), so a string is split into "
-        "characters and `choices = \"b2c\"` then accepts the value 'b'",
-    )
     def test_choices_must_be_a_list(self, tmp_path: Path) -> None:
         """choices given as one string is refused instead of being split into letters."""
         path = write(

@@ -171,13 +171,20 @@ def _build_parameter(
     if base is not None and kind != base.type:
         reason = f"cannot change the type of {name!r} from {base.type!r} to {kind!r}"
         raise PolicyError(source, f"{key}.type", reason)
-    choices = tuple(spec.get("choices", base.choices if base else ()))
+    raw_choices = spec.get("choices", base.choices if base else ())
+    if isinstance(raw_choices, str) or not all(isinstance(c, str) for c in raw_choices):
+        reason = f'expected a list of strings, e.g. ["wall", "service"], got {raw_choices!r}'
+        raise PolicyError(source, f"{key}.choices", reason)
+    choices = tuple(raw_choices)
     raw_values = spec.get("values", {})
     if not isinstance(raw_values, Mapping) or (base is None and not raw_values):
         reason = 'expected a table of dated values, e.g. values = { 2010-04-01 = "10.00" }'
         raise PolicyError(source, f"{key}.values", reason)
     parsed: dict[dt.date, Any] = {}
-    if base is not None and not spec.get("replace", False):
+    replace = spec.get("replace", False)
+    if not isinstance(replace, bool):
+        raise PolicyError(source, f"{key}.replace", f"expected true or false, got {replace!r}")
+    if base is not None and not replace:
         parsed.update(dict(base.values))
     for since_text, raw in raw_values.items():
         since = _parse_since(source, f"{key}.values", since_text)
@@ -341,7 +348,9 @@ def _merge(
             calendar = WorkCalendar.from_file(schedule, base=calendar)
         except CalendarError as err:
             raise PolicyError(source, "calendar.schedule", str(err)) from err
-    name = str(meta.get("name", base.name if base else "custom"))
+    name = meta.get("name", base.name if base else "custom")
+    if not isinstance(name, str) or not name:
+        raise PolicyError(source, "policy.name", f"expected a non-empty string, got {name!r}")
     full_source = source if base is None else f"{base.source} + {source}"
     return Policy(name=name, source=full_source, parameters=parameters, calendar=calendar)
 
@@ -387,8 +396,11 @@ def load_policy(path: str | os.PathLike[str], *, base: Policy | None = None) -> 
         return _bundled(text) if text != "b2c" else default_policy()
     file = Path(text)
     data = _read_toml(file, text)
+    meta = data.get("policy", {})
+    if not isinstance(meta, dict):
+        raise PolicyError(text, "policy", "expected a table with name, extends and description")
     if base is None:
-        extends = data.get("policy", {}).get("extends", "b2c")
+        extends = meta.get("extends", "b2c")
         if extends not in BUNDLED:
             reason = f"expected one of {list(BUNDLED)}, got {extends!r}"
             raise PolicyError(text, "policy.extends", reason)

@@ -241,7 +241,6 @@ class _Cmp(Expr):
 
 class _Arith(Expr):
     __slots__ = ("left", "op", "right")
-    precedence = 60
 
     def __init__(self, op: str, left: Expr, right: Expr) -> None:
         self.op = op
@@ -254,8 +253,15 @@ class _Arith(Expr):
     def source(self, names: _Names) -> str:
         return f"({self.left.source(names)} {self.op} {self.right.source(names)})"
 
+    @property
+    def precedence(self) -> int:  # type: ignore[override]
+        return 70 if self.op == "*" else 60
+
     def render(self) -> str:
-        return f"{self._wrap(self.left)} {self.op} {self._wrap(self.right)}"
+        right = self.right.render()
+        if self.right.precedence <= self.precedence:  # a - (b - c), a * (b + c)
+            right = f"({right})"
+        return f"{self._wrap(self.left)} {self.op} {right}"
 
 
 class _All(Expr):
@@ -320,6 +326,8 @@ class _In(Expr):
     precedence = 50
 
     def __init__(self, item: Expr, values: tuple[object, ...], *, negate: bool) -> None:
+        for value in values:
+            lift(value)  # refuses floats, as every constant does
         self.item = item
         self.values = values
         self.negate = negate

@@ -13,6 +13,7 @@ import decimal
 import enum
 import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
+from types import MappingProxyType
 from typing import Any, NamedTuple
 
 import attrs
@@ -267,6 +268,17 @@ class Table:
             raise RuleDefinitionError(msg)
         seen: set[str] = set()
         inputs, outputs = set(self.inputs), set(self.outputs)
+        for name, value in self.defaults.items():
+            if name not in outputs:
+                msg = f"table {self.name!r}: default for {name!r}, which is not an output"
+                raise RuleDefinitionError(msg)
+            unknown_facts = lift(value).facts() - inputs
+            if unknown_facts:
+                msg = (
+                    f"table {self.name!r}: the default for {name!r} reads facts "
+                    f"{sorted(unknown_facts)} that are not among the table's inputs"
+                )
+                raise RuleDefinitionError(msg)
         for rule in self.rules:
             if rule.id in seen:
                 msg = f"table {self.name!r}: two rules have the id {rule.id!r}; give one an id="
@@ -312,7 +324,8 @@ class Table:
             lines.append(f"    if {rule.when.source(names)}:")
             if all(isinstance(e, Const) for e in exprs.values()):
                 # constant outcome: built once, shared read-only between calls
-                hit = (index, {k: e.value for k, e in exprs.items()})  # type: ignore[attr-defined]
+                frozen = MappingProxyType({k: e.value for k, e in exprs.items()})  # type: ignore[attr-defined]
+                hit = (index, frozen)
                 lines.append(
                     f"        hits.append({names.bind(hit)})"
                     if collect
