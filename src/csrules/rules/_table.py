@@ -13,6 +13,7 @@ import decimal
 import enum
 import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
+from operator import itemgetter
 from types import MappingProxyType
 from typing import Any, NamedTuple
 
@@ -133,6 +134,9 @@ class _Lookup(dict[str, str]):
         return "{" + key + "}"
 
 
+_new = tuple.__new__
+
+
 class FiredRule(NamedTuple):
     """A rule that fired, with what it saw.
 
@@ -161,8 +165,8 @@ class FiredRule(NamedTuple):
         return template.format_map(_Lookup(self.outputs, self.facts, self.params))
 
 
-class TableResult:
-    """The outcome of one table for one case.
+class TableResult(tuple[Any, ...]):
+    """The outcome of one table for one case (an immutable tuple).
 
     Attributes:
         outputs: outcome values by name. For ``collect`` tables each output
@@ -173,21 +177,23 @@ class TableResult:
         params: the parameter values in force.
     """
 
-    __slots__ = ("facts", "hits", "outputs", "params", "table")
+    __slots__ = ()
 
-    def __init__(
-        self,
+    def __new__(
+        cls,
         outputs: Mapping[str, Any],
         table: Table,
         hits: Sequence[tuple[int, Mapping[str, Any]]],
         facts: Mapping[str, Any],
         params: Mapping[str, Any],
-    ) -> None:
-        self.outputs = outputs
-        self.table = table
-        self.hits = hits
-        self.facts = facts
-        self.params = params
+    ) -> TableResult:
+        return _new(cls, (outputs, table, hits, facts, params))
+
+    outputs: Mapping[str, Any] = property(itemgetter(0))  # type: ignore[assignment]
+    table: Table = property(itemgetter(1))  # type: ignore[assignment]
+    hits: Sequence[tuple[int, Mapping[str, Any]]] = property(itemgetter(2))  # type: ignore[assignment]
+    facts: Mapping[str, Any] = property(itemgetter(3))  # type: ignore[assignment]
+    params: Mapping[str, Any] = property(itemgetter(4))  # type: ignore[assignment]
 
     @property
     def fired(self) -> tuple[FiredRule, ...]:
@@ -209,9 +215,6 @@ class TableResult:
     def __repr__(self) -> str:
         ids = [self.table.rules[i].id for i, _ in self.hits]
         return f"TableResult(table={self.table.name!r}, fired={ids}, outputs={self.outputs!r})"
-
-
-_new = tuple.__new__
 
 
 def _rules(value: Iterable[Rule]) -> tuple[Rule, ...]:
@@ -376,7 +379,7 @@ class Table:
             msg = f"table {self.name!r} needs the fact or parameter {err.args[0]!r}"
             raise RuleDefinitionError(msg) from err
         if len(hits) == 1 and self.hit_policy is not HitPolicy.COLLECT:
-            return TableResult(hits[0][1], self, hits, facts, params)
+            return _new(TableResult, (hits[0][1], self, hits, facts, params))
         return self._many(hits, facts, params)
 
     def _many(

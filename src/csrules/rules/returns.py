@@ -589,8 +589,7 @@ RETURN_DUTIES: Final = Table(
     rules=[
         Rule(
             "B2C-7.6.2",
-            (fact("action") == Action.CANCEL)
-            & (param("agent_closes_unpaid_orders") == True),  # noqa: E712
+            (fact("action") == Action.CANCEL) & (param("agent_closes_unpaid_orders") == True),  # noqa: E712
             {"duty": "notify_before_cancel"},
             en="Tell the customer by phone or e-mail before cancelling.",
             zh="取消订单前通过电话或邮件告知客户。",
@@ -682,15 +681,6 @@ RETURN_DUTIES: Final = Table(
 #: The tables of the rule set, in evaluation order.
 RETURN_TABLES: Final = (RETURN_ACTION, FREIGHT_PAYER, REFUND_DUE, RETURN_DUTIES)
 
-_NORMAL_FIELDS: Final = (
-    "tag_intact",
-    "unwashed",
-    "undamaged",
-    "delivery_note_complete",
-    "order_number_given",
-    "delivery_note_number_given",
-)
-
 
 def return_facts(order: Order, request: ReturnRequest, at: dt.datetime) -> dict[str, Any]:
     """The fact record of a return case.
@@ -727,7 +717,12 @@ def return_facts(order: Order, request: ReturnRequest, at: dt.datetime) -> dict[
         "courier_confirmed": request.courier_confirmed,
         "condition_given": condition is not None,
         "goods_normal": condition is not None
-        and all(getattr(condition, n) for n in _NORMAL_FIELDS),
+        and condition.tag_intact
+        and condition.unwashed
+        and condition.undamaged
+        and condition.delivery_note_complete
+        and condition.order_number_given
+        and condition.delivery_note_number_given,
         "tag_or_packaging_missing": condition is not None
         and not (condition.tag_intact and condition.packaging_intact),
         "tag_missing": condition is not None and not condition.tag_intact,
