@@ -49,10 +49,10 @@ def bands(rows: Sequence[tuple[int, int]]) -> list[tuple[int, int, int]]:
 
 def draw(rows: Sequence[tuple[int, int]], path: Path) -> None:
     """A step chart of lead time against promotion length."""
-    import matplotlib  # noqa: PLC0415 - optional dependency
+    import matplotlib
 
     matplotlib.use("Agg")
-    import matplotlib.pyplot as plt  # noqa: PLC0415
+    import matplotlib.pyplot as plt
 
     fig, ax = plt.subplots(figsize=(7, 3.2))
     ax.step([r[0] for r in rows], [r[1] for r in rows], where="post", color="#c44e52")
