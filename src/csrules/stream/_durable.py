@@ -1,0 +1,370 @@
+"""The durable-rules backend: the correlation rules in durable-rules' own DSL.
+
+Each complaint that can correlate becomes a durable-rules *fact*: one in the
+customer scope when it names a department or staff member, one in the
+product scope when it is a quality report. Four rules, written below with
+``when_all``, ``m`` and ``c``, join a new fact with the earlier facts of the
+same scope that fall in its window: same customer and department, same
+customer and staff member (B2C-8.7.1), same product and customer, same
+product and another customer (B2C-8.7.5). The rules' actions hand the joined
+earlier facts back; the monitor counts the distinct customers, as
+durable-rules has no aggregation over a sliding window.
+
+What this module hides from its callers:
+
+- Rulesets register globally by name (``durable.lang`` keeps a module-level
+  registry and a default host). Each backend builds its ruleset from the DSL
+  under a lock, takes it out of that registry, and registers it on a
+  private host of its own.
+- ``durable.engine.Host`` starts two polling threads that never stop and
+  that may run actions on their own thread, racing with the caller. The
+  private host starts none: every action runs inside the call that asserts
+  the fact, so its results are known when the call returns. The rules use
+  no timers, which is what those threads are for.
+- More than 1,024 live ``sid`` values in a ruleset raise ``MemoryError`` and
+  can then crash the process: facts go to one of :data:`SLOTS` sids per
+  scope, chosen by hashing the customer or the product.
+- Facts carry unique ids (the monitor's running number), so durable-rules
+  never sees an event twice (``MessageObservedException``).
+- Only strings and integers are posted: times are integer microseconds,
+  department values plain strings; no ``Decimal`` or ``datetime``.
+- An exception in an action is caught by durable-rules and written to the
+  state's ``exception`` key; it is raised here as
+  :class:`~csrules.exceptions.StreamError`, as are the engine's own errors.
+- Facts that left every window are retracted (in batches), so memory stays
+  bounded over any number of complaints. durable-rules cannot free a
+  ruleset's states (``delete_state`` corrupts the heap, ``delete_ruleset``
+  leaves them allocated), so :meth:`DurableBackend.close` retracts every
+  fact and keeps the emptied engine for the next backend to reuse.
+- Two patterns of one rule must not have identical conditions (the engine
+  crashes on ``c.a << (m.x == 1), c.b << (m.x == 1) & ...``); the earlier
+  pattern of each rule therefore also tests for the key it joins on.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Sequence
+from typing import Any, ClassVar, Final
+
+from durable import engine as durable_engine
+from durable import lang as durable_lang
+
+from csrules.exceptions import StreamError
+from csrules.stream._facts import Matches, Record
+
+__all__ = ["RULESET", "SLOTS", "DurableBackend", "define_rules"]
+
+#: Name of the ruleset (on each backend's private host).
+RULESET: Final = "csrules_b2c_8_7"
+#: Number of ``sid`` values per scope (customer, product); 2 x SLOTS < 1,024.
+SLOTS: Final = 64
+#: The most joined frames one action call receives (more take several calls).
+_CAP: Final = 10_000
+#: Retractions are sent in batches of this size.
+_RETRACT_BATCH: Final = 512
+
+_DEPARTMENT: Final = "same_department"
+_STAFF: Final = "same_staff"
+_PRODUCT_REPEAT: Final = "product_repeat"
+_PRODUCT_PEER: Final = "product_peer"
+
+_CUSTOMER_SIDS: Final = tuple(f"c{i}" for i in range(SLOTS))
+_PRODUCT_SIDS: Final = tuple(f"p{i}" for i in range(SLOTS))
+
+_DSL_LOCK: Final = threading.Lock()
+
+Action = Callable[[Any], None]
+
+
+def define_rules(action: Callable[[str], Action]) -> dict[str, Any]:
+    """The correlation rules, written in durable-rules' DSL.
+
+    Args:
+        action: gives the action for a rule name (``"same_department"``,
+            ``"same_staff"``, ``"product_repeat"``, ``"product_peer"``).
+
+    Returns:
+        ``{RULESET: definition}``, ready for ``Host.register_rulesets``; it is
+        not left in ``durable.lang``'s global registry.
+    """
+    m, c, when_all, cap = durable_lang.m, durable_lang.c, durable_lang.when_all, durable_lang.cap
+    with _DSL_LOCK:
+        rules = durable_lang.ruleset(RULESET)
+        try:
+            with rules:
+                # B2C-8.7.1: the same customer complained, within the window,
+                # about the same department ...
+                when_all(
+                    cap(_CAP),
+                    c.earlier << (m.scope == "customer") & +m.dept,
+                    c.later << (m.scope == "customer")
+                    & (m.cust == c.earlier.cust)
+                    & (m.dept == c.earlier.dept)
+                    & (m.seq > c.earlier.seq)
+                    & (m.since <= c.earlier.ts),
+                )(action(_DEPARTMENT))
+                # ... or about the same staff member.
+                when_all(
+                    cap(_CAP),
+                    c.earlier << (m.scope == "customer") & +m.staff,
+                    c.later << (m.scope == "customer")
+                    & (m.cust == c.earlier.cust)
+                    & (m.staff == c.earlier.staff)
+                    & (m.seq > c.earlier.seq)
+                    & (m.since <= c.earlier.ts),
+                )(action(_STAFF))
+                # B2C-8.7.5: this customer already reported the product within
+                # the window (they are not counted twice) ...
+                when_all(
+                    cap(_CAP),
+                    c.earlier << (m.scope == "product") & +m.sku,
+                    c.later << (m.scope == "product")
+                    & (m.sku == c.earlier.sku)
+                    & (m.cust == c.earlier.cust)
+                    & (m.seq > c.earlier.seq)
+                    & (m.since <= c.earlier.ts),
+                )(action(_PRODUCT_REPEAT))
+                # ... and other customers who reported it within the window.
+                when_all(
+                    cap(_CAP),
+                    c.earlier << (m.scope == "product") & +m.sku,
+                    c.later << (m.scope == "product")
+                    & (m.sku == c.earlier.sku)
+                    & (m.cust != c.earlier.cust)
+                    & (m.seq > c.earlier.seq)
+                    & (m.since <= c.earlier.ts),
+                )(action(_PRODUCT_PEER))
+            name, definition = rules.define()
+        finally:
+            durable_lang._rulesets.pop(RULESET, None)
+    return {name: definition}
+
+
+class _QuietHost(durable_engine.Host):  # type: ignore[misc]
+    """A durable-rules host that starts no polling threads (see the module docs)."""
+
+    def _run(self) -> None:
+        return
+
+
+def customer_fact(record: Record, since: int) -> dict[str, Any]:
+    """The customer-scope fact of a record: what the B2C-8.7.1 rules see."""
+    fact: dict[str, Any] = {
+        "sid": _CUSTOMER_SIDS[hash(record.cust) % SLOTS],
+        "id": record.seq,
+        "scope": "customer",
+        "seq": record.seq,
+        "ts": record.ts,
+        "since": since,
+        "cid": record.cid,
+        "cust": record.cust,
+    }
+    if record.dept is not None:
+        fact["dept"] = str(record.dept)
+    if record.staff is not None:
+        fact["staff"] = record.staff
+    return fact
+
+
+def product_fact(record: Record, since: int) -> dict[str, Any]:
+    """The product-scope fact of a quality report: what the B2C-8.7.5 rules see."""
+    return {
+        "sid": _PRODUCT_SIDS[hash(record.sku) % SLOTS],
+        "id": record.seq,
+        "scope": "product",
+        "seq": record.seq,
+        "ts": record.ts,
+        "since": since,
+        "cid": record.cid,
+        "cust": record.cust,
+        "sku": record.sku,
+    }
+
+
+_new_record = tuple.__new__  # builds a Record without NamedTuple's slower __new__
+
+
+def _record(fact: dict[str, Any]) -> Record:
+    get = fact.get
+    return _new_record(
+        Record,
+        (fact["seq"], fact["ts"], fact["cid"], fact["cust"], get("dept"), get("staff"), get("sku")),
+    )
+
+
+class _Engine:
+    """A private durable-rules host with the correlation ruleset, used by one thread at a time."""
+
+    def __init__(self) -> None:
+        self.hits: list[tuple[str, dict[str, Any]]] = []
+        self.error: BaseException | None = None
+        self.broken = False
+        self.sids: set[str] = set()
+        self.host = _QuietHost()
+        self.host.register_rulesets(define_rules(self._action))
+
+    def _action(self, rule: str) -> Action:
+        def collect(c: Any) -> None:
+            try:
+                frames = c.m if isinstance(c.m, list) else [c.m]
+                hits = self.hits
+                for frame in frames:
+                    hits.append((rule, frame._d["earlier"]))
+            except Exception as exc:  # surfaced by assert_fact
+                if self.error is None:
+                    self.error = exc
+
+        return collect
+
+    def assert_fact(self, fact: dict[str, Any]) -> None:
+        """Assert a fact and run the actions it triggers; errors become StreamError."""
+        try:
+            state = self.host.assert_fact(RULESET, fact)
+        except durable_engine.MessageNotHandledException:
+            return  # no rule takes the fact: it correlates with nothing
+        except durable_engine.MessageObservedException:
+            self.broken = True
+            msg = f"durable-rules saw fact id {fact['id']} twice in sid {fact['sid']!r}"
+            raise StreamError(msg) from None
+        except Exception as exc:
+            self.broken = True
+            msg = f"durable-rules failed on fact {fact['id']} in sid {fact['sid']!r}: {exc!r}"
+            raise StreamError(msg) from exc
+        self.sids.add(fact["sid"])
+        if self.error is not None:
+            self.broken = True
+            error, self.error = self.error, None
+            msg = f"a durable-rules action failed on fact {fact['id']}: {error!r}"
+            raise StreamError(msg) from error
+        if state is not None and "exception" in state:
+            self.broken = True
+            msg = f"a durable-rules action failed on fact {fact['id']}: {state['exception']}"
+            raise StreamError(msg)
+
+    def retract(self, facts: list[dict[str, Any]]) -> None:
+        """Retract facts, each given by its ``sid`` and ``id``."""
+        try:
+            self.host.retract_facts(RULESET, facts)
+        except Exception as exc:
+            self.broken = True
+            msg = f"durable-rules failed to retract {len(facts)} facts: {exc!r}"
+            raise StreamError(msg) from exc
+
+    def clear(self) -> None:
+        """Retract every fact, leaving the engine as good as new."""
+        for sid in self.sids:
+            facts = self.host.get_facts(RULESET, sid)
+            if facts:
+                self.retract([{"sid": sid, "id": fact["id"]} for fact in facts])
+        self.hits.clear()
+
+    def discard(self) -> None:
+        """Delete the ruleset. Its states' memory is not returned (see :func:`_release`)."""
+        handle = self.host.get_ruleset(RULESET)._handle
+        durable_engine.durable_rules_engine.delete_ruleset(handle)
+
+
+# Engines of closed backends, emptied, for the next backend to reuse.
+# durable-rules cannot free a ruleset's states: ``delete_ruleset`` leaves
+# them allocated, and ``delete_state`` corrupts the heap (it aborts with
+# "free(): invalid size"). Reusing an engine keeps memory bounded by the
+# number of backends open at once instead of growing with every backend
+# ever made.
+_IDLE: list[_Engine] = []
+_IDLE_LOCK: Final = threading.RLock()  # re-entrant: a release may run in a GC finaliser
+_IDLE_MAX: Final = 8
+
+
+def _acquire() -> _Engine:
+    with _IDLE_LOCK:
+        if _IDLE:
+            return _IDLE.pop()
+    return _Engine()
+
+
+def _release(engine: _Engine) -> None:
+    if engine.broken:
+        engine.discard()
+        return
+    try:
+        engine.clear()
+    except StreamError:
+        engine.discard()
+        return
+    with _IDLE_LOCK:
+        if len(_IDLE) < _IDLE_MAX:
+            _IDLE.append(engine)
+            return
+    engine.discard()
+
+
+class DurableBackend:
+    """Correlates complaints with durable-rules, on a private host."""
+
+    name: ClassVar[str] = "durable"
+
+    def __init__(self) -> None:
+        self._engine: _Engine | None = _acquire()
+        self._retract: list[dict[str, Any]] = []
+
+    def _live(self) -> _Engine:
+        if self._engine is None:
+            msg = "the durable-rules backend is closed"
+            raise StreamError(msg)
+        return self._engine
+
+    def add(self, record: Record, customer_since: int, product_since: int) -> Matches | None:
+        """Assert the record's facts and return the earlier records the rules joined."""
+        engine = self._live()
+        hits = engine.hits
+        hits.clear()
+        if record.dept is not None or record.staff is not None:
+            engine.assert_fact(customer_fact(record, customer_since))
+        if record.sku is not None:
+            engine.assert_fact(product_fact(record, product_since))
+        if not hits:
+            return None
+        found: dict[str, list[Record]] = {
+            _DEPARTMENT: [],
+            _STAFF: [],
+            _PRODUCT_REPEAT: [],
+            _PRODUCT_PEER: [],
+        }
+        for rule, fact in hits:
+            found[rule].append(_record(fact))
+        hits.clear()
+        for records in found.values():
+            records.sort()
+        return Matches(
+            found[_DEPARTMENT], found[_STAFF], bool(found[_PRODUCT_REPEAT]), found[_PRODUCT_PEER]
+        )
+
+    def forget(self, customer: Sequence[Record], product: Sequence[Record]) -> None:
+        """Retract the facts of records that left every window (in batches)."""
+        pending = self._retract
+        pending.extend({"sid": _CUSTOMER_SIDS[hash(r.cust) % SLOTS], "id": r.seq} for r in customer)
+        pending.extend({"sid": _PRODUCT_SIDS[hash(r.sku) % SLOTS], "id": r.seq} for r in product)
+        if len(pending) >= _RETRACT_BATCH:
+            self._retract = []
+            self._live().retract(pending)
+
+    def load(self, customer: Sequence[Record], product: Sequence[Record]) -> None:
+        """Assert restored facts without correlating them.
+
+        Each fact's ``since`` is one microsecond after its own time, so no
+        restored fact joins an earlier one; later facts join them as usual.
+        """
+        engine = self._live()
+        for record in customer:
+            engine.assert_fact(customer_fact(record, record.ts + 1))
+        for record in product:
+            engine.assert_fact(product_fact(record, record.ts + 1))
+        engine.hits.clear()
+
+    def close(self) -> None:
+        """Empty the engine and keep it for the next backend; later calls raise StreamError."""
+        engine, self._engine = self._engine, None
+        self._retract = []
+        if engine is not None:
+            _release(engine)

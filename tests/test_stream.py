@@ -1,0 +1,856 @@
+"""Tests of csrules.stream: the escalation monitor (B2C-8.7.1, B2C-8.7.5) and its backends."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import sys
+import threading
+from collections.abc import Iterator, Sequence
+from typing import Any
+
+import attrs
+import pendulum
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from csrules import Complaint, Department, Topic
+from csrules._decision import Escalation
+from csrules.exceptions import PolicyError, StreamError
+from csrules.policy import Policy, default_policy
+from csrules.stream import (
+    QUALITY_TOPICS,
+    EscalationMonitor,
+    StreamEscalation,
+    StreamReason,
+    available_backends,
+)
+from csrules.stream._facts import epoch_us, shanghai_date
+from csrules.testing import aware_datetimes, complaints
+
+BACKENDS = ("reference", "durable")
+HAS_DURABLE = "durable" in available_backends()
+needs_durable = pytest.mark.skipif(not HAS_DURABLE, reason="durable-rules cannot be imported")
+
+SH = pendulum.timezone("Asia/Shanghai")
+T0 = pendulum.datetime(2026, 5, 1, 9, 0, tz=SH)
+DAY = dt.timedelta(days=1)
+POLICY = default_policy()
+# From 2026-06-01: 10-day repeat window, 5-day quality window, more than 1 customer.
+SHIFTED = POLICY.with_values(
+    "2026-06-01",
+    repeat_complaint_window_days=10,
+    quality_window_days=5,
+    quality_reporters_threshold=1,
+)
+
+
+def complaint(
+    cid: str,
+    customer: str,
+    at: dt.datetime,
+    *,
+    topic: str = "service",
+    sku: str | None = None,
+    dept: str | None = None,
+    staff: str | None = None,
+) -> Complaint:
+    """A complaint with just the fields the stream rules read."""
+    return Complaint(
+        id=cid,
+        customer_id=customer,
+        received_at=at,
+        channel="phone",
+        topic=topic,
+        sku=sku,
+        about_department=dept,
+        about_staff=staff,
+    )
+
+
+def defect(cid: str, customer: str, at: dt.datetime, sku: str = "8892") -> Complaint:
+    """A quality report (product_defect) on ``sku``."""
+    return complaint(cid, customer, at, topic="product_defect", sku=sku)
+
+
+def feed(
+    monitor: EscalationMonitor, stream: Sequence[Complaint]
+) -> list[tuple[StreamEscalation, ...]]:
+    """What the monitor returns for each complaint of the stream."""
+    return [monitor.observe(c) for c in stream]
+
+
+@pytest.fixture(params=BACKENDS)
+def backend(request: pytest.FixtureRequest) -> str:
+    """Each backend in turn (durable-rules only where it can be imported)."""
+    if request.param == "durable" and not HAS_DURABLE:
+        pytest.skip("durable-rules cannot be imported")
+    name: str = request.param
+    return name
+
+
+@pytest.fixture
+def monitor(backend: str) -> Iterator[EscalationMonitor]:
+    """A monitor on the bundled policy with the backend under test."""
+    with EscalationMonitor(backend=backend) as made:  # type: ignore[arg-type]
+        yield made
+
+
+# ------------------------------------------------------------------ B2C-8.7.1
+
+
+class TestRepeatComplaints:
+    """B2C-8.7.1: the same customer complaining twice about the same department
+    or staff member goes to the general manager at once. "Twice" reaches back
+    30 days (``repeat_complaint_window_days``), counted from the new complaint.
+    """
+
+    def test_second_complaint_about_the_same_department_escalates(
+        self, monitor: EscalationMonitor
+    ) -> None:
+        """The second complaint escalates, names the first, and goes to the general manager."""
+        first = complaint("c1", "C1", T0, dept="operations")
+        second = complaint("c2", "C1", T0 + 3 * DAY, dept="operations")
+        assert monitor.observe(first) == ()
+        (escalation,) = monitor.observe(second)
+        assert escalation.clause == "B2C-8.7.1"
+        assert escalation.reason == "same_department"
+        assert escalation.reason is StreamReason.SAME_DEPARTMENT
+        assert escalation.subject == "operations"
+        assert escalation.complaint_id == "c2"
+        assert escalation.customer_id == "C1"
+        assert escalation.related == ("c1",)
+        assert escalation.at == second.received_at
+        assert escalation.escalate_to is Escalation.GENERAL_MANAGER
+        assert (escalation.count, escalation.window_days) == (2, 30)
+
+    def test_second_complaint_about_the_same_staff_member_escalates(
+        self, monitor: EscalationMonitor
+    ) -> None:
+        """The same staff member twice escalates with reason same_staff."""
+        feed(monitor, [complaint("c1", "C1", T0, staff="A017")])
+        (escalation,) = monitor.observe(complaint("c2", "C1", T0 + DAY, staff="A017"))
+        assert (escalation.reason, escalation.subject, escalation.related) == (
+            "same_staff",
+            "A017",
+            ("c1",),
+        )
+
+    def test_a_complaint_matching_on_department_and_staff_escalates_for_each(
+        self, monitor: EscalationMonitor
+    ) -> None:
+        """Department and staff both repeated: one escalation per reason, department first."""
+        feed(monitor, [complaint("c1", "C1", T0, dept="finance", staff="B002")])
+        found = monitor.observe(complaint("c2", "C1", T0 + DAY, dept="finance", staff="B002"))
+        assert [e.reason for e in found] == ["same_department", "same_staff"]
+
+    def test_a_third_complaint_escalates_again_naming_both_earlier_ones(
+        self, monitor: EscalationMonitor
+    ) -> None:
+        """Every further complaint in the window escalates again, naming all earlier ones."""
+        stream = [complaint(f"c{i}", "C1", T0 + i * DAY, dept="technology") for i in range(3)]
+        results = feed(monitor, stream)
+        assert results[0] == ()
+        assert [e.related for e in results[1]] == [("c0",)]
+        assert [(e.related, e.count) for e in results[2]] == [(("c0", "c1"), 3)]
+
+    def test_a_first_complaint_does_not_escalate(self, monitor: EscalationMonitor) -> None:
+        """One complaint alone is not "twice"."""
+        assert monitor.observe(complaint("c1", "C1", T0, dept="operations", staff="A017")) == ()
+
+    @pytest.mark.parametrize(
+        ("earlier", "later"),
+        [
+            ({"dept": "operations"}, {"dept": "finance"}),
+            ({"staff": "A017"}, {"staff": "B002"}),
+            ({"dept": "operations"}, {"staff": "A017"}),
+            ({}, {}),
+        ],
+        ids=["other-department", "other-staff", "department-then-staff", "neither-named"],
+    )
+    def test_different_subjects_do_not_escalate(
+        self, monitor: EscalationMonitor, earlier: dict[str, str], later: dict[str, str]
+    ) -> None:
+        """Both complaints must name the same department, or the same staff member."""
+        feed(monitor, [complaint("c1", "C1", T0, **earlier)])
+        assert monitor.observe(complaint("c2", "C1", T0 + DAY, **later)) == ()
+
+    def test_another_customer_does_not_count(self, monitor: EscalationMonitor) -> None:
+        """Complaints by different customers about one department are not a repeat."""
+        feed(monitor, [complaint("c1", "C1", T0, dept="operations")])
+        assert monitor.observe(complaint("c2", "C2", T0 + DAY, dept="operations")) == ()
+
+    def test_the_window_includes_exactly_thirty_days_and_not_a_microsecond_more(
+        self, backend: str
+    ) -> None:
+        """An earlier complaint counts when received at most 30 x 24 hours before."""
+        first = complaint("c1", "C1", T0, dept="operations")
+        with EscalationMonitor(backend=backend) as monitor:  # type: ignore[arg-type]
+            feed(monitor, [first])
+            assert monitor.observe(complaint("c2", "C1", T0 + 30 * DAY, dept="operations"))
+        late = T0 + 30 * DAY + dt.timedelta(microseconds=1)
+        with EscalationMonitor(backend=backend) as monitor:  # type: ignore[arg-type]
+            feed(monitor, [first])
+            assert monitor.observe(complaint("c2", "C1", late, dept="operations")) == ()
+
+    def test_complaints_at_the_same_instant_count(self, monitor: EscalationMonitor) -> None:
+        """Two complaints received at the same time: the one observed second escalates."""
+        feed(monitor, [complaint("c1", "C1", T0, dept="operations")])
+        utc_same_instant = T0.in_timezone("UTC")
+        found = monitor.observe(complaint("c2", "C1", utc_same_instant, dept="operations"))
+        assert [e.related for e in found] == [("c1",)]
+
+    def test_the_window_is_the_one_in_force_on_the_new_complaints_date(self, backend: str) -> None:
+        """A window shortened from 2026-06-01 applies to complaints from that date on."""
+        before = pendulum.datetime(2026, 5, 20, 12, tz=SH)
+        with EscalationMonitor(SHIFTED, backend=backend) as monitor:  # type: ignore[arg-type]
+            feed(monitor, [complaint("c1", "C1", before, dept="operations")])
+            # 12 days later, on 2026-06-01: the 10-day window is in force.
+            late = complaint("c2", "C1", before + 12 * DAY, dept="operations")
+            assert monitor.observe(late) == ()
+            (escalation,) = monitor.observe(
+                complaint("c3", "C1", before + 13 * DAY, dept="operations")
+            )
+            assert (escalation.related, escalation.window_days) == (("c2",), 10)
+
+
+# ------------------------------------------------------------------ B2C-8.7.5
+
+
+class TestQualityReports:
+    """B2C-8.7.5: more than 3 different customers reporting a quality problem
+    with the same product within 30 days goes to the general manager: the 4th
+    different customer escalates, and so does each further new one. A
+    customer who already reported the product counts once.
+    """
+
+    def test_the_fourth_different_customer_escalates(self, monitor: EscalationMonitor) -> None:
+        """Three customers do not escalate; the fourth does, naming the three earlier reports."""
+        reports = [defect(f"q{i}", f"C{i}", T0 + i * DAY) for i in range(4)]
+        results = feed(monitor, reports)
+        assert results[:3] == [(), (), ()]
+        (escalation,) = results[3]
+        assert escalation.clause == "B2C-8.7.5"
+        assert (escalation.reason, escalation.subject) == ("quality_reports", "8892")
+        assert escalation.related == ("q0", "q1", "q2")
+        assert (escalation.count, escalation.window_days) == (4, 30)
+        assert escalation.customer_id == "C3"
+        assert escalation.escalate_to is Escalation.GENERAL_MANAGER
+
+    def test_repeats_by_one_customer_do_not_count_twice(self, monitor: EscalationMonitor) -> None:
+        """C0 reporting twice is one customer: C0, C0, C1, C2 are three; C3 is the fourth."""
+        customers = ["C0", "C0", "C1", "C2", "C3"]
+        reports = [defect(f"q{i}", c, T0 + i * DAY) for i, c in enumerate(customers)]
+        results = feed(monitor, reports)
+        assert results[:4] == [(), (), (), ()]
+        assert [(e.count, e.related) for e in results[4]] == [(4, ("q0", "q1", "q2", "q3"))]
+
+    def test_a_counted_customer_reporting_again_does_not_escalate(
+        self, monitor: EscalationMonitor
+    ) -> None:
+        """After the fourth customer, a repeat by an already counted customer is not new."""
+        feed(monitor, [defect(f"q{i}", f"C{i}", T0 + i * DAY) for i in range(4)])
+        assert monitor.observe(defect("q9", "C1", T0 + 5 * DAY)) == ()
+
+    def test_each_further_new_customer_escalates_again(self, monitor: EscalationMonitor) -> None:
+        """The fifth different customer escalates too, with a count of 5."""
+        results = feed(monitor, [defect(f"q{i}", f"C{i}", T0 + i * DAY) for i in range(5)])
+        assert [e.count for e in results[4]] == [5]
+
+    @pytest.mark.parametrize("topic", sorted(QUALITY_TOPICS))
+    def test_every_quality_topic_counts(self, monitor: EscalationMonitor, topic: Topic) -> None:
+        """product_defect, size_not_as_labelled, colour_difference, damaged_goods all count."""
+        stream = [complaint(f"q{i}", f"C{i}", T0, topic=topic, sku="8892") for i in range(4)]
+        assert feed(monitor, stream)[3]
+
+    def test_a_complaint_without_a_sku_never_counts(self, monitor: EscalationMonitor) -> None:
+        """Without a SKU a report cannot be tied to a product."""
+        feed(monitor, [defect(f"q{i}", f"C{i}", T0) for i in range(3)])
+        no_sku = complaint("q3", "C3", T0, topic="product_defect")
+        assert monitor.observe(no_sku) == ()
+        assert monitor.observe(defect("q4", "C4", T0))  # the fourth with a SKU
+
+    def test_other_topics_do_not_count(self, monitor: EscalationMonitor) -> None:
+        """A late-delivery or service complaint naming the product is not a quality report."""
+        feed(monitor, [defect(f"q{i}", f"C{i}", T0) for i in range(3)])
+        for i, topic in enumerate(["not_received", "service", "wrong_quantity"]):
+            assert monitor.observe(complaint(f"o{i}", f"D{i}", T0, topic=topic, sku="8892")) == ()
+
+    def test_products_are_counted_separately(self, monitor: EscalationMonitor) -> None:
+        """Four customers on four different products is nothing."""
+        stream = [defect(f"q{i}", f"C{i}", T0, sku=f"S{i}") for i in range(4)]
+        assert feed(monitor, stream) == [(), (), (), ()]
+
+    def test_reports_older_than_the_window_do_not_count(self, monitor: EscalationMonitor) -> None:
+        """Reports more than 30 days before the new one are out of the count."""
+        feed(monitor, [defect("q0", "C0", T0)])
+        feed(monitor, [defect(f"q{i}", f"C{i}", T0 + 20 * DAY) for i in (1, 2)])
+        assert monitor.observe(defect("q3", "C3", T0 + 31 * DAY)) == ()
+        assert monitor.observe(defect("q4", "C4", T0 + 32 * DAY))
+
+    def test_the_threshold_is_the_one_in_force_on_the_reports_date(self, backend: str) -> None:
+        """With "more than 1" from 2026-06-01, the second customer escalates from that date."""
+        may = pendulum.datetime(2026, 5, 30, 12, tz=SH)
+        with EscalationMonitor(SHIFTED, backend=backend) as monitor:  # type: ignore[arg-type]
+            assert feed(monitor, [defect("q0", "C0", may), defect("q1", "C1", may)]) == [(), ()]
+            (escalation,) = monitor.observe(defect("q2", "C2", may + 2 * DAY))
+            assert (escalation.count, escalation.window_days) == (3, 5)
+
+
+# ------------------------------------------------------------------ order
+
+
+class TestOrder:
+    """Complaints are observed in order of received_at; an earlier one is refused
+    with a StreamError naming both times, and the monitor goes on.
+    """
+
+    def test_an_earlier_complaint_is_refused_naming_both_times(
+        self, monitor: EscalationMonitor
+    ) -> None:
+        """The message names the refused complaint and the last one, with their times."""
+        monitor.observe(complaint("c2", "C1", T0 + DAY, dept="operations"))
+        with pytest.raises(StreamError) as raised:
+            monitor.observe(complaint("c1", "C1", T0, dept="operations"))
+        message = str(raised.value)
+        assert "'c1'" in message
+        assert "'c2'" in message
+        assert T0.isoformat() in message
+        assert (T0 + DAY).isoformat() in message
+
+    def test_a_refused_complaint_changes_nothing(self, monitor: EscalationMonitor) -> None:
+        """After a refusal the monitor goes on as if the complaint never came."""
+        monitor.observe(complaint("c1", "C1", T0 + DAY, dept="operations"))
+        with pytest.raises(StreamError):
+            monitor.observe(complaint("c0", "C1", T0, dept="operations"))
+        (escalation,) = monitor.observe(complaint("c2", "C1", T0 + DAY, dept="operations"))
+        assert escalation.related == ("c1",)
+
+    def test_a_parameter_missing_on_the_date_raises_policy_error(
+        self, monitor: EscalationMonitor
+    ) -> None:
+        """Before the policy's first dated value (2010-04-01) there is no window to apply."""
+        with pytest.raises(PolicyError):
+            monitor.observe(complaint("c0", "C1", pendulum.datetime(2009, 1, 1, tz=SH)))
+        assert monitor.observe(complaint("c1", "C1", T0)) == ()
+
+
+# ------------------------------------------------------------------ open escalations
+
+
+class TestOpenEscalations:
+    """An escalation stays open while its complaint is within the clause's window,
+    counted back from the latest complaint observed; then it closes.
+    """
+
+    def test_escalations_stay_open_for_the_window(self, monitor: EscalationMonitor) -> None:
+        """Open after 30 days, closed once the latest complaint is later than that."""
+        feed(monitor, [complaint(f"c{i}", "C1", T0 + i * DAY, dept="finance") for i in range(2)])
+        assert [e.complaint_id for e in monitor.open_escalations()] == ["c1"]
+        monitor.observe(complaint("x", "C9", T0 + 31 * DAY))
+        assert [e.complaint_id for e in monitor.open_escalations()] == ["c1"]
+        monitor.observe(complaint("y", "C9", T0 + 31 * DAY + dt.timedelta(seconds=1)))
+        assert monitor.open_escalations() == ()
+
+    def test_open_escalations_are_oldest_first(self, monitor: EscalationMonitor) -> None:
+        """Both clauses, in the order they were raised."""
+        stream = [defect(f"q{i}", f"C{i}", T0) for i in range(4)]
+        stream += [complaint(f"c{i}", "C0", T0 + DAY, staff="A017") for i in range(2)]
+        feed(monitor, stream)
+        assert [e.complaint_id for e in monitor.open_escalations()] == ["q3", "c1"]
+
+
+# ------------------------------------------------------------------ explanations
+
+
+class TestExplanation:
+    """Each escalation explains itself in English and Chinese, citing its clause."""
+
+    def _escalation(self, reason: str, subject: str) -> StreamEscalation:
+        return StreamEscalation(
+            clause="B2C-8.7.5" if reason == "quality_reports" else "B2C-8.7.1",
+            complaint_id="c9",
+            customer_id="C1",
+            reason=reason,  # type: ignore[arg-type]
+            subject=subject,
+            related=("c1", "c2"),
+            at=T0,
+            count=3,
+            window_days=30,
+        )
+
+    def test_english(self) -> None:
+        """The English lines name the clause, subject, count, window and earlier complaints."""
+        department = self._escalation("same_department", "operations").explanation("en")
+        assert department == (
+            "B2C-8.7.1: customer C1 has complained about the operations department 3 times "
+            "within 30 days (earlier: c1, c2); report to the general manager at once."
+        )
+        staff = self._escalation("same_staff", "A017").explanation()
+        assert "staff member A017 3 times" in staff
+        quality = self._escalation("quality_reports", "8892").explanation("en")
+        assert quality.startswith("B2C-8.7.5: 3 different customers have reported a quality")
+
+    def test_chinese(self) -> None:
+        """The Chinese lines say the same."""
+        department = self._escalation("same_department", "operations").explanation("zh")
+        assert department == (
+            "B2C-8.7.1：顾客 C1 在 30 天内第 3 次投诉运营部（之前的投诉：c1、c2），立即上报总经理。"
+        )
+        assert "员工 A017" in self._escalation("same_staff", "A017").explanation("zh")
+        quality = self._escalation("quality_reports", "8892").explanation("zh")
+        assert "3 位不同顾客反映商品 8892 的质量问题" in quality
+
+    def test_long_lists_of_earlier_complaints_are_shortened(self) -> None:
+        """Only the first five earlier ids are spelt out."""
+        many = attrs.evolve(
+            self._escalation("quality_reports", "8892"), related=tuple(f"q{i}" for i in range(9))
+        )
+        assert "q0, q1, q2, q3, q4 and 4 more" in many.explanation("en")
+        assert "q4 等 9 件" in many.explanation("zh")
+
+
+# ------------------------------------------------------------------ streams for properties
+
+_CUSTOMERS = ("C1", "C2", "C3", "C4", "C5")
+_GAPS = st.sampled_from(
+    [0, 0, 1, 3600, 86_400, 5 * 86_400, 29 * 86_400, 30 * 86_400, 30 * 86_400 + 1]
+) | st.integers(0, 12 * 86_400)
+_ZONES = st.sampled_from(
+    [SH, pendulum.UTC, pendulum.timezone(9 * 3600), pendulum.timezone(-5 * 3600)]
+)
+_TOPICS = st.sampled_from(sorted(QUALITY_TOPICS)) | st.sampled_from(list(Topic))
+
+
+@st.composite
+def complaint_streams(draw: st.DrawFn, max_size: int = 30) -> list[Complaint]:
+    """Complaints in order of time, by a few customers about a few subjects.
+
+    Built on :func:`csrules.testing.complaints`, with customers, products,
+    departments and staff drawn from small pools so that they correlate;
+    gaps run from 0 (the same instant) to past the 30-day window.
+    """
+    start = draw(aware_datetimes(max_value=pendulum.datetime(2027, 6, 1, tz=SH)))
+    micros = start.int_timestamp * 1_000_000
+    stream: list[Complaint] = []
+    for i in range(draw(st.integers(0, max_size))):
+        micros += draw(_GAPS) * 1_000_000 + draw(st.sampled_from([0, 0, 1, 250_000]))
+        at = pendulum.from_timestamp(micros // 1_000_000, tz=draw(_ZONES)).add(
+            microseconds=micros % 1_000_000
+        )
+        base = draw(complaints(id=f"k{i}", received_at=at))
+        stream.append(
+            attrs.evolve(
+                base,
+                customer_id=draw(st.sampled_from(_CUSTOMERS)),
+                topic=draw(_TOPICS),
+                sku=draw(st.sampled_from(("S1", "S1", "S2", None))),
+                about_department=draw(st.none() | st.sampled_from(list(Department))),
+                about_staff=draw(st.none() | st.sampled_from(("A017", "B002"))),
+            )
+        )
+    return stream
+
+
+_POLICIES = st.sampled_from([POLICY, SHIFTED])
+_PROPERTY = settings(deadline=None, max_examples=150, suppress_health_check=[HealthCheck.too_slow])
+
+
+class TestBackendsAgree:
+    """The durable-rules backend and the reference backend give the same
+    escalations, in the same order, for every stream of complaints, and the
+    same open escalations at the end.
+    """
+
+    @needs_durable
+    @_PROPERTY
+    @given(stream=complaint_streams(), policy=_POLICIES)
+    def test_durable_and_reference_give_identical_escalations(
+        self, stream: list[Complaint], policy: Policy
+    ) -> None:
+        """Identical results, complaint by complaint, and identical open escalations."""
+        with (
+            EscalationMonitor(policy, backend="reference") as reference,
+            EscalationMonitor(policy, backend="durable") as durable,
+        ):
+            assert feed(durable, stream) == feed(reference, stream)
+            assert durable.open_escalations() == reference.open_escalations()
+
+    @_PROPERTY
+    @given(stream=complaint_streams(), policy=_POLICIES)
+    def test_every_escalation_follows_the_clauses(
+        self, stream: list[Complaint], policy: Policy
+    ) -> None:
+        """Each escalation is backed by earlier complaints that satisfy its clause."""
+        by_id = {c.id: c for c in stream}
+        with EscalationMonitor(policy, backend="reference") as monitor:
+            for c, found in zip(stream, feed(monitor, stream), strict=True):
+                for e in found:
+                    _check_escalation(e, c, [by_id[i] for i in e.related], policy)
+
+
+def _check_escalation(
+    e: StreamEscalation, new: Complaint, related: list[Complaint], policy: Policy
+) -> None:
+    day = shanghai_date(epoch_us(new.received_at))
+    assert e.complaint_id == new.id
+    assert all(r.received_at <= new.received_at for r in related)
+    if e.clause == "B2C-8.7.1":
+        window = dt.timedelta(days=policy.value("repeat_complaint_window_days", day))
+        assert all(r.customer_id == new.customer_id for r in related)
+        assert all(new.received_at - r.received_at <= window for r in related)
+        field = "about_department" if e.reason == "same_department" else "about_staff"
+        assert all(getattr(r, field) == getattr(new, field) == e.subject for r in related)
+        assert e.count == len(related) + 1
+    else:
+        window = dt.timedelta(days=policy.value("quality_window_days", day))
+        assert new.topic in QUALITY_TOPICS
+        assert all(r.sku == new.sku == e.subject and r.topic in QUALITY_TOPICS for r in related)
+        assert all(new.received_at - r.received_at <= window for r in related)
+        customers = {r.customer_id for r in related}
+        assert new.customer_id not in customers
+        assert e.count == len(customers) + 1 > policy.value("quality_reporters_threshold", day)
+
+
+# ------------------------------------------------------------------ snapshots
+
+
+class TestSnapshotRestore:
+    """A snapshot is plain JSON; a monitor restored from it, with either
+    backend, goes on exactly as the monitor that never stopped.
+    """
+
+    @_PROPERTY
+    @given(
+        stream=complaint_streams(),
+        policy=_POLICIES,
+        cut=st.floats(0, 1),
+        first=st.sampled_from(available_backends()),
+        second=st.sampled_from(available_backends()),
+    )
+    def test_a_restored_monitor_gives_the_same_escalations_as_one_that_never_stopped(
+        self, stream: list[Complaint], policy: Policy, cut: float, first: str, second: str
+    ) -> None:
+        """Cut the stream anywhere, snapshot, restore (through JSON text), and go on."""
+        k = int(len(stream) * cut)
+        with EscalationMonitor(policy, backend=first) as unbroken:  # type: ignore[arg-type]
+            expected = feed(unbroken, stream)
+            expected_open = unbroken.open_escalations()
+        with EscalationMonitor(policy, backend=first) as before:  # type: ignore[arg-type]
+            feed(before, stream[:k])
+            text = json.dumps(before.snapshot())
+        data = json.loads(text)
+        with EscalationMonitor.restore(data, policy, backend=second) as after:  # type: ignore[arg-type]
+            assert feed(after, stream[k:]) == expected[k:]
+            assert after.open_escalations() == expected_open
+
+    def test_the_snapshot_keeps_the_order_check(self, backend: str) -> None:
+        """A restored monitor still refuses complaints older than the last one."""
+        with EscalationMonitor(backend=backend) as monitor:  # type: ignore[arg-type]
+            monitor.observe(complaint("c1", "C1", T0 + DAY))
+            data = monitor.snapshot()
+        with (
+            EscalationMonitor.restore(data, backend=backend) as restored,  # type: ignore[arg-type]
+            pytest.raises(StreamError, match="'c1' received at"),
+        ):
+            restored.observe(complaint("c0", "C1", T0))
+
+    def test_an_empty_monitor_round_trips(self, backend: str) -> None:
+        """A snapshot taken before any complaint restores to an empty monitor."""
+        with EscalationMonitor(backend=backend) as monitor:  # type: ignore[arg-type]
+            data = json.loads(json.dumps(monitor.snapshot()))
+        with EscalationMonitor.restore(data, backend=backend) as restored:  # type: ignore[arg-type]
+            assert restored.open_escalations() == ()
+            assert restored.observe(complaint("c1", "C1", T0, dept="finance")) == ()
+
+    @pytest.mark.parametrize(
+        "data",
+        [{}, {"format": "other"}, {"format": "csrules.stream.snapshot/1", "seq": "x"}],
+        ids=["empty", "other-format", "bad-field"],
+    )
+    def test_something_else_is_refused(self, data: dict[str, Any]) -> None:
+        """Data that is not a snapshot raises StreamError saying so."""
+        with pytest.raises(StreamError, match=r"not a csrules\.stream\.snapshot/1 snapshot"):
+            EscalationMonitor.restore(data, backend="reference")
+
+
+# ------------------------------------------------------------------ the monitor itself
+
+
+class TestMonitor:
+    """The monitor picks its backend, refuses work once closed, and serialises
+    calls from several threads.
+    """
+
+    def test_auto_uses_durable_rules_where_it_imports(self) -> None:
+        """ "auto" means durable-rules when it can be imported, else the reference backend."""
+        with EscalationMonitor() as monitor:
+            assert monitor.backend_name == ("durable" if HAS_DURABLE else "reference")
+
+    def test_auto_falls_back_to_the_reference_backend(
+        self, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """Where durable-rules cannot be imported (Python 3.13+), "auto" still works."""
+        monkeypatch.delitem(sys.modules, "csrules.stream._durable", raising=False)
+        monkeypatch.setitem(sys.modules, "durable", None)
+        with EscalationMonitor(backend="auto") as monitor:
+            assert monitor.backend_name == "reference"
+        assert available_backends() == ("reference",)
+        with pytest.raises(StreamError, match="needs durable-rules"):
+            EscalationMonitor(backend="durable")
+
+    def test_an_unknown_backend_is_refused(self) -> None:
+        """The error names the backends there are."""
+        with pytest.raises(StreamError, match="'auto', 'durable', 'reference'"):
+            EscalationMonitor(backend="drools")  # type: ignore[arg-type]
+
+    def test_a_closed_monitor_refuses_complaints(self, backend: str) -> None:
+        """close() is idempotent; afterwards observe raises StreamError."""
+        monitor = EscalationMonitor(backend=backend)  # type: ignore[arg-type]
+        monitor.close()
+        monitor.close()
+        with pytest.raises(StreamError, match="closed"):
+            monitor.observe(complaint("c1", "C1", T0))
+
+    def test_observe_all_returns_every_escalation_in_order(
+        self, monitor: EscalationMonitor
+    ) -> None:
+        """Replaying a log gives the escalations observe would, one after another."""
+        stream = [defect(f"q{i}", f"C{i}", T0 + i * DAY) for i in range(5)]
+        assert [e.complaint_id for e in monitor.observe_all(stream)] == ["q3", "q4"]
+
+    def test_threads_may_share_a_monitor(self, backend: str) -> None:
+        """Calls from several threads are serialised: each customer's repeat is found once."""
+        errors: list[BaseException] = []
+        found: list[StreamEscalation] = []
+        with EscalationMonitor(backend=backend) as monitor:  # type: ignore[arg-type]
+
+            def work(customer: str) -> None:
+                try:
+                    for i in range(2):
+                        found.extend(
+                            monitor.observe(
+                                complaint(f"{customer}-{i}", customer, T0, staff="A017")
+                            )
+                        )
+                except BaseException as exc:  # pragma: no cover - reported below
+                    errors.append(exc)
+
+            threads = [threading.Thread(target=work, args=(f"C{i}",)) for i in range(8)]
+            for thread in threads:
+                thread.start()
+            for thread in threads:
+                thread.join()
+        assert errors == []
+        assert sorted(e.complaint_id for e in found) == sorted(f"C{i}-1" for i in range(8))
+
+
+# ------------------------------------------------------------------ durable-rules
+
+
+class _Escaping(BaseException):
+    """An error the action's own handler does not catch (durable-rules does)."""
+
+
+class _ExplodingList(list[Any]):
+    """A hit list whose append raises, standing in for a failing action."""
+
+    def __init__(self, error: type[BaseException]) -> None:
+        super().__init__()
+        self.error = error
+
+    def append(self, item: object) -> None:
+        raise self.error("action failed")
+
+
+def _durable_modules() -> tuple[Any, Any]:
+    from durable import lang
+
+    from csrules.stream import _durable
+
+    return lang, _durable
+
+
+@needs_durable
+class TestDurableBackend:
+    """The durable-rules backend hides durable-rules' quirks: a private host per
+    monitor with no threads, bounded sids, facts retracted when they leave the
+    window, engines reused, and failures reported as StreamError.
+    """
+
+    def test_rules_run_in_durable_rules(self) -> None:
+        """The escalation comes from a durable-rules action, not from Python bookkeeping."""
+        lang, durable_module = _durable_modules()
+        with EscalationMonitor(backend="durable") as monitor:
+            engine = monitor._backend._engine  # type: ignore[attr-defined]
+            seen: list[str] = []
+            original = engine.host.assert_fact
+
+            def spy(name: str, fact: dict[str, Any]) -> Any:
+                seen.append(fact["cid"])
+                return original(name, fact)
+
+            engine.host.assert_fact = spy
+            feed(monitor, [complaint(f"c{i}", "C1", T0, dept="finance") for i in range(2)])
+            assert seen == ["c0", "c1"]
+            assert durable_module.RULESET not in lang._rulesets
+
+    def test_monitors_do_not_share_state(self) -> None:
+        """Two monitors on durable-rules are independent (no global ruleset)."""
+        with (
+            EscalationMonitor(backend="durable") as one,
+            EscalationMonitor(backend="durable") as two,
+        ):
+            one.observe(complaint("c1", "C1", T0, dept="finance"))
+            assert two.observe(complaint("c2", "C1", T0, dept="finance")) == ()
+            assert one.observe(complaint("c3", "C1", T0, dept="finance"))
+
+    def test_monitors_start_no_threads(self) -> None:
+        """durable-rules' host would start two polling threads; the private host starts none."""
+        before = threading.active_count()
+        monitors = [EscalationMonitor(backend="durable") for _ in range(3)]
+        assert threading.active_count() == before
+        for monitor in monitors:
+            monitor.close()
+
+    def test_sids_stay_bounded(self) -> None:
+        """Thousands of customers and products share at most 2 x SLOTS sids (limit 1,024)."""
+        _, durable_module = _durable_modules()
+        with EscalationMonitor(backend="durable") as monitor:
+            for i in range(3000):
+                monitor.observe(
+                    complaint(
+                        f"c{i}", f"C{i}", T0, topic="damaged_goods", sku=f"S{i}", staff="A017"
+                    )
+                )
+            sids = monitor._backend._engine.sids  # type: ignore[attr-defined]
+            assert 2 * durable_module.SLOTS >= len(sids) > durable_module.SLOTS
+            assert 2 * durable_module.SLOTS < 1024
+
+    @pytest.mark.parametrize(
+        ("error", "message"),
+        [(RuntimeError, "action failed"), (_Escaping, "exception caught")],
+        ids=["caught-by-the-action", "caught-by-durable-rules"],
+    )
+    def test_an_action_error_is_a_stream_error_and_stops_the_monitor(
+        self, error: type[BaseException], message: str
+    ) -> None:
+        """A failing action raises StreamError; the monitor then refuses complaints
+        until restored from a snapshot, which goes on correctly."""
+        _, durable_module = _durable_modules()
+        with EscalationMonitor(backend="durable") as monitor:
+            monitor.observe(complaint("c1", "C1", T0, dept="finance"))
+            engine = monitor._backend._engine  # type: ignore[attr-defined]
+            engine.hits = _ExplodingList(error)
+            with pytest.raises(StreamError, match=message):
+                monitor.observe(complaint("c2", "C1", T0, dept="finance"))
+            with pytest.raises(StreamError, match="restore it from a snapshot"):
+                monitor.observe(complaint("c3", "C2", T0, dept="finance"))
+            data = monitor.snapshot()
+        assert engine.broken
+        assert engine not in durable_module._IDLE  # a broken engine is not reused
+        with EscalationMonitor.restore(data, backend="durable") as restored:
+            (escalation,) = restored.observe(complaint("c4", "C1", T0, dept="finance"))
+            assert escalation.related == ("c1",)
+
+    def test_the_state_exception_key_surfaces(self) -> None:
+        """If durable-rules reports an exception in the state, the call raises StreamError."""
+        with EscalationMonitor(backend="durable") as monitor:
+            engine = monitor._backend._engine  # type: ignore[attr-defined]
+            engine.host.assert_fact = lambda name, fact: {"sid": fact["sid"], "exception": "bad"}
+            with pytest.raises(StreamError, match="bad"):
+                monitor.observe(complaint("c1", "C1", T0, dept="finance"))
+
+    def test_memory_stays_bounded_over_a_long_stream(self) -> None:
+        """20,000 complaints over 200 days: old facts are retracted, live ones match the window."""
+        _, durable_module = _durable_modules()
+        stream = _long_stream(20_000, days=200)
+        with (
+            EscalationMonitor(backend="durable") as durable,
+            EscalationMonitor(backend="reference") as reference,
+        ):
+            peak = 0
+            for i, c in enumerate(stream):
+                assert durable.observe(c) == reference.observe(c)
+                if i % 2000 == 1999:
+                    live = _engine_facts(durable, durable_module.RULESET)
+                    tracked = len(durable._customer) + len(durable._product)  # type: ignore[attr-defined]
+                    # Retractions are batched: at most one batch waits.
+                    assert tracked <= live <= tracked + durable_module._RETRACT_BATCH
+                    peak = max(peak, live)
+            # 30 days of a 200-day stream (+ slack), not everything ever seen.
+            assert peak < len(stream) * 40 / 200
+
+    def test_closed_engines_are_emptied_and_reused(self) -> None:
+        """Closing a monitor retracts its facts and hands its engine to the next one."""
+        _, durable_module = _durable_modules()
+        monitor = EscalationMonitor(backend="durable")
+        monitor.observe(complaint("c1", "C1", T0, dept="finance"))
+        engine = monitor._backend._engine  # type: ignore[attr-defined]
+        monitor.close()
+        assert _sid_facts(engine, durable_module.RULESET) == 0
+        with EscalationMonitor(backend="durable") as again:
+            assert again._backend._engine is engine  # type: ignore[attr-defined]
+            assert again.observe(complaint("c2", "C1", T0, dept="finance")) == ()
+
+
+def _sid_facts(engine: Any, ruleset: str) -> int:
+    return sum(len(engine.host.get_facts(ruleset, sid)) for sid in engine.sids)
+
+
+def _engine_facts(monitor: EscalationMonitor, ruleset: str) -> int:
+    return _sid_facts(monitor._backend._engine, ruleset)  # type: ignore[attr-defined]
+
+
+def _long_stream(n: int, days: int) -> list[Complaint]:
+    import random
+
+    rng = random.Random(3)
+    step = days * 86_400 // n
+    topics = list(Topic)
+    return [
+        complaint(
+            f"k{i}",
+            f"C{rng.randrange(n // 5)}",
+            T0 + dt.timedelta(seconds=i * step),
+            topic=rng.choice(topics),
+            sku=f"S{int(200 * rng.random() ** 2)}" if rng.random() < 0.7 else None,
+            dept=rng.choice(list(Department)) if rng.random() < 0.2 else None,
+            staff=f"A{rng.randrange(30)}" if rng.random() < 0.1 else None,
+        )
+        for i in range(n)
+    ]
+
+
+# ------------------------------------------------------------------ time
+
+
+class TestTimeConversion:
+    """Complaint times become exact integer microseconds since the epoch,
+    whatever the zone, including around daylight-saving changes; the policy
+    date is the Asia/Shanghai date.
+    """
+
+    @given(
+        when=st.datetimes(
+            min_value=dt.datetime(1900, 1, 2),
+            max_value=dt.datetime(2100, 1, 1),
+            timezones=st.timezones(),
+            allow_imaginary=True,
+        )
+    )
+    def test_epoch_microseconds_are_exact(self, when: dt.datetime) -> None:
+        """The same value as exact datetime arithmetic, for any zone and fold."""
+        epoch = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
+        assert epoch_us(when) == (when - epoch) // dt.timedelta(microseconds=1)
+
+    @given(when=aware_datetimes())
+    def test_the_policy_date_is_the_shanghai_date(self, when: pendulum.DateTime) -> None:
+        """The date parameters are read for is the complaint's date in Asia/Shanghai."""
+        assert shanghai_date(epoch_us(when)) == when.in_timezone("Asia/Shanghai").date()
+
+    def test_dates_before_1992_use_the_zone_rules(self) -> None:
+        """Asia/Shanghai kept daylight saving until 1991; those dates are still right."""
+        summer_1988 = pendulum.datetime(1988, 7, 1, 23, 30, tz="Asia/Shanghai")
+        assert shanghai_date(epoch_us(summer_1988)) == dt.date(1988, 7, 1)
