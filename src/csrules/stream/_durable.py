@@ -316,7 +316,9 @@ class DurableBackend:
 
     def add(self, record: Record, customer_since: int, product_since: int) -> Matches | None:
         """Assert the record's facts and return the earlier records the rules joined."""
-        engine = self._live()
+        engine = self._engine
+        if engine is None:
+            engine = self._live()  # raises
         hits = engine.hits
         hits.clear()
         if record.dept is not None or record.staff is not None:
