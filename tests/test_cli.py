@@ -83,16 +83,7 @@ class TestDecideExamples:
             pytest.param(
                 [],
                 id="with-monitor",
-                marks=[
-                    needs_monitor,
-                    pytest.mark.xfail(
-                        strict=True,
-                        raises=AssertionError,
-                        reason="bug: the escalation monitor refuses complaints out of "
-                        "received_at order, so c03-c09 (after c02 at 21:30) become "
-                        "'undecidable' although the contract feeds complaints in file order",
-                    ),
-                ],
+                marks=[needs_monitor],
             ),
             pytest.param(["--no-stream"], id="no-stream"),
         ],
