@@ -77,7 +77,7 @@ def decide_lines(
             continue
         try:
             case = parse_case_line(line)
-            decision = decide(case, policy=policy, monitor=monitor)  # type: ignore[arg-type]
+            decision = decide(case, policy=policy, monitor=monitor)
             yield decision_to_json(decision, lang=lang, line=number, parameters=parameters)
         except ContractError as err:
             case_id = err.case_id if err.case_id is not None else _case_id_of(line)

@@ -553,7 +553,10 @@ REFUND_DUE: Final = Table(
         ),
         Rule(
             "LAW-25.5",
-            (T == RequestType.RETURN) & _no_reason & fact("goods_received_date").is_not_none(),
+            (T == RequestType.RETURN)
+            & _signed
+            & _no_reason
+            & fact("goods_received_date").is_not_none(),
             {
                 "refund_due": call(
                     "earlier",
