@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import enum
 from collections.abc import Iterable
+from operator import itemgetter
 from typing import Any, Literal, TypeAlias
 
 import attrs
@@ -107,9 +108,8 @@ class ParameterUse:
     clause: str
 
 
-@attrs.frozen
-class Trace:
-    """How a decision was reached.
+class Trace(tuple[Any, ...]):
+    """How a decision was reached (immutable; built once per decision).
 
     Attributes:
         results: the result of each table evaluated, in order.
@@ -119,10 +119,24 @@ class Trace:
             official holiday data, so working days were estimated.
     """
 
-    results: tuple[TableResult, ...] = attrs.field(repr=False)
-    params: ParameterSet = attrs.field(repr=False)
-    policy: Policy = attrs.field(repr=False, eq=False)
-    estimated: bool = False
+    __slots__ = ()
+
+    def __new__(
+        cls,
+        results: tuple[TableResult, ...],
+        params: ParameterSet,
+        policy: Policy,
+        estimated: bool = False,
+    ) -> Trace:
+        return _new(cls, (results, params, policy, estimated))
+
+    results: tuple[TableResult, ...] = property(itemgetter(0))  # type: ignore[assignment]
+    params: ParameterSet = property(itemgetter(1))  # type: ignore[assignment]
+    policy: Policy = property(itemgetter(2))  # type: ignore[assignment]
+    estimated: bool = property(itemgetter(3))  # type: ignore[assignment]
+
+    def __repr__(self) -> str:
+        return f"Trace(rules={self.rules!r}, estimated={self.estimated!r})"
 
     @property
     def fired(self) -> tuple[FiredRule, ...]:
@@ -315,6 +329,12 @@ def make_trace(
     ``dates`` are the dates the decision computed or relied on; if any lies
     in a year the calendar only estimates, the trace is marked estimated.
     """
-    is_estimated = policy.calendar.is_estimated
-    estimated = any(d is not None and is_estimated(d) for d in dates)
-    return Trace(results, params, policy, estimated)
+    estimated = False
+    for d in dates:
+        if d is not None and policy.calendar.is_estimated(d):
+            estimated = True
+            break
+    return _new(Trace, (results, params, policy, estimated))
+
+
+_new = tuple.__new__

@@ -39,12 +39,23 @@ __all__ = [
 
 
 class _Names:
-    """Assigns Python names to constants while source is generated."""
+    """Assigns Python names to constants and facts while source is generated.
 
-    __slots__ = ("values",)
+    Each fact a table reads is looked up once, at the top of the compiled
+    function, into a local variable (``_f0``, ``_f1``, ...).
+    """
+
+    __slots__ = ("facts", "values")
 
     def __init__(self) -> None:
         self.values: dict[str, object] = {}
+        self.facts: dict[str, str] = {}
+
+    def fact(self, name: str) -> str:
+        local = self.facts.get(name)
+        if local is None:
+            local = self.facts[name] = f"_f{len(self.facts)}"
+        return local
 
     def bind(self, value: object) -> str:
         for name, existing in self.values.items():
@@ -181,7 +192,7 @@ class Fact(Expr):
         self.name = name
 
     def source(self, names: _Names) -> str:
-        return f"f[{self.name!r}]"
+        return names.fact(self.name)
 
     def render(self) -> str:
         return self.name

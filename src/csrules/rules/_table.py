@@ -341,7 +341,8 @@ class Table:
             else:
                 lines.append(f"        return (({index}, {{{items}}}),)")
         lines.append("    return hits" if collect else "    return ()")
-        source = "\n".join(lines)
+        loads = [f"    {local} = f[{fact!r}]" for fact, local in names.facts.items()]
+        source = "\n".join([lines[0], *loads, *lines[1:]])
         namespace: dict[str, Any] = dict(names.values)
         try:
             exec(compile(source, f"<table {self.name}>", "exec"), namespace)
