@@ -1123,8 +1123,31 @@ class TestDuties:
         decision = decide(
             order("signed", payment="cod"), ask("exchange", "changed_mind"), "2026-05-01"
         )
-        assert decision.duties == ("confirm_cod_by_phone",)
+        assert decision.duties == ("charge_shipping_fee", "confirm_cod_by_phone")
         assert decision.rules[-1] == "NEW-7"
+
+    def test_a_customer_paid_exchange_ships_at_the_standard_fee(self) -> None:
+        """B2C-7.10.2: outside a free-shipping promotion the fee is 10 yuan per order; an
+        exchange the customer pays for (B2C-7.10.3a) is charged at that fee."""
+        decision = decide(order(), ask("exchange", "changed_mind"), "2026-05-01")
+        assert decision.freight_payer is FreightPayer.CUSTOMER
+        assert decision.duties == ("charge_shipping_fee",)
+        assert decision.rules[-1] == "B2C-7.10.2"
+        assert "10.00 yuan" in decision.explanation()[-1]
+
+    def test_taobao_quotes_one_to_two_working_days_before_shipment(self) -> None:
+        """TB-1.2.4: for a pre-shipment refund the Taobao shop tells the customer 1-2
+        working days."""
+        decision = decide(
+            order("paid_unshipped"), ask("cancel", "changed_mind"), "2026-06-01", TAOBAO
+        )
+        assert "quote_one_to_two_working_days" in decision.duties
+        assert "TB-1.2.4" in decision.rules
+
+    def test_the_default_shop_quotes_its_own_refund_period(self) -> None:
+        """Under the handbook clock (B2C-7.8.2) there is no 1-2 day quote."""
+        decision = decide(order("paid_unshipped"), ask("cancel", "changed_mind"), "2026-06-01")
+        assert "quote_one_to_two_working_days" not in decision.duties
 
     def test_a_refusal_adds_no_duties(self) -> None:
         """A refused request only needs the reason explained."""
@@ -1189,3 +1212,58 @@ class TestEveryRuleIsExercised:
         every_rule = {(table.name, rule.id) for table in RETURN_TABLES for rule in table.rules}
         missing = sorted(every_rule - FIRED)
         assert not missing, f"rules without an example: {missing}"
+
+
+class TestGoodsNotIntact:
+    """LAW-25.3: a no-reason return of goods that are not intact (tag removed, washed,
+    damaged) may be refused by law; the handbook shop accepts it for approval instead."""
+
+    @pytest.mark.parametrize("failing", ["tag_intact", "unwashed", "undamaged"])
+    def test_the_handbook_shop_accepts_it_for_approval(self, failing: str) -> None:
+        """Under the default policy the return is abnormal (B2C-7.4.3), and the decision
+        notes that the law would have allowed a refusal (LAW-25.3)."""
+        decision = decide(
+            order(),
+            ask("return", "changed_mind", condition=goods(**{failing: False})),
+            "2026-05-01",
+        )
+        assert decision.action is Action.ABNORMAL_RETURN
+        assert "not_intact_goods_accepted_for_approval" in decision.duties
+        assert "LAW-25.3" in decision.rules
+
+    @pytest.mark.parametrize("failing", ["tag_intact", "unwashed", "undamaged"])
+    def test_a_shop_may_refuse_it(self, failing: str) -> None:
+        """With refuse_not_intact_no_reason on, the return is rejected citing LAW-25.3."""
+        strict = B2C.with_values("2014-03-15", refuse_not_intact_no_reason=True)
+        decision = decide(
+            order(),
+            ask("return", "changed_mind", condition=goods(**{failing: False})),
+            "2026-05-01",
+            strict,
+        )
+        assert decision.action is Action.REJECTED
+        assert decision.rules == ("LAW-25.3",)
+
+    @pytest.mark.parametrize("failing", ["delivery_note_complete", "order_number_given"])
+    def test_missing_paperwork_does_not_make_goods_not_intact(self, failing: str) -> None:
+        """Paperwork is a handbook condition (B2C-7.4.2), not the law's intactness."""
+        strict = B2C.with_values("2014-03-15", refuse_not_intact_no_reason=True)
+        decision = decide(
+            order(),
+            ask("return", "changed_mind", condition=goods(**{failing: False})),
+            "2026-05-01",
+            strict,
+        )
+        assert decision.action is Action.ABNORMAL_RETURN
+        assert "LAW-25.3" not in decision.rules
+
+    def test_a_faulty_item_is_never_refused_for_it(self) -> None:
+        """A defect is the shop's problem: LAW-25.3 governs no-reason returns only."""
+        strict = B2C.with_values("2014-03-15", refuse_not_intact_no_reason=True)
+        decision = decide(
+            order(),
+            ask("return", "quality_defect", condition=goods(undamaged=False)),
+            "2026-05-01",
+            strict,
+        )
+        assert decision.action is Action.ABNORMAL_RETURN

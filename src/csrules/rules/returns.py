@@ -89,6 +89,8 @@ _INPUTS: Final = (
     "goods_normal",
     "tag_or_packaging_missing",
     "tag_missing",
+    "not_intact",
+    "free_shipping_promotion",
     "excluded_category",
     "some_lines_excluded",
     "signed_date",
@@ -258,6 +260,19 @@ RETURN_ACTION: Final = Table(
             "tag only, as the law allows).",
             zh="商品吊牌或包装缺失,不接受退换货,并向客户解释原因。",
             id="tag_or_packaging_missing",
+        ),
+        Rule(
+            "LAW-25.3",
+            (T == RequestType.RETURN)
+            & _signed
+            & _no_reason
+            & (param("refuse_not_intact_no_reason") == True)  # noqa: E712
+            & fact("not_intact"),
+            {"action": Action.REJECTED, "eligible": False},
+            en="No-reason return refused: the goods are not intact (tag removed, washed or "
+            "damaged), which the law allows a shop to refuse.",
+            zh="商品不完好(吊牌已拆、有洗涤痕迹或破损),依法可拒绝七日无理由退货。",
+            id="not_intact_refused",
         ),
         Rule(
             "B2C-7.4.2",
@@ -587,7 +602,7 @@ RETURN_DUTIES: Final = Table(
     name="return_duties",
     title="What the agent must also do",
     hit_policy=HitPolicy.COLLECT,
-    inputs=(*_INPUTS, "action", "refund_due"),
+    inputs=(*_INPUTS, "action", "freight_payer", "refund_due"),
     outputs=("duty",),
     rules=[
         Rule(
@@ -656,6 +671,41 @@ RETURN_DUTIES: Final = Table(
             en="Gifts that came with the order come back too, or are paid for.",
             zh="随单赠品须一并退回或折价。",
             id="return_gifts",
+        ),
+        Rule(
+            "LAW-25.3",
+            (T == RequestType.RETURN)
+            & _signed
+            & _no_reason
+            & fact("not_intact")
+            & (fact("action") == Action.ABNORMAL_RETURN),
+            {"duty": "not_intact_goods_accepted_for_approval"},
+            en="The goods are not intact, so the law would let the shop refuse a no-reason "
+            "return; this shop accepts it as an abnormal return for approval instead.",
+            zh="商品不完好,依法可拒绝无理由退货;本店按非正常退货提交审批受理。",
+            id="not_intact_accepted",
+        ),
+        Rule(
+            "B2C-7.10.2",
+            (fact("freight_payer") == FreightPayer.CUSTOMER)
+            & (T == RequestType.EXCHANGE)
+            & (fact("free_shipping_promotion") == False),  # noqa: E712
+            {"duty": "charge_shipping_fee"},
+            en="The replacement ships at the customer's cost: the shipping fee is "
+            "{shipping_fee} yuan per order outside a free-shipping promotion.",
+            zh="换货寄出的运费由客户承担:非包邮活动期间每单快递费{shipping_fee}元。",
+            id="exchange_shipping_fee",
+        ),
+        Rule(
+            "TB-1.2.4",
+            (param("refund_clock") == "taobao")
+            & (S == OrderStatus.PAID_UNSHIPPED)
+            & fact("refund_due").is_not_none(),
+            {"duty": "quote_one_to_two_working_days"},
+            en="Tell the customer the refund takes 1 to {preshipment_refund_quote_working_days} "
+            "working days.",
+            zh="告知客户退款将在1到{preshipment_refund_quote_working_days}个工作日内完成。",
+            id="quote_preshipment_refund",
         ),
         Rule(
             "LAW-25.2",
@@ -729,6 +779,10 @@ def return_facts(order: Order, request: ReturnRequest, at: dt.datetime) -> dict[
         "tag_or_packaging_missing": condition is not None
         and not (condition.tag_intact and condition.packaging_intact),
         "tag_missing": condition is not None and not condition.tag_intact,
+        # LAW-25.3: removed tag, soiled (washed) or damaged goods are not intact
+        "not_intact": condition is not None
+        and not (condition.tag_intact and condition.unwashed and condition.undamaged),
+        "free_shipping_promotion": order.free_shipping_promotion,
         "excluded_category": categories <= EXCLUDED_CATEGORIES,
         "some_lines_excluded": not EXCLUDED_CATEGORIES.isdisjoint(categories)
         and not categories <= EXCLUDED_CATEGORIES,
@@ -781,6 +835,7 @@ def decide_return(
     action = action_table.evaluate(facts, params, calendar)
     facts["action"] = action.outputs["action"]
     freight = freight_table.evaluate(facts, params, calendar)
+    facts["freight_payer"] = freight.outputs["freight_payer"]
     refund = refund_table.evaluate(facts, params, calendar)
     refund_due = refund.outputs["refund_due"]
     facts["refund_due"] = refund_due
