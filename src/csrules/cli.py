@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import json
+import re
 import sys
 import time
 from collections.abc import Iterable, Iterator, Sequence
@@ -187,17 +188,23 @@ def _cmd_decide(args: argparse.Namespace, out: IO[str], err: IO[str]) -> int:
     return EXIT_ERRORS if progress.errors else EXIT_OK
 
 
+_OFFSET = re.compile(r"(Z|[+-][0-9]{2}:?[0-9]{2})$")
+
+
 def _parse_now(text: str) -> Any:
     import pendulum
 
+    example = "2026-05-06T18:00:00+08:00"
+    if "T" not in text or not _OFFSET.search(text):
+        msg = f"--now {text!r}: expected an ISO-8601 time with an offset, e.g. {example}"
+        raise _UsageError(msg)
     try:
         parsed = pendulum.parse(text, exact=True)
     except (ValueError, pendulum.parsing.exceptions.ParserError) as exc:
         msg = f"--now {text!r}: expected an ISO-8601 time with an offset ({exc})"
         raise _UsageError(msg) from exc
-    if not isinstance(parsed, dt.datetime) or parsed.utcoffset() is None or "T" not in text:
-        example = "2026-05-06T18:00:00+08:00"
-        msg = f"--now {text!r}: expected an ISO-8601 time with an offset, e.g. {example}"
+    if not isinstance(parsed, dt.datetime):
+        msg = f"--now {text!r}: expected a date and time, e.g. {example}"
         raise _UsageError(msg)
     return parsed
 
