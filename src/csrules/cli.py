@@ -14,7 +14,6 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import json
-import re
 import sys
 import time
 from collections.abc import Iterable, Iterator, Sequence
@@ -30,7 +29,7 @@ from csrules.exceptions import (
     PolicyError,
 )
 from csrules.io._decisions import decision_to_json, error_to_json, render_table
-from csrules.io._json import JSONValue, parse_case_line
+from csrules.io._json import JSONValue, parse_aware_time, parse_case_line
 from csrules.policy import Policy, default_policy, load_policy
 
 __all__ = ["decide_lines", "main"]
@@ -188,23 +187,11 @@ def _cmd_decide(args: argparse.Namespace, out: IO[str], err: IO[str]) -> int:
     return EXIT_ERRORS if progress.errors else EXIT_OK
 
 
-_OFFSET = re.compile(r"(Z|[+-][0-9]{2}:?[0-9]{2})$")
-
-
 def _parse_now(text: str) -> Any:
-    import pendulum
-
-    example = "2026-05-06T18:00:00+08:00"
-    if "T" not in text or not _OFFSET.search(text):
+    parsed = parse_aware_time(text)
+    if parsed is None:
+        example = "2026-05-06T18:00:00+08:00"
         msg = f"--now {text!r}: expected an ISO-8601 time with an offset, e.g. {example}"
-        raise _UsageError(msg)
-    try:
-        parsed = pendulum.parse(text, exact=True)
-    except (ValueError, pendulum.parsing.exceptions.ParserError) as exc:
-        msg = f"--now {text!r}: expected an ISO-8601 time with an offset ({exc})"
-        raise _UsageError(msg) from exc
-    if not isinstance(parsed, dt.datetime):
-        msg = f"--now {text!r}: expected a date and time, e.g. {example}"
         raise _UsageError(msg)
     return parsed
 

@@ -125,15 +125,25 @@ def _opt_money(value: object, path: str) -> Decimal | None:
     return None if value is None else _money(value, path)
 
 
+def parse_aware_time(value: object) -> pendulum.DateTime | None:
+    """An ISO-8601 time with an explicit offset, or ``None`` for anything else
+    (not a string, unparsable, a date only, or no offset: never a guess)."""
+    if not isinstance(value, str):
+        return None
+    try:
+        parsed = pendulum.parse(value, exact=True, tz=None)
+    except (ValueError, TypeError, OverflowError):
+        return None
+    if isinstance(parsed, pendulum.DateTime) and parsed.utcoffset() is not None:
+        return parsed
+    return None
+
+
 def _time(value: object, path: str) -> pendulum.DateTime:
-    if isinstance(value, str):
-        try:
-            parsed = pendulum.parse(value, exact=True, tz=None)
-        except (ValueError, TypeError, OverflowError):
-            parsed = None
-        if isinstance(parsed, pendulum.DateTime) and parsed.utcoffset() is not None:
-            return parsed
-    raise _invalid(path, value, _TIME_EXPECTED)
+    parsed = parse_aware_time(value)
+    if parsed is None:
+        raise _invalid(path, value, _TIME_EXPECTED)
+    return parsed
 
 
 def _opt_time(value: object, path: str) -> pendulum.DateTime | None:

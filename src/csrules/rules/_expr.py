@@ -275,44 +275,40 @@ class _Arith(Expr):
         return f"{self._wrap(self.left)} {self.op} {right}"
 
 
-class _All(Expr):
+class _BoolOp(Expr):
+    """*and* / *or* over any number of operands (nested ones are flattened)."""
+
     __slots__ = ("items",)
+    word: ClassVar[str]
+
+    def __init__(self, *items: Expr) -> None:
+        flat: list[Expr] = []
+        for item in items:
+            flat.extend(
+                item.items if isinstance(item, _BoolOp) and type(item) is type(self) else (item,)
+            )
+        self.items: tuple[Expr, ...] = tuple(flat)
+
+    def children(self) -> tuple[Expr, ...]:
+        return self.items
+
+    def source(self, names: _Names) -> str:
+        return "(" + f" {self.word} ".join(i.source(names) for i in self.items) + ")"
+
+    def render(self) -> str:
+        return f" {self.word} ".join(self._wrap(i) for i in self.items)
+
+
+class _All(_BoolOp):
+    __slots__ = ()
     precedence = 30
-
-    def __init__(self, *items: Expr) -> None:
-        flat: list[Expr] = []
-        for item in items:
-            flat.extend(item.items if isinstance(item, _All) else (item,))
-        self.items: tuple[Expr, ...] = tuple(flat)
-
-    def children(self) -> tuple[Expr, ...]:
-        return self.items
-
-    def source(self, names: _Names) -> str:
-        return "(" + " and ".join(i.source(names) for i in self.items) + ")"
-
-    def render(self) -> str:
-        return " and ".join(self._wrap(i) for i in self.items)
+    word = "and"
 
 
-class _Any(Expr):
-    __slots__ = ("items",)
+class _Any(_BoolOp):
+    __slots__ = ()
     precedence = 20
-
-    def __init__(self, *items: Expr) -> None:
-        flat: list[Expr] = []
-        for item in items:
-            flat.extend(item.items if isinstance(item, _Any) else (item,))
-        self.items: tuple[Expr, ...] = tuple(flat)
-
-    def children(self) -> tuple[Expr, ...]:
-        return self.items
-
-    def source(self, names: _Names) -> str:
-        return "(" + " or ".join(i.source(names) for i in self.items) + ")"
-
-    def render(self) -> str:
-        return " or ".join(self._wrap(i) for i in self.items)
+    word = "or"
 
 
 class _Not(Expr):
