@@ -220,9 +220,9 @@ def _to_topic(value: object) -> Any:
 
 
 def _to_opt_department(value: object) -> Any:
-    if value is None:
-        return None
-    return _enum_or_same(Department, value)
+    if isinstance(value, enum.Enum):
+        return value.value
+    return value
 
 
 # ---------------------------------------------------------------- validators
@@ -525,7 +525,9 @@ class Complaint:
         channel: how it reached us (:class:`Channel`).
         topic: what it is about (:class:`Topic`).
         sku: the product concerned, or ``None``.
-        about_department: the department complained about, or ``None``.
+        about_department: the department complained about, or ``None``: free
+            text (``"operations"``, ``"logistics"``, ...); a :class:`Department`
+            is stored as its value.
         about_staff: the staff member complained about, or ``None``.
         order_amount: the amount of the order concerned, or ``None``.
         customer_paid_total: the customer's total paid so far (累计消费).
@@ -542,10 +544,8 @@ class Complaint:
     channel: Channel = attrs.field(converter=_to_channel, validator=_member(Channel))
     topic: Topic = attrs.field(converter=_to_topic, validator=_member(Topic))
     sku: str | None = attrs.field(default=None, validator=_opt_text)
-    about_department: Department | None = attrs.field(
-        default=None,
-        converter=_to_opt_department,
-        validator=_member(Department, optional=True),
+    about_department: str | None = attrs.field(
+        default=None, converter=_to_opt_department, validator=_opt_text
     )
     about_staff: str | None = attrs.field(default=None, validator=_opt_text)
     order_amount: Decimal | None = attrs.field(

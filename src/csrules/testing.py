@@ -383,7 +383,9 @@ def _complaints(
         channel=channel or draw(st.sampled_from(Channel)),
         topic=topic or draw(st.sampled_from(Topic)),
         sku=draw(st.none() | st.text(alphabet="0123456789", min_size=4, max_size=6)),
-        about_department=draw(st.none() | st.sampled_from(Department)),
+        about_department=draw(
+            st.none() | st.sampled_from([*(d.value for d in Department), "logistics"])
+        ),
         about_staff=draw(st.none() | st.sampled_from(("A017", "B002", "C123"))),
         order_amount=draw(st.none() | money(0, 20_000)),
         customer_paid_total=draw(money(0, 50_000)),
