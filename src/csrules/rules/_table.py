@@ -256,9 +256,15 @@ class Table:
     rules: tuple[Rule, ...] = attrs.field(converter=_rules)
     defaults: Mapping[str, object] = attrs.field(factory=dict)
     _compiled: _Compiled = attrs.field(init=False, eq=False, repr=False, hash=False)
+    _params_of: dict[int, frozenset[str]] = attrs.field(
+        init=False, eq=False, repr=False, hash=False
+    )
 
     def __attrs_post_init__(self) -> None:
         self._check()
+        known = set(self.inputs) | set(self.outputs)
+        params_of = {id(r): r.params() | (r.template_fields() - known) for r in self.rules}
+        object.__setattr__(self, "_params_of", params_of)
         object.__setattr__(self, "_compiled", self._compile())
 
     # -- definition checks ---------------------------------------------
@@ -309,6 +315,11 @@ class Table:
     def rule_params(self, rule: Rule) -> frozenset[str]:
         """Parameters one rule reads; explanation fields that name neither an
         input nor an output are parameters too."""
+        # the table's own rules are alive as long as it is, so an id found
+        # here is that rule's
+        found = self._params_of.get(id(rule))
+        if found is not None:
+            return found
         loose = rule.template_fields() - set(self.inputs) - set(self.outputs)
         return rule.params() | loose
 
