@@ -124,11 +124,33 @@ def _opt_money(value: object, path: str) -> Decimal | None:
     return None if value is None else _money(value, path)
 
 
+_ZONES: dict[int, pendulum.FixedTimezone] = {}
+
+
 def parse_aware_time(value: object) -> pendulum.DateTime | None:
     """An ISO-8601 time with an explicit offset, or ``None`` for anything else
     (not a string, unparsable, a date only, or no offset: never a guess)."""
     if not isinstance(value, str):
         return None
+    try:
+        # the standard library's C parser is ~40 times faster than pendulum's
+        parsed_std = _dt.datetime.fromisoformat(value)
+    except ValueError:
+        return _parse_with_pendulum(value)
+    offset = parsed_std.utcoffset()
+    if offset is None:
+        return None
+    seconds = int(offset.total_seconds())
+    zone = _ZONES.get(seconds)
+    if zone is None:
+        zone = _ZONES.setdefault(seconds, pendulum.FixedTimezone(seconds))
+    d = parsed_std
+    return pendulum.DateTime(
+        d.year, d.month, d.day, d.hour, d.minute, d.second, d.microsecond, tzinfo=zone
+    )
+
+
+def _parse_with_pendulum(value: str) -> pendulum.DateTime | None:
     try:
         parsed = pendulum.parse(value, exact=True, tz=None)
     except (ValueError, TypeError, OverflowError):
