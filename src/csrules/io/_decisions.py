@@ -57,22 +57,27 @@ def decision_to_json(
     official data) and ``parameters`` (name → value and effective date of
     every parameter the fired rules used). Times are written at +08:00.
     """
-    body: dict[str, Any] = _outcome(decision)
-    body["rules"] = list(decision.rules)
-    body["explanation"] = list(decision.explanation(lang))
-    body["estimated"] = decision.estimated
+    # encode the outcome values; rules and explanations are strings already
+    body: dict[str, JSONValue] = {k: encode_value(v) for k, v in _outcome(decision).items()}
+    trace = decision.trace
+    cited = trace.cited
+    body["rules"] = [f.rule.clause for f in cited]
+    body["explanation"] = [f.explanation(lang) for f in cited]
+    body["estimated"] = trace.estimated
     if parameters:
         body["parameters"] = {
-            use.name: {"value": _param_value(use.value), "since": use.since, "clause": use.clause}
-            for use in decision.parameters
+            use.name: {
+                "value": encode_value(_param_value(use.value)),
+                "since": use.since.isoformat(),
+                "clause": use.clause,
+            }
+            for use in trace.parameters
         }
-    out: dict[str, Any] = {"id": decision.case_id, "kind": KIND_OF[type(decision)]}
+    out: dict[str, JSONValue] = {"id": decision.case_id, "kind": KIND_OF[type(decision)]}
     if line is not None:
         out["line"] = line
     out["decision"] = body
-    encoded = encode_value(out)
-    assert isinstance(encoded, dict)
-    return encoded
+    return out
 
 
 def _param_value(value: object) -> object:
