@@ -1,4 +1,4 @@
-"""`csrules watch FILE --now TIME`: what is overdue among decided complaints."""
+"""`csrules watch FILE --now TIME` (what is overdue) and `csrules decide --schedule FILE`."""
 
 from __future__ import annotations
 
@@ -73,3 +73,30 @@ class TestWatch:
         status, _, err = _run("watch", str(_decided(tmp_path)), "--now", "2026-05-06T15:00:00")
         assert status == 2
         assert "--now" in err
+
+
+class TestScheduleOption:
+    def test_a_schedule_file_makes_2027_exact(self, tmp_path: Path) -> None:
+        """Without official 2027 data a 2027 refund date is estimated; `--schedule` with
+        the year's holidays makes it exact, and a holiday in the file moves the date."""
+        line = next(raw for raw in CASES.read_text(encoding="utf-8").splitlines() if '"r15"' in raw)
+        cases = tmp_path / "r15.jsonl"
+        cases.write_text(line + "\n", encoding="utf-8")
+        status, out, _ = _run("decide", str(cases))
+        assert status == 0
+        before = json.loads(out)["decision"]
+        assert before["estimated"] is True
+        schedule = tmp_path / "2027.toml"
+        schedule.write_text('[2027]\nholidays = ["2027-01-01", "2027-01-06"]\nworkdays = []\n')
+        status, out, _ = _run("decide", str(cases), "--schedule", str(schedule))
+        assert status == 0
+        after = json.loads(out)["decision"]
+        assert after["estimated"] is False
+        assert after["refund_due"] == "2027-01-15"  # 6 January is now a day off
+        assert before["refund_due"] == "2027-01-14"
+
+    def test_an_unreadable_schedule_is_a_usage_error(self, tmp_path: Path) -> None:
+        """A schedule file that cannot be read stops the run with exit status 2."""
+        status, _, err = _run("decide", str(CASES), "--schedule", str(tmp_path / "none.toml"))
+        assert status == 2
+        assert "none.toml" in err

@@ -20,9 +20,11 @@ from collections.abc import Iterable, Iterator, Sequence
 from typing import IO, Any, Final
 
 from csrules import __version__
+from csrules._calendar import WorkCalendar
 from csrules._decision import Lang
 from csrules._engine import decide
 from csrules.exceptions import (
+    CalendarError,
     ContractError,
     CsrulesError,
     DomainValueError,
@@ -154,8 +156,18 @@ class _Progress:
             self.stream.write("\n")
 
 
+def _with_schedule(policy: Policy, path: str | None) -> Policy:
+    if path is None:
+        return policy
+    try:
+        return policy.with_calendar(WorkCalendar.from_file(path, base=policy.calendar))
+    except CalendarError as err:
+        msg = f"bad holiday schedule: {err}"
+        raise _UsageError(msg) from err
+
+
 def _cmd_decide(args: argparse.Namespace, out: IO[str], err: IO[str]) -> int:
-    policy = _load_policy(args.policy)
+    policy = _with_schedule(_load_policy(args.policy), args.schedule)
     source = _open_input(args.file)
     monitor = None if args.no_stream else _monitor(policy, args.backend)
     progress = _Progress(args.progress or (args.progress is None and err.isatty()), err)
@@ -271,6 +283,10 @@ def _parser() -> argparse.ArgumentParser:
     p = sub.add_parser("decide", help="decide JSON Lines cases (one result per line)")
     p.add_argument("file", nargs="?", default="-", help="JSON Lines cases, or - for stdin")
     p.add_argument("--policy", help="a policy TOML file, or a bundled name (b2c, taobao)")
+    p.add_argument(
+        "--schedule",
+        help="a holiday schedule file (TOML or JSON) for years without official data",
+    )
     p.add_argument("--format", choices=("jsonl", "table"), default="jsonl")
     p.add_argument("--lang", choices=("en", "zh"), default="en")
     p.add_argument(
