@@ -3,12 +3,14 @@
 Each complaint that can correlate becomes a durable-rules *fact*: one in the
 customer scope when it names a department or staff member, one in the
 product scope when it is a quality report. Four rules, written below with
-``when_all``, ``m`` and ``c``, join a new fact with the earlier facts of the
-same scope that fall in its window: same customer and department, same
-customer and staff member (B2C-8.7.1), same product and customer, same
-product and another customer (B2C-8.7.5). The rules' actions hand the joined
-earlier facts back; the monitor counts the distinct customers, as
-durable-rules has no aggregation over a sliding window.
+``when_all``, ``m`` and ``c``, join a new fact with the facts of the same
+scope asserted before it whose time falls in its window (from ``since`` to
+``until``: complaints may arrive late, so the window reaches both ways):
+same customer and department, same customer and staff member (B2C-8.7.1),
+same product and customer, same product and another customer (B2C-8.7.5).
+The rules' actions hand the joined earlier facts back; the monitor counts
+the distinct customers, as durable-rules has no aggregation over a sliding
+window.
 
 What this module hides from its callers:
 
@@ -102,7 +104,8 @@ def define_rules(action: Callable[[str], Action]) -> dict[str, Any]:
                     & (m.cust == c.earlier.cust)
                     & (m.dept == c.earlier.dept)
                     & (m.seq > c.earlier.seq)
-                    & (m.since <= c.earlier.ts),
+                    & (m.since <= c.earlier.ts)
+                    & (m.until >= c.earlier.ts),
                 )(action(_DEPARTMENT))
                 # ... or about the same staff member.
                 when_all(
@@ -112,7 +115,8 @@ def define_rules(action: Callable[[str], Action]) -> dict[str, Any]:
                     & (m.cust == c.earlier.cust)
                     & (m.staff == c.earlier.staff)
                     & (m.seq > c.earlier.seq)
-                    & (m.since <= c.earlier.ts),
+                    & (m.since <= c.earlier.ts)
+                    & (m.until >= c.earlier.ts),
                 )(action(_STAFF))
                 # B2C-8.7.5: this customer already reported the product within
                 # the window (they are not counted twice) ...
@@ -123,7 +127,8 @@ def define_rules(action: Callable[[str], Action]) -> dict[str, Any]:
                     & (m.sku == c.earlier.sku)
                     & (m.cust == c.earlier.cust)
                     & (m.seq > c.earlier.seq)
-                    & (m.since <= c.earlier.ts),
+                    & (m.since <= c.earlier.ts)
+                    & (m.until >= c.earlier.ts),
                 )(action(_PRODUCT_REPEAT))
                 # ... and other customers who reported it within the window.
                 when_all(
@@ -133,7 +138,8 @@ def define_rules(action: Callable[[str], Action]) -> dict[str, Any]:
                     & (m.sku == c.earlier.sku)
                     & (m.cust != c.earlier.cust)
                     & (m.seq > c.earlier.seq)
-                    & (m.since <= c.earlier.ts),
+                    & (m.since <= c.earlier.ts)
+                    & (m.until >= c.earlier.ts),
                 )(action(_PRODUCT_PEER))
             name, definition = rules.define()
         finally:
@@ -148,7 +154,7 @@ class _QuietHost(durable_engine.Host):  # type: ignore[misc]
         return
 
 
-def customer_fact(record: Record, since: int) -> dict[str, Any]:
+def customer_fact(record: Record, since: int, until: int) -> dict[str, Any]:
     """The customer-scope fact of a record: what the B2C-8.7.1 rules see."""
     fact: dict[str, Any] = {
         "sid": _CUSTOMER_SIDS[hash(record.cust) % SLOTS],
@@ -157,6 +163,7 @@ def customer_fact(record: Record, since: int) -> dict[str, Any]:
         "seq": record.seq,
         "ts": record.ts,
         "since": since,
+        "until": until,
         "cid": record.cid,
         "cust": record.cust,
     }
@@ -167,7 +174,7 @@ def customer_fact(record: Record, since: int) -> dict[str, Any]:
     return fact
 
 
-def product_fact(record: Record, since: int) -> dict[str, Any]:
+def product_fact(record: Record, since: int, until: int) -> dict[str, Any]:
     """The product-scope fact of a quality report: what the B2C-8.7.5 rules see."""
     return {
         "sid": _PRODUCT_SIDS[hash(record.sku) % SLOTS],
@@ -176,6 +183,7 @@ def product_fact(record: Record, since: int) -> dict[str, Any]:
         "seq": record.seq,
         "ts": record.ts,
         "since": since,
+        "until": until,
         "cid": record.cid,
         "cust": record.cust,
         "sku": record.sku,
@@ -314,17 +322,31 @@ class DurableBackend:
             raise StreamError(msg)
         return self._engine
 
-    def add(self, record: Record, customer_since: int, product_since: int) -> Matches | None:
-        """Assert the record's facts and return the earlier records the rules joined."""
+    def add(
+        self,
+        record: Record,
+        customer_since: int,
+        customer_until: int,
+        product_since: int,
+        product_until: int,
+        keep: bool = True,
+    ) -> Matches | None:
+        """Assert the record's facts and return the earlier records the rules joined.
+
+        Facts of a record not to ``keep`` are retracted with the next batch;
+        until then no later fact's window reaches them.
+        """
         engine = self._engine
         if engine is None:
             engine = self._live()  # raises
         hits = engine.hits
         hits.clear()
         if record.dept is not None or record.staff is not None:
-            engine.assert_fact(customer_fact(record, customer_since))
+            engine.assert_fact(customer_fact(record, customer_since, customer_until))
         if record.sku is not None:
-            engine.assert_fact(product_fact(record, product_since))
+            engine.assert_fact(product_fact(record, product_since, product_until))
+        if not keep:
+            self._forget_later(record)
         if not hits:
             return None
         found: dict[str, list[Record]] = {
@@ -342,6 +364,17 @@ class DurableBackend:
             found[_DEPARTMENT], found[_STAFF], bool(found[_PRODUCT_REPEAT]), found[_PRODUCT_PEER]
         )
 
+    def _forget_later(self, record: Record) -> None:
+        """Queue the retraction of a record's facts (sent with the next batch)."""
+        pending = self._retract
+        if record.dept is not None or record.staff is not None:
+            pending.append({"sid": _CUSTOMER_SIDS[hash(record.cust) % SLOTS], "id": record.seq})
+        if record.sku is not None:
+            pending.append({"sid": _PRODUCT_SIDS[hash(record.sku) % SLOTS], "id": record.seq})
+        if len(pending) >= _RETRACT_BATCH:
+            self._retract = []
+            self._live().retract(pending)
+
     def forget(self, customer: Sequence[Record], product: Sequence[Record]) -> None:
         """Retract the facts of records that left every window (in batches)."""
         pending = self._retract
@@ -354,14 +387,15 @@ class DurableBackend:
     def load(self, customer: Sequence[Record], product: Sequence[Record]) -> None:
         """Assert restored facts without correlating them.
 
-        Each fact's ``since`` is one microsecond after its own time, so no
-        restored fact joins an earlier one; later facts join them as usual.
+        Each fact's window is empty (``since`` one microsecond after
+        ``until``), so no restored fact joins an earlier one; later facts
+        join them as usual.
         """
         engine = self._live()
         for record in customer:
-            engine.assert_fact(customer_fact(record, record.ts + 1))
+            engine.assert_fact(customer_fact(record, record.ts + 1, record.ts))
         for record in product:
-            engine.assert_fact(product_fact(record, record.ts + 1))
+            engine.assert_fact(product_fact(record, record.ts + 1, record.ts))
         engine.hits.clear()
 
     def close(self) -> None:

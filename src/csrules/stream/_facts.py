@@ -89,7 +89,10 @@ class Record(NamedTuple):
 
 
 class Matches(NamedTuple):
-    """The earlier records a new record correlates with, oldest first.
+    """The earlier records a new record correlates with, in arrival order.
+
+    "Earlier" means observed before the new record (a lower ``seq``); their
+    times may be before or after its own, within the window either way.
 
     Attributes:
         department: same customer, same department, within the repeat window.
@@ -109,16 +112,32 @@ class Matches(NamedTuple):
 class Backend(Protocol):
     """What the monitor needs from a correlation backend.
 
-    ``customer_since`` and ``product_since`` are the earliest ``ts`` an
-    earlier record may have to count for the new one (its time minus the
-    window in force on its date). Records reach :meth:`add` in ``seq`` order
-    and leave through :meth:`forget` in the same order.
+    An earlier record counts for the new one in a scope when its ``ts`` lies
+    between that scope's ``since`` and ``until``, both included: the new
+    record's time minus and plus the window in force on its date, the lower
+    bound raised to what the monitor still retains (see
+    :class:`~csrules.stream.EscalationMonitor`). Records reach :meth:`add`
+    in ``seq`` order (arrival order, whatever their times) and leave through
+    :meth:`forget` in the same order.
     """
 
     name: ClassVar[str]
 
-    def add(self, record: Record, customer_since: int, product_since: int) -> Matches | None:
-        """Store ``record`` and return what it correlates with (``None``: nothing)."""
+    def add(
+        self,
+        record: Record,
+        customer_since: int,
+        customer_until: int,
+        product_since: int,
+        product_until: int,
+        keep: bool = True,
+    ) -> Matches | None:
+        """Store ``record`` and return what it correlates with (``None``: nothing).
+
+        With ``keep`` false the record is correlated but not stored: it is
+        already past what the monitor retains, and no later record may
+        count it.
+        """
 
     def forget(self, customer: Sequence[Record], product: Sequence[Record]) -> None:
         """Drop the oldest records of each scope: they left every window."""

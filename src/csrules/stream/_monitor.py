@@ -4,9 +4,10 @@ The monitor turns each complaint into a record, asks its backend which
 earlier records it correlates with, and turns those matches into
 :class:`StreamEscalation` values. Windows and the threshold are policy
 parameters read for each complaint's Asia/Shanghai date. The monitor, not
-the backend, checks the order of complaints, forgets records that left
-every window, keeps the open escalations and writes snapshots, so both
-backends behave the same in all of these.
+the backend, keeps the watermark (the latest time observed), decides which
+records are still retained and forgets the others, keeps the open
+escalations and writes snapshots, so both backends behave the same in all
+of these.
 """
 
 from __future__ import annotations
@@ -50,7 +51,9 @@ __all__ = ["BackendName", "EscalationMonitor", "available_backends"]
 #: The backends a monitor can use; ``"auto"`` picks durable-rules when it imports.
 BackendName: TypeAlias = Literal["auto", "durable", "reference"]
 
-SNAPSHOT_FORMAT: Final = "csrules.stream.snapshot/1"
+SNAPSHOT_FORMAT: Final = "csrules.stream.snapshot/2"
+# Written before late complaints were accepted: its "last" time is the watermark.
+_SNAPSHOT_FORMAT_1: Final = "csrules.stream.snapshot/1"
 # Imported on demand: it imports durable-rules, which Python 3.13+ cannot.
 _DURABLE_MODULE: Final = "csrules.stream._durable"
 
@@ -58,7 +61,7 @@ _DURABLE_MODULE: Final = "csrules.stream._durable"
 _EXPIRY_SLACK_US: Final = 3600 * 1_000_000
 _PARAMS_CACHE_MAX: Final = 8192
 _NO_MATCHES: Final = Matches((), (), False, ())
-# Before any time (for the last one observed) and after every time (for expiry).
+# Before any time (the watermark before any complaint) and after every time (for expiry).
 _NEVER: Final = -(1 << 62)
 _ALWAYS: Final = 1 << 62
 # Builds a Record without NamedTuple's Python-level __new__ (hot path).
@@ -97,7 +100,11 @@ def _make_backend(kind: str) -> Backend:
 
 
 def _max_from(policy: Policy, name: str, on: dt.date) -> int:
-    """The largest value of ``name`` in force on ``on`` or taking effect later."""
+    """The largest value of ``name`` in force on ``on`` or taking effect later.
+
+    It never grows as ``on`` moves later, so the retention cut (the
+    watermark minus the largest window) never moves back.
+    """
     now: int = policy.value(name, on)
     later: list[int] = [value for since, value in policy.parameter(name).values if since > on]
     return max([now, *later])
@@ -111,21 +118,22 @@ class _Params(NamedTuple):
     threshold: int
     repeat_us: int  # the B2C-8.7.1 window
     quality_us: int  # the B2C-8.7.5 window
-    repeat_keep_us: int  # how long a record may still count for a later complaint
-    quality_keep_us: int
+    # With the watermark on this date, records more than this older than it
+    # are no longer retained: the largest window in force then or later.
+    keep_us: int
 
     @classmethod
     def of(cls, policy: Policy, on: dt.date) -> _Params:
         repeat_days: int = policy.value(REPEAT_WINDOW, on)
         quality_days: int = policy.value(QUALITY_WINDOW, on)
+        keep_days = max(_max_from(policy, REPEAT_WINDOW, on), _max_from(policy, QUALITY_WINDOW, on))
         return cls(
             repeat_days,
             quality_days,
             policy.value(QUALITY_THRESHOLD, on),
             repeat_days * DAY_US,
             quality_days * DAY_US,
-            _max_from(policy, REPEAT_WINDOW, on) * DAY_US,
-            _max_from(policy, QUALITY_WINDOW, on) * DAY_US,
+            keep_days * DAY_US,
         )
 
 
@@ -145,11 +153,15 @@ class EscalationMonitor:
       Each further new customer escalates again; a customer who already
       reported the product in the window neither escalates nor counts twice.
 
-    Windows count back from the new complaint's ``received_at``: an earlier
-    complaint counts when it was received at most ``N x 24`` hours before.
-    Parameters are those in force on the new complaint's Asia/Shanghai date.
-    Complaints must be observed in order of ``received_at`` (equal times are
-    fine). The monitor is thread-safe; calls are serialised.
+    "Earlier" is arrival order: a complaint is correlated with the
+    complaints observed before it whose ``received_at`` is at most ``N x 24``
+    hours from its own, before or after it (complaints may arrive out of
+    order). Parameters are those in force on the new complaint's
+    Asia/Shanghai date. The *watermark* is the latest ``received_at``
+    observed; records more than the largest window older than it are no
+    longer retained, so a complaint arriving that late misses what was
+    forgotten, and memory stays bounded. The monitor is thread-safe; calls
+    are serialised.
 
     Args:
         policy: the shop's policy; the bundled B2C policy by default.
@@ -172,10 +184,8 @@ class EscalationMonitor:
         self._lock = threading.Lock()
         self._params: dict[int, _Params] = {}
         self._seq = 0
-        # The last complaint observed: its time (epoch microseconds), id and time.
-        self._last_ts = _NEVER
-        self._last_id = ""
-        self._last_at: pendulum.DateTime | None = None
+        # The latest received_at observed (epoch microseconds).
+        self._watermark = _NEVER
         # Nothing can expire before this time (epoch microseconds).
         self._next_expiry = _ALWAYS
         self._customer: deque[Record] = deque()
@@ -198,22 +208,26 @@ class EscalationMonitor:
     def observe(self, complaint: Complaint) -> tuple[StreamEscalation, ...]:
         """Take in one complaint and return the escalations it triggers.
 
+        The complaint may have been received before complaints already
+        observed (it is late): it is correlated all the same, with what is
+        still retained, and does not move the watermark.
+
         Returns:
             The escalations, in the order B2C-8.7.1 same department,
             B2C-8.7.1 same staff member, B2C-8.7.5; ``()`` when none.
 
         Raises:
-            StreamError: the complaint was received before the last one
-                observed (the message names both times), the monitor is
-                closed, or the durable-rules engine failed (after which the
-                monitor refuses further complaints: restore a snapshot).
-            PolicyError: a parameter has no value on the complaint's date.
+            StreamError: the monitor is closed, or the durable-rules engine
+                failed (after which the monitor refuses further complaints:
+                restore a snapshot).
+            PolicyError: a parameter has no value on the complaint's date
+                (the complaint is then not observed).
         """
         with self._lock:
             return self._observe(complaint)
 
     def observe_all(self, complaints: Iterable[Complaint]) -> tuple[StreamEscalation, ...]:
-        """Observe complaints in order (say, a day's log) and return every escalation.
+        """Observe complaints one after another (say, a day's log) and return every escalation.
 
         Stops at the first error; the complaints before it stay observed.
         """
@@ -227,23 +241,23 @@ class EscalationMonitor:
         return tuple(found)
 
     def open_escalations(self) -> tuple[StreamEscalation, ...]:
-        """The escalations still open, oldest first.
+        """The escalations still open, in the order they were raised.
 
         An escalation stays open while its complaint is within the clause's
-        window (in force on the complaint's date), counted back from the
-        latest complaint observed.
+        window (in force on the complaint's date) of the watermark, the
+        latest ``received_at`` observed.
         """
         with self._lock:
-            latest = self._last_ts
+            latest = self._watermark
             return tuple(e for until, e in self._open if until >= latest)
 
     def snapshot(self) -> dict[str, object]:
         """The monitor's state as plain JSON data, for :meth:`restore`.
 
-        It holds the complaints still inside a window (as records of ids and
-        integer times), the open escalations and the last complaint's time;
-        it does not depend on the backend. A monitor stopped by an engine
-        error can still be snapshot, to restore a working one.
+        It holds the complaints still retained (as records of ids and integer
+        times), the open escalations and the watermark; it does not depend on
+        the backend. A monitor stopped by an engine error can still be
+        snapshot, to restore a working one.
 
         Raises:
             StreamError: the monitor is closed.
@@ -252,14 +266,12 @@ class EscalationMonitor:
             if self._backend is None:
                 msg = "the escalation monitor is closed"
                 raise StreamError(msg)
-            at = self._last_at
+            watermark = self._watermark
             return {
                 "format": SNAPSHOT_FORMAT,
                 "policy": self._policy.name,
                 "seq": self._seq,
-                "last": None
-                if at is None
-                else {"ts": self._last_ts, "complaint_id": self._last_id, "at": at.isoformat()},
+                "watermark": None if watermark == _NEVER else watermark,
                 "customer_scope": [_record_json(r) for r in self._customer],
                 "product_scope": [_record_json(r) for r in self._product],
                 "open": [{"until": until, **e.to_json()} for until, e in self._open],
@@ -276,7 +288,8 @@ class EscalationMonitor:
         """A monitor that goes on from a :meth:`snapshot` as if it had never stopped.
 
         The snapshot may come from either backend and may have gone through
-        ``json.dumps`` / ``json.loads``.
+        ``json.dumps`` / ``json.loads``. Snapshots of the earlier format
+        (``csrules.stream.snapshot/1``) are read too.
 
         Raises:
             StreamError: ``data`` is not a snapshot of this format.
@@ -286,7 +299,7 @@ class EscalationMonitor:
             monitor._load(data)
         except (KeyError, TypeError, ValueError) as exc:
             monitor.close()
-            msg = f"not a {SNAPSHOT_FORMAT} snapshot: {exc!r}"
+            msg = f"not a csrules.stream snapshot ({SNAPSHOT_FORMAT}): {exc!r}"
             raise StreamError(msg) from exc
         except BaseException:
             monitor.close()
@@ -337,16 +350,6 @@ class EscalationMonitor:
             params = self._params[day] = _Params.of(self._policy, on)
         return params
 
-    def _out_of_order(self, complaint: Complaint) -> StreamError:
-        at = complaint.received_at.isoformat()
-        last = self._last_at.isoformat() if self._last_at is not None else "?"
-        msg = (
-            f"complaint {complaint.id!r} was received at {at}, before complaint "
-            f"{self._last_id!r} received at {last}; complaints must be observed in "
-            "order of received_at"
-        )
-        return StreamError(msg)
-
     def _observe(self, complaint: Complaint) -> tuple[StreamEscalation, ...]:
         # The hot path: kept flat, as it runs once per complaint.
         backend = self._backend
@@ -354,16 +357,17 @@ class EscalationMonitor:
             backend = self._live()
         at = complaint.received_at
         ts = epoch_us(at)
-        if ts < self._last_ts:
-            raise self._out_of_order(complaint)
         params = (
             self._params.get((ts + SHANGHAI_OFFSET_US) // DAY_US)
             if ts >= SHANGHAI_FIXED_FROM_US
             else None
         ) or self._params_for(ts)
-        self._last_ts, self._last_id, self._last_at = ts, complaint.id, at
-        if ts > self._next_expiry:
-            self._expire(ts, params)
+        watermark = self._watermark
+        in_order = ts >= watermark
+        if in_order:
+            self._watermark = ts
+            if ts > self._next_expiry:
+                self._expire(ts, params)
         dept = complaint.about_department
         staff = complaint.about_staff
         sku = complaint.sku if complaint.topic in QUALITY_TOPICS else None
@@ -373,23 +377,35 @@ class EscalationMonitor:
             Record, (self._seq, ts, complaint.id, complaint.customer_id, dept, staff, sku)
         )
         self._seq += 1
+        repeat_us, quality_us = params.repeat_us, params.quality_us
+        if in_order:  # everything retained is at most ts: no need for the cut
+            keep = True
+            customer_since, product_since = ts - repeat_us, ts - quality_us
+        else:  # late: only what is retained counts, whichever window is larger
+            cut = watermark - self._params_for(watermark).keep_us
+            keep = ts >= cut
+            customer_since = max(ts - repeat_us, cut)
+            product_since = max(ts - quality_us, cut)
         try:
-            matches = backend.add(record, ts - params.repeat_us, ts - params.quality_us)
+            matches = backend.add(
+                record, customer_since, ts + repeat_us, product_since, ts + quality_us, keep
+            )
         except StreamError as exc:
             self._broken = str(exc)
             raise
-        if dept is not None or staff is not None:
-            if not self._customer:
-                self._next_expiry = min(
-                    self._next_expiry, ts + params.repeat_keep_us + _EXPIRY_SLACK_US
-                )
-            self._customer.append(record)
-        if sku is not None:
-            if not self._product:
-                self._next_expiry = min(
-                    self._next_expiry, ts + params.quality_keep_us + _EXPIRY_SLACK_US
-                )
-            self._product.append(record)
+        if keep:
+            if dept is not None or staff is not None:
+                if not self._customer:
+                    self._next_expiry = min(
+                        self._next_expiry, ts + params.keep_us + _EXPIRY_SLACK_US
+                    )
+                self._customer.append(record)
+            if sku is not None:
+                if not self._product:
+                    self._next_expiry = min(
+                        self._next_expiry, ts + params.keep_us + _EXPIRY_SLACK_US
+                    )
+                self._product.append(record)
         if matches is None:
             if sku is None or params.threshold > 0:
                 return ()
@@ -438,20 +454,27 @@ class EscalationMonitor:
         return tuple(found)
 
     def _opened(self, until: int, escalation: StreamEscalation) -> None:
+        if until < self._watermark:  # a late complaint's escalation, closed already
+            return
         if not self._open:
             self._next_expiry = min(self._next_expiry, until + _EXPIRY_SLACK_US)
         self._open.append((until, escalation))
 
-    def _expire(self, ts: int, params: _Params) -> None:
-        """Forget records no later complaint can reach, and close old escalations."""
+    def _expire(self, watermark: int, params: _Params) -> None:
+        """Forget records no later complaint can reach, and close old escalations.
+
+        ``params`` are those in force on the watermark's date. Records leave
+        in arrival order, so one retained longer (received earlier but
+        observed later than others) may keep those behind it a little
+        longer; they are past the cut and never count again.
+        """
         customer, product, opened = self._customer, self._product, self._open
-        cut_customer = ts - params.repeat_keep_us
-        cut_product = ts - params.quality_keep_us
+        cut = watermark - params.keep_us
         gone_customer: list[Record] = []
-        while customer and customer[0].ts < cut_customer:
+        while customer and customer[0].ts < cut:
             gone_customer.append(customer.popleft())
         gone_product: list[Record] = []
-        while product and product[0].ts < cut_product:
+        while product and product[0].ts < cut:
             gone_product.append(product.popleft())
         if gone_customer or gone_product:
             try:
@@ -459,30 +482,34 @@ class EscalationMonitor:
             except StreamError as exc:
                 self._broken = str(exc)
                 raise
-        while opened and opened[0][0] < ts:
+        while opened and opened[0][0] < watermark:
             opened.popleft()
         self._next_expiry = _EXPIRY_SLACK_US + min(
-            customer[0].ts + params.repeat_keep_us if customer else _ALWAYS,
-            product[0].ts + params.quality_keep_us if product else _ALWAYS,
+            customer[0].ts + params.keep_us if customer else _ALWAYS,
+            product[0].ts + params.keep_us if product else _ALWAYS,
             opened[0][0] if opened else _ALWAYS,
         )
 
     def _load(self, data: Mapping[str, object]) -> None:
-        if data.get("format") != SNAPSHOT_FORMAT:
-            msg = f"format is {data.get('format')!r}, expected {SNAPSHOT_FORMAT!r}"
+        kind = data.get("format")
+        if kind not in (SNAPSHOT_FORMAT, _SNAPSHOT_FORMAT_1):
+            msg = f"format is {kind!r}, expected {SNAPSHOT_FORMAT!r}"
             raise ValueError(msg)
         seq = _int(data["seq"])
         customer = [_record(item) for item in _list(data["customer_scope"])]
         product = [_record(item) for item in _list(data["product_scope"])]
         opened = [_open_item(item) for item in _list(data["open"])]
-        last = data["last"]
-        if last is not None:
-            if not isinstance(last, Mapping):
-                msg = f"last must be an object or null, got {last!r}"
-                raise TypeError(msg)
-            self._last_ts = _int(last["ts"])
-            self._last_id = str(last["complaint_id"])
-            self._last_at = _time(last["at"])
+        if kind == SNAPSHOT_FORMAT:
+            watermark = data["watermark"]
+            if watermark is not None:
+                self._watermark = _int(watermark)
+        else:  # complaints were in order then: the last one's time is the watermark
+            last = data["last"]
+            if last is not None:
+                if not isinstance(last, Mapping):
+                    msg = f"last must be an object or null, got {last!r}"
+                    raise TypeError(msg)
+                self._watermark = _int(last["ts"])
         self._seq = seq
         self._customer.extend(customer)
         self._product.extend(product)

@@ -1,10 +1,12 @@
 """The reference backend: the correlation in plain Python.
 
 It keeps each customer's complaints about a department or staff member, and
-each product's quality reports, in arrival order, and scans them newest
-first until it reaches one older than the window. It needs nothing beyond
-the standard library, so the monitor falls back to it where durable-rules
-cannot be imported, and the tests hold the durable-rules backend to it.
+each product's quality reports, in arrival order, and compares a new
+complaint with every one of them whose time falls in its window (complaints
+may arrive out of order, so the queues are not sorted by time). It needs
+nothing beyond the standard library, so the monitor falls back to it where
+durable-rules cannot be imported, and the tests hold the durable-rules
+backend to it.
 """
 
 from __future__ import annotations
@@ -27,8 +29,16 @@ class ReferenceBackend:
         self._by_customer: dict[str, deque[Record]] = {}
         self._by_product: dict[str, deque[Record]] = {}
 
-    def add(self, record: Record, customer_since: int, product_since: int) -> Matches | None:
-        """Store ``record`` and return the earlier records it correlates with."""
+    def add(
+        self,
+        record: Record,
+        customer_since: int,
+        customer_until: int,
+        product_since: int,
+        product_until: int,
+        keep: bool = True,
+    ) -> Matches | None:
+        """Return the earlier records ``record`` correlates with; store it if ``keep``."""
         department: list[Record] = []
         staff: list[Record] = []
         peers: list[Record] = []
@@ -37,34 +47,33 @@ class ReferenceBackend:
         if dept is not None or person is not None:
             earlier = self._by_customer.get(record.cust)
             if earlier is None:
-                self._by_customer[record.cust] = deque((record,))
+                if keep:
+                    self._by_customer[record.cust] = deque((record,))
             else:
-                for old in reversed(earlier):  # newest first, until out of the window
-                    if old.ts < customer_since:
-                        break
-                    if dept is not None and old.dept == dept:
-                        department.append(old)
-                    if person is not None and old.staff == person:
-                        staff.append(old)
-                earlier.append(record)
+                for old in earlier:  # in arrival order
+                    if customer_since <= old.ts <= customer_until:
+                        if dept is not None and old.dept == dept:
+                            department.append(old)
+                        if person is not None and old.staff == person:
+                            staff.append(old)
+                if keep:
+                    earlier.append(record)
         if sku is not None:
             reports = self._by_product.get(sku)
             if reports is None:
-                self._by_product[sku] = deque((record,))
+                if keep:
+                    self._by_product[sku] = deque((record,))
             else:
                 customer = record.cust
-                for old in reversed(reports):
-                    if old.ts < product_since:
-                        break
-                    if old.cust == customer:
-                        repeat = True
-                    else:
-                        peers.append(old)
-                reports.append(record)
+                for old in reports:
+                    if product_since <= old.ts <= product_until:
+                        if old.cust == customer:
+                            repeat = True
+                        else:
+                            peers.append(old)
+                if keep:
+                    reports.append(record)
         if department or staff or peers or repeat:
-            department.reverse()  # oldest first
-            staff.reverse()
-            peers.reverse()
             return Matches(department, staff, repeat, peers)
         return None
 
