@@ -1,0 +1,152 @@
+"""Working-day arithmetic over ``int64`` date ordinals, by table lookup.
+
+For a span of days, the working days of the calendar (asked one day at a
+time through :meth:`WorkCalendar.is_workday`, so official, user-supplied and
+estimated years all answer as the calendar does) are laid out as a sorted
+array ``work`` of ordinals and a running count ``count[k]`` of working days
+on or before ``base + k``. Then
+
+* the ``n``-th working day after ``d`` (``n >= 1``) is ``work[count[d - base] + n - 1]``;
+* the first working day on or after ``d`` is ``work[count[d - 1 - base]]``.
+
+Both are two array lookups per row. Each calendar's per-year flags are
+built once and kept.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import threading
+from typing import Any, Final
+
+import numpy as np
+from numpy.typing import NDArray
+
+from csrules._calendar import WorkCalendar
+
+__all__ = ["add_working_days", "roll_to_working_day"]
+
+_LOCK: Final = threading.Lock()
+_FLAGS: dict[tuple[int, int], NDArray[np.bool_]] = {}
+_CALENDARS: dict[int, WorkCalendar] = {}
+_MAX_CALENDARS: Final = 16
+
+
+def _year_flags(calendar: WorkCalendar, year: int) -> NDArray[np.bool_]:
+    key = (id(calendar), year)
+    found = _FLAGS.get(key)
+    if found is not None and _CALENDARS.get(id(calendar)) is calendar:
+        return found
+    first = dt.date(year, 1, 1).toordinal()
+    last = dt.date(year, 12, 31).toordinal()
+    is_workday = calendar.is_workday
+    fromordinal = dt.date.fromordinal
+    flags = np.fromiter(
+        (is_workday(fromordinal(o)) for o in range(first, last + 1)),
+        dtype=bool,
+        count=last - first + 1,
+    )
+    with _LOCK:
+        if _CALENDARS.get(id(calendar)) is not calendar:
+            # a new calendar (or a recycled id): forget what the old one answered
+            for stale in [k for k in _FLAGS if k[0] == id(calendar)]:
+                del _FLAGS[stale]
+            if len(_CALENDARS) >= _MAX_CALENDARS:
+                _FLAGS.clear()
+                _CALENDARS.clear()
+            _CALENDARS[id(calendar)] = calendar
+        _FLAGS[key] = flags
+    return flags
+
+
+class _Span:
+    """Working days of ``[base, last]`` as ``work`` and ``count`` arrays."""
+
+    __slots__ = ("base", "count", "flags", "last", "work")
+
+    def __init__(self, calendar: WorkCalendar, base: int, last: int) -> None:
+        first_year = dt.date.fromordinal(base).year
+        last_year = dt.date.fromordinal(last).year
+        year_start = dt.date(first_year, 1, 1).toordinal()
+        flags = np.concatenate([_year_flags(calendar, y) for y in range(first_year, last_year + 1)])
+        flags = flags[base - year_start : last - year_start + 1]
+        self.base = base
+        self.last = last
+        self.flags = flags
+        self.work: NDArray[np.int64] = base + np.flatnonzero(flags).astype(np.int64)
+        self.count: NDArray[np.int64] = np.cumsum(flags, dtype=np.int64)
+
+
+def _bounds(d: NDArray[np.int64], valid: NDArray[np.bool_] | None) -> tuple[int, int] | None:
+    picked = d if valid is None else d[valid]
+    if picked.size == 0:
+        return None
+    return int(picked.min()), int(picked.max())
+
+
+def add_working_days(
+    calendar: WorkCalendar,
+    d: NDArray[np.int64],
+    n: NDArray[np.int64] | int,
+    null: NDArray[np.bool_] | None,
+) -> tuple[NDArray[np.int64], NDArray[np.bool_] | None]:
+    """The ``n``-th working day after each date (``d`` itself when ``n`` is 0).
+
+    Args:
+        calendar: the working-day calendar.
+        d: start dates as ordinals.
+        n: working days to add, one for all rows or one per row.
+        null: rows whose date or count is ``None`` (or ``None`` for no such row).
+
+    Returns:
+        The dates as ordinals, and the rows without an answer (nulls, and
+        negative counts, for which :meth:`WorkCalendar.add_working_days`
+        raises).
+    """
+    counts = np.asarray(n, dtype=np.int64)
+    invalid = null
+    negative = counts < 0
+    if negative.any():
+        negative = np.broadcast_to(negative, d.shape)
+        invalid = negative if invalid is None else invalid | negative
+    valid = None if invalid is None else ~invalid
+    bounds = _bounds(d, valid)
+    if bounds is None:
+        return np.full(d.shape, np.iinfo(np.int64).min, dtype=np.int64), invalid
+    low, high = bounds
+    most = int(np.broadcast_to(counts, d.shape)[valid].max() if valid is not None else counts.max())
+    last = calendar.add_working_days(dt.date.fromordinal(high), max(most, 1)).toordinal()
+    span = _span(calendar, low - 1, last)
+    safe = d if valid is None else np.where(valid, d, low)
+    safe_n = counts if invalid is None else np.where(invalid, 0, counts)
+    index = span.count[safe - span.base] + safe_n - 1
+    moved = span.work[np.maximum(index, 0)]
+    out: NDArray[np.int64] = np.where(safe_n == 0, safe, moved)
+    if invalid is not None:
+        out[invalid] = np.iinfo(np.int64).min
+    return out, invalid
+
+
+def roll_to_working_day(
+    calendar: WorkCalendar, d: NDArray[np.int64], null: NDArray[np.bool_] | None
+) -> NDArray[np.int64]:
+    """Each date if it is a working day, else the next working day (ordinals)."""
+    valid = None if null is None else ~null
+    bounds = _bounds(d, valid)
+    if bounds is None:
+        return np.full(d.shape, np.iinfo(np.int64).min, dtype=np.int64)
+    low, high = bounds
+    last = calendar.add_working_days(dt.date.fromordinal(high), 1).toordinal()
+    span = _span(calendar, low - 1, last)
+    safe = d if valid is None else np.where(valid, d, low)
+    out: NDArray[np.int64] = span.work[span.count[safe - 1 - span.base]]
+    if null is not None:
+        out[null] = np.iinfo(np.int64).min
+    return out
+
+
+def _span(calendar: Any, base: int, last: int) -> _Span:
+    if not isinstance(calendar, WorkCalendar):
+        msg = f"working-day functions need a WorkCalendar, got {type(calendar).__name__}"
+        raise TypeError(msg)
+    return _Span(calendar, base, last)
