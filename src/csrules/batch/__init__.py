@@ -8,7 +8,7 @@ columns from fact records. The answers are the single path's, row by row:
 same fired rule, same outcomes. See ``docs/batch.md`` for the encodings.
 """
 
-from csrules.batch._encode import NULL_CODE, NULL_INT, enum_code, facts_frame
+from csrules.batch._encode import NULL_CODE, NULL_INT, enum_code, facts_frame, with_kind
 from csrules.batch._returns import ReturnsBatch, decide_returns_batch, decide_returns_columns
 from csrules.batch._vector import VECTORISED_FUNCTIONS, BatchResult, VectorTable, compile_table
 
@@ -24,4 +24,5 @@ __all__ = [
     "decide_returns_columns",
     "enum_code",
     "facts_frame",
+    "with_kind",
 ]

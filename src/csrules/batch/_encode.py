@@ -44,6 +44,7 @@ __all__ = [
     "facts_frame",
     "fen",
     "to_python",
+    "with_kind",
 ]
 
 #: ``None`` in an ``int64`` column (money, dates, integers).
@@ -179,6 +180,55 @@ def empty_column(kind: Kind, n: int, enum_class: type[enum.Enum] | None = None) 
     return np.full(n, None, dtype=object)
 
 
+_TAG: Final = "csrules.kind"
+_ENUM_TAG: Final = "csrules.enum"
+_TAGGED: dict[tuple[str, str, type[enum.Enum] | None], np.dtype[Any]] = {}
+
+
+def with_kind(
+    column: NDArray[Any], kind: Kind, enum_class: type[enum.Enum] | None = None
+) -> NDArray[Any]:
+    """A view of an integer column that says what its numbers mean.
+
+    ``kind`` is ``"money"`` (fen), ``"date"`` (ordinals) or ``"enum"`` (codes
+    of ``enum_class``). The meaning travels in the dtype's metadata, which
+    slicing and indexing keep. :func:`facts_frame` and batch outcomes tag
+    their columns this way; an untagged integer column is read as plain
+    integers where that matters (a fact passed through as an outcome).
+
+    Raises:
+        DomainValueError: the column is not an integer array, or the kind
+            is not one of those three.
+    """
+    if kind not in ("money", "date", "enum") or column.dtype.kind != "i":
+        raise DomainValueError(
+            "kind", kind, "'money', 'date' or 'enum', on a signed integer column"
+        )
+    return column.view(tagged_dtype(column.dtype, kind, enum_class))
+
+
+def tagged_dtype(
+    base: np.dtype[Any], kind: Kind, enum_class: type[enum.Enum] | None = None
+) -> np.dtype[Any]:
+    """``base`` with the metadata :func:`with_kind` reads."""
+    key = (base.str, kind, enum_class)
+    dtype = _TAGGED.get(key)
+    if dtype is None:
+        meta: dict[str, object] = {_TAG: kind}
+        if enum_class is not None:
+            meta[_ENUM_TAG] = enum_class
+        dtype = _TAGGED[key] = np.dtype(base.str, metadata=meta)
+    return dtype
+
+
+def kind_of_column(column: NDArray[Any]) -> tuple[Kind | None, type[enum.Enum] | None]:
+    """The kind and enum class a column is tagged with (see :func:`with_kind`)."""
+    meta = column.dtype.metadata
+    if not meta or _TAG not in meta:
+        return None, None
+    return meta[_TAG], meta.get(_ENUM_TAG)
+
+
 def column_of(
     values: Sequence[object],
     kind: Kind,
@@ -194,20 +244,22 @@ def column_of(
             dtype = code_dtype(enum_class) if enum_class is not None else np.dtype(np.int8)
             null = int(np.iinfo(dtype).min)
             index = {m: i for i, m in enumerate(_members(enum_class))} if enum_class else {}
-            return np.fromiter(
+            codes = np.fromiter(
                 (null if v is None else index[v] for v in values),  # type: ignore[index]
                 dtype=dtype,
                 count=n,
             )
+            return with_kind(codes, "enum", enum_class)
         if kind == "int":
             return np.fromiter(
                 (NULL_INT if v is None else v for v in values), dtype=np.int64, count=n
             )
-        return np.fromiter(
+        numbers = np.fromiter(
             (NULL_INT if v is None else encode_value(v, kind, where) for v in values),
             dtype=np.int64,
             count=n,
         )
+        return with_kind(numbers, kind)
     if kind == "datetime":
         us = np.fromiter(
             (NULL_INT if v is None else micros_since_epoch(v, where) for v in values),  # type: ignore[arg-type]

@@ -193,7 +193,9 @@ def _merge(parts: list[tuple[NDArray[np.intp], BatchResult]], n: int) -> BatchRe
 
     def scatter(pieces: list[NDArray[Any]]) -> NDArray[Any]:
         joined = np.concatenate(pieces)
-        out = np.empty((n, *joined.shape[1:]), dtype=joined.dtype)
+        same = all(p.dtype == pieces[0].dtype for p in pieces)
+        # the first piece's dtype keeps its tag (money, date, enum codes)
+        out = np.empty((n, *joined.shape[1:]), dtype=pieces[0].dtype if same else joined.dtype)
         out[order] = joined
         return out
 

@@ -40,9 +40,11 @@ from csrules.batch._encode import (
     encode_value,
     enum_code,
     fen,
+    kind_of_column,
     micros_of_day,
     micros_since_epoch,
     scalar_kind,
+    tagged_dtype,
     to_python,
 )
 from csrules.exceptions import (
@@ -164,7 +166,8 @@ def _is_none(value: object) -> bool:
     return value is None
 
 
-def _vec_from_column(name: str, column: object, n: int) -> _Vec:
+def _vec_from_column(name: str, column: object, n: int) -> object:
+    """A fact column as a _Vec; an object column of nothing but None is plain None."""
     where = f"columns[{name!r}]"
     if not isinstance(column, np.ndarray):
         raise DomainValueError(where, type(column).__name__, "a 1-D numpy array")
@@ -176,7 +179,8 @@ def _vec_from_column(name: str, column: object, n: int) -> _Vec:
     if kind == "b":
         return _Vec(column, "bool", null=None)
     if kind in "iu":
-        return _Vec(column, "int", null=None if kind == "u" else False)
+        tagged, enum_class = kind_of_column(column)
+        return _Vec(column, tagged or "int", enum_class, null=None if kind == "u" else False)
     if kind == "M":
         return _Vec(column.astype("datetime64[us]", copy=False), "datetime")
     if kind == "m":
@@ -184,7 +188,11 @@ def _vec_from_column(name: str, column: object, n: int) -> _Vec:
     if kind == "U":
         return _Vec(column, "str", null=None)
     if kind == "O":
-        return _Vec(column, "object")
+        vec = _Vec(column, "object")
+        null = vec.null()
+        if n == 0 or (null is not None and bool(null.all())):
+            return None  # None on every row, whatever the fact's type
+        return vec
     if kind in "fc":
         raise DomainValueError(
             where,
@@ -351,7 +359,11 @@ def _joined_kind(a: _Vec, b: _Vec) -> tuple[Kind, type[enum.Enum] | None]:
 def _compare(op: str, left: object, right: object, where: _Where, what: str) -> object:
     if not isinstance(left, _Vec):
         if not isinstance(right, _Vec):
+            if op not in ("==", "!=") and (left is None or right is None):
+                return False  # as for columns: ordering with None is false
             return _CMP[op](left, right)
+        if left is None and op not in ("==", "!="):
+            return False
         left, right, op = right, left, _FLIP[op]
     a: _Vec = left
     enum_codes = a.kind == "enum" or (a.kind == "int" and isinstance(right, enum.Enum))
@@ -406,6 +418,8 @@ def _with_nulls(data: NDArray[Any], null: NDArray[np.bool_] | None) -> NDArray[A
 
 def _arith(op: str, left: object, right: object, where: _Where, what: str, n: int) -> object:
     if not isinstance(left, _Vec) and not isinstance(right, _Vec):
+        if left is None or right is None:
+            return None
         return _ARITH[op](left, right)
     if left is None or right is None:
         return _Vec(np.full(n, NULL_INT, dtype=np.int64), "int", null=np.ones(n, dtype=bool))
@@ -432,6 +446,8 @@ def _arith(op: str, left: object, right: object, where: _Where, what: str, n: in
         else:
             value = fen(other, f"{where.table}.{where.rule}: {what}")
             kind = "money"
+    elif op == "*" and isinstance(other, int):
+        value = other  # a count: money times 3 is still money, in fen
     else:
         value = _encode_for(other, vec, where, what)
     operands = (vec.data, value) if vec is left else (value, vec.data)
@@ -544,6 +560,8 @@ def _shift(function: str, args: Sequence[object], env: _Env, where: _Where) -> o
     start, amount = args
     what = f"{function}()"
     if not isinstance(start, _Vec) and not isinstance(amount, _Vec):
+        if start is None or amount is None:
+            return None
         from csrules.rules._expr import FUNCTIONS
 
         return FUNCTIONS[function](start, amount)
@@ -579,6 +597,8 @@ def _working(function: str, args: Sequence[object], env: _Env, where: _Where) ->
     if not isinstance(calendar, WorkCalendar):
         raise where.error(f"{what} needs the policy's WorkCalendar: pass calendar=")
     if not any(isinstance(a, _Vec) for a in args):
+        if any(a is None for a in args):
+            return None
         from csrules.rules._expr import CALENDAR_FUNCTIONS
 
         return CALENDAR_FUNCTIONS[function](calendar, *args)
@@ -624,6 +644,8 @@ def _time_of_day(function: str, args: Sequence[object], env: _Env, where: _Where
     calendar = env.calendar
     what = f"{function}()"
     if not any(isinstance(a, _Vec) for a in args):
+        if any(a is None for a in args):
+            return None
         from csrules.rules._expr import CALENDAR_FUNCTIONS
 
         return CALENDAR_FUNCTIONS[function](calendar, *args)
@@ -902,10 +924,14 @@ def _unify(parts: Sequence[object]) -> tuple[Kind, type[enum.Enum] | None, bool]
 def _dtype(kind: Kind, enum_class: type[enum.Enum] | None, parts: Sequence[object]) -> Any:
     if kind == "bool":
         return np.dtype(bool)
-    if kind in ("int", "money", "date"):
+    if kind == "int":
         return np.dtype(np.int64)
+    if kind in ("money", "date"):
+        return tagged_dtype(np.dtype(np.int64), kind)
     if kind == "enum":
-        return code_dtype(enum_class) if enum_class is not None else np.dtype(np.int8)
+        if enum_class is None:
+            return np.dtype(np.int8)
+        return tagged_dtype(code_dtype(enum_class), kind, enum_class)
     if kind == "datetime":
         return np.dtype("datetime64[us]")
     if kind == "time":
