@@ -32,6 +32,7 @@ from csrules.batch import (
     decide_returns_columns,
     enum_code,
     facts_frame,
+    with_kind,
 )
 from csrules.exceptions import (
     CalendarError,
@@ -420,6 +421,48 @@ class TestFactsFrame:
     def test_no_records(self) -> None:
         """No records, no columns."""
         assert facts_frame([]) == {}
+
+    def test_kinds_fix_columns_that_are_all_none(self) -> None:
+        """kinds= gives an all-None fact its usual encoding, and checks the values fit."""
+        records = rows(d=[None, None], c=[None, None], n=[1, 2])
+        columns = facts_frame(records, kinds={"d": "date", "c": Colour, "n": "money"})
+        assert columns["d"].dtype == np.int64
+        assert columns["d"].tolist() == [NULL_INT, NULL_INT]
+        assert columns["c"].tolist() == [NULL_CODE, NULL_CODE]
+        assert columns["n"].tolist() == [100, 200]  # whole yuan, in fen
+        assert facts_frame(records)["d"].dtype == object
+        with pytest.raises(DomainValueError, match=r"facts\['n'\]"):
+            facts_frame(records, kinds={"n": "date"})
+        with pytest.raises(DomainValueError, match=r"kinds\['n'\]"):
+            facts_frame(records, kinds={"n": "decimal"})
+
+    def test_columns_say_what_their_numbers_mean(self) -> None:
+        """Money, date and enum columns are tagged; a fact passed through keeps its meaning."""
+        records = rows(amount=[Decimal("1.50")], d=[dt.date(2026, 5, 1)], c=[Colour.GREEN])
+        tagged = facts_frame(records)
+        table = single_rule(TRUE, {"a": fact("amount"), "d": fact("d"), "c": fact("c")})
+        result = compile_table(table).evaluate(tagged, {})
+        assert result.to_python("a") == [Decimal("1.50")]
+        assert result.to_python("d") == [dt.date(2026, 5, 1)]
+        assert result.to_python("c") == [Colour.GREEN]
+        # the same numbers without the tags are plain integers
+        plain = {
+            name: np.asarray(column, dtype=column.dtype.str) for name, column in tagged.items()
+        }
+        assert compile_table(table).evaluate(plain, {}).to_python("a") == [150]
+        again = {
+            "amount": with_kind(plain["amount"], "money"),
+            "d": with_kind(plain["d"], "date"),
+            "c": with_kind(plain["c"], "enum", Colour),
+        }
+        assert compile_table(table).evaluate(again, {}).to_python("c") == [Colour.GREEN]
+        with pytest.raises(DomainValueError, match="kind"):
+            with_kind(plain["amount"], "yuan")
+
+    def test_a_tagged_money_column_meets_whole_yuan(self) -> None:
+        """Against a tagged money column an int constant is whole yuan, as with Decimal."""
+        records = rows(amount=[Decimal("4.99"), Decimal("5.00")])
+        assert truths(fact("amount") >= const(5), records) == [False, True]
 
 
 # ---------------------------------------------------------------- node types

@@ -9,12 +9,18 @@ same fired rule, same outcomes. See ``docs/batch.md`` for the encodings.
 """
 
 from csrules.batch._encode import NULL_CODE, NULL_INT, enum_code, facts_frame, with_kind
-from csrules.batch._returns import ReturnsBatch, decide_returns_batch, decide_returns_columns
+from csrules.batch._returns import (
+    RETURN_FACT_KINDS,
+    ReturnsBatch,
+    decide_returns_batch,
+    decide_returns_columns,
+)
 from csrules.batch._vector import VECTORISED_FUNCTIONS, BatchResult, VectorTable, compile_table
 
 __all__ = [
     "NULL_CODE",
     "NULL_INT",
+    "RETURN_FACT_KINDS",
     "VECTORISED_FUNCTIONS",
     "BatchResult",
     "ReturnsBatch",

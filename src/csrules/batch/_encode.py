@@ -166,20 +166,6 @@ def encode_value(value: object, kind: Kind, where: str = "value") -> Any:
     return value
 
 
-def empty_column(kind: Kind, n: int, enum_class: type[enum.Enum] | None = None) -> NDArray[Any]:
-    """A column of ``n`` nulls (``kind`` must be able to hold ``None``)."""
-    if kind in ("int", "money", "date"):
-        return np.full(n, NULL_INT, dtype=np.int64)
-    if kind == "enum":
-        dtype = code_dtype(enum_class) if enum_class is not None else np.dtype(np.int8)
-        return np.full(n, np.iinfo(dtype).min, dtype=dtype)
-    if kind == "datetime":
-        return np.full(n, np.datetime64("NaT", "us"))
-    if kind == "time":
-        return np.full(n, np.timedelta64("NaT", "us"))
-    return np.full(n, None, dtype=object)
-
-
 _TAG: Final = "csrules.kind"
 _ENUM_TAG: Final = "csrules.enum"
 _TAGGED: dict[tuple[str, str, type[enum.Enum] | None], np.dtype[Any]] = {}
@@ -324,8 +310,6 @@ def to_python(
     """Every element of a column as the Python value a single decision gives."""
     if kind in ("object", "null"):
         return list(column)
-    if kind == "timedelta":  # pragma: no cover - kept for symmetry
-        kind = "time"
     return [decode_value(v, kind, enum_class) for v in column]
 
 
@@ -393,7 +377,11 @@ def scalar_kind_of_type(t: type) -> Kind:
     return "object"
 
 
-def facts_frame(records: Iterable[Mapping[str, object]]) -> dict[str, NDArray[Any]]:
+def facts_frame(
+    records: Iterable[Mapping[str, object]],
+    *,
+    kinds: Mapping[str, Kind | type[enum.Enum]] | None = None,
+) -> dict[str, NDArray[Any]]:
     """Fact records (as the ``*_facts`` functions return them) as batch columns.
 
     Each fact becomes one 1-D numpy array, encoded as the module describes:
@@ -401,10 +389,15 @@ def facts_frame(records: Iterable[Mapping[str, object]]) -> dict[str, NDArray[An
     ``datetime64[us]`` in UTC, times of day as ``timedelta64[us]``, enum
     members as ``int8`` codes (their index in the enum class), other strings
     as numpy unicode, ``None`` as the null of each encoding. A column whose
-    values mix kinds falls back to an ``object`` array.
+    values mix kinds falls back to an ``object`` array, and so does a column
+    of nothing but ``None`` unless ``kinds`` says what it holds.
 
     Args:
         records: fact records; every record has the same fact names.
+        kinds: the encoding of some facts (``"money"``, ``"date"``,
+            ``"datetime"``, ``"time"``, ``"int"``, ``"bool"``, ``"str"``, or
+            an enum class), so that a batch in which a fact is always
+            ``None`` still gets its usual column type. The values must fit.
 
     Returns:
         Columns by fact name, all of the same length (empty when there are
@@ -413,7 +406,7 @@ def facts_frame(records: Iterable[Mapping[str, object]]) -> dict[str, NDArray[An
     Raises:
         DomainValueError: a record lacks a fact the first one has, or has one
             it lacks; a value is a float; an amount has a fraction of a fen;
-            a time is naive.
+            a time is naive; values do not fit the kind given in ``kinds``.
     """
     rows = list(records)
     if not rows:
@@ -429,9 +422,43 @@ def facts_frame(records: Iterable[Mapping[str, object]]) -> dict[str, NDArray[An
                 f"missing {missing}, extra {extra}",
                 f"the same facts as records[0] ({sorted(expected)})",
             )
+    declared = kinds or {}
     columns: dict[str, NDArray[Any]] = {}
     for name in names:
         values = [row[name] for row in rows]
         kind, enum_class = _record_kind(values, name)
+        if name in declared:
+            kind, enum_class = _declared(name, declared[name], kind, enum_class)
         columns[name] = column_of(values, kind, enum_class, where=f"facts[{name!r}]")
     return columns
+
+
+_DECLARABLE: Final = frozenset({"bool", "int", "money", "date", "datetime", "time", "str"})
+
+
+def _declared(
+    name: str,
+    declared: Kind | type[enum.Enum],
+    found: Kind,
+    enum_class: type[enum.Enum] | None,
+) -> tuple[Kind, type[enum.Enum] | None]:
+    """The kind given for a fact, checked against the values found."""
+    if isinstance(declared, type) and issubclass(declared, enum.Enum):
+        want: Kind = "enum"
+        want_class: type[enum.Enum] | None = declared
+    elif isinstance(declared, str) and declared in _DECLARABLE:
+        want, want_class = declared, None
+    else:
+        raise DomainValueError(
+            f"kinds[{name!r}]", declared, f"one of {sorted(_DECLARABLE)} or an enum class"
+        )
+    fits = (
+        found == "null"
+        or (found == want and enum_class is want_class)
+        or (found == "int" and want == "money")
+    )
+    if not fits:
+        raise DomainValueError(
+            f"facts[{name!r}]", found, f"values of the kind given in kinds: {declared!r}"
+        )
+    return want, want_class

@@ -29,7 +29,15 @@ from csrules.policy import Policy, default_policy
 from csrules.rules._table import Table
 from csrules.rules.returns import RETURN_TABLES, return_facts
 
-__all__ = ["ReturnsBatch", "decide_returns_batch", "decide_returns_columns"]
+__all__ = ["RETURN_FACT_KINDS", "ReturnsBatch", "decide_returns_batch", "decide_returns_columns"]
+
+#: The encoding of the return facts that may be ``None`` for a whole batch.
+RETURN_FACT_KINDS: Final[Mapping[str, Kind | type[enum.Enum]]] = {
+    "signed_date": "date",
+    "request_date": "date",
+    "proof_date": "date",
+    "goods_received_date": "date",
+}
 
 _COMPILED: dict[int, tuple[Table, VectorTable]] = {}
 
@@ -230,7 +238,6 @@ def _merge(parts: list[tuple[NDArray[np.intp], BatchResult]], n: int) -> BatchRe
 
 
 _Triple = tuple[Order, ReturnRequest, dt.datetime]
-_NO_CASES: Final = "cases"
 
 
 def decide_returns_batch(
@@ -266,5 +273,6 @@ def decide_returns_batch(
             order, request, at = case
             records.append(return_facts(order, request, at))
     if not records:
-        raise DomainValueError(_NO_CASES, [], "at least one case")
-    return decide_returns_columns(facts_frame(records), policy=policy, tables=tables, duties=duties)
+        raise DomainValueError("cases", [], "at least one case")
+    columns = facts_frame(records, kinds=RETURN_FACT_KINDS)
+    return decide_returns_columns(columns, policy=policy, tables=tables, duties=duties)

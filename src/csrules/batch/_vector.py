@@ -458,10 +458,6 @@ def _arith(op: str, left: object, right: object, where: _Where, what: str, n: in
     return _Vec(_with_nulls(np.asarray(data), null), kind, null=null)
 
 
-def _member(value: object, vec: _Vec, where: _Where, what: str) -> Any:
-    return _encode_for(value, vec, where, what)
-
-
 def _isin(
     item: object, values: tuple[object, ...], negate: bool, where: _Where, what: str
 ) -> object:
@@ -476,7 +472,7 @@ def _isin(
         pool = frozenset(values)
         out = np.frompyfunc(pool.__contains__, 1, 1)(data).astype(bool)
         return ~out if negate else out
-    encoded = [_member(v, item, where, what) for v in present]
+    encoded = [_encode_for(v, item, where, what) for v in present]
     if not encoded:
         out = np.zeros(data.shape, dtype=bool)
     elif len(encoded) <= 6:
@@ -536,7 +532,7 @@ def _int_arg(
         return value.data.astype(np.int64, copy=False), value.null()
     if value is None:
         return 0, np.ones(n, dtype=bool)
-    if isinstance(value, decimal.Decimal):
+    if isinstance(value, decimal.Decimal) and value == value.to_integral_value():
         value = int(value)
     if isinstance(value, bool) or not isinstance(value, int):
         raise where.error(f"{what}: expects a whole number, got {value!r}")
