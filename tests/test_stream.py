@@ -964,6 +964,35 @@ class TestDurableBackend:
             assert seen == ["c0", "c1"]
             assert durable_module.RULESET not in lang._rulesets
 
+    def test_the_asserted_facts_are_those_the_fact_builders_describe(self) -> None:
+        """The facts posted for a complaint are customer_fact and product_fact of its record."""
+        _, durable_module = _durable_modules()
+        with EscalationMonitor(backend="durable") as monitor:
+            engine = _engine_of(monitor)
+            posted: list[dict[str, Any]] = []
+            original = engine.host.assert_fact
+
+            def spy(name: str, fact: dict[str, Any]) -> Any:
+                posted.append(fact)
+                return original(name, fact)
+
+            engine.host.assert_fact = spy
+            late = T0 - DAY
+            feed(monitor, [complaint("c0", "C9", T0)])
+            monitor.observe(
+                complaint(
+                    "c1", "C1", late, topic="damaged_goods", sku="S1", dept="finance", staff="A017"
+                )
+            )
+            record = monitor._customer[0]
+            assert record == monitor._product[0]
+            ts, window = epoch_us(late), 30 * 86_400 * 1_000_000
+            cut = epoch_us(T0) - window  # the watermark minus the window, after ts - window
+            assert posted == [
+                durable_module.customer_fact(record, cut, ts + window),
+                durable_module.product_fact(record, cut, ts + window),
+            ]
+
     def test_monitors_do_not_share_state(self) -> None:
         """Two monitors on durable-rules are independent (no global ruleset)."""
         with (

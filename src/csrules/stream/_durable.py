@@ -341,10 +341,40 @@ class DurableBackend:
             engine = self._live()  # raises
         hits = engine.hits
         hits.clear()
-        if record.dept is not None or record.staff is not None:
-            engine.assert_fact(customer_fact(record, customer_since, customer_until))
-        if record.sku is not None:
-            engine.assert_fact(product_fact(record, product_since, product_until))
+        # The facts of customer_fact and product_fact, built here (hot path).
+        seq, ts, cid, cust, dept, staff, sku = record
+        if dept is not None or staff is not None:
+            fact: dict[str, Any] = {
+                "sid": _CUSTOMER_SIDS[hash(cust) % SLOTS],
+                "id": seq,
+                "scope": "customer",
+                "seq": seq,
+                "ts": ts,
+                "since": customer_since,
+                "until": customer_until,
+                "cid": cid,
+                "cust": cust,
+            }
+            if dept is not None:
+                fact["dept"] = str(dept)
+            if staff is not None:
+                fact["staff"] = staff
+            engine.assert_fact(fact)
+        if sku is not None:
+            engine.assert_fact(
+                {
+                    "sid": _PRODUCT_SIDS[hash(sku) % SLOTS],
+                    "id": seq,
+                    "scope": "product",
+                    "seq": seq,
+                    "ts": ts,
+                    "since": product_since,
+                    "until": product_until,
+                    "cid": cid,
+                    "cust": cust,
+                    "sku": sku,
+                }
+            )
         if not keep:
             self._forget_later(record)
         if not hits:

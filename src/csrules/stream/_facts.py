@@ -23,9 +23,11 @@ __all__ = [
     "SHANGHAI_FIXED_FROM_US",
     "SHANGHAI_OFFSET_US",
     "Backend",
+    "LocalDay",
     "Matches",
     "Record",
     "epoch_us",
+    "local_day",
     "shanghai_date",
     "shanghai_day",
 ]
@@ -45,6 +47,7 @@ _US: Final = 1_000_000
 DAY_US: Final = 86_400 * _US
 _EPOCH_ORDINAL: Final = dt.date(1970, 1, 1).toordinal()
 _ONE_US: Final = dt.timedelta(microseconds=1)
+_LAST_ORDINAL: Final = dt.date.max.toordinal()
 _SHANGHAI: Final = pendulum.timezone("Asia/Shanghai")
 # Asia/Shanghai has kept +08:00 without daylight saving since 1991-09-15.
 #: From this instant (1992-01-01T00:00:00Z) Asia/Shanghai is always +08:00.
@@ -207,6 +210,37 @@ def epoch_us(when: dt.datetime) -> int:
     if midnight is None:
         return _exact_us(when, ordinal)
     return midnight + (when.hour * 3600 + when.minute * 60 + when.second) * _US + when.microsecond
+
+
+class LocalDay(NamedTuple):
+    """A calendar day in one zone through which the zone's offset does not change.
+
+    Within it, a time's epoch microseconds are ``midnight_us`` plus its time
+    of day. ``start`` and ``end`` (the next midnight) carry the zone object
+    itself, so comparing a time of that zone with them compares the local
+    fields, in C, without asking the zone.
+    """
+
+    tz: dt.tzinfo
+    start: dt.datetime
+    end: dt.datetime
+    midnight_us: int
+
+
+def local_day(when: dt.datetime) -> LocalDay | None:
+    """The day of ``when`` in its own zone, or ``None`` if the offset changes that day."""
+    tz = when.tzinfo
+    if tz is None:
+        return None
+    ordinal = when.toordinal()
+    if ordinal >= _LAST_ORDINAL:
+        return None
+    midnight = _midnight_us(tz, ordinal)
+    if midnight is None:
+        return None
+    start = dt.datetime.fromordinal(ordinal).replace(tzinfo=tz)
+    end = dt.datetime.fromordinal(ordinal + 1).replace(tzinfo=tz)
+    return LocalDay(tz, start, end, midnight)
 
 
 def _exact_us(when: dt.datetime, ordinal: int) -> int:

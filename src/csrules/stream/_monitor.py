@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import datetime as dt
 import importlib
+import operator
 import threading
 import weakref
 from collections import deque
@@ -39,9 +40,11 @@ from csrules.stream._facts import (
     SHANGHAI_FIXED_FROM_US,
     SHANGHAI_OFFSET_US,
     Backend,
+    LocalDay,
     Matches,
     Record,
     epoch_us,
+    local_day,
     shanghai_day,
 )
 from csrules.stream._reference import ReferenceBackend
@@ -64,9 +67,16 @@ _NO_MATCHES: Final = Matches((), (), False, ())
 # Before any time (the watermark before any complaint) and after every time (for expiry).
 _NEVER: Final = -(1 << 62)
 _ALWAYS: Final = 1 << 62
+_CID: Final = operator.attrgetter("cid")
+_CUST: Final = operator.attrgetter("cust")
 # Builds a Record without NamedTuple's Python-level __new__ (hot path).
 _new_record = tuple.__new__
 _EPOCH: Final = dt.date(1970, 1, 1)
+# Matches no time (no complaint's zone is this object): the day cache before the first.
+_NO_ZONE: Final = dt.timezone(dt.timedelta(0), "none")
+_NO_DAY: Final = LocalDay(
+    _NO_ZONE, dt.datetime.max.replace(tzinfo=_NO_ZONE), dt.datetime.min.replace(tzinfo=_NO_ZONE), 0
+)
 
 REPEAT_WINDOW: Final = "repeat_complaint_window_days"
 QUALITY_WINDOW: Final = "quality_window_days"
@@ -137,6 +147,9 @@ class _Params(NamedTuple):
         )
 
 
+_NO_PARAMS: Final = _Params(0, 0, 0, 0, 0, 0)
+
+
 class EscalationMonitor:
     """Watches a stream of complaints for escalations that need more than one.
 
@@ -182,7 +195,16 @@ class EscalationMonitor:
         self._finalizer = weakref.finalize(self, self._backend.close)
         self._finalizer.atexit = False
         self._lock = threading.Lock()
+        self._acquire = self._lock.acquire
+        self._release = self._lock.release
         self._params: dict[int, _Params] = {}
+        # The last local day a complaint's time fell on (epoch microseconds are
+        # its midnight plus the time of day), and the last Asia/Shanghai day's
+        # parameters with the instants it spans.
+        self._day: LocalDay = _NO_DAY
+        self._day_params = _NO_PARAMS
+        self._day_from = _ALWAYS
+        self._day_until = _NEVER
         self._seq = 0
         # The latest received_at observed (epoch microseconds).
         self._watermark = _NEVER
@@ -223,8 +245,11 @@ class EscalationMonitor:
             PolicyError: a parameter has no value on the complaint's date
                 (the complaint is then not observed).
         """
-        with self._lock:
+        self._acquire()
+        try:
             return self._observe(complaint)
+        finally:
+            self._release()
 
     def observe_all(self, complaints: Iterable[Complaint]) -> tuple[StreamEscalation, ...]:
         """Observe complaints one after another (say, a day's log) and return every escalation.
@@ -340,6 +365,22 @@ class EscalationMonitor:
             raise StreamError(msg)
         return backend
 
+    def _to_us(self, at: dt.datetime) -> int:
+        """``at`` in epoch microseconds, remembering its local day for the next ones."""
+        day = local_day(at)
+        if day is not None:
+            self._day = day
+        return epoch_us(at)
+
+    def _params_at(self, ts: int) -> _Params:
+        """The parameters for ``ts``, remembering its Shanghai day for the next ones."""
+        params = self._params_for(ts)
+        if ts >= SHANGHAI_FIXED_FROM_US:
+            self._day_from = (ts + SHANGHAI_OFFSET_US) // DAY_US * DAY_US - SHANGHAI_OFFSET_US
+            self._day_until = self._day_from + DAY_US
+            self._day_params = params
+        return params
+
     def _params_for(self, ts: int) -> _Params:
         day = shanghai_day(ts)
         params = self._params.get(day)
@@ -356,12 +397,16 @@ class EscalationMonitor:
         if backend is None or self._broken is not None:
             backend = self._live()
         at = complaint.received_at
-        ts = epoch_us(at)
-        params = (
-            self._params.get((ts + SHANGHAI_OFFSET_US) // DAY_US)
-            if ts >= SHANGHAI_FIXED_FROM_US
-            else None
-        ) or self._params_for(ts)
+        day = self._day
+        if at.tzinfo is day.tz and day.start <= at < day.end:  # fields compared in C
+            ts = (
+                day.midnight_us
+                + ((at.hour * 60 + at.minute) * 60 + at.second) * 1_000_000
+                + at.microsecond
+            )
+        else:
+            ts = self._to_us(at)
+        params = self._day_params if self._day_from <= ts < self._day_until else self._params_at(ts)
         watermark = self._watermark
         in_order = ts >= watermark
         if in_order:
@@ -428,7 +473,7 @@ class EscalationMonitor:
                     customer_id=record.cust,
                     reason=reason,
                     subject=str(subject),
-                    related=tuple(r.cid for r in earlier),
+                    related=tuple(map(_CID, earlier)),
                     at=at,
                     count=len(earlier) + 1,
                     window_days=params.repeat_days,
@@ -436,7 +481,7 @@ class EscalationMonitor:
                 found.append(escalation)
                 self._opened(repeat_until, escalation)
         if record.sku is not None and not matches.product_repeat:
-            customers = len({r.cust for r in matches.product_peers}) + 1
+            customers = len(set(map(_CUST, matches.product_peers))) + 1
             if customers > params.threshold:
                 escalation = StreamEscalation(
                     clause=QUALITY_REPORTS_CLAUSE,
@@ -444,7 +489,7 @@ class EscalationMonitor:
                     customer_id=record.cust,
                     reason=StreamReason.QUALITY_REPORTS,
                     subject=record.sku,
-                    related=tuple(r.cid for r in matches.product_peers),
+                    related=tuple(map(_CID, matches.product_peers)),
                     at=at,
                     count=customers,
                     window_days=params.quality_days,
