@@ -841,6 +841,18 @@ class TestHitPolicies:
         assert result.to_python("limit") == [(7,), (7,), (), (3,)]
         assert result.fired(3) == (1, 2)
 
+    def test_mixed_outcomes_become_objects(self) -> None:
+        """An outcome that is a date in one rule and a tuple in another is an object column."""
+        day = dt.date(2026, 5, 1)
+        table = single_rule(
+            fact("n") > const(0),
+            {"out": call("add_days", fact("d"), const(1))},
+            otherwise={"out": ("none",)},
+        )
+        result = check_table(table, rows(n=[1, 0], d=[day, day]), {})
+        assert result.kinds["out"] == "object"
+        assert result.to_python("out") == [dt.date(2026, 5, 2), ("none",)]
+
     def test_collect_without_a_hit(self) -> None:
         """A row no rule matches fires nothing: rule index -1, clause "", empty tuples."""
         table = _three_rules(HitPolicy.COLLECT)

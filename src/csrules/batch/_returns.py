@@ -45,6 +45,8 @@ _COMPILED: dict[int, tuple[Table, VectorTable]] = {}
 def _compiled(table: Table) -> VectorTable:
     found = _COMPILED.get(id(table))
     if found is None or found[0] is not table:
+        if len(_COMPILED) >= 64:  # tables swapped in by callers: keep the cache small
+            _COMPILED.clear()
         found = _COMPILED[id(table)] = (table, compile_table(table))
     return found[1]
 

@@ -959,12 +959,10 @@ def _element(value: object, kind: Kind, dtype: Any, where: str) -> Any:
 def _vec_as(vec: _Vec, kind: Kind, dtype: Any) -> NDArray[Any]:
     """A computed outcome column in the output encoding."""
     if kind == "object" and vec.kind != "object":
-        decoded = to_python(vec.data, vec.kind, vec.enum)
-        out = np.empty(len(decoded), dtype=object)
-        out[:] = decoded
+        out = np.empty(vec.data.shape[0], dtype=object)
+        for i, value in enumerate(to_python(vec.data, vec.kind, vec.enum)):
+            out[i] = value  # one by one: a tuple is one value, not a row
         return out
-    if kind == "money" and vec.kind == "int":
-        return vec.data.astype(dtype, copy=False)
     return vec.data.astype(dtype, copy=False)
 
 
@@ -1147,7 +1145,8 @@ class VectorTable:
         for i, condition in enumerate(self._conditions):
             truth = _truth(condition(env))
             weight = acc_type(count - i)
-            masks.append(truth)
+            if policy is not HitPolicy.FIRST:  # kept to report overlaps and build hits
+                masks.append(truth)
             if isinstance(truth, bool):
                 if truth:
                     np.maximum(best, weight, out=best)
