@@ -205,7 +205,7 @@ class _RecordingEngine:
 
     def __init__(self) -> None:
         self.ops: list[tuple[bool, Any]] = []
-        self.hits: list[Any] = []
+        self.found: tuple[list[Any], ...] = ([], [], [], [])
 
     def assert_fact(self, fact: dict[str, Any]) -> None:
         self.ops.append((True, fact))
@@ -239,8 +239,9 @@ def run_raw(n: int, days: int, seed: int) -> dict[str, Any]:
                         host.retract_facts(RULESET, payload)
 
             run.timed(replay)
-            frames += len(hits)
-            hits.clear()
+            for joined in hits.values():
+                frames += len(joined)
+                joined.clear()
             posts += sum(1 for is_assert, _ in ops if is_assert)
             retract_calls += sum(1 for is_assert, _ in ops if not is_assert)
             retracted += sum(len(p) for is_assert, p in ops if not is_assert)

@@ -1039,7 +1039,7 @@ class TestDurableBackend:
         with EscalationMonitor(backend="durable") as monitor:
             monitor.observe(complaint("c1", "C1", T0, dept="finance"))
             engine = _engine_of(monitor)
-            engine.hits = _ExplodingList(error)
+            engine.hits = {rule: _ExplodingList(error) for rule in engine.hits}
             with pytest.raises(StreamError, match=message):
                 monitor.observe(complaint("c2", "C1", T0, dept="finance"))
             with pytest.raises(StreamError, match="restore it from a snapshot"):

@@ -71,6 +71,8 @@ _STAFF: Final = "same_staff"
 _PRODUCT_REPEAT: Final = "product_repeat"
 _PRODUCT_PEER: Final = "product_peer"
 
+_RULES: Final = (_DEPARTMENT, _STAFF, _PRODUCT_REPEAT, _PRODUCT_PEER)
+
 _CUSTOMER_SIDS: Final = tuple(f"c{i}" for i in range(SLOTS))
 _PRODUCT_SIDS: Final = tuple(f"p{i}" for i in range(SLOTS))
 
@@ -193,37 +195,61 @@ def product_fact(record: Record, since: int, until: int) -> dict[str, Any]:
 _new_record = tuple.__new__  # builds a Record without NamedTuple's slower __new__
 
 
-def _record(fact: dict[str, Any]) -> Record:
-    get = fact.get
-    return _new_record(
-        Record,
-        (fact["seq"], fact["ts"], fact["cid"], fact["cust"], get("dept"), get("staff"), get("sku")),
-    )
+def _records(facts: list[dict[str, Any]]) -> list[Record]:
+    """The records of joined earlier facts, in arrival order; empties ``facts``."""
+    records = [
+        _new_record(
+            Record,
+            (f["seq"], f["ts"], f["cid"], f["cust"], f.get("dept"), f.get("staff"), f.get("sku")),
+        )
+        for f in facts
+    ]
+    facts.clear()
+    if len(records) > 1:
+        records.sort()
+    return records
 
 
 class _Engine:
     """A private durable-rules host with the correlation ruleset, used by one thread at a time."""
 
     def __init__(self) -> None:
-        self.hits: list[tuple[str, dict[str, Any]]] = []
+        #: The earlier facts each rule joined, for the fact being asserted.
+        self.hits: dict[str, list[dict[str, Any]]] = {rule: [] for rule in _RULES}
+        #: The same lists, in the order of _RULES, for the hot path.
+        self.found = tuple(self.hits[rule] for rule in _RULES)
         self.error: BaseException | None = None
         self.broken = False
-        self.sids: set[str] = set()
         self.host = _QuietHost()
         self.host.register_rulesets(define_rules(self._action))
 
     def _action(self, rule: str) -> Action:
         def collect(c: Any) -> None:
             try:
-                frames = c.m if isinstance(c.m, list) else [c.m]
-                hits = self.hits
-                for frame in frames:
-                    hits.append((rule, frame._d["earlier"]))
+                found = self.hits[rule]
+                joined = c.m
+                if isinstance(joined, list):
+                    for frame in joined:
+                        found.append(frame._d["earlier"])
+                else:
+                    found.append(joined._d["earlier"])
             except Exception as exc:  # surfaced by assert_fact
                 if self.error is None:
                     self.error = exc
 
         return collect
+
+    @property
+    def sids(self) -> list[str]:
+        """The sids that hold state (durable-rules refuses to read one it never saw)."""
+        held: list[str] = []
+        for sid in (*_CUSTOMER_SIDS, *_PRODUCT_SIDS):
+            try:
+                self.host.get_facts(RULESET, sid)
+            except Exception:  # "could not get facts": durable-rules never saw this sid
+                continue
+            held.append(sid)
+        return held
 
     def assert_fact(self, fact: dict[str, Any]) -> None:
         """Assert a fact and run the actions it triggers; errors become StreamError."""
@@ -239,7 +265,6 @@ class _Engine:
             self.broken = True
             msg = f"durable-rules failed on fact {fact['id']} in sid {fact['sid']!r}: {exc!r}"
             raise StreamError(msg) from exc
-        self.sids.add(fact["sid"])
         if self.error is not None:
             self.broken = True
             error, self.error = self.error, None
@@ -265,7 +290,8 @@ class _Engine:
             facts = self.host.get_facts(RULESET, sid)
             if facts:
                 self.retract([{"sid": sid, "id": fact["id"]} for fact in facts])
-        self.hits.clear()
+        for found in self.found:
+            found.clear()
 
     def discard(self) -> None:
         """Delete the ruleset. Its states' memory is not returned (see :func:`_release`)."""
@@ -339,8 +365,6 @@ class DurableBackend:
         engine = self._engine
         if engine is None:
             engine = self._live()  # raises
-        hits = engine.hits
-        hits.clear()
         # The facts of customer_fact and product_fact, built here (hot path).
         seq, ts, cid, cust, dept, staff, sku = record
         if dept is not None or staff is not None:
@@ -377,22 +401,12 @@ class DurableBackend:
             )
         if not keep:
             self._forget_later(record)
-        if not hits:
+        department, staff_member, repeat, peers = engine.found
+        if not (department or staff_member or repeat or peers):
             return None
-        found: dict[str, list[Record]] = {
-            _DEPARTMENT: [],
-            _STAFF: [],
-            _PRODUCT_REPEAT: [],
-            _PRODUCT_PEER: [],
-        }
-        for rule, fact in hits:
-            found[rule].append(_record(fact))
-        hits.clear()
-        for records in found.values():
-            records.sort()
-        return Matches(
-            found[_DEPARTMENT], found[_STAFF], bool(found[_PRODUCT_REPEAT]), found[_PRODUCT_PEER]
-        )
+        repeated = bool(repeat)
+        repeat.clear()
+        return Matches(_records(department), _records(staff_member), repeated, _records(peers))
 
     def _forget_later(self, record: Record) -> None:
         """Queue the retraction of a record's facts (sent with the next batch)."""
@@ -408,8 +422,10 @@ class DurableBackend:
     def forget(self, customer: Sequence[Record], product: Sequence[Record]) -> None:
         """Retract the facts of records that left every window (in batches)."""
         pending = self._retract
-        pending.extend({"sid": _CUSTOMER_SIDS[hash(r.cust) % SLOTS], "id": r.seq} for r in customer)
-        pending.extend({"sid": _PRODUCT_SIDS[hash(r.sku) % SLOTS], "id": r.seq} for r in product)
+        sids, slots = _CUSTOMER_SIDS, SLOTS
+        pending += [{"sid": sids[hash(r.cust) % slots], "id": r.seq} for r in customer]
+        sids = _PRODUCT_SIDS
+        pending += [{"sid": sids[hash(r.sku) % slots], "id": r.seq} for r in product]
         if len(pending) >= _RETRACT_BATCH:
             self._retract = []
             self._live().retract(pending)
@@ -426,7 +442,8 @@ class DurableBackend:
             engine.assert_fact(customer_fact(record, record.ts + 1, record.ts))
         for record in product:
             engine.assert_fact(product_fact(record, record.ts + 1, record.ts))
-        engine.hits.clear()
+        for found in engine.found:  # nothing joined (the windows are empty); to be sure
+            found.clear()
 
     def close(self) -> None:
         """Empty the engine and keep it for the next backend; later calls raise StreamError."""

@@ -455,6 +455,12 @@ class EscalationMonitor:
             if sku is None or params.threshold > 0:
                 return ()
             matches = _NO_MATCHES
+        elif (
+            not matches.department
+            and not matches.staff
+            and (matches.product_repeat or len(matches.product_peers) < params.threshold)
+        ):
+            return ()  # no repeat, and too few other reports to pass the threshold
         return self._escalate(record, at, matches, params)
 
     def _escalate(
