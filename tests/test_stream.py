@@ -26,7 +26,7 @@ from csrules.stream import (
     StreamReason,
     available_backends,
 )
-from csrules.stream._facts import epoch_us, shanghai_date
+from csrules.stream._facts import epoch_us, local_day, shanghai_date
 from csrules.testing import aware_datetimes, complaints
 
 BACKENDS = ("reference", "durable")
@@ -548,7 +548,13 @@ _GAPS = st.sampled_from(
     [0, 0, 1, 3600, 86_400, 5 * 86_400, 29 * 86_400, 30 * 86_400, 30 * 86_400 + 1]
 ) | st.integers(0, 12 * 86_400)
 _ZONES: st.SearchStrategy[Any] = st.sampled_from(
-    [SH, pendulum.UTC, pendulum.timezone(9 * 3600), pendulum.timezone(-5 * 3600)]
+    [
+        SH,
+        pendulum.UTC,
+        pendulum.timezone(9 * 3600),
+        pendulum.timezone(-5 * 3600),
+        pendulum.timezone("America/New_York"),  # daylight saving
+    ]
 )
 _TOPICS = st.sampled_from(sorted(QUALITY_TOPICS)) | st.sampled_from(list(Topic))
 
@@ -1147,6 +1153,26 @@ class TestTimeConversion:
         """The same value as exact datetime arithmetic, for any zone and fold."""
         epoch = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
         assert epoch_us(when) == (when - epoch) // dt.timedelta(microseconds=1)
+
+    @given(
+        when=st.datetimes(
+            min_value=dt.datetime(1900, 1, 2),
+            max_value=dt.datetime(2100, 1, 1),
+            timezones=st.timezones(),
+            allow_imaginary=True,
+        )
+    )
+    def test_a_time_is_its_local_midnight_plus_the_time_of_day(self, when: dt.datetime) -> None:
+        """On a day whose offset does not change, the epoch microseconds of any time
+        of it are its midnight's plus the time of day (what the monitor relies on);
+        days with a change are not given."""
+        day = local_day(when)
+        if day is None:
+            return
+        assert day.tz is when.tzinfo
+        assert day.start <= when < day.end
+        of_day = ((when.hour * 60 + when.minute) * 60 + when.second) * 1_000_000
+        assert day.midnight_us + of_day + when.microsecond == epoch_us(when)
 
     @given(when=aware_datetimes())
     def test_the_policy_date_is_the_shanghai_date(self, when: pendulum.DateTime) -> None:

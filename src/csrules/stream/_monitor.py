@@ -40,7 +40,6 @@ from csrules.stream._facts import (
     SHANGHAI_FIXED_FROM_US,
     SHANGHAI_OFFSET_US,
     Backend,
-    LocalDay,
     Matches,
     Record,
     epoch_us,
@@ -74,9 +73,6 @@ _new_record = tuple.__new__
 _EPOCH: Final = dt.date(1970, 1, 1)
 # Matches no time (no complaint's zone is this object): the day cache before the first.
 _NO_ZONE: Final = dt.timezone(dt.timedelta(0), "none")
-_NO_DAY: Final = LocalDay(
-    _NO_ZONE, dt.datetime.max.replace(tzinfo=_NO_ZONE), dt.datetime.min.replace(tzinfo=_NO_ZONE), 0
-)
 
 REPEAT_WINDOW: Final = "repeat_complaint_window_days"
 QUALITY_WINDOW: Final = "quality_window_days"
@@ -150,6 +146,30 @@ class _Params(NamedTuple):
 _NO_PARAMS: Final = _Params(0, 0, 0, 0, 0, 0)
 
 
+class _Day(NamedTuple):
+    """The local day the last complaint's time fell on (see ``_facts.LocalDay``).
+
+    ``params`` are the parameters for it when the whole day is one
+    Asia/Shanghai date (always, for times in Asia/Shanghai or +08:00), else
+    ``None``.
+    """
+
+    tz: dt.tzinfo
+    start: dt.datetime
+    end: dt.datetime
+    midnight_us: int
+    params: _Params | None
+
+
+_NO_DAY: Final = _Day(
+    _NO_ZONE,
+    dt.datetime.max.replace(tzinfo=_NO_ZONE),
+    dt.datetime.min.replace(tzinfo=_NO_ZONE),
+    0,
+    None,
+)
+
+
 class EscalationMonitor:
     """Watches a stream of complaints for escalations that need more than one.
 
@@ -199,9 +219,10 @@ class EscalationMonitor:
         self._release = self._lock.release
         self._params: dict[int, _Params] = {}
         # The last local day a complaint's time fell on (epoch microseconds are
-        # its midnight plus the time of day), and the last Asia/Shanghai day's
-        # parameters with the instants it spans.
-        self._day: LocalDay = _NO_DAY
+        # its midnight plus the time of day, and its parameters when it is one
+        # Shanghai date), and the last Asia/Shanghai day's parameters with the
+        # instants it spans.
+        self._day = _NO_DAY
         self._day_params = _NO_PARAMS
         self._day_from = _ALWAYS
         self._day_until = _NEVER
@@ -365,12 +386,20 @@ class EscalationMonitor:
             raise StreamError(msg)
         return backend
 
-    def _to_us(self, at: dt.datetime) -> int:
-        """``at`` in epoch microseconds, remembering its local day for the next ones."""
+    def _time_and_params(self, at: dt.datetime) -> tuple[int, _Params]:
+        """``at`` in epoch microseconds and its parameters; remembers its local day."""
+        ts = epoch_us(at)
+        params = self._params_at(ts)
         day = local_day(at)
         if day is not None:
-            self._day = day
-        return epoch_us(at)
+            first = day.midnight_us
+            one_date = (
+                first >= SHANGHAI_FIXED_FROM_US
+                and self._day_from <= first
+                and first + DAY_US <= self._day_until
+            )
+            self._day = _Day(day.tz, day.start, day.end, first, params if one_date else None)
+        return ts, params
 
     def _params_at(self, ts: int) -> _Params:
         """The parameters for ``ts``, remembering its Shanghai day for the next ones."""
@@ -397,16 +426,17 @@ class EscalationMonitor:
         if backend is None or self._broken is not None:
             backend = self._live()
         at = complaint.received_at
-        day = self._day
-        if at.tzinfo is day.tz and day.start <= at < day.end:  # fields compared in C
-            ts = (
-                day.midnight_us
-                + ((at.hour * 60 + at.minute) * 60 + at.second) * 1_000_000
-                + at.microsecond
-            )
+        tz, start, end, midnight, params = self._day
+        if at.tzinfo is tz and start <= at < end:  # the same zone object: fields compared in C
+            ts = midnight + ((at.hour * 60 + at.minute) * 60 + at.second) * 1_000_000
+            ts += at.microsecond
+            if params is None:  # the local day spans two Shanghai dates
+                if self._day_from <= ts < self._day_until:
+                    params = self._day_params
+                else:
+                    params = self._params_at(ts)
         else:
-            ts = self._to_us(at)
-        params = self._day_params if self._day_from <= ts < self._day_until else self._params_at(ts)
+            ts, params = self._time_and_params(at)
         watermark = self._watermark
         in_order = ts >= watermark
         if in_order:
