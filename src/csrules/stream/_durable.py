@@ -33,7 +33,7 @@ What this module hides from its callers:
 - An exception in an action is caught by durable-rules and written to the
   state's ``exception`` key; it is raised here as
   :class:`~csrules.exceptions.StreamError`, as are the engine's own errors.
-- Facts that left every window are retracted (in batches), so memory stays
+- Facts the monitor no longer retains are retracted (in batches), so memory stays
   bounded over any number of complaints. durable-rules cannot free a
   ruleset's states (``delete_state`` corrupts the heap, ``delete_ruleset``
   leaves them allocated), so :meth:`DurableBackend.close` retracts every
@@ -420,7 +420,7 @@ class DurableBackend:
             self._live().retract(pending)
 
     def forget(self, customer: Sequence[Record], product: Sequence[Record]) -> None:
-        """Retract the facts of records that left every window (in batches)."""
+        """Retract the facts of records the monitor no longer retains (in batches)."""
         pending = self._retract
         sids, slots = _CUSTOMER_SIDS, SLOTS
         pending += [{"sid": sids[hash(r.cust) % slots], "id": r.seq} for r in customer]

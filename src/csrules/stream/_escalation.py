@@ -68,9 +68,10 @@ class StreamEscalation:
             ``quality_reports`` (B2C-8.7.5).
         subject: the department (its value, e.g. ``"operations"``), the staff
             id or the product's SKU the complaints share.
-        related: ids of the earlier complaints that made it, oldest first:
-            the customer's earlier complaints about the same subject, or the
-            other customers' quality reports on the product, within the window.
+        related: ids of the earlier complaints that made it, in the order
+            they were observed: the customer's earlier complaints about the
+            same subject, or the other customers' quality reports on the
+            product, within the window.
         at: when the triggering complaint was received.
         escalate_to: whom it goes to (the general manager).
         count: for B2C-8.7.1 the customer's complaints about the subject in

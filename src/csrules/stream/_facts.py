@@ -143,7 +143,7 @@ class Backend(Protocol):
         """
 
     def forget(self, customer: Sequence[Record], product: Sequence[Record]) -> None:
-        """Drop the oldest records of each scope: they left every window."""
+        """Drop the first records of each scope, in arrival order: they are no longer retained."""
 
     def load(self, customer: Sequence[Record], product: Sequence[Record]) -> None:
         """Store records of a restored snapshot without correlating them."""

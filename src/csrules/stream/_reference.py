@@ -101,7 +101,7 @@ class ReferenceBackend:
         return Matches(department or (), staff or (), repeat, peers or ())
 
     def forget(self, customer: Sequence[Record], product: Sequence[Record]) -> None:
-        """Drop the oldest records of each scope (the monitor no longer retains them)."""
+        """Drop the first records of each scope, in arrival order (no longer retained)."""
         by_customer = self._by_customer
         for record in customer:
             name = record.cust
@@ -126,7 +126,7 @@ class ReferenceBackend:
                     del by_product[sku]
 
     def load(self, customer: Sequence[Record], product: Sequence[Record]) -> None:
-        """Store restored records, oldest first, without correlating them."""
+        """Store restored records, in arrival order, without correlating them."""
         for record in customer:
             _hold(self._by_customer, record.cust, record)
         for record in product:
