@@ -35,7 +35,7 @@ def case(
     clause: str = "B2C-5",
 ) -> OpenCase:
     """An open case; by default Operations must answer by noon (B2C-5)."""
-    return OpenCase(case_id, kind, due, notify, clause)  # type: ignore[arg-type]
+    return OpenCase(case_id, kind, due, notify, clause)
 
 
 class TestOverdue:
