@@ -125,26 +125,12 @@ def code_dtype(cls: type[enum.Enum]) -> np.dtype[Any]:
 
 
 def scalar_kind(value: object) -> Kind:
-    """The encoding a Python value takes in a column."""
+    """The encoding a Python value takes in a column (a float value is an
+    ``"object"``: it is never read as money or a number)."""
     if value is None:
         return "null"
-    if isinstance(value, enum.Enum):
-        return "enum"
-    if isinstance(value, bool):
-        return "bool"
-    if isinstance(value, int):
-        return "int"
-    if isinstance(value, decimal.Decimal):
-        return "money"
-    if isinstance(value, dt.datetime):
-        return "datetime"
-    if isinstance(value, dt.date):
-        return "date"
-    if isinstance(value, dt.time):
-        return "time"
-    if isinstance(value, str):
-        return "str"
-    return "object"
+    kind = scalar_kind_of_type(type(value))
+    return "object" if kind == "float" else kind
 
 
 def encode_value(value: object, kind: Kind, where: str = "value") -> Any:
