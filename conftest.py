@@ -8,5 +8,4 @@ from sybil.parsers.markdown import PythonCodeBlockParser
 pytest_collect_file = Sybil(
     parsers=[PythonCodeBlockParser(doctest_optionflags=ELLIPSIS | NORMALIZE_WHITESPACE)],
     patterns=["README.md", "docs/*.md"],
-    excludes=["docs/_spec_domain.md"],
 ).pytest()
