@@ -27,6 +27,7 @@ import pendulum
 from csrules._decision import Escalation
 from csrules._domain import Complaint
 from csrules.exceptions import StreamError
+from csrules.io._json import parse_aware_time
 from csrules.policy import Policy, default_policy
 from csrules.stream._escalation import (
     QUALITY_REPORTS_CLAUSE,
@@ -636,8 +637,8 @@ def _record(item: object) -> Record:
 
 
 def _time(value: object) -> pendulum.DateTime:
-    parsed = pendulum.parse(str(value), exact=True, tz=None)
-    if not isinstance(parsed, pendulum.DateTime) or parsed.utcoffset() is None:
+    parsed = parse_aware_time(value)
+    if parsed is None:
         msg = f"expected an ISO-8601 time with an offset, got {value!r}"
         raise ValueError(msg)
     return parsed

@@ -20,6 +20,7 @@ import pendulum
 
 from csrules._domain import _text, _time, _to_time
 from csrules.exceptions import ContractError, DomainValueError
+from csrules.io._json import parse_aware_time
 from csrules.stream._facts import epoch_us
 
 __all__ = [
@@ -170,13 +171,9 @@ def overdue(open_cases: Iterable[OpenCase], now: dt.datetime) -> tuple[Overdue, 
 
 
 def _parse_time(value: object, path: str, case_id: str | None) -> pendulum.DateTime:
-    if isinstance(value, str):
-        try:
-            parsed = pendulum.parse(value, exact=True, tz=None)
-        except (ValueError, TypeError, OverflowError):
-            parsed = None
-        if isinstance(parsed, pendulum.DateTime) and parsed.utcoffset() is not None:
-            return parsed
+    parsed = parse_aware_time(value)
+    if parsed is not None:
+        return parsed
     msg = f"{path}: expected an ISO-8601 time with an offset such as {_TIME_EXAMPLE}, got {value!r}"
     raise ContractError("invalid_value", msg, path, case_id=case_id)
 
