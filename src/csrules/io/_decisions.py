@@ -40,8 +40,6 @@ def _outcome(decision: Decision) -> dict[str, Any]:
         if isinstance(value, dt.datetime):
             value = to_cst(value)
         values[field.name] = value
-    if isinstance(decision, ReturnDecision):
-        values["eligible"] = decision.eligible
     return values
 
 
