@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import io
 import json
+import sys
 from pathlib import Path
+
+import pytest
 
 from csrules.cli import main
 
@@ -100,3 +103,63 @@ class TestScheduleOption:
         status, _, err = _run("decide", str(CASES), "--schedule", str(tmp_path / "none.toml"))
         assert status == 2
         assert "none.toml" in err
+
+
+class TestWatchInput:
+    """`csrules watch` reads bytes like `decide`: BOM, bare CR, bad lines reported in order."""
+
+    NOW = "2026-05-06T15:00:00+08:00"
+
+    def _c01(self, tmp_path: Path) -> bytes:
+        decided = _decided(tmp_path).read_bytes().splitlines()
+        return next(line for line in decided if line.startswith(b'{"id":"c01"'))
+
+    def test_bad_lines_are_reported_and_the_rest_is_read(self, tmp_path: Path) -> None:
+        """A BOM and a CR inside a line are fine; invalid UTF-8 and deep nesting are reported
+        with their line numbers, in order, and the exit status is 1."""
+        c01 = self._c01(tmp_path).replace(b",", b",\r", 2)
+        deep = b'{"id": "d", "x": ' + b"[" * 5000 + b"]" * 5000 + b"}"
+        data = b"\xef\xbb\xbf" + b"\n".join([c01, b'{"id": "\xff"}', deep, b"{"]) + b"\n"
+        path = tmp_path / "open.jsonl"
+        path.write_bytes(data)
+        status, out, err = _run("watch", str(path), "--now", self.NOW)
+        assert status == 1
+        assert "c01" in out
+        assert "department_answer" in out
+        problems = err.splitlines()
+        assert [p.split(":")[1].strip() for p in problems] == ["line 2", "line 3", "line 4"]
+        assert "UTF-8" in problems[0]
+        assert "JSON" in problems[1]
+        assert "Traceback" not in err
+
+    def test_stdin_bytes(self, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+        """`watch -` reads standard input's bytes, BOM and CRLF included."""
+        data = b"\xef\xbb\xbf" + self._c01(tmp_path) + b"\r\n"
+        monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(data), encoding="utf-8"))
+        status, out, err = _run("watch", "-", "--now", self.NOW, "--format", "jsonl")
+        assert status == 0, err
+        assert [json.loads(line)["id"] for line in out.splitlines()] == ["c01"]
+
+    def test_ids_with_surrogates_are_written_as_utf8(self, tmp_path: Path) -> None:
+        """An open case whose id holds a lone surrogate escape is written as valid UTF-8."""
+        line = json.dumps(
+            {
+                "id": "c\ud800",
+                "kind": "department_answer",
+                "due": "2026-05-06T14:00:00+08:00",
+                "notify": "operations",
+                "clause": "B2C-5",
+            }
+        )
+        path = tmp_path / "open.jsonl"
+        path.write_text(line + "\n", encoding="ascii")
+        written = {}
+        for fmt in ("jsonl", "table"):
+            raw = io.BytesIO()
+            out = io.TextIOWrapper(raw, encoding="utf-8", errors="strict")
+            status = main(["watch", str(path), "--now", self.NOW, "--format", fmt], out=out)
+            out.flush()
+            assert status == 0
+            written[fmt] = raw.getvalue().decode("utf-8")
+        assert json.loads(written["jsonl"])["id"] == "c\ud800"
+        assert "c\\ud800  department_answer" in written["table"]

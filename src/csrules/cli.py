@@ -2,21 +2,40 @@
 
 ``csrules decide [FILE|-] [--policy FILE] [--format jsonl|table] [--lang zh|en]``
 reads one JSON case per line and writes one result per line, in input order
-(see ``docs/contract.md``). Exit status: 0 when every case was decided, 1
-when any line was an error, 2 for a usage error.
+(see ``docs/contract.md``). Input is UTF-8 bytes split at ``\\n`` only (a
+``\\r`` before it and a byte order mark at the start are dropped); a line that
+is not UTF-8, not JSON or not a valid case gets an error line and the run goes
+on. Output is always UTF-8.
 
 ``csrules watch FILE --now TIME`` lists what is overdue among open cases.
 ``csrules tables`` prints the rule tables; ``csrules policy`` the parameters.
+
+Exit status:
+
+- 0: every line was decided;
+- 1: some lines were errors (each has its error line);
+- 2: usage error (bad options, unreadable input, policy or schedule file);
+- 3: the run itself failed (e.g. the output could not be written): one
+  message on stderr, and the traceback too with ``--debug``;
+- 130: interrupted (SIGINT); the lines decided so far are written first.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import datetime as dt
 import json
+import os
+import re
+import shutil
+import signal
 import sys
+import threading
 import time
+import traceback
 from collections.abc import Iterable, Iterator, Sequence
+from types import FrameType
 from typing import IO, Any, Final
 
 from csrules import __version__
@@ -30,7 +49,14 @@ from csrules.exceptions import (
     DomainValueError,
     PolicyError,
 )
-from csrules.io._decisions import decision_to_json, error_to_json, render_table
+from csrules.io._decisions import (
+    _join,
+    _printable,
+    _width,
+    decision_to_json,
+    error_to_json,
+    render_table,
+)
 from csrules.io._json import JSONValue, parse_aware_time, parse_case_line
 from csrules.policy import Policy, default_policy, load_policy
 
@@ -39,25 +65,98 @@ __all__ = ["decide_lines", "main"]
 EXIT_OK: Final = 0
 EXIT_ERRORS: Final = 1
 EXIT_USAGE: Final = 2
+EXIT_FAILED: Final = 3
+EXIT_INTERRUPTED: Final = 130
 _PROGRESS_EVERY: Final = 1.0  # seconds between progress lines
+_BOM: Final = "\ufeff"
+_BOM_BYTES: Final = _BOM.encode("utf-8")
+_EPILOG: Final = """\
+exit status:
+  0    every line was decided
+  1    some lines were errors (each has its error line)
+  2    usage error: bad options, unreadable input, policy or schedule file
+  3    the run itself failed, e.g. the output could not be written
+       (one message on stderr; the traceback too with --debug)
+  130  interrupted: the lines decided so far are written first
+"""
 
 
 class _UsageError(Exception):
     """A problem with the command line or its files: exit status 2."""
 
 
+class _ReadError(Exception):
+    """The input could not be read any further: exit status 3."""
+
+
+class _BadLine:
+    """A line of input that is not text: its error code and message."""
+
+    __slots__ = ("case_id", "code", "message")
+
+    def __init__(self, code: str, message: str, case_id: str | None = None) -> None:
+        self.code = code
+        self.message = message
+        self.case_id = case_id
+
+
 def _case_id_of(line: str) -> str | None:
     """Best-effort id of a line that failed, for its error line."""
     try:
         obj = json.loads(line)
-    except ValueError:
+    except (ValueError, RecursionError):
         return None
     case_id = obj.get("id") if isinstance(obj, dict) else None
     return case_id if isinstance(case_id, str) else None
 
 
+def _text_lines(lines: Iterable[str | bytes]) -> Iterator[str | _BadLine]:
+    """Each line as text, without its line ending, or a :class:`_BadLine`.
+
+    Bytes are decoded as UTF-8 line by line; a byte order mark at the start
+    of the first line is dropped. Only a final ``\\n`` (and a ``\\r`` before
+    it) ends a line: a ``\\r`` elsewhere stays, as JSON whitespace.
+    """
+    first = True
+    for raw in lines:
+        if isinstance(raw, bytes | bytearray):
+            data = bytes(raw)
+            skipped = 0
+            if first and data.startswith(_BOM_BYTES):
+                data = data[len(_BOM_BYTES) :]
+                skipped = len(_BOM_BYTES)
+            if data.endswith(b"\n"):
+                data = data[:-1]
+            if data.endswith(b"\r"):
+                data = data[:-1]
+            try:
+                line = data.decode("utf-8")
+            except UnicodeDecodeError as exc:
+                bad = data[exc.start : exc.end].hex(" ")
+                message = (
+                    f"not valid UTF-8: byte offset {exc.start + skipped} of the line"
+                    f" (bytes {bad}: {exc.reason})"
+                )
+                case_id = _case_id_of(data.decode("utf-8", "replace"))
+                if case_id is not None and "\ufffd" in case_id:
+                    case_id = None
+                yield _BadLine("invalid_encoding", message, case_id)
+                first = False
+                continue
+        else:
+            line = raw
+            if first and line.startswith(_BOM):
+                line = line[1:]
+            if line.endswith("\n"):
+                line = line[:-1]
+            if line.endswith("\r"):
+                line = line[:-1]
+        first = False
+        yield line
+
+
 def decide_lines(
-    lines: Iterable[str],
+    lines: Iterable[str | bytes],
     *,
     policy: Policy | None = None,
     lang: Lang = "en",
@@ -66,14 +165,19 @@ def decide_lines(
 ) -> Iterator[dict[str, JSONValue]]:
     """Decide JSON Lines cases one by one: one result per input line, in order.
 
-    A line that is not valid JSON, breaks the contract, or cannot be decided
-    yields an error result (``{"id", "line", "error": {"code", "message"}}``)
-    and the run goes on. Complaint cases go through ``monitor`` (an
+    ``lines`` are text or UTF-8 bytes, with or without their line ending
+    (``\\n`` or ``\\r\\n``); a byte order mark before the first line is
+    ignored. A line that is not UTF-8 (``invalid_encoding``), not valid
+    JSON, breaks the contract, or cannot be decided yields an error result
+    (``{"id", "line", "error": {"code", "message"}}``) and the run goes on.
+    Complaint cases go through ``monitor`` (an
     :class:`~csrules.stream.EscalationMonitor`) in input order when given.
     """
     policy = policy or default_policy()
-    for number, raw in enumerate(lines, start=1):
-        line = raw.rstrip("\r\n")
+    for number, line in enumerate(_text_lines(lines), start=1):
+        if isinstance(line, _BadLine):
+            yield error_to_json(line.case_id, number, line.code, line.message)
+            continue
         if not line.strip():
             yield error_to_json(None, number, "invalid_json", "empty line: expected one JSON case")
             continue
@@ -91,19 +195,100 @@ def decide_lines(
             yield error_to_json(_case_id_of(line), number, "policy", str(err))
         except CsrulesError as err:
             yield error_to_json(_case_id_of(line), number, "undecidable", str(err))
+        except RecursionError:
+            message = "not valid JSON: nested too deeply"
+            yield error_to_json(None, number, "invalid_json", message)
         except Exception as err:
             message = f"internal error ({type(err).__name__}: {err}); please report it"
             yield error_to_json(_case_id_of(line), number, "internal_error", message)
 
 
-def _open_input(path: str) -> IO[str]:
+def _open_input(path: str) -> IO[bytes] | IO[str]:
+    """The input as bytes when possible (a file, or stdin's buffer)."""
     if path == "-":
-        return sys.stdin
+        stdin: IO[str] | None = sys.stdin
+        if stdin is None:
+            msg = "no standard input to read"
+            raise _UsageError(msg)
+        buffer: IO[bytes] | None = getattr(stdin, "buffer", None)
+        return buffer if buffer is not None else stdin
     try:
-        return open(path, encoding="utf-8")
+        return open(path, "rb")
     except OSError as err:
         msg = f"cannot read {path}: {err.strerror or err}"
         raise _UsageError(msg) from err
+
+
+@contextlib.contextmanager
+def _reading(path: str) -> Iterator[Iterator[str | bytes]]:
+    """The input's raw lines, split at ``\\n`` only; a read failure is a :class:`_ReadError`."""
+    source = _open_input(path)
+    name = "standard input" if path == "-" else path
+
+    def lines() -> Iterator[str | bytes]:
+        try:
+            yield from source
+        except OSError as err:
+            msg = f"cannot read {name}: {err.strerror or err}"
+            raise _ReadError(msg) from err
+
+    try:
+        yield lines()
+    finally:
+        if path != "-":
+            source.close()
+
+
+def _json_line(result: object) -> str:
+    """One JSON line that is always valid UTF-8: ASCII escapes if a string cannot be encoded."""
+    text = json.dumps(result, ensure_ascii=False, separators=(",", ":"))
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:  # an unpaired surrogate, e.g. in an echoed id
+        text = json.dumps(result, ensure_ascii=True, separators=(",", ":"))
+    return text + "\n"
+
+
+class _Interrupts:
+    """SIGINT raises KeyboardInterrupt, but never while a line is being written.
+
+    So an interrupted run's output holds complete lines only. Installed only
+    in the main thread, and only over Python's default SIGINT handler.
+    """
+
+    def __init__(self) -> None:
+        self.writing = False
+        self.pending = False
+        self.previous: Any = None
+
+    def __enter__(self) -> _Interrupts:
+        if (
+            threading.current_thread() is threading.main_thread()
+            and signal.getsignal(signal.SIGINT) is signal.default_int_handler
+        ):
+            self.previous = signal.signal(signal.SIGINT, self._handle)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self.previous is not None:
+            signal.signal(signal.SIGINT, self.previous)
+
+    def _handle(self, signum: int, frame: FrameType | None) -> None:
+        if self.writing:
+            self.pending = True
+            return
+        raise KeyboardInterrupt
+
+    def write(self, out: IO[str], text: str) -> None:
+        """Write ``text`` whole; an interrupt during it is raised afterwards."""
+        self.writing = True
+        try:
+            out.write(text)
+        finally:
+            self.writing = False
+        if self.pending:
+            self.pending = False
+            raise KeyboardInterrupt
 
 
 def _load_policy(path: str | None) -> Policy:
@@ -168,35 +353,50 @@ def _with_schedule(policy: Policy, path: str | None) -> Policy:
 
 def _cmd_decide(args: argparse.Namespace, out: IO[str], err: IO[str]) -> int:
     policy = _with_schedule(_load_policy(args.policy), args.schedule)
-    source = _open_input(args.file)
-    monitor = None if args.no_stream else _monitor(policy, args.backend)
-    progress = _Progress(args.progress or (args.progress is None and err.isatty()), err)
-    results: list[dict[str, JSONValue]] = []
-    try:
-        for result in decide_lines(
-            source, policy=policy, lang=args.lang, monitor=monitor, parameters=args.parameters
-        ):
-            is_error = "error" in result
-            progress.tick(is_error)
-            if args.format == "jsonl":
-                out.write(json.dumps(result, ensure_ascii=False, separators=(",", ":")) + "\n")
-            else:
-                results.append(result)
-    finally:
-        if source is not sys.stdin:
-            source.close()
-        if monitor is not None:
-            monitor.close()
-    progress.finish()
-    if args.format == "table":
-        out.write(render_table(results, lang=args.lang) + "\n")
-        summary = f"{progress.done} lines, {progress.errors} errors"
-        out.write(
-            ("\n" + summary + "\n")
-            if args.lang == "en"
-            else f"\n共{progress.done}行,错误{progress.errors}行\n"
-        )
+    with _reading(args.file) as source, _Interrupts() as interrupts:
+        monitor = None if args.no_stream else _monitor(policy, args.backend)
+        progress = _Progress(args.progress or (args.progress is None and err.isatty()), err)
+        results: list[dict[str, JSONValue]] = []
+        try:
+            for result in decide_lines(
+                source, policy=policy, lang=args.lang, monitor=monitor, parameters=args.parameters
+            ):
+                if args.format == "jsonl":
+                    interrupts.write(out, _json_line(result))
+                else:
+                    results.append(result)
+                progress.tick("error" in result)
+        except KeyboardInterrupt:
+            progress.finish()
+            if args.format == "table":
+                _write_table(results, progress, args.lang, out)
+            raise
+        finally:
+            if monitor is not None:
+                monitor.close()
+        progress.finish()
+        if args.format == "table":
+            _write_table(results, progress, args.lang, out)
     return EXIT_ERRORS if progress.errors else EXIT_OK
+
+
+def _terminal_width(out: IO[str]) -> int | None:
+    """The terminal's width in cells when ``out`` is a terminal, else ``None`` (no wrapping)."""
+    try:
+        is_terminal = out.isatty()
+    except (AttributeError, ValueError):
+        return None
+    return shutil.get_terminal_size().columns if is_terminal else None
+
+
+def _write_table(
+    results: list[dict[str, JSONValue]], progress: _Progress, lang: Lang, out: IO[str]
+) -> None:
+    out.write(render_table(results, lang=lang, width=_terminal_width(out)) + "\n")
+    if lang == "en":
+        out.write(f"\n{progress.done} lines, {progress.errors} errors\n")
+    else:
+        out.write(f"\n共{progress.done}行,错误{progress.errors}行\n")
 
 
 def _parse_now(text: str) -> Any:
@@ -208,31 +408,50 @@ def _parse_now(text: str) -> Any:
     return parsed
 
 
+_LINE_NUMBER: Final = re.compile(r"line (\d+):")
+
+
 def _cmd_watch(args: argparse.Namespace, out: IO[str], err: IO[str]) -> int:
     from csrules.stream import load_open_cases, overdue
 
     now = _parse_now(args.now)
-    source = _open_input(args.file)
-    try:
-        cases, problems = load_open_cases(source)
-    finally:
-        if source is not sys.stdin:
-            source.close()
-    for problem in problems:
-        err.write(f"csrules watch: {problem}\n")
+    unreadable: list[str] = []
+
+    def texts(lines: Iterable[str | bytes]) -> Iterator[str]:
+        for number, line in enumerate(_text_lines(lines), start=1):
+            if isinstance(line, _BadLine):
+                unreadable.append(f"line {number}: {line.message}")
+                yield ""  # keeps the numbering; blank lines are skipped
+            else:
+                yield line
+
+    with _reading(args.file) as source:
+        cases, problems = load_open_cases(texts(source))
+    for problem in _by_line([*unreadable, *problems]):
+        err.write(f"csrules watch: {_printable(problem)}\n")
     late = overdue(cases, now)
     if args.format == "jsonl":
         for item in late:
-            out.write(json.dumps(item.to_json(), ensure_ascii=False) + "\n")
+            out.write(_json_line(item.to_json()))
     else:
         out.write(_render_overdue(late) + "\n")
-    return EXIT_ERRORS if problems else EXIT_OK
+    return EXIT_ERRORS if problems or unreadable else EXIT_OK
+
+
+def _by_line(problems: Sequence[str]) -> list[str]:
+    """Problem messages in line order (those without a line number last)."""
+
+    def key(message: str) -> int:
+        found = _LINE_NUMBER.match(message)
+        return int(found.group(1)) if found else sys.maxsize
+
+    return sorted(problems, key=key)
 
 
 def _render_overdue(late: Sequence[Any]) -> str:
     if not late:
         return "Nothing is overdue."
-    rows = [("id", "kind", "due", "late by", "tell", "clause")]
+    rows: list[tuple[str, ...]] = [("id", "kind", "due", "late by", "tell", "clause")]
     for item in late:
         rows.append(
             (
@@ -244,10 +463,9 @@ def _render_overdue(late: Sequence[Any]) -> str:
                 item.case.clause,
             )
         )
-    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
-    return "\n".join(
-        "  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip() for r in rows
-    )
+    rows = [tuple(_printable(str(cell)) for cell in row) for row in rows]
+    widths = [max(_width(r[i]) for r in rows) for i in range(len(rows[0]))]
+    return "\n".join(_join(r, widths) for r in rows)
 
 
 def _cmd_tables(args: argparse.Namespace, out: IO[str], err: IO[str]) -> int:
@@ -273,14 +491,28 @@ def _cmd_policy(args: argparse.Namespace, out: IO[str], err: IO[str]) -> int:
 
 
 def _parser() -> argparse.ArgumentParser:
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument(
+        "--debug",
+        action="store_true",
+        help="when the run itself fails (exit status 3), print the traceback too",
+    )
     parser = argparse.ArgumentParser(
         prog="csrules",
         description="Decide customer-service cases by the shop's policy, citing the clauses.",
+        epilog=_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--version", action="version", version=f"csrules {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
 
-    p = sub.add_parser("decide", help="decide JSON Lines cases (one result per line)")
+    p = sub.add_parser(
+        "decide",
+        help="decide JSON Lines cases (one result per line)",
+        epilog=_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        parents=[common],
+    )
     p.add_argument("file", nargs="?", default="-", help="JSON Lines cases, or - for stdin")
     p.add_argument("--policy", help="a policy TOML file, or a bundled name (b2c, taobao)")
     p.add_argument(
@@ -314,16 +546,22 @@ def _parser() -> argparse.ArgumentParser:
     )
     p.set_defaults(handler=_cmd_decide)
 
-    w = sub.add_parser("watch", help="list overdue answers and replies among open cases")
+    w = sub.add_parser(
+        "watch",
+        help="list overdue answers and replies among open cases",
+        epilog=_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        parents=[common],
+    )
     w.add_argument("file", help="JSON Lines of open cases or of decided complaints, or -")
     w.add_argument("--now", required=True, help="the time to check against, ISO-8601 with offset")
     w.add_argument("--format", choices=("jsonl", "table"), default="table")
     w.set_defaults(handler=_cmd_watch)
 
-    t = sub.add_parser("tables", help="print every rule table as Markdown")
+    t = sub.add_parser("tables", help="print every rule table as Markdown", parents=[common])
     t.set_defaults(handler=_cmd_tables)
 
-    q = sub.add_parser("policy", help="print the policy's parameters as Markdown")
+    q = sub.add_parser("policy", help="print the policy's parameters as Markdown", parents=[common])
     q.add_argument("--policy", help="a policy TOML file, or a bundled name (b2c, taobao)")
     q.add_argument("--on", help="only the values in force on this date (YYYY-MM-DD)")
     q.set_defaults(handler=_cmd_policy)
@@ -333,22 +571,81 @@ def _parser() -> argparse.ArgumentParser:
 def main(
     argv: Sequence[str] | None = None, *, out: IO[str] | None = None, err: IO[str] | None = None
 ) -> int:
-    """Run the ``csrules`` command; returns the exit status."""
-    out = out or sys.stdout
-    err = err or sys.stderr
+    """Run the ``csrules`` command; returns the exit status (see the module docstring)."""
+    real_stdout = out is None
+    out = out if out is not None else sys.stdout
+    err = err if err is not None else sys.stderr
     parser = _parser()
     try:
         args = parser.parse_args(argv)
     except SystemExit as exc:  # argparse: --help (0) or a usage error (2)
         return int(exc.code or 0)
+    if real_stdout:
+        _make_safe(out, utf8=getattr(args, "format", None) == "jsonl")
+    command = f"csrules {args.command}"
     try:
         status: int = args.handler(args, out, err)
+        out.flush()
     except _UsageError as exc:
-        err.write(f"csrules {args.command}: {exc}\n")
+        err.write(f"{command}: {exc}\n")
         return EXIT_USAGE
-    except BrokenPipeError:  # e.g. piped into head
+    except KeyboardInterrupt:
+        return _interrupted(command, out, err, real_stdout)
+    except BrokenPipeError:  # e.g. piped into head: the reader has all it wants
+        _silence(out, real_stdout)
         return EXIT_OK
+    except _ReadError as exc:
+        return _failed(command, str(exc), args, err)
+    except OSError as exc:
+        if exc.filename is not None:
+            return _failed(command, f"cannot use {exc.filename}: {exc.strerror or exc}", args, err)
+        _silence(out, real_stdout)
+        return _failed(command, f"cannot write the output: {exc.strerror or exc}", args, err)
+    except Exception as exc:
+        message = f"failed: {type(exc).__name__}: {exc}"
+        if not args.debug:
+            message += " (run again with --debug for the traceback)"
+        return _failed(command, message, args, err)
     return status
+
+
+def _failed(command: str, message: str, args: argparse.Namespace, err: IO[str]) -> int:
+    """Report a failed run in one line (and the traceback with ``--debug``): exit status 3."""
+    if args.debug:
+        traceback.print_exc(file=err)
+    err.write(f"{command}: {_printable(message)}\n")
+    return EXIT_FAILED
+
+
+def _interrupted(command: str, out: IO[str], err: IO[str], real_stdout: bool) -> int:
+    """Flush the complete lines written so far, then exit status 130."""
+    try:
+        out.flush()
+    except OSError:
+        _silence(out, real_stdout)
+    err.write(f"{command}: interrupted\n")
+    return EXIT_INTERRUPTED
+
+
+def _make_safe(out: IO[str], *, utf8: bool) -> None:
+    """Standard output never fails to encode: UTF-8 for JSON Lines, escapes otherwise."""
+    if not hasattr(out, "reconfigure"):
+        return
+    with contextlib.suppress(ValueError, LookupError, OSError):
+        if utf8:
+            out.reconfigure(encoding="utf-8", errors="backslashreplace")
+        else:
+            out.reconfigure(errors="backslashreplace")
+
+
+def _silence(out: IO[str], real_stdout: bool) -> None:
+    """After a write failure, point stdout at devnull so the exit does not fail again."""
+    if not real_stdout:
+        return
+    with contextlib.suppress(OSError, ValueError, AttributeError):
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, out.fileno())
+        os.close(devnull)
 
 
 if __name__ == "__main__":  # pragma: no cover

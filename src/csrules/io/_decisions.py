@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import datetime as dt
+import unicodedata
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, Final
 
 import attrs
+import wcwidth
 
 from csrules._decision import (
     ComplaintDecision,
@@ -109,11 +111,18 @@ _SUMMARY: Final[Mapping[str, Sequence[str]]] = {
 }
 
 
-def render_table(lines: Iterable[Mapping[str, JSONValue]], *, lang: Lang = "en") -> str:
+def render_table(
+    lines: Iterable[Mapping[str, JSONValue]], *, lang: Lang = "en", width: int | None = None
+) -> str:
     """Output lines (decisions and errors) as a plain-text table for people.
 
     One row per input line: line number, id, kind, the main outcome and the
     rules that fired; below each row, its explanation lines, indented.
+    Columns are measured in terminal cells (a CJK character takes two), so
+    they line up in Chinese as in English. With ``width`` (e.g. the
+    terminal's), long cells and explanations wrap to fit in that many cells;
+    without it every cell is on one line. Control characters and unpaired
+    surrogates in the data are shown escaped (``\\x1b``, ``\\ud800``).
     """
     header = (
         ("#", "id", "kind", "outcome", "rules")
@@ -130,31 +139,88 @@ def render_table(lines: Iterable[Mapping[str, JSONValue]], *, lang: Lang = "en")
             rows.append((number, case_id, "error", _cell(error.get("code")), "-"))
             notes.append([_cell(error.get("message"))])
             continue
-        kind = str(out.get("kind"))
+        kind = _cell(out.get("kind"))
         body = out.get("decision")
-        assert isinstance(body, dict)
+        if not isinstance(body, dict):
+            body = {}
         outcome = "; ".join(f"{key}={_cell(body.get(key))}" for key in _SUMMARY.get(kind, ()))
         if body.get("estimated"):
             outcome += " (estimated)" if lang == "en" else "(估算)"
         rows.append((number, case_id, kind, outcome, _cell(body.get("rules"))))
         explanation = body.get("explanation")
         notes.append([_cell(e) for e in explanation] if isinstance(explanation, list) else [])
-    widths = [max(_width(r[i]) for r in [header, *rows]) for i in range(len(header))]
-    widths[3] = min(widths[3], 90)
-    text = [_row(header, widths), _row(tuple("-" * w for w in widths), widths)]
-    for row, lines_below in zip(rows, notes, strict=True):
-        text.append(_row(row, widths))
-        text.extend(f"{'':>{widths[0]}}   · {note}" for note in lines_below)
+    cells = [tuple(_printable(c) for c in row) for row in [header, *rows]]
+    widths = _fit([max(_width(r[i]) for r in cells) for i in range(len(header))], width)
+    indent = " " * widths[0] + "   · "
+    text = [*_row(cells[0], widths), _join(tuple("-" * w for w in widths), widths)]
+    for row, lines_below in zip(cells[1:], notes, strict=True):
+        text.extend(_row(row, widths))
+        for note in lines_below:
+            text.extend(_wrap_note(_printable(note), indent, width))
     return "\n".join(text)
 
 
+_GAP: Final = 2  # cells between columns
+_MIN_COLUMN: Final = 10  # a column is not narrowed below this to fit the terminal
+_UNSAFE: Final = frozenset({"Cc", "Cs", "Zl", "Zp"})
+_BIDI_CONTROLS: Final = frozenset("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
+
+
+def _printable(text: str) -> str:
+    """``text`` with control characters, unpaired surrogates and bidi overrides escaped."""
+    if text.isprintable():
+        return text
+    return "".join(
+        ch.encode("unicode_escape").decode("ascii")
+        if unicodedata.category(ch) in _UNSAFE or ch in _BIDI_CONTROLS
+        else ch
+        for ch in text
+    )
+
+
 def _width(text: str) -> int:
-    """Display width: CJK characters take two columns."""
-    return sum(2 if ord(ch) > 0x2E7F else 1 for ch in text)
+    """Display width in terminal cells (a CJK character takes two)."""
+    return wcwidth.width(text)
 
 
-def _row(cells: Sequence[str], widths: Sequence[int]) -> str:
+def _fit(natural: Sequence[int], width: int | None) -> list[int]:
+    """Column widths: the natural ones, narrowed (widest first) to fit ``width`` cells."""
+    widths = list(natural)
+    if width is None:
+        return widths
+    room = width - _GAP * (len(widths) - 1)
+    while sum(widths) > room:
+        widest = max(range(len(widths)), key=lambda i: widths[i])
+        floor = min(natural[widest], _MIN_COLUMN)
+        if widths[widest] <= floor:
+            break
+        widths[widest] -= 1
+    return widths
+
+
+def _wrap(cell: str, width: int) -> list[str]:
+    if _width(cell) <= width:
+        return [cell]
+    return wcwidth.wrap(cell, max(width, 1)) or [""]
+
+
+def _row(cells: Sequence[str], widths: Sequence[int]) -> list[str]:
+    """One table row, as one or more text lines when cells wrap."""
+    pieces = [_wrap(cell, width) for cell, width in zip(cells, widths, strict=True)]
+    height = max(len(p) for p in pieces)
+    return [_join(tuple(p[i] if i < len(p) else "" for p in pieces), widths) for i in range(height)]
+
+
+def _join(cells: Sequence[str], widths: Sequence[int]) -> str:
     parts = [
         cell + " " * max(0, width - _width(cell)) for cell, width in zip(cells, widths, strict=True)
     ]
-    return "  ".join(parts).rstrip()
+    return (" " * _GAP).join(parts).rstrip()
+
+
+def _wrap_note(note: str, indent: str, width: int | None) -> list[str]:
+    room = None if width is None else width - _width(indent)
+    if room is None or room < _MIN_COLUMN or _width(note) <= room:
+        return [indent + note]
+    blank = " " * _width(indent)
+    return [(indent if i == 0 else blank) + part for i, part in enumerate(_wrap(note, room))]
