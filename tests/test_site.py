@@ -104,6 +104,16 @@ class TestSiteBuild:
             for rule in table.rules:
                 assert f"<code>{rule.id}</code>" in page
 
+    def test_rule_table_cells_render_as_written(self, site: Path) -> None:
+        """Conditions and outcomes keep their text, braces included: {a, b} is a set."""
+        page = _page(site, "rule-tables")
+        source = (ROOT / "docs" / "rule-tables.md").read_text(encoding="utf-8")
+        rows = re.findall(r"^\| \d+ \| .* \|$", source, flags=re.MULTILINE)
+        assert rows
+        for row in rows:
+            for cell in row.strip("| ").split(" | ")[3:]:
+                assert f"<td>{html.escape(cell, quote=False)}</td>" in page, cell
+
     @pytest.mark.parametrize("module_name", sorted(API_PAGES))
     def test_api_reference_documents_every_public_name(
         self, site: Path, module_name: str
