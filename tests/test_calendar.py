@@ -2,21 +2,33 @@
 
 from __future__ import annotations
 
+import copy
 import json
+import os
+import pickle
+import tempfile
 import threading
 import tomllib
 from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
+from typing import Any, cast
 from zoneinfo import ZoneInfo
 
 import chinese_calendar
 import pendulum
 import pytest
-from hypothesis import given
+import tomli_w
+from hypothesis import given, settings
 from hypothesis import strategies as st
 from pendulum import Date, DateTime
 
-from csrules._calendar import FALLBACK_HOLIDAYS, SHANGHAI, WorkCalendar, YearSchedule
+from csrules._calendar import (
+    FALLBACK_HOLIDAYS,
+    MAX_SCHEDULE_BYTES,
+    SHANGHAI,
+    WorkCalendar,
+    YearSchedule,
+)
 from csrules.exceptions import CalendarError, CsrulesError
 
 CAL = WorkCalendar.official()
@@ -320,7 +332,7 @@ class TestBadScheduleFiles:
     @pytest.mark.parametrize(
         ("text", "key", "reason"),
         [
-            ("[2027\nholidays = []\n", "", "invalid TOML"),
+            ("[2027\nholidays = []\n", "", "not valid TOML"),
             ('[27]\nholidays = ["2027-01-01"]\n', "[27]", "not a year"),
             ('[next]\nholidays = ["2027-01-01"]\n', "[next]", "not a year"),
             ('[2027]\nholidays = ["2026-12-31"]\n', "[2027].holidays[0]", "not in 2027"),
@@ -357,7 +369,7 @@ class TestBadScheduleFiles:
     @pytest.mark.parametrize(
         ("text", "reason"),
         [
-            ("{not json", "invalid JSON"),
+            ("{not json", "not valid JSON"),
             ('["2027-01-01"]', "table of years"),
             ('{"2027": {"holidays": []}, "2027": {"holidays": []}}', "more than once"),
         ],
@@ -677,3 +689,258 @@ class TestProperties:
         result = CAL.next_time_of_day(t, at)
         assert t < result <= t.astimezone(UTC) + timedelta(days=1)
         assert result.time() == at
+
+
+def fifo(folder: Path, name: str) -> Path:
+    """A named pipe in ``folder`` (the test is skipped where there are none)."""
+    if not hasattr(os, "mkfifo"):
+        pytest.skip("no named pipes on this system")
+    path = folder / name
+    os.mkfifo(path)
+    return path
+
+
+class TestScheduleFileLimits:
+    """Only a regular UTF-8 file of at most MAX_SCHEDULE_BYTES, nested within limits, is read."""
+
+    @pytest.mark.parametrize("suffix", [".toml", ".json"])
+    def test_invalid_utf8(self, tmp_path: Path, suffix: str) -> None:
+        """A byte that is not UTF-8 is a CalendarError naming the file and the line."""
+        path = tmp_path / f"cal{suffix}"
+        path.write_bytes(b'{"2027":\n {"holidays": ["2027-01-01\xff"]}}')
+        with pytest.raises(CalendarError, match=r"line 2: not UTF-8 text: the byte 0xff") as info:
+            WorkCalendar.from_file(path)
+        assert str(info.value).startswith(f"{path}: ")
+
+    @pytest.mark.parametrize(
+        ("name", "text"),
+        [
+            ("deep.toml", "a = " + "[" * 100_000 + "]" * 100_000 + "\n"),
+            ("deep.toml", "a = " + "{b=" * 100_000 + "1" + "}" * 100_000 + "\n"),
+            ("deep.toml", "[[2027" + ".a" * 100_000 + "]]\n"),
+            ("deep.json", '{"2027": ' + "[" * 100_000 + "]" * 100_000 + "}"),
+            ("deep.json", '{"2027": ' + '{"a": ' * 100_000 + "1" + "}" * 100_000 + "}"),
+        ],
+        ids=["toml-arrays", "toml-tables", "toml-dotted", "json-arrays", "json-objects"],
+    )
+    def test_deep_nesting(self, tmp_path: Path, name: str, text: str) -> None:
+        """Deep nesting is a CalendarError naming the line, not a RecursionError."""
+        path = write(tmp_path, name, text)
+        with pytest.raises(CalendarError, match=r": line 1: (nested|more than)") as info:
+            WorkCalendar.from_file(path)
+        assert str(info.value).startswith(f"{path}: ")
+
+    def test_brackets_in_strings_and_comments(self, tmp_path: Path) -> None:
+        """Brackets inside strings and comments are not nesting."""
+        text = '# [[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[\n[2027]\nholidays = ["2027-01-01"]\n'
+        cal = WorkCalendar.from_file(write(tmp_path, "cal.toml", text + "#" + "[" * 40 + "\n"))
+        assert not cal.is_workday(date(2027, 1, 1))
+        json_text = '{"2027": {"holidays": ["2027-01-01"]}, "x": "' + "[" * 40 + '"}'
+        with pytest.raises(CalendarError, match=r"\[x\]: key is not a year"):
+            WorkCalendar.from_file(write(tmp_path, "cal.json", json_text))
+
+    @pytest.mark.parametrize("name", ["cal.toml", "cal.json"])
+    def test_fifo(self, tmp_path: Path, name: str) -> None:
+        """A named pipe is refused at once instead of waiting for a writer."""
+        path = fifo(tmp_path, name)
+        raised: list[BaseException] = []
+
+        def load() -> None:
+            try:
+                WorkCalendar.from_file(path)
+            except BaseException as err:
+                raised.append(err)
+
+        thread = threading.Thread(target=load, daemon=True)
+        thread.start()
+        thread.join(30)
+        if thread.is_alive():
+            with open(path, "wb"):  # let the blocked reader end
+                pass
+            thread.join(30)
+            pytest.fail(f"reading {path} blocked until a writer came")
+        assert len(raised) == 1
+        assert isinstance(raised[0], CalendarError)
+        assert str(raised[0]) == (
+            f"{path}: cannot read the file: it is a FIFO (named pipe), not a regular file"
+        )
+
+    def test_device(self, tmp_path: Path) -> None:
+        """A link named like a schedule that leads to /dev/zero is refused, not read forever."""
+        if not Path("/dev/zero").exists():
+            pytest.skip("no /dev/zero")
+        link = tmp_path / "cal.toml"
+        link.symlink_to("/dev/zero")
+        with pytest.raises(CalendarError, match="character device, not a regular file"):
+            WorkCalendar.from_file(link)
+
+    def test_directory(self, tmp_path: Path) -> None:
+        """A directory named like a schedule file is refused."""
+        folder = tmp_path / "cal.json"
+        folder.mkdir()
+        with pytest.raises(CalendarError, match="it is a directory"):
+            WorkCalendar.from_file(folder)
+
+    def test_size_limit(self, tmp_path: Path) -> None:
+        """A file of MAX_SCHEDULE_BYTES loads; one byte more is refused."""
+        body = '[2027]\nholidays = ["2027-01-01"]\n'
+        filler = "#" * (MAX_SCHEDULE_BYTES - len(body) - 1) + "\n"
+        path = write(tmp_path, "cal.toml", filler + body)
+        assert not WorkCalendar.from_file(path).is_workday(date(2027, 1, 1))
+        write(tmp_path, "cal.toml", "#" + filler + body)
+        with pytest.raises(CalendarError, match=f"larger than {MAX_SCHEDULE_BYTES} bytes"):
+            WorkCalendar.from_file(path)
+
+    @pytest.mark.parametrize(
+        ("name", "text"),
+        [
+            ("cal.toml", f"[2027]\nholidays = [{'1' * 5000}]\n"),
+            ("cal.json", f'{{"2027": {{"holidays": [{"1" * 5000}]}}}}'),
+        ],
+    )
+    def test_huge_number(self, tmp_path: Path, name: str, text: str) -> None:
+        """An integer too long to convert is a CalendarError, not a bare ValueError."""
+        path = write(tmp_path, name, text)
+        with pytest.raises(CalendarError, match="too many digits"):
+            WorkCalendar.from_file(path)
+
+    @pytest.mark.parametrize(
+        ("text", "where"),
+        [
+            ('{"2027": {"holidays": [], "holidays": ["2027-01-01"]}}', "[2027].holidays"),
+            ('{"2027": {"workdays": []}, "2027": {}}', "[2027]"),
+        ],
+    )
+    def test_json_repeated_key(self, tmp_path: Path, text: str, where: str) -> None:
+        """A key given twice in one JSON object is named with its place."""
+        path = write(tmp_path, "cal.json", text)
+        with pytest.raises(CalendarError) as info:
+            WorkCalendar.from_file(path)
+        assert str(info.value) == f"{path}: {where}: key given more than once"
+
+    def test_repeated_date_across_spellings(self, tmp_path: Path) -> None:
+        """A TOML date and the same date as a string are one date listed twice."""
+        path = write(tmp_path, "cal.toml", '[2027]\nholidays = [2027-01-01, "2027-01-01"]\n')
+        with pytest.raises(
+            CalendarError, match=r"\[2027\]\.holidays\[1\]: 2027-01-01 is listed twice"
+        ):
+            WorkCalendar.from_file(path)
+
+
+SCHEDULE = {"2027": {"holidays": ["2027-01-01", "2027-02-08"], "workdays": ["2027-02-20"]}}
+
+
+def schedule_paths(value: object, prefix: tuple[object, ...] = ()) -> list[tuple[object, ...]]:
+    """The path of every value inside a parsed schedule."""
+    out: list[tuple[object, ...]] = []
+    items = (
+        value.items()
+        if isinstance(value, dict)
+        else enumerate(value)
+        if isinstance(value, list)
+        else ()
+    )
+    for key, child in items:
+        out.append((*prefix, key))
+        out.extend(schedule_paths(child, (*prefix, key)))
+    return out
+
+
+def with_replaced(path: tuple[object, ...], new: object) -> dict[str, Any]:
+    """A copy of SCHEDULE with the value at ``path`` replaced."""
+    document: Any = copy.deepcopy(SCHEDULE)
+    parent = document
+    for key in path[:-1]:
+        parent = parent[key]
+    parent[path[-1]] = new
+    return cast(dict[str, Any], document)
+
+
+def json_type(value: object) -> str:
+    """The JSON (or TOML) type name of a parsed value."""
+    for kind, name in (
+        (type(None), "null"),
+        (bool, "boolean"),
+        (int, "integer"),
+        (float, "float"),
+        (str, "string"),
+        (datetime, "date-time"),
+        (date, "date"),
+        (time, "time"),
+        (list, "array"),
+        (dict, "table"),
+    ):
+        if isinstance(value, kind):
+            return name
+    raise TypeError(value)
+
+
+JSON_VALUES = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=8),
+    lambda inner: (
+        st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=5), inner, max_size=3)
+    ),
+    max_leaves=6,
+)
+TOML_VALUES = st.recursive(
+    st.booleans()
+    | st.integers(min_value=-(2**63), max_value=2**63 - 1)
+    | st.floats()
+    | st.text(max_size=8)
+    | st.dates()
+    | st.datetimes()
+    | st.times(),
+    lambda inner: (
+        st.lists(inner, max_size=3)
+        | st.dictionaries(st.text(min_size=1, max_size=5), inner, max_size=3)
+    ),
+    max_leaves=6,
+)
+
+
+class TestAnyWrongType:
+    """Replacing any value of a valid schedule by one of another type is a CalendarError."""
+
+    @given(data=st.data(), suffix=st.sampled_from([".toml", ".json"]))
+    @settings(max_examples=200, deadline=None)
+    def test_replace_any_value(self, data: st.DataObject, suffix: str) -> None:
+        """The loader raises CalendarError (never another exception) for any wrong type."""
+        path = data.draw(st.sampled_from(schedule_paths(SCHEDULE)), label="path")
+        is_date = isinstance(path[-1], int)
+        allowed = (
+            {"string", "date"}
+            if is_date and suffix == ".toml"
+            else {"string" if is_date else "table" if len(path) == 1 else "array"}
+        )
+        values = TOML_VALUES if suffix == ".toml" else JSON_VALUES
+        new = data.draw(values.filter(lambda v: json_type(v) not in allowed), label="new")
+        document = with_replaced(path, new)
+        text = tomli_w.dumps(document) if suffix == ".toml" else json.dumps(document)
+        with tempfile.TemporaryDirectory() as folder:
+            file = Path(folder) / f"cal{suffix}"
+            file.write_text(text, encoding="utf-8")
+            with pytest.raises(CalendarError) as info:
+                WorkCalendar.from_file(file)
+        assert str(info.value).startswith(f"{file}: ")
+
+
+class TestPickling:
+    """Calendars pickle without their per-year cache."""
+
+    def test_round_trip(self) -> None:
+        """A pickled calendar with schedules comes back equal and answers the same."""
+        cal = WorkCalendar.from_mapping({"2027": {"holidays": ["2027-01-01"]}})
+        copy_ = pickle.loads(pickle.dumps(cal))
+        assert copy_ == cal
+        assert copy_.covered_years() == cal.covered_years()
+        days = [date(2026, 12, 1) + timedelta(days=i) for i in range(90)]
+        assert [copy_.add_working_days(d, 3) for d in days] == [
+            cal.add_working_days(d, 3) for d in days
+        ]
+
+    def test_cache_is_not_pickled(self) -> None:
+        """Using a calendar does not make its pickle larger."""
+        cal = WorkCalendar()
+        before = len(pickle.dumps(cal))
+        cal.add_working_days(date(2000, 1, 1), 5000)
+        assert len(pickle.dumps(cal)) == before

@@ -2,18 +2,42 @@
 
 from __future__ import annotations
 
+import copy as copy_module
 import datetime as dt
+import io
+import json
+import multiprocessing
+import os
+import pickle
 import re
+import stat
+import tempfile
+import threading
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import ProcessPoolExecutor
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 import pytest
+import tomli_w
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import csrules
 from csrules import WorkCalendar
+from csrules.cli import main
 from csrules.exceptions import CsrulesError, PolicyError
 from csrules.io import parse_case_line
-from csrules.policy import PARAMETER_TYPES, default_policy, load_policy
+from csrules.io._decisions import decision_to_json
+from csrules.policy import (
+    MAX_POLICY_BYTES,
+    PARAMETER_TYPES,
+    Policy,
+    _policy,
+    default_policy,
+    load_policy,
+)
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = (ROOT / "examples" / "cases.jsonl").read_text("utf-8").splitlines()
@@ -403,7 +427,7 @@ class TestPolicyErrors:
         ("name", "text", "expected"),
         [
             ("holidays.toml", '[2027]\nholidays = ["2026-01-01"]\n', "not in 2027"),
-            ("holidays.toml", "[2027]\nholidays = [\n", "invalid TOML"),
+            ("holidays.toml", "[2027]\nholidays = [\n", "not valid TOML"),
             ("holidays.toml", '[2027]\nworkdays = ["2027-03-03"]\n', "Saturdays and Sundays"),
             ("holidays.txt", "", "unsupported schedule file type"),
         ],
@@ -429,3 +453,553 @@ class TestPolicyErrors:
             '[parameters.refund_clock]\nchoices = "b2c"\nvalues = { 2027-01-01 = "b" }\n',
         )
         assert load_error(path).key.startswith("parameters.refund_clock")
+
+
+class TestDefinitionTypes:
+    """Every key of a policy file is type-checked: a wrong type is a PolicyError naming it."""
+
+    @pytest.mark.parametrize(
+        ("text", "key", "expected"),
+        [
+            (
+                "[parameters.refund_clock]\nchoices = 5\n",
+                "parameters.refund_clock.choices",
+                "array",
+            ),
+            (
+                '[parameters.refund_clock]\nchoices = { b2c = "b2c" }\n',
+                "parameters.refund_clock.choices",
+                "array",
+            ),
+            (
+                '[parameters.refund_clock]\nchoices = ["b2c", 1]\n',
+                "parameters.refund_clock.choices[1]",
+                "string",
+            ),
+            (
+                '[parameters.wrap]\nclause = "SHOP-1"\ntype = ["int"]\n'
+                'description = "x"\nvalues = { 2027-01-01 = 1 }\n',
+                "parameters.wrap.type",
+                "['int']",
+            ),
+            (
+                '[parameters.wrap]\nclause = "SHOP-1"\ntype = "int"\n'
+                "description = 5\nvalues = { 2027-01-01 = 1 }\n",
+                "parameters.wrap.description",
+                "string",
+            ),
+            ("[parameters.shipping_fee]\nunit = 5\n", "parameters.shipping_fee.unit", "string"),
+            ("[parameters.shipping_fee]\nclause = 5\n", "parameters.shipping_fee.clause", "clause"),
+            (
+                '[parameters.shipping_fee]\nreplace = "yes"\n',
+                "parameters.shipping_fee.replace",
+                "true or false",
+            ),
+            (
+                '[parameters.shipping_fee]\nvalues = [["2027-01-01", "1"]]\n',
+                "parameters.shipping_fee.values",
+                "table of dated values",
+            ),
+            (
+                '[parameters.shipping_fee]\nchoices = ["1"]\n',
+                "parameters.shipping_fee.choices",
+                "only str parameters",
+            ),
+            (
+                '[parameters.refund_clock]\nchoices = ["taobao"]\n',
+                "parameters.refund_clock.choices",
+                "'b2c' in force from 2010-04-01",
+            ),
+            ("[calendar]\nschedule = 5\n", "calendar.schedule", "path as a string"),
+            ('[calendar]\nschedules = "h.toml"\n', "calendar.schedules", "unknown key"),
+            ("[policy]\nname = 5\n", "policy.name", "non-empty string"),
+            ('[policy]\ndescription = ["x"]\n', "policy.description", "non-empty string"),
+            ('[policy]\nextends = ["b2c"]\n', "policy.extends", "non-empty string"),
+            ('[policy]\nextend = "taobao"\n', "policy.extend", "unknown key"),
+        ],
+    )
+    def test_wrong_type(self, tmp_path: Path, text: str, key: str, expected: str) -> None:
+        """Each key of a definition or table must have its type; the error names the key."""
+        path = write(tmp_path, "bad.toml", text)
+        error = load_error(path)
+        assert error.source == str(path)
+        assert error.key == key
+        assert expected in error.reason
+        assert str(error).startswith(f"{path}: {key}: ")
+
+    @pytest.mark.parametrize(
+        ("text", "key"),
+        [
+            ('[parameters.finance_table_due]\nvalues = { 2027-01-01 = "16:00\\n" }\n', ".values"),
+            ('[parameters.shipping_fee]\nclause = "B2C-7.10.2\\n"\n', ".clause"),
+            (
+                '[parameters."wrap\\n"]\nclause = "SHOP-1"\ntype = "int"\n'
+                'description = "x"\nvalues = { 2027-01-01 = 1 }\n',
+                "",
+            ),
+        ],
+        ids=["time", "clause", "name"],
+    )
+    def test_a_trailing_newline_is_not_ignored(self, tmp_path: Path, text: str, key: str) -> None:
+        """A time, clause or name is matched whole: "16:00\\n" is not a time."""
+        path = write(tmp_path, "bad.toml", text)
+        error = load_error(path)
+        assert error.key.startswith("parameters.")
+        assert key in error.key
+
+    def test_long_values_are_shortened_in_messages(self, tmp_path: Path) -> None:
+        """A huge wrong value is not copied whole into the message."""
+        path = write(
+            tmp_path,
+            "bad.toml",
+            f'[parameters.shipping_fee]\nvalues = {{ 2027-01-01 = "{"9" * 10_000}x" }}\n',
+        )
+        error = load_error(path)
+        assert error.key == "parameters.shipping_fee.values.2027-01-01"
+        assert len(str(error)) < 300
+
+
+class TestDateKeys:
+    """The key of a dated value is a date written YYYY-MM-DD, and each date is given once."""
+
+    @pytest.mark.parametrize(
+        "key",
+        ['"20270101"', '"2027-1-01"', '"2027-01-01T00:00:00"', '" 2027-01-01"', '"2027-W01-5"'],
+    )
+    def test_only_the_canonical_form(self, tmp_path: Path, key: str) -> None:
+        """Other forms Python would read as a date are refused, naming the key."""
+        path = write(
+            tmp_path, "bad.toml", f'[parameters.shipping_fee]\nvalues = {{ {key} = "1" }}\n'
+        )
+        error = load_error(path)
+        assert error.key == "parameters.shipping_fee.values"
+        assert "YYYY-MM-DD" in error.reason
+        assert repr(key.strip('"')) in error.reason
+
+    def test_two_spellings_of_one_date(self, tmp_path: Path) -> None:
+        """2027-01-01 and 20270101 no longer load silently as the last one."""
+        path = write(
+            tmp_path,
+            "bad.toml",
+            '[parameters.shipping_fee]\nvalues = { 2027-01-01 = "12.00", 20270101 = "13.00" }\n',
+        )
+        error = load_error(path)
+        assert error.key == "parameters.shipping_fee.values"
+        assert "'20270101'" in error.reason
+
+    def test_a_date_given_twice(self) -> None:
+        """Keys that are already dates are checked for repeats after parsing too."""
+        data = {
+            "parameters": {
+                "shipping_fee": {"values": {"2027-01-01": "1", dt.date(2027, 1, 1): "2"}}
+            }
+        }
+        with pytest.raises(PolicyError, match="the same date") as info:
+            _policy._merge(B2C, data, "<test>", base_dir=None)
+        assert info.value.key == "parameters.shipping_fee.values"
+
+    def test_with_values_date(self) -> None:
+        """with_values() takes its date in the same form."""
+        with pytest.raises(PolicyError, match="YYYY-MM-DD"):
+            B2C.with_values("20270101", shipping_fee="12.00")
+
+
+def fifo(folder: Path, name: str) -> Path:
+    """A named pipe in ``folder`` (the test is skipped where there are none)."""
+    if not hasattr(os, "mkfifo"):
+        pytest.skip("no named pipes on this system")
+    path = folder / name
+    os.mkfifo(path)
+    return path
+
+
+def finishes(work: Callable[[], object], unblock: Path | None = None) -> BaseException | None:
+    """Run ``work`` in a thread and return what it raised; fail if it blocks.
+
+    If it is still running after a generous wait, ``unblock`` (a FIFO) is
+    opened for writing and closed, so a reader blocked on it ends.
+    """
+    outcome: list[BaseException | None] = []
+
+    def run() -> None:
+        try:
+            work()
+        except BaseException as err:
+            outcome.append(err)
+        else:
+            outcome.append(None)
+
+    thread = threading.Thread(target=run, daemon=True)
+    thread.start()
+    thread.join(30)
+    if thread.is_alive() and unblock is not None:
+        with open(unblock, "wb"):
+            pass
+        thread.join(30)
+        pytest.fail(f"reading {unblock} blocked until a writer came")
+    assert outcome, "the call did not finish"
+    return outcome[0]
+
+
+class TestFileLimits:
+    """Only a regular UTF-8 file of at most MAX_POLICY_BYTES, nested within limits, is read."""
+
+    def test_invalid_utf8(self, tmp_path: Path) -> None:
+        """A byte that is not UTF-8 is a PolicyError naming its line."""
+        path = tmp_path / "bad.toml"
+        path.write_bytes(b'[policy]\nname = "caf\xe9"\n')
+        error = load_error(path)
+        assert error.source == str(path)
+        assert error.key == "line 2"
+        assert "not UTF-8" in error.reason
+        assert "0xe9" in error.reason
+
+    @pytest.mark.parametrize(
+        "text",
+        [
+            "a = " + "[" * 100_000 + "]" * 100_000 + "\n",
+            "a = " + "{ b = " * 100_000 + "1" + " }" * 100_000 + "\n",
+            "[[policy.name" + ".a" * 100_000 + "]]\n",
+            "policy.name" + ".a" * 2_000 + " = 1\n",
+            "".join("[[policy.name" + ".a" * i + "]]\n" for i in range(600)),
+        ],
+        ids=["arrays", "inline-tables", "array-of-tables", "dotted-key", "nested-headers"],
+    )
+    def test_deep_nesting(self, tmp_path: Path, text: str) -> None:
+        """Deep nesting is refused before parsing (not a RecursionError)."""
+        path = write(tmp_path, "deep.toml", text)
+        error = load_error(path)
+        assert error.source == str(path)
+        assert error.key == ("line 65" if text.count("\n") > 1 else "line 1")
+        assert "more than" in error.reason
+
+    def test_nesting_inside_strings_is_not_counted(self, tmp_path: Path) -> None:
+        """Brackets and dots inside strings and comments are text, not nesting."""
+        brackets = "[" * 100 + "." * 100
+        path = write(
+            tmp_path,
+            "shop.toml",
+            f'# {brackets}\n[policy]\nname = "{brackets}"\n'
+            f"description = '{brackets}'\n"
+            f'[parameters.shipping_fee]\nvalues = {{ 2027-01-01 = "12.00" }}  # {brackets}\n',
+        )
+        assert load_policy(path).name == brackets
+
+    def test_fifo(self, tmp_path: Path) -> None:
+        """A named pipe is refused at once instead of waiting for a writer."""
+        path = fifo(tmp_path, "shop.toml")
+        error = finishes(lambda: load_policy(path), unblock=path)
+        assert isinstance(error, PolicyError)
+        assert error.source == str(path)
+        assert "FIFO" in error.reason
+
+    @pytest.mark.parametrize("device", ["/dev/zero", "/dev/null"])
+    def test_device(self, device: str) -> None:
+        """A device (an endless /dev/zero, an empty /dev/null) is not a policy file."""
+        if not Path(device).exists():
+            pytest.skip(f"no {device}")
+        error = load_error(Path(device))
+        assert error.source == device
+        assert "character device, not a regular file" in error.reason
+
+    def test_symlink_to_a_device(self, tmp_path: Path) -> None:
+        """The file's own type counts, not the name's: a link to /dev/zero is refused."""
+        if not Path("/dev/zero").exists():
+            pytest.skip("no /dev/zero")
+        link = tmp_path / "shop.toml"
+        link.symlink_to("/dev/zero")
+        assert "not a regular file" in load_error(link).reason
+
+    def test_size_limit(self, tmp_path: Path) -> None:
+        """A file of MAX_POLICY_BYTES loads; one byte more is refused before reading."""
+        body = '[parameters.shipping_fee]\nvalues = { 2027-01-01 = "12.00" }\n'
+        filler = "#" * (MAX_POLICY_BYTES - len(body) - 1) + "\n"
+        path = write(tmp_path, "shop.toml", filler + body)
+        assert path.stat().st_size == MAX_POLICY_BYTES
+        assert load_policy(path).value("shipping_fee", dt.date(2027, 1, 1)) == Decimal("12.00")
+        write(tmp_path, "shop.toml", "#" + filler + body)
+        error = load_error(path)
+        assert f"larger than {MAX_POLICY_BYTES} bytes" in error.reason
+        assert str(MAX_POLICY_BYTES + 1) in error.reason
+
+    def test_read_is_bounded(self, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+        """A file that reports a wrong size (grown, a /proc file) is read up to limit + 1 only."""
+        path = write(tmp_path, "big.toml", "#" * (3 * MAX_POLICY_BYTES) + "\n")
+        real_fstat, real_read = os.fstat, os.read
+        read: list[int] = []
+
+        def small_fstat(fd: int) -> os.stat_result:
+            info = list(real_fstat(fd))
+            info[stat.ST_SIZE] = 10
+            return os.stat_result(info)
+
+        def counted_read(fd: int, n: int) -> bytes:
+            chunk = real_read(fd, n)
+            read.append(len(chunk))
+            return chunk
+
+        monkeypatch.setattr(os, "fstat", small_fstat)
+        monkeypatch.setattr(os, "read", counted_read)
+        error = load_error(path)
+        assert "larger than" in error.reason
+        assert sum(read) == MAX_POLICY_BYTES + 1
+
+    def test_huge_number(self, tmp_path: Path) -> None:
+        """An integer too long to convert is invalid TOML, not a bare ValueError."""
+        path = write(tmp_path, "bad.toml", f"[policy]\nname = {'1' * 5000}\n")
+        error = load_error(path)
+        assert "not valid TOML" in error.reason
+        assert "too many digits" in error.reason
+
+
+# A policy file that uses every key a file may have (with a schedule beside it).
+FULL_POLICY: dict[str, Any] = {
+    "policy": {"name": "my-shop", "extends": "b2c", "description": "A shop"},
+    "parameters": {
+        "shipping_fee": {"values": {"2027-01-01": "12.00"}},
+        "refund_clock": {"values": {"2027-01-01": "taobao"}, "replace": False},
+        "finance_table_due": {"values": {"2027-01-01": "15:00"}},
+        "agent_closes_unpaid_orders": {"values": {"2027-01-01": False}},
+        "refund_working_days": {"values": {"2027-01-01": 5}},
+        "gift_wrap_fee": {
+            "clause": "SHOP-1",
+            "type": "money",
+            "description": "Gift wrapping.",
+            "unit": "CNY",
+            "values": {"2026-01-01": "5.00"},
+        },
+        "wrap_colour": {
+            "clause": "SHOP-2",
+            "type": "str",
+            "description": "Paper colour.",
+            "choices": ["red", "blue"],
+            "values": {"2026-01-01": "red"},
+        },
+    },
+    "calendar": {"schedule": "holidays.toml"},
+}
+# Money values may be a string or a whole number; every other key has one type.
+MONEY_VALUES: frozenset[tuple[object, ...]] = frozenset(
+    {
+        ("parameters", "shipping_fee", "values", "2027-01-01"),
+        ("parameters", "gift_wrap_fee", "values", "2026-01-01"),
+    }
+)
+
+
+def toml_type(value: object) -> str:
+    """The TOML type of a parsed value."""
+    for kind, name in (
+        (bool, "boolean"),
+        (int, "integer"),
+        (float, "float"),
+        (str, "string"),
+        (dt.datetime, "date-time"),
+        (dt.date, "date"),
+        (dt.time, "time"),
+        (list, "array"),
+        (dict, "table"),
+    ):
+        if isinstance(value, kind):
+            return name
+    raise TypeError(value)
+
+
+def paths(value: object, prefix: tuple[object, ...] = ()) -> Iterator[tuple[object, ...]]:
+    """The path of every value inside a parsed document, tables and arrays included."""
+    children: Iterable[tuple[object, object]] = ()
+    if isinstance(value, dict):
+        children = value.items()
+    elif isinstance(value, list):
+        children = enumerate(value)
+    for key, child in children:
+        yield (*prefix, key)
+        yield from paths(child, (*prefix, key))
+
+
+def replaced(document: Any, path: tuple[object, ...], new: object) -> Any:
+    """A deep copy of ``document`` with the value at ``path`` replaced by ``new``."""
+    copy = copy_module.deepcopy(document)
+    parent = copy
+    for key in path[:-1]:
+        parent = parent[key]
+    parent[path[-1]] = new
+    return copy
+
+
+def at_path(document: Any, path: tuple[object, ...]) -> Any:
+    """The value at ``path``."""
+    for key in path:
+        document = document[key]
+    return document
+
+
+TOML_SCALARS = st.one_of(
+    st.text(max_size=8),
+    st.integers(min_value=-(2**63), max_value=2**63 - 1),
+    st.floats(),
+    st.booleans(),
+    st.dates(),
+    st.datetimes(),
+    st.times(),
+)
+TOML_VALUES = st.recursive(
+    TOML_SCALARS,
+    lambda inner: (
+        st.lists(inner, max_size=3)
+        | st.dictionaries(st.text(min_size=1, max_size=5), inner, max_size=3)
+    ),
+    max_leaves=6,
+)
+
+
+class TestAnyWrongType:
+    """Replacing any value of a valid file by one of another TOML type is a PolicyError."""
+
+    def test_the_full_file_is_valid(self, tmp_path: Path) -> None:
+        """The file the property starts from loads and uses every key."""
+        write(tmp_path, "holidays.toml", '[2027]\nholidays = ["2027-01-01"]\n')
+        path = tmp_path / "shop.toml"
+        path.write_text(tomli_w.dumps(FULL_POLICY), encoding="utf-8")
+        shop = load_policy(path)
+        assert shop.name == "my-shop"
+        assert shop.value("wrap_colour", dt.date(2027, 1, 1)) == "red"
+        assert not shop.calendar.is_estimated(dt.date(2027, 1, 1))
+
+    @given(data=st.data())
+    @settings(max_examples=300, deadline=None)
+    def test_replace_any_value(self, data: st.DataObject) -> None:
+        """The loader raises PolicyError (never another exception) for any wrong type."""
+        path = data.draw(st.sampled_from(sorted(paths(FULL_POLICY), key=repr)), label="path")
+        old = at_path(FULL_POLICY, path)
+        allowed = {"string", "integer"} if path in MONEY_VALUES else {toml_type(old)}
+        new = data.draw(TOML_VALUES.filter(lambda v: toml_type(v) not in allowed), label="new")
+        with tempfile.TemporaryDirectory() as folder:
+            write(Path(folder), "holidays.toml", '[2027]\nholidays = ["2027-01-01"]\n')
+            file = Path(folder) / "shop.toml"
+            file.write_text(tomli_w.dumps(replaced(FULL_POLICY, path, new)), encoding="utf-8")
+            with pytest.raises(PolicyError) as info:
+                load_policy(file)
+        assert info.value.source == str(file)
+        assert str(info.value).startswith(f"{file}: ")
+
+
+def decide_in_child(line: str, policy: Policy) -> tuple[object, str, Policy]:
+    """Run in a worker process: a value of ``policy``, a decision under it (as JSON), and it."""
+    decision = csrules.decide(parse_case_line(line), policy=policy)
+    encoded = json.dumps(decision_to_json(decision), sort_keys=True)
+    return policy.value("shipping_fee", dt.date(2027, 1, 1)), encoded, policy
+
+
+class TestPickling:
+    """Policies and calendars pickle (to be sent to other processes) without their caches."""
+
+    def shop(self, folder: Path) -> Policy:
+        """A policy with an override, a new parameter and a schedule file."""
+        write(folder, "holidays.toml", '[2027]\nholidays = ["2027-01-01", "2027-01-04"]\n')
+        path = folder / "shop.toml"
+        path.write_text(tomli_w.dumps(FULL_POLICY), encoding="utf-8")
+        return load_policy(path)
+
+    @pytest.mark.parametrize("name", ["b2c", "taobao", "shop"])
+    def test_round_trip(self, tmp_path: Path, name: str) -> None:
+        """A pickled policy comes back equal, with an equal calendar, and decides the same."""
+        policy = self.shop(tmp_path) if name == "shop" else load_policy(name)
+        copy = pickle.loads(pickle.dumps(policy))
+        assert copy == policy
+        assert copy.calendar == policy.calendar
+        assert copy.calendar.covered_years() == policy.calendar.covered_years()
+        for line in EXAMPLES[:20]:
+            case = parse_case_line(line)
+            assert csrules.decide(case, policy=copy) == csrules.decide(case, policy=policy)
+
+    def test_caches_are_not_pickled(self) -> None:
+        """Using a policy does not make its pickle larger (the per-date cache stays behind)."""
+        policy = B2C.with_values("2027-01-01", shipping_fee="12.00")
+        before = len(pickle.dumps(policy))
+        for day in range(400):
+            policy.resolve(dt.date(2020, 1, 1) + dt.timedelta(days=day))
+        policy.calendar.add_working_days(dt.date(2000, 1, 1), 5000)
+        assert len(pickle.dumps(policy)) == before
+        copy = pickle.loads(pickle.dumps(policy))
+        assert copy.resolve(dt.date(2027, 1, 1)) == policy.resolve(dt.date(2027, 1, 1))
+
+    def test_in_another_process(self, tmp_path: Path) -> None:
+        """A policy sent to a fresh worker process decides there as it does here."""
+        policy = self.shop(tmp_path).with_values("2027-01-01", shipping_fee="12.34")
+        lines = EXAMPLES[:6]
+        context = multiprocessing.get_context("spawn")
+        with ProcessPoolExecutor(max_workers=1, mp_context=context) as pool:
+            results = list(pool.map(decide_in_child, lines, [policy] * len(lines)))
+        for line, (value, encoded, returned) in zip(lines, results, strict=True):
+            assert value == Decimal("12.34")
+            here = csrules.decide(parse_case_line(line), policy=policy)
+            assert encoded == json.dumps(decision_to_json(here), sort_keys=True)
+            assert returned == policy
+            assert returned.calendar == policy.calendar
+
+
+class TestCommandLine:
+    """`csrules decide --policy BAD` is a usage error (exit 2) with a message, no traceback."""
+
+    def run(self, *argv: str) -> tuple[int, str, str]:
+        """Run the command and return its status, stdout and stderr."""
+        out, err = io.StringIO(), io.StringIO()
+        status = main(list(argv), out=out, err=err)
+        return status, out.getvalue(), err.getvalue()
+
+    def cases(self, folder: Path) -> str:
+        """A cases file of one line."""
+        return str(write(folder, "cases.jsonl", EXAMPLES[0] + "\n"))
+
+    @pytest.mark.parametrize(
+        ("name", "content", "expected"),
+        [
+            ("choices.toml", "[parameters.refund_clock]\nchoices = 5\n", "refund_clock.choices"),
+            ("utf8.toml", b'[policy]\nname = "\xff"\n', "not UTF-8"),
+            ("deep.toml", "a = " + "[" * 100_000 + "]" * 100_000 + "\n", "levels deep"),
+            ("big.toml", "#" * (MAX_POLICY_BYTES + 1), "larger than"),
+            (
+                "dates.toml",
+                '[parameters.shipping_fee]\nvalues = { 2027-01-01 = "1", 20270101 = "2" }\n',
+                "YYYY-MM-DD",
+            ),
+        ],
+    )
+    def test_bad_policy_file(
+        self, tmp_path: Path, name: str, content: str | bytes, expected: str
+    ) -> None:
+        """Each kind of bad policy file exits 2, naming the file and the problem."""
+        path = tmp_path / name
+        if isinstance(content, bytes):
+            path.write_bytes(content)
+        else:
+            path.write_text(content, encoding="utf-8")
+        status, out, err = self.run("decide", self.cases(tmp_path), "--policy", str(path))
+        assert status == 2
+        assert out == ""
+        assert err.startswith(f"csrules decide: bad policy: {path}: ")
+        assert expected in err
+        assert "Traceback" not in err
+
+    def test_fifo_policy(self, tmp_path: Path) -> None:
+        """--policy naming a FIFO exits 2 at once."""
+        path = fifo(tmp_path, "shop.toml")
+        cases = self.cases(tmp_path)
+        result: list[tuple[int, str, str]] = []
+        assert (
+            finishes(lambda: result.append(self.run("decide", cases, "--policy", str(path))), path)
+            is None
+        )
+        status, _, err = result[0]
+        assert status == 2
+        assert "FIFO" in err
+
+    def test_bad_schedule_file(self, tmp_path: Path) -> None:
+        """--schedule with a bad file exits 2 with the schedule's problem."""
+        path = write(tmp_path, "h.json", '{"2027": {"holidays": [], "holidays": ["2027-01-01"]}}')
+        status, out, err = self.run("decide", self.cases(tmp_path), "--schedule", str(path))
+        assert status == 2
+        assert out == ""
+        assert err.startswith(f"csrules decide: bad holiday schedule: {path}: [2027].holidays: ")
+        assert "Traceback" not in err

@@ -24,10 +24,8 @@ on local wall-clock time is exact.
 from __future__ import annotations
 
 import functools
-import json
 import os
 import re
-import tomllib
 from bisect import bisect_right
 from collections.abc import Iterable, Mapping
 from datetime import date, datetime, time, timedelta
@@ -38,12 +36,14 @@ import chinese_calendar
 import pendulum
 from pendulum import Date, DateTime
 
+from csrules._files import MAX_FILE_BYTES, FileRefusedError, parse_json, parse_toml, read_text
 from csrules.exceptions import CalendarError
 
 __all__ = [
     "DEFAULT_CLOSES",
     "DEFAULT_OPENS",
     "FALLBACK_HOLIDAYS",
+    "MAX_SCHEDULE_BYTES",
     "SHANGHAI",
     "WorkCalendar",
     "YearSchedule",
@@ -66,6 +66,9 @@ current State Council rules. The lunar holidays (Spring Festival, Qingming,
 Dragon Boat, Mid-Autumn) and the adjusted working days cannot be derived
 from a rule, so a year relying on this fallback is an estimate.
 """
+
+MAX_SCHEDULE_BYTES = MAX_FILE_BYTES
+"""The largest schedule file :meth:`WorkCalendar.from_file` reads, in bytes (1 MiB)."""
 
 _US_PER_SECOND = 1_000_000
 _US_PER_DAY = 86_400 * _US_PER_SECOND
@@ -338,6 +341,7 @@ class WorkCalendar:
 
     Instances are immutable and safe to share between threads. Each keeps a
     private per-year cache, filled on first use; filling it is idempotent.
+    A calendar pickles without that cache.
 
     Attributes:
         schedules: user-supplied schedules, one per year, sorted by year.
@@ -364,6 +368,10 @@ class WorkCalendar:
         object.__setattr__(self, "_years", {})
         object.__setattr__(self, "_covered", _OFFICIAL_YEARS | frozenset(by_year))
 
+    def __reduce__(self) -> tuple[type[WorkCalendar], tuple[object, ...]]:
+        """Pickle the schedules only: the copy starts with an empty cache."""
+        return (type(self), (self.schedules,))
+
     # ------------------------------------------------------------------ building
 
     @classmethod
@@ -387,6 +395,10 @@ class WorkCalendar:
         shape described in :meth:`from_mapping`. Each year in the file is
         defined by the file alone, replacing what ``base`` knew of that year.
 
+        The file must be a regular file of at most :data:`MAX_SCHEDULE_BYTES`
+        bytes in UTF-8, nested at most 32 levels deep; a JSON object must not
+        repeat a key.
+
         Args:
             path: the schedule file.
             base: the calendar to extend; :meth:`official` when omitted.
@@ -395,9 +407,10 @@ class WorkCalendar:
             A new calendar: ``base`` with the file's years added or replaced.
 
         Raises:
-            CalendarError: the file cannot be read, has another suffix, is not
-                valid TOML or JSON, or its content is invalid; the message
-                names the file, the key and the reason.
+            CalendarError: the file cannot be read (missing, not a regular
+                file, too large, not UTF-8), has another suffix, is not valid
+                TOML or JSON, is nested too deeply, or its content is invalid;
+                the message names the file, the key and the reason.
         """
         file = Path(path)
         source = str(file)
@@ -407,29 +420,18 @@ class WorkCalendar:
                 f"{source}: unsupported schedule file type {file.suffix or '(none)'!r}; "
                 "use .toml or .json"
             )
-        try:
-            raw = file.read_bytes()
-        except OSError as exc:
-            raise CalendarError(f"{source}: cannot read the schedule file: {exc}") from exc
         data: object
-        if suffix == ".toml":
-            try:
-                data = tomllib.loads(raw.decode("utf-8"))
-            except UnicodeDecodeError as exc:
-                raise CalendarError(f"{source}: not UTF-8 text: {exc}") from exc
-            except tomllib.TOMLDecodeError as exc:
-                raise CalendarError(f"{source}: invalid TOML: {exc}") from exc
-        else:
-            try:
-                data = json.loads(raw, object_pairs_hook=functools.partial(_no_duplicates, source))
-            except UnicodeDecodeError as exc:
-                raise CalendarError(f"{source}: not UTF-8 text: {exc}") from exc
-            except json.JSONDecodeError as exc:
-                raise CalendarError(f"{source}: invalid JSON: {exc}") from exc
+        try:
+            text = read_text(file, MAX_SCHEDULE_BYTES)
+            data = parse_toml(text) if suffix == ".toml" else parse_json(text, _JsonObject)
+        except FileRefusedError as exc:
+            where = "" if exc.where == "-" else f"{exc.where}: "
+            raise CalendarError(f"{source}: {where}{exc.reason}") from exc
         if not isinstance(data, Mapping):
             raise CalendarError(
                 f"{source}: the top level must be a table of years, got {type(data).__name__}"
             )
+        _no_repeats(source, "", data)
         return cls.from_mapping(data, source=source, base=base)
 
     @classmethod
@@ -746,18 +748,29 @@ class WorkCalendar:
 # ---------------------------------------------------------------------- schedule parsing
 
 
-def _no_duplicates(source: str, pairs: list[tuple[str, object]]) -> dict[str, object]:
-    """JSON object hook that rejects a key repeated in one object.
+class _JsonObject(dict[str, object]):
+    """A JSON object as parsed, remembering the first key it repeats (if any)."""
+
+    repeated: str | None = None
+
+    def __init__(self, pairs: list[tuple[str, object]]) -> None:
+        super().__init__()
+        for key, value in pairs:
+            if key in self and self.repeated is None:
+                self.repeated = key
+            self[key] = value
+
+
+def _no_repeats(source: str, where: str, table: object) -> None:
+    """Refuse a JSON object that gave one key twice (the parser keeps the last).
 
     Raises:
-        CalendarError: a key occurs twice.
+        CalendarError: naming the object and the key.
     """
-    out: dict[str, object] = {}
-    for key, value in pairs:
-        if key in out:
-            raise CalendarError(f"{source}: [{key}]: key given more than once")
-        out[key] = value
-    return out
+    repeated = getattr(table, "repeated", None)
+    if repeated is not None:
+        place = f"{where}.{repeated}" if where else f"[{repeated}]"
+        raise CalendarError(f"{source}: {place}: key given more than once")
 
 
 def _parse_year(source: str, key: object, table: object) -> YearSchedule:
@@ -771,6 +784,7 @@ def _parse_year(source: str, key: object, table: object) -> YearSchedule:
             f"{source}: [{key}]: key is not a year; expected four digits such as '2027'"
         )
     year = int(key)
+    _no_repeats(source, f"[{key}]", table)
     if not isinstance(table, Mapping):
         raise CalendarError(
             f"{source}: [{key}]: expected a table with 'holidays' and 'workdays' lists, "

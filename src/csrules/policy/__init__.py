@@ -1,6 +1,7 @@
 """Policies: effective-dated parameters loaded from TOML (see ``docs/policy.md``)."""
 
 from csrules.policy._policy import (
+    MAX_POLICY_BYTES,
     PARAMETER_TYPES,
     Parameter,
     ParameterSet,
@@ -10,6 +11,7 @@ from csrules.policy._policy import (
 )
 
 __all__ = [
+    "MAX_POLICY_BYTES",
     "PARAMETER_TYPES",
     "Parameter",
     "ParameterSet",

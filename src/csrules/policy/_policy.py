@@ -13,7 +13,6 @@ import datetime as dt
 import decimal
 import os
 import re
-import tomllib
 from collections.abc import Callable, Iterator, Mapping
 from importlib import resources
 from pathlib import Path
@@ -22,9 +21,11 @@ from typing import Any, Final
 import attrs
 
 from csrules._calendar import WorkCalendar
+from csrules._files import MAX_FILE_BYTES, FileRefusedError, parse_toml, read_text
 from csrules.exceptions import CalendarError, PolicyError
 
 __all__ = [
+    "MAX_POLICY_BYTES",
     "PARAMETER_TYPES",
     "Parameter",
     "ParameterSet",
@@ -35,8 +36,39 @@ __all__ = [
 
 _NAME: Final = re.compile(r"^[a-z][a-z0-9_]*$")
 _CLAUSE: Final = re.compile(r"^[A-Z][A-Z0-9]*-[0-9A-Za-z.]+$")
-_TIME: Final = re.compile(r"^([01][0-9]|2[0-3]):([0-5][0-9])$")
+_TIME: Final = re.compile(r"([01][0-9]|2[0-3]):([0-5][0-9])")
+_ISO_DATE: Final = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 BUNDLED: Final = ("b2c", "taobao")
+
+MAX_POLICY_BYTES: Final = MAX_FILE_BYTES
+"""The largest policy file :func:`load_policy` reads, in bytes (1 MiB)."""
+
+_SHOWN: Final = 60
+
+
+def _show(value: object) -> str:
+    """``repr(value)``, shortened for an error message."""
+    text = repr(value)
+    return text if len(text) <= _SHOWN else f"{text[: _SHOWN - 5]}...{text[-2:]}"
+
+
+def _toml_type(value: object) -> str:
+    """The TOML name of a parsed value's type, for error messages."""
+    names = (
+        (bool, "a boolean"),
+        (int, "an integer"),
+        (float, "a float"),
+        (str, "a string"),
+        (dt.datetime, "a date-time"),
+        (dt.date, "a date"),
+        (dt.time, "a time"),
+        (list, "an array"),
+        (Mapping, "a table"),
+    )
+    for kind, name in names:
+        if isinstance(value, kind):
+            return name
+    return type(value).__name__
 
 
 def _money(value: object) -> decimal.Decimal:
@@ -76,7 +108,7 @@ def _str(value: object) -> str:
 
 
 def _time(value: object) -> dt.time:
-    match = _TIME.match(value) if isinstance(value, str) else None
+    match = _TIME.fullmatch(value) if isinstance(value, str) else None
     if match is None:
         msg = 'a time of day "HH:MM" (24-hour)'
         raise ValueError(msg)
@@ -143,11 +175,43 @@ class ParameterSet:
     since: Mapping[str, dt.date]
 
 
+def _meta_str(
+    source: str, key: str, spec: Mapping[str, Any], name: str, default: str, *, empty: bool
+) -> str:
+    """A string-valued key of a parameter definition (``clause``, ``description``, ...)."""
+    value = spec.get(name, default)
+    if not isinstance(value, str) or (not empty and not value):
+        expected = "a string" if empty else "a non-empty string"
+        reason = f"expected {expected}, got {_toml_type(value)} {_show(value)}"
+        raise PolicyError(source, f"{key}.{name}", reason)
+    return value
+
+
+def _choices(
+    source: str, key: str, spec: Mapping[str, Any], kind: str, base: Parameter | None
+) -> tuple[str, ...]:
+    if "choices" not in spec:
+        return base.choices if base else ()
+    raw = spec["choices"]
+    example = 'e.g. ["wall", "service"]'
+    if not isinstance(raw, list):
+        reason = f"expected an array of strings, {example}, got {_toml_type(raw)} {_show(raw)}"
+        raise PolicyError(source, f"{key}.choices", reason)
+    for index, choice in enumerate(raw):
+        if not isinstance(choice, str) or not choice:
+            reason = f"expected a non-empty string, got {_toml_type(choice)} {_show(choice)}"
+            raise PolicyError(source, f"{key}.choices[{index}]", reason)
+    if raw and kind != "str":
+        reason = f"only str parameters have choices; this one is {kind!r}"
+        raise PolicyError(source, f"{key}.choices", reason)
+    return tuple(raw)
+
+
 def _build_parameter(
     source: str, name: str, spec: Mapping[str, Any], base: Parameter | None
 ) -> Parameter:
     key = f"parameters.{name}"
-    if not _NAME.match(name):
+    if not _NAME.fullmatch(name):
         raise PolicyError(source, key, "a parameter name must be lower_snake_case")
     allowed = {"clause", "type", "description", "values", "unit", "choices", "replace"}
     extra = set(spec) - allowed
@@ -162,50 +226,69 @@ def _build_parameter(
             )
             raise PolicyError(source, key, reason)
     clause = spec.get("clause", base.clause if base else "")
-    if not isinstance(clause, str) or not _CLAUSE.match(clause):
-        raise PolicyError(source, f"{key}.clause", f"expected a clause ID, got {clause!r}")
+    if not isinstance(clause, str) or not _CLAUSE.fullmatch(clause):
+        raise PolicyError(source, f"{key}.clause", f"expected a clause ID, got {_show(clause)}")
     kind = spec.get("type", base.type if base else "")
-    if kind not in PARAMETER_TYPES:
-        reason = f"expected one of {sorted(PARAMETER_TYPES)}, got {kind!r}"
+    if not isinstance(kind, str) or kind not in PARAMETER_TYPES:
+        reason = f"expected one of {sorted(PARAMETER_TYPES)}, got {_show(kind)}"
         raise PolicyError(source, f"{key}.type", reason)
     if base is not None and kind != base.type:
         reason = f"cannot change the type of {name!r} from {base.type!r} to {kind!r}"
         raise PolicyError(source, f"{key}.type", reason)
-    raw_choices = spec.get("choices", base.choices if base else ())
-    if isinstance(raw_choices, str) or not all(isinstance(c, str) for c in raw_choices):
-        reason = f'expected a list of strings, e.g. ["wall", "service"], got {raw_choices!r}'
-        raise PolicyError(source, f"{key}.choices", reason)
-    choices = tuple(raw_choices)
+    description = _meta_str(
+        source, key, spec, "description", base.description if base else "", empty=False
+    )
+    unit = _meta_str(source, key, spec, "unit", base.unit if base else "", empty=True)
+    choices = _choices(source, key, spec, kind, base)
     raw_values = spec.get("values", {})
     if not isinstance(raw_values, Mapping) or (base is None and not raw_values):
-        reason = 'expected a table of dated values, e.g. values = { 2010-04-01 = "10.00" }'
+        reason = (
+            'expected a table of dated values, e.g. values = { 2010-04-01 = "10.00" }, '
+            f"got {_toml_type(raw_values)} {_show(raw_values)}"
+        )
         raise PolicyError(source, f"{key}.values", reason)
-    parsed: dict[dt.date, Any] = {}
     replace = spec.get("replace", False)
     if not isinstance(replace, bool):
-        raise PolicyError(source, f"{key}.replace", f"expected true or false, got {replace!r}")
+        reason = f"expected true or false, got {_toml_type(replace)} {_show(replace)}"
+        raise PolicyError(source, f"{key}.replace", reason)
+    parsed: dict[dt.date, Any] = {}
     if base is not None and not replace:
         parsed.update(dict(base.values))
+    written: dict[dt.date, object] = {}
     for since_text, raw in raw_values.items():
         since = _parse_since(source, f"{key}.values", since_text)
+        if since in written:
+            reason = (
+                f"{_show(written[since])} and {_show(since_text)} are the same date; "
+                "give each date once"
+            )
+            raise PolicyError(source, f"{key}.values", reason)
+        written[since] = since_text
         try:
             value = PARAMETER_TYPES[kind](raw)
         except ValueError as err:
-            reason = f"expected {err}, got {raw!r}"
+            reason = f"expected {err}, got {_toml_type(raw)} {_show(raw)}"
             raise PolicyError(source, f"{key}.values.{since_text}", reason) from err
         if choices and value not in choices:
-            reason = f"expected one of {list(choices)}, got {value!r}"
+            reason = f"expected one of {list(choices)}, got {_show(value)}"
             raise PolicyError(source, f"{key}.values.{since_text}", reason)
         parsed[since] = value
     if not parsed:
         raise PolicyError(source, f"{key}.values", "no dated value is left")
+    for since, value in sorted(parsed.items()):
+        if choices and value not in choices:
+            reason = (
+                f"the value {_show(value)} in force from {since.isoformat()} is not among "
+                f"{list(choices)}; add it, or set replace = true and give new values"
+            )
+            raise PolicyError(source, f"{key}.choices", reason)
     return Parameter(
         name=name,
         clause=clause,
         type=kind,
-        description=str(spec.get("description", base.description if base else "")),
+        description=description,
         values=tuple(sorted(parsed.items())),
-        unit=str(spec.get("unit", base.unit if base else "")),
+        unit=unit,
         choices=choices,
     )
 
@@ -213,11 +296,13 @@ def _build_parameter(
 def _parse_since(source: str, key: str, text: object) -> dt.date:
     if isinstance(text, dt.date) and not isinstance(text, dt.datetime):
         return text
+    expected = "a value's key must be the date it takes effect, written YYYY-MM-DD"
+    if not isinstance(text, str) or not _ISO_DATE.fullmatch(text):
+        raise PolicyError(source, key, f"{expected}; got {_show(text)}")
     try:
-        return dt.date.fromisoformat(str(text))
+        return dt.date.fromisoformat(text)
     except ValueError as err:
-        reason = f"a value's key must be the date it takes effect, YYYY-MM-DD; got {text!r}"
-        raise PolicyError(source, key, reason) from err
+        raise PolicyError(source, key, f"{expected}; got {_show(text)} ({err})") from err
 
 
 @attrs.frozen
@@ -225,7 +310,8 @@ class Policy:
     """A shop's policy: its dated parameters and its working-day calendar.
 
     Build one with :func:`default_policy` or :func:`load_policy`. A policy is
-    immutable and safe to share between threads.
+    immutable and safe to share between threads, and it pickles (to send it
+    to another process) without its per-date cache.
 
     Attributes:
         name: the policy's name (``"b2c"``).
@@ -243,6 +329,10 @@ class Policy:
     _by_date: dict[dt.date, ParameterSet] = attrs.field(
         factory=dict, init=False, eq=False, repr=False, hash=False
     )
+
+    def __reduce__(self) -> tuple[type[Policy], tuple[object, ...]]:
+        """Pickle the fields only: the copy starts with an empty cache."""
+        return (type(self), (self.name, self.source, dict(self.parameters), self.calendar))
 
     def resolve(self, on: dt.date) -> ParameterSet:
         """The values in force on ``on`` (cached per date).
@@ -310,12 +400,9 @@ class Policy:
 
 def _read_toml(path: Path, source: str) -> dict[str, Any]:
     try:
-        with path.open("rb") as handle:
-            return tomllib.load(handle)
-    except OSError as err:
-        raise PolicyError(source, "-", f"cannot read the file: {err.strerror or err}") from err
-    except tomllib.TOMLDecodeError as err:
-        raise PolicyError(source, "-", f"not valid TOML: {err}") from err
+        return parse_toml(read_text(path, MAX_POLICY_BYTES))
+    except FileRefusedError as err:
+        raise PolicyError(source, err.where, err.reason) from err
 
 
 def _merge(
@@ -327,21 +414,34 @@ def _merge(
         raise PolicyError(source, sorted(extra)[0], f"unknown table; expected {sorted(allowed)}")
     meta = data.get("policy", {})
     if not isinstance(meta, Mapping):
-        raise PolicyError(source, "policy", "expected a table with name and description")
+        raise PolicyError(source, "policy", "expected a table with name, extends and description")
+    _check_meta(source, meta)
     raw = data.get("parameters", {})
     if not isinstance(raw, Mapping):
         raise PolicyError(source, "parameters", "expected a table of parameters")
     parameters: dict[str, Parameter] = dict(base.parameters) if base else {}
     for name, spec in raw.items():
         if not isinstance(spec, Mapping):
-            raise PolicyError(source, f"parameters.{name}", "expected a table")
+            reason = f"expected a table, got {_toml_type(spec)} {_show(spec)}"
+            raise PolicyError(source, f"parameters.{name}", reason)
         parameters[name] = _build_parameter(source, name, spec, parameters.get(name))
     calendar = base.calendar if base else WorkCalendar.official()
     cal_spec = data.get("calendar", {})
     if not isinstance(cal_spec, Mapping):
         raise PolicyError(source, "calendar", "expected a table with 'schedule'")
+    extra = set(cal_spec) - {"schedule"}
+    if extra:
+        key = f"calendar.{sorted(extra)[0]}"
+        raise PolicyError(source, key, "unknown key; expected 'schedule'")
     if "schedule" in cal_spec:
-        schedule = Path(str(cal_spec["schedule"]))
+        raw_schedule = cal_spec["schedule"]
+        if not isinstance(raw_schedule, str) or not raw_schedule:
+            reason = (
+                "expected the schedule file's path as a string, "
+                f"got {_toml_type(raw_schedule)} {_show(raw_schedule)}"
+            )
+            raise PolicyError(source, "calendar.schedule", reason)
+        schedule = Path(raw_schedule)
         if base_dir is not None and not schedule.is_absolute():
             schedule = base_dir / schedule
         try:
@@ -349,19 +449,34 @@ def _merge(
         except CalendarError as err:
             raise PolicyError(source, "calendar.schedule", str(err)) from err
     name = meta.get("name", base.name if base else "custom")
-    if not isinstance(name, str) or not name:
-        raise PolicyError(source, "policy.name", f"expected a non-empty string, got {name!r}")
     full_source = source if base is None else f"{base.source} + {source}"
     return Policy(name=name, source=full_source, parameters=parameters, calendar=calendar)
+
+
+def _check_meta(source: str, meta: Mapping[str, Any]) -> None:
+    """Check the ``[policy]`` table: known keys, each a string, ``extends`` a bundled name."""
+    allowed = ("name", "extends", "description")
+    extra = sorted(set(meta) - set(allowed))
+    if extra:
+        raise PolicyError(source, f"policy.{extra[0]}", f"unknown key; expected {list(allowed)}")
+    for key in allowed:
+        value = meta.get(key, "-")
+        if not isinstance(value, str) or not value:
+            reason = f"expected a non-empty string, got {_toml_type(value)} {_show(value)}"
+            raise PolicyError(source, f"policy.{key}", reason)
+    extends = meta.get("extends", BUNDLED[0])
+    if extends not in BUNDLED:
+        reason = f"expected one of {list(BUNDLED)}, got {_show(extends)}"
+        raise PolicyError(source, "policy.extends", reason)
 
 
 def _bundled(name: str) -> Policy:
     text = resources.files("csrules.policy").joinpath(f"{name}.toml").read_text("utf-8")
     source = f"<bundled {name}>"
     try:
-        data = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as err:  # pragma: no cover - bundled file is tested
-        raise PolicyError(source, "-", f"not valid TOML: {err}") from err
+        data = parse_toml(text)
+    except FileRefusedError as err:  # pragma: no cover - bundled file is tested
+        raise PolicyError(source, err.where, err.reason) from err
     extends = data.get("policy", {}).get("extends")
     base = _bundled(str(extends)) if extends else None
     return _merge(base, data, source, base_dir=None)
@@ -387,9 +502,14 @@ def load_policy(path: str | os.PathLike[str], *, base: Policy | None = None) -> 
     existing parameter, or a full definition (clause, type, description,
     values) to add one.
 
+    The file must be a regular file of at most :data:`MAX_POLICY_BYTES`
+    bytes in UTF-8, and the key of each dated value a date written
+    ``YYYY-MM-DD``.
+
     Raises:
-        PolicyError: the file cannot be read or is invalid; the message names
-            the file, the key and what was expected.
+        PolicyError: the file cannot be read (missing, not a regular file,
+            too large, not UTF-8, nested too deeply) or is invalid; the
+            message names the file, the key and what was expected.
     """
     text = os.fspath(path)
     if text in BUNDLED:
@@ -397,12 +517,9 @@ def load_policy(path: str | os.PathLike[str], *, base: Policy | None = None) -> 
     file = Path(text)
     data = _read_toml(file, text)
     meta = data.get("policy", {})
-    if not isinstance(meta, dict):
+    if not isinstance(meta, Mapping):
         raise PolicyError(text, "policy", "expected a table with name, extends and description")
+    _check_meta(text, meta)
     if base is None:
-        extends = meta.get("extends", "b2c")
-        if extends not in BUNDLED:
-            reason = f"expected one of {list(BUNDLED)}, got {extends!r}"
-            raise PolicyError(text, "policy.extends", reason)
-        base = load_policy(str(extends))
+        base = load_policy(str(meta.get("extends", BUNDLED[0])))
     return _merge(base, data, text, base_dir=file.parent)
