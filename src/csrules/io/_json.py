@@ -44,7 +44,6 @@ from csrules._domain import (
     Topic,
 )
 from csrules.exceptions import ContractError, DomainValueError, Problem
-from csrules.rules.returns import _needs_condition as needs_condition
 
 __all__ = [
     "KIND_SPECS",
@@ -634,9 +633,7 @@ def _unknown_key(path: str, key: str, spec: ObjectSpec) -> str:
     return f"{where}: {what}; known {spec.noun}s: {listed}"
 
 
-def _read_object(
-    raw: object, path: str, spec: ObjectSpec, reading: _Reading, *, build: bool = True
-) -> Any:
+def _read_object(raw: object, path: str, spec: ObjectSpec, reading: _Reading) -> Any:
     if not isinstance(raw, Mapping):
         reading.add_error(_invalid(path, raw, "an object"))
         return _FAILED
@@ -668,11 +665,11 @@ def _read_object(
         kind = field.type
         if isinstance(kind, ObjectSpec):
             values[key] = _read_object(value, field_path, kind, reading)
-        else:
+        elif isinstance(kind, ArraySpec):
             values[key] = _read_array(value, field_path, kind, reading)
     if len(reading.problems) > before:
         return _FAILED
-    if spec.build is None or not build:
+    if spec.build is None:
         return values
     return _build(spec.build, path, values, reading)
 
@@ -708,16 +705,6 @@ def _build_case(kind: str, values: Mapping[str, Any], reading: _Reading) -> Any:
     case_id, at = values["id"], values["at"]
     if kind == "return":
         order, request = values["order"], values["request"]
-        if request.condition is None and needs_condition(request, order.status):
-            reading.add(
-                "missing_field",
-                "request.condition",
-                "request.condition: missing (required when goods come back after shipment: "
-                f"request type {json.dumps(request.type.value)}, "
-                f"order status {json.dumps(order.status.value)})",
-                domain=True,
-            )
-            return _FAILED
         return _build(
             ReturnCase, "", {"id": case_id, "at": at, "order": order, "request": request}, reading
         )
@@ -788,40 +775,54 @@ def _encoding_problems(value: object, path: str, reading: _Reading) -> None:
             _encoding_problems(item, f"{path}[{i}]", reading)
 
 
+@attrs.define
+class _Read:
+    """What reading one case gave: the case (or _FAILED), and what came with it."""
+
+    case: Any = _FAILED
+    meta: Mapping[str, Any] | None = None
+    case_id: str | None = None
+    facts: Mapping[str, object] = attrs.field(factory=dict)
+
+
 def _read(
     obj: object,
     facts: Mapping[str, FactType] | None,
     reading: _Reading,
     *,
     check_encoding: bool = True,
-) -> tuple[Any, Any, str | None]:
-    """Read one case: (case or _FAILED, meta or None, case id or None); problems go to reading."""
+) -> _Read:
+    """Read one case; its problems go to ``reading``."""
     if not isinstance(obj, Mapping):
         reading.add("invalid_value", None, f"a case must be a JSON object, got {_show(obj)}")
-        return _FAILED, None, None
+        return _Read()
     if check_encoding:
         _encoding_problems(obj, "", reading)
         if reading.problems:
-            return _FAILED, None, None
+            return _Read()
     raw_id = obj.get("id")
-    case_id = raw_id if isinstance(raw_id, str) and raw_id else None
     raw_meta = obj.get("meta")
-    meta = raw_meta if isinstance(raw_meta, Mapping) else None
+    result = _Read(
+        meta=raw_meta if isinstance(raw_meta, Mapping) else None,
+        case_id=raw_id if isinstance(raw_id, str) and raw_id else None,
+    )
     kind = obj.get("kind")
     spec = KIND_SPECS.get(kind) if isinstance(kind, str) else None
     if spec is None:
-        # without a kind the other keys cannot be checked: report what can be
-        head = KIND_SPECS["return"]
-        partial = ObjectSpec(tuple(f for f in head.fields[:4] if f.key != "kind"))
-        trimmed = {k: obj[k] for k in ("id", "at", "meta") if k in obj}
+        # without a kind, the kind's keys cannot be judged: report what can be
+        head = KIND_SPECS["return"].by_key
+        _read_object(
+            {k: obj[k] for k in ("id",) if k in obj}, "", ObjectSpec((head["id"],)), reading
+        )
         if "kind" not in obj:
             reading.add("missing_field", "kind", "kind: missing (required)")
         else:
             reading.add(
                 "unknown_kind", "kind", f"kind: expected one of {_KIND_TEXT}, got {_show(kind)}"
             )
-        _read_object(trimmed, "", partial, reading)
-        return _FAILED, meta, case_id
+        rest = {k: obj[k] for k in ("at", "meta") if k in obj}
+        _read_object(rest, "", ObjectSpec((head["at"], head["meta"])), reading)
+        return result
     if facts:
         spec = attrs.evolve(
             spec,
@@ -831,9 +832,10 @@ def _read(
             ),
         )
     values = _read_object(obj, "", spec, reading)
-    if values is _FAILED:
-        return _FAILED, meta, case_id
-    return _build_case(kind, values, reading), meta, case_id  # type: ignore[arg-type]
+    if values is not _FAILED:
+        result.case = _build_case(kind, values, reading)  # type: ignore[arg-type]
+        result.facts = values.get("facts", {})
+    return result
 
 
 def read_case(
@@ -863,14 +865,12 @@ def _finish(
     *,
     check_encoding: bool,
 ) -> CaseInput:
-    case, meta, case_id = _read(obj, facts, reading, check_encoding=check_encoding)
-    if reading.problems or case is _FAILED:
-        err = ContractError.of(tuple(reading.problems), case_id=case_id)
-        err.meta = meta
+    result = _read(obj, facts, reading, check_encoding=check_encoding)
+    if reading.problems or result.case is _FAILED:
+        err = ContractError.of(tuple(reading.problems), case_id=result.case_id)
+        err.meta = dict(result.meta) if result.meta is not None else None
         raise err
-    assert isinstance(obj, Mapping)
-    given = obj.get("facts")
-    return CaseInput(case, meta, dict(given) if isinstance(given, Mapping) else {})
+    return CaseInput(result.case, result.meta, result.facts)
 
 
 def case_from_json(obj: Mapping[str, object]) -> Case:

@@ -145,7 +145,7 @@ def _allowed_cell(field: Field) -> str:
     if isinstance(kind, ObjectSpec):
         return "-"
     if kind.values:
-        return " \\| ".join(f"`{v}`" for v in kind.values)
+        return " | ".join(f"`{v}`" for v in kind.values)
     return kind.note or "-"
 
 
