@@ -336,11 +336,19 @@ class ObjectSpec:
     fields: tuple[Field, ...]
     build: Callable[..., object] | None = None
     noun: str = "key"
-    by_key: Mapping[str, Field] = attrs.field(init=False)
+    by_key: Mapping[str, Field] = attrs.field(init=False, eq=False, repr=False)
+    # (key, reader or None, required, nullable, type) per field, for the decoder's loop
+    rows: tuple[tuple[str, _Reader | None, bool, bool, Any], ...] = attrs.field(
+        init=False, eq=False, repr=False
+    )
 
     @by_key.default
     def _by_key(self) -> Mapping[str, Field]:
         return {f.key: f for f in self.fields}
+
+    @rows.default
+    def _rows(self) -> tuple[tuple[str, _Reader | None, bool, bool, Any], ...]:
+        return tuple((f.key, f.reader, f.required, f.nullable, f.type) for f in self.fields)
 
 
 @attrs.frozen
@@ -634,39 +642,34 @@ def _unknown_key(path: str, key: str, spec: ObjectSpec) -> str:
 
 
 def _read_object(raw: object, path: str, spec: ObjectSpec, reading: _Reading) -> Any:
-    if not isinstance(raw, Mapping):
+    if type(raw) is not dict and not isinstance(raw, Mapping):
         reading.add_error(_invalid(path, raw, "an object"))
         return _FAILED
     before = len(reading.problems)
-    by_key = spec.by_key
-    for key in raw:
-        if key not in by_key:
-            reading.add("unknown_field", _join(path, _safe(key)), _unknown_key(path, key, spec))
+    if raw.keys() - spec.by_key.keys():
+        for key in raw:
+            if key not in spec.by_key:
+                where = _join(path, _safe(key))
+                reading.add("unknown_field", where, _unknown_key(path, key, spec))
     values: dict[str, Any] = {}
-    for field in spec.fields:
-        key = field.key
+    for key, read, required, nullable, kind in spec.rows:
         if key not in raw:
-            if field.required:
+            if required:
                 field_path = _join(path, key)
                 reading.add("missing_field", field_path, f"{field_path}: missing (required)")
             continue
         value = raw[key]
-        if value is None and field.nullable:
+        if value is None and nullable:
             values[key] = None
-            continue
-        field_path = f"{path}.{key}" if path else key
-        read = field.reader
-        if read is not None:
+        elif read is not None:
             try:
-                values[key] = read(value, field_path)
+                values[key] = read(value, f"{path}.{key}" if path else key)
             except ContractError as err:
                 reading.add_error(err)
-            continue
-        kind = field.type
-        if isinstance(kind, ObjectSpec):
-            values[key] = _read_object(value, field_path, kind, reading)
-        elif isinstance(kind, ArraySpec):
-            values[key] = _read_array(value, field_path, kind, reading)
+        elif isinstance(kind, ObjectSpec):
+            values[key] = _read_object(value, _join(path, key), kind, reading)
+        else:
+            values[key] = _read_array(value, _join(path, key), kind, reading)
     if len(reading.problems) > before:
         return _FAILED
     if spec.build is None:
@@ -910,12 +913,7 @@ def read_case_line(line: str, *, facts: Mapping[str, FactType] | None = None) ->
             key twice, else as :func:`case_from_json`.
     """
     try:
-        obj = json.loads(
-            line,
-            parse_float=Decimal,
-            parse_constant=_no_constant,
-            object_pairs_hook=_no_duplicates,
-        )
+        obj = _DECODER.decode(line)
     except ContractError:
         raise
     except (ValueError, RecursionError) as exc:
@@ -949,6 +947,12 @@ def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
 
 def _no_constant(name: str) -> object:
     raise ValueError(f"{name} is not valid JSON")
+
+
+# one decoder for every line (json.loads would build a new one per call)
+_DECODER: Final = json.JSONDecoder(
+    parse_float=Decimal, parse_constant=_no_constant, object_pairs_hook=_no_duplicates
+)
 
 
 # ------------------------------------------------------------------ encoding
