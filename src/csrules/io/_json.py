@@ -127,8 +127,10 @@ _SURROGATE_RE = re.compile("[\ud800-\udfff]")
 _SURROGATE_ESCAPE_RE = re.compile(r"\\[uU][dD][89a-fA-F]")
 
 
-def _safe(text: str) -> str:
+def _safe(text: object) -> str:
     """``text`` with any lone surrogate written as ``\\udXXX`` (so it can be printed)."""
+    if not isinstance(text, str):
+        return repr(text)
     if text.isascii():
         return text
     return _SURROGATE_RE.sub(lambda m: f"\\u{ord(m.group()):04x}", text)
@@ -628,11 +630,11 @@ class _Reading:
             self.add(*problem, domain=domain)
 
 
-def _unknown_key(path: str, key: str, spec: ObjectSpec) -> str:
+def _unknown_key(path: str, key: object, spec: ObjectSpec) -> str:
     known = [f.key for f in spec.fields]
     where = _join(path, _safe(key))
     what = "no such fact" if spec.noun == "fact" else "unknown key"
-    close = difflib.get_close_matches(key, known, n=1)
+    close = difflib.get_close_matches(key, known, n=1) if isinstance(key, str) else []
     if close:
         return f"{where}: {what}; did you mean `{close[0]}`?"
     if not known:
