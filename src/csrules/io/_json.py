@@ -636,11 +636,11 @@ def _unknown_key(path: str, key: object, spec: ObjectSpec) -> str:
     what = "no such fact" if spec.noun == "fact" else "unknown key"
     close = difflib.get_close_matches(key, known, n=1) if isinstance(key, str) else []
     if close:
-        return f"{where}: {what}; did you mean `{close[0]}`?"
+        return f"{where}: {what}, did you mean `{close[0]}`?"
     if not known:
-        return f"{where}: {what}; the rule set declares no extra facts"
+        return f"{where}: {what} (the rule set declares no extra facts)"
     listed = ", ".join(f"`{k}`" for k in known)
-    return f"{where}: {what}; known {spec.noun}s: {listed}"
+    return f"{where}: {what} (known {spec.noun}s: {listed})"
 
 
 def _read_object(raw: object, path: str, spec: ObjectSpec, reading: _Reading) -> Any:
