@@ -161,7 +161,7 @@ class TestBadLines:
         for number, result in enumerate(lines[:5], start=1):
             assert set(result) == {"id", "line", "error"}
             assert result["line"] == number
-            assert set(result["error"]) == {"code", "message"}
+            assert {"code", "message"} <= set(result["error"]) <= {"code", "message", "problems"}
             assert result["error"]["message"]
         assert lines[5]["decision"]["action"] == "normal_return"
 

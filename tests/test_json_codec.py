@@ -22,8 +22,9 @@ from csrules import (
     RequestType,
     ReturnCase,
 )
+from csrules.cli import decide_lines
 from csrules.exceptions import ContractError
-from csrules.io import case_from_json, case_to_json, encode_value, parse_case_line
+from csrules.io import case_from_json, case_to_json, encode_value, parse_case_line, read_case
 from csrules.testing import cases
 
 RETURN_EXAMPLE: dict[str, Any] = {
@@ -192,11 +193,6 @@ class TestContractExamples:
         obj = example(PROMOTION_EXAMPLE, at="2026-04-01T09:00:00-05:00")
         assert case_to_json(case_from_json(obj))["at"] == "2026-04-01T09:00:00-05:00"
 
-    def test_unknown_keys_are_ignored(self) -> None:
-        """Extra keys anywhere are ignored."""
-        obj = example(RETURN_EXAMPLE, note="x", order__extra=1, request__condition__x=True)
-        assert case_from_json(obj) == case_from_json(RETURN_EXAMPLE)
-
     def test_condition_is_optional(self) -> None:
         """A return request without a condition decodes with condition None."""
         case = case_from_json(example(RETURN_EXAMPLE, request__condition=...))
@@ -336,3 +332,325 @@ class TestEncodeValue:
             encode_value(1.5)
         with pytest.raises(ValueError, match="time zone"):
             encode_value(dt.datetime(2026, 5, 6, 10))
+
+
+def parse_error(line: str) -> ContractError:
+    with pytest.raises(ContractError) as err:
+        parse_case_line(line)
+    return err.value
+
+
+class TestUnknownKeys:
+    """An unknown key at any level is an error naming its path, never silently ignored."""
+
+    def test_misspelt_flag_is_an_error_not_false(self) -> None:
+        """`courier_confirmd` is refused (it would otherwise decide as if the flag were false)."""
+        obj = example(RETURN_EXAMPLE, request__courier_confirmd=True)
+        err = contract_error(obj)
+        assert (err.code, err.field, err.case_id) == (
+            "unknown_field",
+            "request.courier_confirmd",
+            "r1",
+        )
+        assert "request.courier_confirmd" in str(err)
+        assert "did you mean `courier_confirmed`?" in str(err)
+
+    @pytest.mark.parametrize(
+        ("base", "changes", "path", "suggestion"),
+        [
+            (RETURN_EXAMPLE, {"kindd": "x"}, "kindd", "kind"),
+            (RETURN_EXAMPLE, {"order__signedat": "x"}, "order.signedat", "signed_at"),
+            (RETURN_EXAMPLE, {"order__lines__0__skus": "x"}, "order.lines[0].skus", "sku"),
+            (RETURN_EXAMPLE, {"request__reasons": "x"}, "request.reasons", "reason"),
+            (
+                RETURN_EXAMPLE,
+                {"request__condition__tag_intakt": True},
+                "request.condition.tag_intakt",
+                "tag_intact",
+            ),
+            (COMPLAINT_EXAMPLE, {"complaint__chanel": "x"}, "complaint.chanel", "channel"),
+            (PROMOTION_EXAMPLE, {"promotion__ends": "x"}, "promotion.ends", "ends_at"),
+            (PRICE_ADJUSTMENT_EXAMPLE, {"payed": True}, "payed", "paid"),
+            (
+                PRICE_ADJUSTMENT_EXAMPLE,
+                {"promotion__exclusiv": True},
+                "promotion.exclusiv",
+                "exclusive",
+            ),
+        ],
+    )
+    def test_every_level(
+        self, base: dict[str, Any], changes: dict[str, Any], path: str, suggestion: str
+    ) -> None:
+        """Each object of each kind refuses keys it does not have, suggesting the closest."""
+        err = contract_error(example(base, **changes))
+        assert (err.code, err.field) == ("unknown_field", path)
+        assert str(err).startswith(f"{path}: ")
+        assert f"did you mean `{suggestion}`?" in str(err)
+
+    def test_nothing_close_lists_the_known_keys(self) -> None:
+        """With no close key, the message lists the keys the object may have."""
+        err = contract_error(example(RETURN_EXAMPLE, order__lines__0__zzzzzz=1))
+        assert err.field == "order.lines[0].zzzzzz"
+        assert "did you mean" not in str(err)
+        for key in ("sku", "unit_price", "quantity", "special_price", "category"):
+            assert f"`{key}`" in str(err)
+
+    def test_unknown_key_with_an_unknown_kind_is_not_guessed(self) -> None:
+        """With an unknown kind only the kind is reported: its keys cannot be judged."""
+        err = contract_error(example(RETURN_EXAMPLE, kind="exchange", foo=1))
+        assert [p.code for p in err.problems] == ["unknown_kind"]
+
+
+class TestMetaAndFacts:
+    def test_meta_is_kept_as_given(self) -> None:
+        """`meta` may hold any JSON and is returned unchanged next to the case."""
+        meta = {"ticket": 7, "tags": ["a", {"b": None}], "note": "订单"}
+        read = read_case(example(RETURN_EXAMPLE, meta=meta))
+        assert read.meta == meta
+        assert read.case == case_from_json(RETURN_EXAMPLE)
+        assert read_case(RETURN_EXAMPLE).meta is None
+
+    @pytest.mark.parametrize("meta", [None, 1, "x", [1], True])
+    def test_meta_must_be_an_object(self, meta: object) -> None:
+        """`meta` that is not an object is invalid_value."""
+        err = contract_error(example(PROMOTION_EXAMPLE, meta=meta))
+        assert (err.code, err.field) == ("invalid_value", "meta")
+        assert "expected an object" in str(err)
+
+    def test_undeclared_fact_is_unknown(self) -> None:
+        """No bundled rule set declares extra facts: any key in `facts` is unknown_field."""
+        err = contract_error(example(RETURN_EXAMPLE, facts={"vip": True}))
+        assert (err.code, err.field) == ("unknown_field", "facts.vip")
+        assert str(err).startswith("facts.vip: no such fact")
+        assert read_case(example(RETURN_EXAMPLE, facts={})).facts == {}
+
+    def test_declared_facts_are_read_and_typed(self) -> None:
+        """A rule set passes its extra facts (name -> type); they are read and checked."""
+        declared: dict[str, Any] = {"vip": "boolean", "credit": "money"}
+        obj = example(RETURN_EXAMPLE, facts={"vip": True, "credit": "5.00"})
+        assert read_case(obj, facts=declared).facts == {"vip": True, "credit": Decimal("5.00")}
+        with pytest.raises(ContractError) as err:
+            read_case(example(RETURN_EXAMPLE, facts={"vip": "yes"}), facts=declared)
+        assert (err.value.code, err.value.field) == ("invalid_value", "facts.vip")
+        with pytest.raises(ContractError) as err:
+            read_case(example(RETURN_EXAMPLE, facts={"vpi": True}), facts=declared)
+        assert (err.value.code, err.value.field) == ("unknown_field", "facts.vpi")
+        assert "did you mean `vip`?" in str(err.value)
+
+    def test_meta_comes_with_the_error(self) -> None:
+        """When a case is refused, its readable meta object is on the error."""
+        err = contract_error(example(RETURN_EXAMPLE, meta={"t": 1}, order__status="gone"))
+        assert err.meta == {"t": 1}
+
+
+class TestAllProblems:
+    def test_every_problem_is_reported(self) -> None:
+        """A case with several problems reports all of them, in document order."""
+        obj = example(
+            RETURN_EXAMPLE,
+            order__status="gone",
+            order__lines__0__quantity="1",
+            request__condition=5,
+            request__reasn="x",
+        )
+        err = contract_error(obj)
+        assert [(p.code, p.field) for p in err.problems] == [
+            ("invalid_value", "order.status"),
+            ("invalid_value", "order.lines[0].quantity"),
+            ("unknown_field", "request.reasn"),
+            ("invalid_value", "request.condition"),
+        ]
+        assert (err.code, err.field) == ("invalid_value", "order.status")
+        assert str(err) == "; ".join(p.message for p in err.problems)
+
+    def test_messages_speak_json(self) -> None:
+        """Messages say what JSON was expected, never a Python class or type name."""
+        obj = example(
+            RETURN_EXAMPLE,
+            request__condition=5,
+            order__in_warehouse_system="no",
+            order__lines={"sku": "1"},
+        )
+        text = str(contract_error(obj))
+        assert "request.condition: expected an object, got 5" in text
+        assert "order.lines: expected a non-empty array of objects, got an object" in text
+        assert 'order.in_warehouse_system: expected true or false, got "no"' in text
+        for python_word in ("Condition", "OrderLine", "NoneType", "dict", "bool", "int "):
+            assert python_word not in text
+
+
+class TestEncoding:
+    @pytest.mark.parametrize(
+        ("replace", "path"),
+        [
+            ('"id": "r1"', "id"),
+            ('"sku": "8892"', "order.lines[0].sku"),
+            ('"reason": "quality_defect"', "request.reason"),
+        ],
+    )
+    def test_lone_surrogate_in_a_value(self, replace: str, path: str) -> None:
+        """`"r\\ud800"` is valid JSON but not Unicode: invalid_encoding naming the path."""
+        key, value = replace.split(": ")
+        line = json.dumps(RETURN_EXAMPLE).replace(replace, f'{key}: {value[:-1]}\\ud800"')
+        err = parse_error(line)
+        assert (err.code, err.field) == ("invalid_encoding", path)
+        assert path in str(err)
+        assert err.case_id is None or path != "id"
+        str(err).encode("utf-8")  # the message itself can be written out
+
+    def test_lone_surrogate_in_a_key_or_meta(self) -> None:
+        """Keys and meta values are checked too; the path is printable."""
+        line = json.dumps({**RETURN_EXAMPLE, "meta": {"a": ["ok", "\udc80"]}})
+        err = parse_error(line)
+        assert (err.code, err.field) == ("invalid_encoding", "meta.a[1]")
+        line = json.dumps(RETURN_EXAMPLE).replace('"order": {', '"order": {"\\udfff": 1, ')
+        err = parse_error(line)
+        assert err.code == "invalid_encoding"
+        assert err.field == "order.\\udfff"
+        str(err).encode("utf-8")
+
+    def test_surrogate_pairs_are_fine(self) -> None:
+        """An escaped surrogate pair is one valid character."""
+        line = json.dumps(example(RETURN_EXAMPLE, order__lines__0__sku="x😀"))
+        assert "\\ud83d\\ude00" in line
+        case = parse_case_line(line)
+        assert isinstance(case, ReturnCase)
+        assert case.order.lines[0].sku == "x😀"
+
+    def test_python_objects_are_checked_too(self) -> None:
+        """case_from_json checks strings given directly as Python objects."""
+        err = contract_error(example(PROMOTION_EXAMPLE, promotion__name="May\ud800"))
+        assert (err.code, err.field) == ("invalid_encoding", "promotion.name")
+
+    @pytest.mark.parametrize(
+        "line",
+        [
+            '{"id": "a", "id": "b", "kind": "promotion"}',
+            '{"id": "a", "meta": {"x": 1, "x": 2}}',
+        ],
+    )
+    def test_duplicate_keys(self, line: str) -> None:
+        """The same key twice in one object is invalid_json naming the key."""
+        err = parse_error(line)
+        assert err.code == "invalid_json"
+        assert "duplicate key" in str(err)
+        assert ('"id"' if '"id": "b"' in line else '"x"') in str(err)
+
+
+class TestTimeRange:
+    @pytest.mark.parametrize(
+        "value",
+        [
+            "2026-05-06T10:00:00+24:00",
+            "2026-05-06T10:00:00-24:00",
+            "9999-12-31T23:59:59-12:00",
+            "0001-01-01T00:00:00+14:00",
+            "9999-12-31T23:59:59+08:00",
+            "1899-12-31T23:59:59+08:00",
+        ],
+    )
+    @pytest.mark.parametrize(
+        ("base", "path"),
+        [
+            (PROMOTION_EXAMPLE, "at"),
+            (PROMOTION_EXAMPLE, "promotion.starts_at"),
+            (RETURN_EXAMPLE, "order.paid_at"),
+            (RETURN_EXAMPLE, "request.goods_received_at"),
+            (COMPLAINT_EXAMPLE, "complaint.delivered_at"),
+        ],
+    )
+    def test_out_of_range_is_invalid_value(
+        self, value: str, base: dict[str, Any], path: str
+    ) -> None:
+        """Times whose UTC or Shanghai equivalent cannot be represented are refused when read."""
+        err = contract_error(example(base, **{path.replace(".", "__"): value}))
+        assert (err.code, err.field) == ("invalid_value", path)
+        assert "1900-01-01T00:00:00+08:00 to 9998-12-31T23:59:59+08:00" in str(err)
+
+    @pytest.mark.parametrize(
+        "line",
+        [
+            '"at": "2026-05-06T10:00:00+24:00"',
+            '"at": "9999-12-31T23:59:59-12:00"',
+            '"at": "0001-01-01T00:00:00+14:00"',
+        ],
+    )
+    def test_decide_reports_invalid_value(self, line: str) -> None:
+        """Through `csrules decide` such times are invalid_value, not internal_error."""
+        text = json.dumps(RETURN_EXAMPLE).replace('"at": "2026-05-06T10:00:00+08:00"', line)
+        (result,) = decide_lines([text])
+        assert result["error"] == {"code": "invalid_value", "message": ANY_MESSAGE}
+
+    @pytest.mark.parametrize("at", ["1900-01-01T00:00:00+08:00", "9998-12-31T23:59:59+08:00"])
+    def test_edges_are_accepted(self, at: str) -> None:
+        """The first and last accepted times are read."""
+        case = case_from_json(example(COMPLAINT_EXAMPLE, at=at, complaint__delivered_at=at))
+        assert encode_value(case.at) == at
+
+    def test_last_year_is_decided(self) -> None:
+        """A promotion ending at the last accepted time is decided (its dates stay in range)."""
+        obj = example(
+            PROMOTION_EXAMPLE,
+            at="9998-12-01T00:00:00+08:00",
+            promotion__starts_at="9998-12-20T00:00:00+08:00",
+        )
+        obj["promotion"]["ends_at"] = "9998-12-31T23:59:59+08:00"
+        (result,) = decide_lines([json.dumps(obj)])
+        assert "error" not in result
+        assert result["decision"]["rules"]
+
+
+class _AnyMessage(str):
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, str) and bool(other)
+
+    def __hash__(self) -> int:
+        return 0
+
+
+ANY_MESSAGE = _AnyMessage()
+
+
+class TestDecideLines:
+    """The JSON Lines results carry meta and every problem."""
+
+    def test_meta_is_echoed_on_decisions(self) -> None:
+        """A decision line has the case's meta, unchanged."""
+        meta = {"ticket": [1, "二"], "x": {"y": None}}
+        (result,) = decide_lines([json.dumps(example(RETURN_EXAMPLE, meta=meta))])
+        assert result["meta"] == meta
+        assert result["decision"]
+        (plain,) = decide_lines([json.dumps(RETURN_EXAMPLE)])
+        assert "meta" not in plain
+
+    def test_meta_is_echoed_on_errors(self) -> None:
+        """An error line has the meta when the line parsed as an object with a meta object."""
+        obj = example(RETURN_EXAMPLE, meta={"k": 1}, order__status="gone")
+        (result,) = decide_lines([json.dumps(obj)])
+        assert result["error"]["code"] == "invalid_value"
+        assert result["meta"] == {"k": 1}
+        (bad_meta,) = decide_lines([json.dumps(example(RETURN_EXAMPLE, meta=[1]))])
+        assert "meta" not in bad_meta
+
+    def test_problems_listed_when_more_than_one(self) -> None:
+        """`error.problems` lists each problem (code, field, message) when there are several."""
+        obj = example(RETURN_EXAMPLE, request__courier_confirmd=True, order__status="gone")
+        (result,) = decide_lines([json.dumps(obj)])
+        error = result["error"]
+        assert (error["code"], error["message"].split(":")[0]) == ("invalid_value", "order.status")
+        assert [(p["code"], p["field"]) for p in error["problems"]] == [
+            ("invalid_value", "order.status"),
+            ("unknown_field", "request.courier_confirmd"),
+        ]
+        assert error["message"] == "; ".join(p["message"] for p in error["problems"])
+        (single,) = decide_lines([json.dumps(example(RETURN_EXAMPLE, order__status="gone"))])
+        assert set(single["error"]) == {"code", "message"}
+
+    def test_encoding_errors_are_printable(self) -> None:
+        """An id with a lone surrogate gives an error line that is valid UTF-8 JSON, id null."""
+        line = json.dumps(RETURN_EXAMPLE).replace('"id": "r1"', '"id": "r\\ud800"')
+        (result,) = decide_lines([line])
+        assert result["id"] is None
+        assert result["error"]["code"] == "invalid_encoding"
+        json.dumps(result, ensure_ascii=False).encode("utf-8")

@@ -8,7 +8,8 @@ is not UTF-8, not JSON or not a valid case gets an error line and the run goes
 on. Output is always UTF-8.
 
 ``csrules watch FILE --now TIME`` lists what is overdue among open cases.
-``csrules tables`` prints the rule tables; ``csrules policy`` the parameters.
+``csrules tables`` prints the rule tables; ``csrules policy`` the parameters;
+``csrules schema [KIND]`` the JSON Schema of a case.
 
 Exit status:
 
@@ -57,7 +58,7 @@ from csrules.io._decisions import (
     error_to_json,
     render_table,
 )
-from csrules.io._json import JSONValue, parse_aware_time, parse_case_line
+from csrules.io._json import JSONValue, parse_aware_time, read_case_line
 from csrules.policy import Policy, default_policy, load_policy
 
 __all__ = ["decide_lines", "main"]
@@ -181,26 +182,31 @@ def decide_lines(
         if not line.strip():
             yield error_to_json(None, number, "invalid_json", "empty line: expected one JSON case")
             continue
+        meta = None
         try:
-            case = parse_case_line(line)
-            decision = decide(case, policy=policy, monitor=monitor)
-            yield decision_to_json(decision, lang=lang, line=number, parameters=parameters)
+            read = read_case_line(line)
+            meta = read.meta
+            decision = decide(read.case, policy=policy, monitor=monitor)
+            yield decision_to_json(
+                decision, lang=lang, line=number, parameters=parameters, meta=meta
+            )
         except ContractError as err:
-            case_id = err.case_id if err.case_id is not None else _case_id_of(line)
-            yield error_to_json(case_id, number, err.code, str(err))
+            yield error_to_json(
+                err.case_id, number, err.code, str(err), problems=err.problems, meta=err.meta
+            )
         except DomainValueError as err:
             code = "missing_field" if err.value is None else "invalid_value"
-            yield error_to_json(_case_id_of(line), number, code, str(err))
+            yield error_to_json(_case_id_of(line), number, code, str(err), meta=meta)
         except PolicyError as err:
-            yield error_to_json(_case_id_of(line), number, "policy", str(err))
+            yield error_to_json(_case_id_of(line), number, "policy", str(err), meta=meta)
         except CsrulesError as err:
-            yield error_to_json(_case_id_of(line), number, "undecidable", str(err))
+            yield error_to_json(_case_id_of(line), number, "undecidable", str(err), meta=meta)
         except RecursionError:
             message = "not valid JSON: nested too deeply"
             yield error_to_json(None, number, "invalid_json", message)
         except Exception as err:
             message = f"internal error ({type(err).__name__}: {err}); please report it"
-            yield error_to_json(_case_id_of(line), number, "internal_error", message)
+            yield error_to_json(_case_id_of(line), number, "internal_error", message, meta=meta)
 
 
 def _open_input(path: str) -> IO[bytes] | IO[str]:
@@ -490,6 +496,16 @@ def _cmd_policy(args: argparse.Namespace, out: IO[str], err: IO[str]) -> int:
     return EXIT_OK
 
 
+def _cmd_schema(args: argparse.Namespace, out: IO[str], err: IO[str]) -> int:
+    from csrules.io._schema import KINDS, case_schema
+
+    if args.kind is not None and args.kind not in KINDS:
+        msg = f"unknown kind {args.kind!r}: expected one of {', '.join(KINDS)}"
+        raise _UsageError(msg)
+    out.write(json.dumps(case_schema(args.kind), ensure_ascii=False, indent=2) + "\n")
+    return EXIT_OK
+
+
 def _parser() -> argparse.ArgumentParser:
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument(
@@ -565,6 +581,12 @@ def _parser() -> argparse.ArgumentParser:
     q.add_argument("--policy", help="a policy TOML file, or a bundled name (b2c, taobao)")
     q.add_argument("--on", help="only the values in force on this date (YYYY-MM-DD)")
     q.set_defaults(handler=_cmd_policy)
+
+    s = sub.add_parser(
+        "schema", help="print the JSON Schema of a case (of one KIND, or any)", parents=[common]
+    )
+    s.add_argument("kind", nargs="?", help="return, complaint, promotion or price_adjustment")
+    s.set_defaults(handler=_cmd_schema)
     return parser
 
 

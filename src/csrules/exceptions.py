@@ -8,6 +8,8 @@ expected, so a person can act on them.
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 __all__ = [
     "CalendarError",
     "ContractError",
@@ -15,6 +17,7 @@ __all__ = [
     "DomainValueError",
     "NoRuleMatchedError",
     "PolicyError",
+    "Problem",
     "RuleDefinitionError",
     "RuleOverlapError",
     "StreamError",
@@ -63,23 +66,50 @@ class CalendarError(CsrulesError, ValueError):
     """A working-day schedule file is invalid, or a date cannot be placed."""
 
 
+class Problem(NamedTuple):
+    """One thing wrong with a JSON case: its code, JSON path and message."""
+
+    code: str
+    field: str | None
+    message: str
+
+
 class ContractError(CsrulesError, ValueError):
     """A JSON case breaks the case contract (see ``docs/contract.md``).
 
     Attributes:
         code: a short machine-readable code (``"invalid_json"``,
-            ``"missing_field"``, ``"invalid_value"``, ``"unknown_kind"``, ...).
-        field: the JSON path of the offending value, or ``None``.
+            ``"missing_field"``, ``"invalid_value"``, ``"unknown_kind"``,
+            ``"unknown_field"``, ``"invalid_encoding"``, ...) of the first problem.
+        field: the JSON path of the first problem's value, or ``None``.
         case_id: the case's ``"id"`` when it could be read, else ``None``.
+        problems: every problem found, in order (the first is ``code``/``field``).
+        meta: the case's ``"meta"`` object when it could be read, else ``None``.
     """
 
     def __init__(
-        self, code: str, message: str, field: str | None = None, *, case_id: str | None = None
+        self,
+        code: str,
+        message: str,
+        field: str | None = None,
+        *,
+        case_id: str | None = None,
+        problems: tuple[Problem, ...] | None = None,
     ) -> None:
         self.code = code
         self.field = field
         self.case_id = case_id
+        self.problems = problems if problems else (Problem(code, field, message),)
+        self.meta: dict[str, object] | None = None
         super().__init__(message)
+
+    @classmethod
+    def of(cls, problems: tuple[Problem, ...], *, case_id: str | None = None) -> ContractError:
+        """One error for several problems: the first gives ``code`` and ``field``,
+        the message joins every message with ``"; "``."""
+        first = problems[0]
+        message = "; ".join(p.message for p in problems)
+        return cls(first.code, message, first.field, case_id=case_id, problems=problems)
 
 
 class RuleDefinitionError(CsrulesError, TypeError):

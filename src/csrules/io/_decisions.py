@@ -18,6 +18,7 @@ from csrules._decision import (
     PromotionDecision,
     ReturnDecision,
 )
+from csrules.exceptions import Problem
 from csrules.io._json import JSONValue, encode_value
 from csrules.rules._common import to_cst
 
@@ -46,7 +47,12 @@ def _outcome(decision: Decision) -> dict[str, Any]:
 
 
 def decision_to_json(
-    decision: Decision, *, lang: Lang = "en", line: int | None = None, parameters: bool = True
+    decision: Decision,
+    *,
+    lang: Lang = "en",
+    line: int | None = None,
+    parameters: bool = True,
+    meta: Mapping[str, Any] | None = None,
 ) -> dict[str, JSONValue]:
     """One output line of ``csrules decide`` for a decision.
 
@@ -56,6 +62,7 @@ def decision_to_json(
     the additions ``estimated`` (working days estimated for a year without
     official data) and ``parameters`` (name → value and effective date of
     every parameter the fired rules used). Times are written at +08:00.
+    The case's ``meta`` object, when given, is echoed as is under ``"meta"``.
     """
     # encode the outcome values; rules and explanations are strings already
     body: dict[str, JSONValue] = {k: encode_value(v) for k, v in _outcome(decision).items()}
@@ -77,6 +84,8 @@ def decision_to_json(
     if line is not None:
         out["line"] = line
     out["decision"] = body
+    if meta is not None:
+        out["meta"] = dict(meta)
     return out
 
 
@@ -86,9 +95,30 @@ def _param_value(value: object) -> object:
     return value
 
 
-def error_to_json(case_id: str | None, line: int, code: str, message: str) -> dict[str, JSONValue]:
-    """An error line: ``{"id": <id or null>, "line": n, "error": {"code", "message"}}``."""
-    return {"id": case_id, "line": line, "error": {"code": code, "message": message}}
+def error_to_json(
+    case_id: str | None,
+    line: int,
+    code: str,
+    message: str,
+    *,
+    problems: Sequence[Problem] = (),
+    meta: Mapping[str, Any] | None = None,
+) -> dict[str, JSONValue]:
+    """An error line: ``{"id": <id or null>, "line": n, "error": {"code", "message"}}``.
+
+    With more than one problem, ``error`` also has ``"problems"``: each
+    ``{"code", "field", "message"}``. The case's ``meta`` object, when it
+    could be read, is echoed under ``"meta"``.
+    """
+    error: dict[str, JSONValue] = {"code": code, "message": message}
+    if len(problems) > 1:
+        error["problems"] = [
+            {"code": p.code, "field": p.field, "message": p.message} for p in problems
+        ]
+    out: dict[str, JSONValue] = {"id": case_id, "line": line, "error": error}
+    if meta is not None:
+        out["meta"] = dict(meta)
+    return out
 
 
 def _cell(value: JSONValue) -> str:
