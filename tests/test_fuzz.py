@@ -23,6 +23,7 @@ The default profile keeps the run short. For a longer local run::
 
 from __future__ import annotations
 
+import copy
 import io
 import json
 import os
@@ -163,7 +164,7 @@ def json_mutation(draw: st.DrawFn, line: bytes) -> bytes:
             )
         )
         if what == "odd":
-            _set(obj, path, draw(st.sampled_from(ODD_VALUES)))
+            _set(obj, path, copy.deepcopy(draw(st.sampled_from(ODD_VALUES))))
         elif what == "time":
             _set(obj, path, draw(st.sampled_from(EXTREME_TIMES)))
         elif what == "date":
