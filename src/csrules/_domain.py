@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import datetime as _dt
 import enum
+import zoneinfo
 from decimal import Decimal, InvalidOperation
 from typing import Any, ClassVar
 
@@ -312,6 +313,12 @@ def check_instance(
         raise ArgumentTypeError(argument, value, expected)
 
 
+#: tzinfo classes that give every time an offset (pendulum's utcoffset is slow).
+_ALWAYS_AWARE: frozenset[type] = frozenset(
+    {pendulum.Timezone, pendulum.FixedTimezone, _dt.timezone, zoneinfo.ZoneInfo}
+)
+
+
 def check_time(argument: str, value: object) -> None:
     """Check that an argument is a time-zone aware :class:`datetime.datetime`.
 
@@ -321,7 +328,8 @@ def check_time(argument: str, value: object) -> None:
     """
     if not isinstance(value, _dt.datetime):
         raise ArgumentTypeError(argument, value, "a time-zone aware datetime.datetime")
-    if value.utcoffset() is None:
+    tz = value.tzinfo
+    if tz is None or (type(tz) not in _ALWAYS_AWARE and value.utcoffset() is None):
         raise DomainValueError(
             argument, value, _TIME_EXPECTED + " (a naive time is refused, not read as UTC)"
         )
@@ -344,6 +352,8 @@ def check_not_before(
 
 def check_tables(argument: str, value: object, count: int) -> None:
     """Raise :class:`ArgumentTypeError` unless ``value`` is a tuple of ``count`` tables."""
+    if _checked_tables.get(id(value)) is value:
+        return
     from csrules.rules._table import Table
 
     if (
@@ -352,6 +362,13 @@ def check_tables(argument: str, value: object, count: int) -> None:
         or not all(isinstance(t, Table) for t in value)
     ):
         raise ArgumentTypeError(argument, value, f"a tuple of {count} Table objects")
+    if len(_checked_tables) < 64:
+        _checked_tables[id(value)] = value
+
+
+#: Table tuples already checked, by id; each entry keeps its tuple alive, so
+#: the id cannot be reused meanwhile.
+_checked_tables: dict[int, object] = {}
 
 
 # ---------------------------------------------------------------- classes
