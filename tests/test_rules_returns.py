@@ -22,6 +22,7 @@ import inspect
 from collections.abc import Callable, Iterator
 from typing import Any
 
+import attrs
 import pendulum
 import pytest
 
@@ -183,7 +184,7 @@ def decide(
     **kwargs: Any,
 ) -> ReturnDecision:
     decision = decide_return(
-        the_order, request, at=at(on) if isinstance(on, str) else on, policy=policy, **kwargs
+        the_order, request, at=at(on, 18) if isinstance(on, str) else on, policy=policy, **kwargs
     )
     FIRED.update((f.table.name, f.rule.id) for f in decision.trace.fired)
     return decision
@@ -962,14 +963,21 @@ class TestRefundDueDates:
         assert decision.refund_due == date("2026-06-10")
         assert refund_rule(decision) == "law_refund_clock"
 
-    def test_the_law_clock_is_for_no_reason_returns_only(self) -> None:
-        """LAW-25.5 belongs to no-reason returns; a defective item follows B2C-7.8.2 even when
-        the goods are back early."""
+    def test_the_law_clock_does_not_depend_on_the_reason_given(self) -> None:
+        """LAW-25.5 binds every return the no-reason right covers: a defective item sent
+        back inside the window, goods intact, is refunded by the same earlier date as a
+        no-reason return (B2C clock Wed 10 June, the law's Tue 9 June)."""
         decision = decide(
             order(signed="2026-05-28"),
             ask("return", "quality_defect", received="2026-06-02"),
             "2026-06-01",
         )
+        assert decision.refund_due == date("2026-06-09")
+        assert refund_rule(decision) == "law_refund_clock"
+
+    def test_the_law_clock_needs_the_goods_to_be_back(self) -> None:
+        """Without goods_received_at only the handbook clock can be counted."""
+        decision = decide(order(signed="2026-05-28"), ask("return", "quality_defect"), "2026-06-01")
         assert decision.refund_due == date("2026-06-10")
         assert refund_rule(decision) == "b2c_refund_clock"
 
@@ -1153,6 +1161,188 @@ class TestDuties:
         """A refused request only needs the reason explained."""
         decision = decide(order(), ask("return", "changed_mind"), "2026-05-08")
         assert decision.duties == ()
+
+
+class TestRefundClockWhateverTheReason:
+    """LAW-25.5: the consumer's no-reason right does not depend on the reason given, so a
+    return it would cover (inside the window, not every item excluded, goods intact)
+    gets the earlier of B2C-7.8.2 and LAW-25.5 whatever the reason."""
+
+    @pytest.mark.parametrize("reason", [*SHOP_FAULT_REASONS, *NO_REASON_REASONS])
+    @pytest.mark.parametrize(
+        ("signed", "day", "due"),
+        [
+            # B2C: 7, 8, Sat 9 (adjusted working day), 11, 12, 13, 14 May; law: 6 + 7 days
+            ("2026-04-30", "2026-05-06", "2026-05-13"),
+            # B2C: 29, 30 Sept, then National Day: 8, 9, Sat 10 (adjusted), 12, 13 Oct;
+            # law: 28 Sept + 7 days
+            ("2026-09-26", "2026-09-28", "2026-10-05"),
+        ],
+    )
+    def test_inside_the_window_the_earlier_clock_applies(
+        self, reason: str, signed: str, day: str, due: str
+    ) -> None:
+        """Same order, same dates: a defect and a change of mind are due the same day."""
+        decision = decide(order(signed=signed), ask("return", reason, received=day), day)
+        assert decision.refund_due == date(due)
+        assert refund_rule(decision) == "law_refund_clock"
+        assert "LAW-25.5" in decision.rules
+
+    def test_outside_the_window_a_defect_follows_the_handbook_clock(self) -> None:
+        """Signed 30 April, the window ends 7 May; a defect returned on Fri 8 May is
+        outside it: B2C 9 (Sat, adjusted), 11, 12, 13, 14, 15, 18 May, not the law's 15."""
+        decision = decide(
+            order(signed="2026-04-30"),
+            ask("return", "quality_defect", received="2026-05-08"),
+            "2026-05-08",
+        )
+        assert decision.refund_due == date("2026-05-18")
+        assert refund_rule(decision) == "b2c_refund_clock"
+
+    @pytest.mark.parametrize("failing", ["tag_intact", "unwashed", "undamaged"])
+    def test_a_defect_with_goods_not_intact_follows_the_handbook_clock(self, failing: str) -> None:
+        """LAW-25.3: goods that are not intact fall outside the no-reason right."""
+        decision = decide(
+            order(signed="2026-04-30"),
+            ask(
+                "return",
+                "quality_defect",
+                received="2026-05-06",
+                condition=goods(**{failing: False}),
+            ),
+            "2026-05-06",
+        )
+        assert decision.refund_due == date("2026-05-14")
+        assert refund_rule(decision) == "b2c_refund_clock"
+
+    def test_a_defect_of_excluded_goods_follows_the_handbook_clock(self) -> None:
+        """LAW-25.2: fresh goods are not covered by the no-reason right."""
+        decision = decide(
+            order(signed="2026-04-30", categories=("fresh",)),
+            ask("return", "quality_defect", received="2026-05-06"),
+            "2026-05-06",
+        )
+        assert decision.refund_due == date("2026-05-14")
+        assert refund_rule(decision) == "b2c_refund_clock"
+
+    def test_the_window_moved_past_days_off_counts_too(self) -> None:
+        """With no_reason_extend_past_holiday, signed 24 April, the 7th day (Fri 1 May) is
+        off and the window runs to Wed 6 May: a defect returned then is still covered."""
+        decision = decide(
+            order(signed="2026-04-24"),
+            ask("return", "quality_defect", received="2026-05-06"),
+            "2026-05-06",
+            B2C_EXTENDED,
+        )
+        assert decision.refund_due == date("2026-05-13")
+        assert refund_rule(decision) == "law_refund_clock"
+
+
+def cod_order(status: str = "signed", *, signed: str = "2026-05-28") -> Order:
+    """A cash-on-delivery order with no paid_at: the money changes hands at the door."""
+    signed_at = at(signed, 15)
+    placed_at = signed_at.subtract(days=4)
+    return Order(
+        id="X9",
+        customer_id="C9",
+        status=status,
+        lines=[OrderLine(sku="881", unit_price="200.00", quantity=1)],
+        placed_at=placed_at,
+        shipped_at=placed_at.add(days=1),
+        signed_at=signed_at if status == "signed" else None,
+        payment_method="cod",
+        in_warehouse_system=True,
+    )
+
+
+class TestCashOnDeliveryRefunds:
+    """B2C-7.8.2 for a cash-on-delivery order: signing is paying, and the courier's
+    collection is the payment record, so the clock starts at the request."""
+
+    @pytest.mark.parametrize("policy", [B2C, TAOBAO])
+    @pytest.mark.parametrize(
+        ("request_type", "reason"),
+        [("return", "changed_mind"), ("return", "quality_defect"), ("refund", "wrong_item")],
+    )
+    def test_a_signed_order_without_paid_at_is_refunded(
+        self, policy: Policy, request_type: str, reason: str
+    ) -> None:
+        """Asked Mon 1 June: due Wed 10 June (2, 3, 4, 5, 8, 9, 10 June), with every
+        refund duty."""
+        decision = decide(cod_order(), ask(request_type, reason), "2026-06-01", policy)
+        assert decision.refund_due == date("2026-06-10")
+        assert set(REFUND_DUTIES) <= set(decision.duties)
+        assert "confirm_cod_by_phone" in decision.duties
+
+    def test_refund_only_before_the_door_has_nothing_to_refund(self) -> None:
+        """Shipped, not yet paid at the door: a refund-only request finds no money to give
+        back (B2C-7.8.1); it is not a refund without a date."""
+        decision = decide(
+            cod_order("shipped"), ask("refund", "quality_defect", condition=None), "2026-06-01"
+        )
+        assert_rejected(decision, "B2C-7.8.1", "refund_nothing_paid")
+        assert decision.refund_due is None
+        assert not set(REFUND_DUTIES) & set(decision.duties)
+
+    def test_refund_only_after_paying_online_before_delivery_is_refunded(self) -> None:
+        """A cash-on-delivery order the customer paid before delivery is refunded."""
+        paid = attrs.evolve(cod_order("shipped"), paid_at=at("2026-05-25", 16))
+        decision = decide(paid, ask("refund", "quality_defect", condition=None), "2026-06-01")
+        assert decision.action is Action.REFUND
+        assert decision.refund_due == date("2026-06-10")
+
+
+class TestFreeShippingAndQuotes:
+    """Behaviours shown otherwise only by the generated rule tables."""
+
+    def test_a_free_shipping_exchange_is_not_charged_the_standard_fee(self) -> None:
+        """B2C-7.10.2: the 10-yuan fee applies outside a free-shipping promotion only; the
+        customer still pays the actual freight of a change-of-mind exchange (B2C-7.10.3a)."""
+        free = attrs.evolve(order(), free_shipping_promotion=True)
+        decision = decide(free, ask("exchange", "changed_mind"), "2026-05-01")
+        assert decision.freight_payer is FreightPayer.CUSTOMER
+        assert "charge_shipping_fee" not in decision.duties
+        assert "B2C-7.10.2" not in decision.rules
+        charged = decide(order(), ask("exchange", "changed_mind"), "2026-05-01")
+        assert "charge_shipping_fee" in charged.duties
+
+    @pytest.mark.parametrize(
+        ("status", "request_type"),
+        [("signed", "return"), ("shipped", "refund"), ("signed", "refund")],
+    )
+    def test_taobao_quotes_one_to_two_days_only_before_shipment(
+        self, status: str, request_type: str
+    ) -> None:
+        """TB-1.2.4 is the pre-shipment quote: after shipment the Taobao shop quotes its
+        refund period (B2C-7.8.2) instead."""
+        decision = decide(
+            order(status),
+            ask(request_type, "quality_defect", condition=GOOD if status == "signed" else None),
+            "2026-06-01",
+            TAOBAO,
+        )
+        assert decision.refund_due is not None
+        assert "quote_one_to_two_working_days" not in decision.duties
+        assert "TB-1.2.4" not in decision.rules
+        assert "tell_refund_period" in decision.duties
+
+    def test_3_october_is_a_day_off_in_a_year_without_official_data(self) -> None:
+        """2028 has no official calendar: the fallback keeps 1-3 October off. Asked Fri
+        29 Sept 2028: Mon 2 and Tue 3 Oct are off, so day 7 is Thu 12 Oct (without 3 Oct
+        off it would be Wed 11), and the decision says it is estimated."""
+        placed = at("2028-09-20", 9)
+        the_order = Order(
+            id="X8",
+            customer_id="C8",
+            status="paid_unshipped",
+            lines=[OrderLine(sku="881", unit_price="200.00", quantity=1)],
+            placed_at=placed,
+            paid_at=placed.add(hours=1),
+        )
+        decision = decide(the_order, ask("cancel", "changed_mind"), "2028-09-29")
+        assert decision.refund_due == date("2028-10-12")
+        assert decision.estimated is True
+        assert not CALENDAR.is_workday(date("2028-10-03"))
 
 
 # ============================================================= missing facts

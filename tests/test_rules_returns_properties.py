@@ -21,6 +21,7 @@ from csrules import (
     FreightPayer,
     Order,
     OrderStatus,
+    PaymentMethod,
     ReturnCase,
     ReturnDecision,
     ReturnRequest,
@@ -51,6 +52,19 @@ ALL_CHECKS_PASS = Condition(
     packaging_intact=True,
 )
 NO_PARCEL = {Action.REJECTED, Action.CANCEL, Action.CANCEL_PAID, Action.INTERCEPT, Action.REFUND}
+REFUNDING = {
+    Action.CANCEL_PAID,
+    Action.INTERCEPT,
+    Action.NORMAL_RETURN,
+    Action.ABNORMAL_RETURN,
+    Action.REFUND,
+}
+REFUND_DUTIES = (
+    "tell_refund_period",
+    "refund_to_balance_or_original_method",
+    "prepare_refund_documents",
+    "refund_table_to_finance",
+)
 NOTHING_TO_REFUND = {Action.REJECTED, Action.CANCEL, Action.EXCHANGE, Action.REDIRECT}
 FOUR_HEADS = (Role.DEPARTMENT_HEAD, Role.FINANCE_HEAD, Role.LOGISTICS_HEAD, Role.OPERATIONS_HEAD)
 #: Who may have to sign off, by action; any other action needs no one.
@@ -74,6 +88,17 @@ any_case = st.one_of(
     ),
 )
 fast = settings(max_examples=150, deadline=None)
+#: Any case, or a cash-on-delivery one: paid at the door, online, or not yet.
+any_case_or_cod = st.one_of(
+    any_case,
+    return_cases(payment_method="cod"),
+    return_cases(status="signed", payment_method="cod"),
+    st.sampled_from(("return", "refund")).flatmap(
+        lambda request_type: return_cases(
+            status="shipped", payment_method="cod", request_type=request_type
+        )
+    ),
+)
 
 
 def needs_condition(case: ReturnCase) -> bool:
@@ -276,6 +301,32 @@ class TestRefundDates:
         assert decision.action is Action.NORMAL_RETURN
         assert "LAW-25.5" in decision.rules
         assert decision.refund_due == min(handbook, law)
+
+    @settings(max_examples=300, deadline=None)
+    @given(case=any_case_or_cod, policy=policies)
+    def test_every_refunding_action_has_a_refund_date(self, case: ReturnCase, policy: str) -> None:
+        """Every action that gives money back has a refund date and the refund duties
+        (B2C-7.8.1/2/5, JD-1.4). The one exception is a cash-on-delivery parcel never paid
+        (not signed, no paid_at) refused at the door: the goods come back, no money does."""
+        if needs_condition(case):
+            return
+        decision = decide(case, policy)
+        if decision.action not in REFUNDING:
+            return
+        the_order = case.order
+        never_paid = (
+            the_order.payment_method is PaymentMethod.COD
+            and the_order.paid_at is None
+            and the_order.status is not OrderStatus.SIGNED
+        )
+        if never_paid:
+            assert decision.action is Action.NORMAL_RETURN
+            assert case.request.reason.value in ("refused_delivery", "wrong_address")
+            assert decision.refund_due is None
+            assert "tell_refund_period" not in decision.duties
+        else:
+            assert decision.refund_due is not None
+            assert set(REFUND_DUTIES) <= set(decision.duties)
 
     @fast
     @given(case=any_case)

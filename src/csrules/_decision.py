@@ -4,16 +4,19 @@ from __future__ import annotations
 
 import datetime as dt
 import enum
-from collections.abc import Iterable
+import importlib
+from collections.abc import Iterable, Mapping
 from operator import itemgetter
+from types import MappingProxyType
 from typing import Any, Literal, TypeAlias
 
 import attrs
 import pendulum
 
 from csrules._domain import Department
-from csrules.policy import ParameterSet, Policy
-from csrules.rules import FiredRule, TableResult
+from csrules.exceptions import ArgumentTypeError
+from csrules.policy import ParameterSet, Policy, default_policy
+from csrules.rules import FiredRule, Table, TableResult
 
 __all__ = [
     "Action",
@@ -117,6 +120,13 @@ class Trace(tuple[Any, ...]):
         policy: the policy the decision was made under.
         estimated: ``True`` when a date in the decision lies in a year without
             official holiday data, so working days were estimated.
+
+    Traces, and so decisions, compare by value (the tables by name, the rules
+    that fired, their outcomes, the parameters, the policy), hash, and
+    pickle: a process pool can return decisions. The bundled tables and the
+    default policy are pickled by reference; a table a shop swapped in is
+    pickled by its definition and compiled again on loading; another policy
+    is pickled by value.
     """
 
     __slots__ = ()
@@ -137,6 +147,39 @@ class Trace(tuple[Any, ...]):
 
     def __repr__(self) -> str:
         return f"Trace(rules={self.rules!r}, estimated={self.estimated!r})"
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Trace):
+            return NotImplemented
+        if self is other:
+            return True
+        return (
+            self.estimated == other.estimated
+            and self.params == other.params
+            and len(self.results) == len(other.results)
+            and all(_same_result(a, b) for a, b in zip(self.results, other.results, strict=True))
+            and self.policy == other.policy
+        )
+
+    def __ne__(self, other: object) -> bool:
+        equal = self.__eq__(other)
+        return equal if equal is NotImplemented else not equal
+
+    def __hash__(self) -> int:
+        fired = tuple((r.table.name, tuple(i for i, _ in r.hits)) for r in self.results)
+        return hash((fired, self.params.on, self.estimated))
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        results = tuple(
+            (
+                _table_ref(r.table),
+                dict(r.outputs),
+                tuple((i, dict(out)) for i, out in r.hits),
+                r.facts if type(r.facts) is dict else dict(r.facts),
+            )
+            for r in self.results
+        )
+        return (_load_trace, (results, self.params.on, _policy_ref(self.policy), self.estimated))
 
     @property
     def fired(self) -> tuple[FiredRule, ...]:
@@ -318,6 +361,56 @@ Decision: TypeAlias = (
 )
 
 
+class _InForce(dict[str, Any]):
+    """Parameter values on a date before some parameters take effect: reading
+    one of those raises :class:`PolicyError` naming it and the date."""
+
+    __slots__ = ("_on", "_policy")
+
+    def __init__(self, values: Mapping[str, Any], policy: Policy, on: dt.date) -> None:
+        super().__init__(values)
+        self._policy = policy
+        self._on = on
+
+    def __missing__(self, name: str) -> Any:
+        if name in self._policy.parameters:
+            return self._policy.value(name, self._on)  # raises PolicyError
+        raise KeyError(name)
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (dict, (dict(self),))
+
+
+def policy_argument(policy: object) -> Policy:
+    """The ``policy`` argument of a ``decide*`` function: the bundled B2C
+    policy for ``None``.
+
+    Raises:
+        ArgumentTypeError: ``policy`` is neither a :class:`Policy` nor ``None``.
+    """
+    if policy is None:
+        return default_policy()
+    if not isinstance(policy, Policy):
+        raise ArgumentTypeError("policy", policy, "a Policy or None")
+    return policy
+
+
+def params_in_force(policy: Policy, resolved: ParameterSet) -> Mapping[str, Any]:
+    """The values the rules read on ``resolved.on``.
+
+    When every parameter of the policy is in force this is ``resolved.values``
+    itself. Otherwise a rule that reads a parameter of the policy with no
+    value yet on that date raises :class:`~csrules.exceptions.PolicyError`
+    (naming the parameter, the date and when its first value takes effect),
+    the same for every kind of case; a name the policy does not define at all
+    stays a :class:`~csrules.exceptions.RuleDefinitionError` of the table.
+    """
+    values = resolved.values
+    if len(values) == len(policy.parameters):
+        return values
+    return _InForce(values, policy, resolved.on)
+
+
 def make_trace(
     results: tuple[TableResult, ...],
     params: ParameterSet,
@@ -338,3 +431,90 @@ def make_trace(
 
 
 _new = tuple.__new__
+
+
+def _same_result(a: TableResult, b: TableResult) -> bool:
+    """Two table results decided the same: same table (by name), same rules, same outcomes."""
+    return (
+        a.table.name == b.table.name
+        and [i for i, _ in a.hits] == [i for i, _ in b.hits]
+        and a.outputs == b.outputs
+    )
+
+
+# ------------------------------------------------------------------ pickling
+#
+# A trace holds compiled tables and the policy. It pickles the bundled tables
+# and the default policy by reference (module and name), other tables by
+# their definition (recompiled on loading) and other policies by value; the
+# parameter set is resolved again from the policy on loading.
+
+_BUNDLED_MODULES = (
+    "csrules.rules.returns",
+    "csrules.rules.complaints",
+    "csrules.rules.promotions",
+)
+_bundled_tables: dict[int, tuple[Table, str, str]] = {}
+
+
+def _table_ref(table: Table) -> tuple[Any, ...]:
+    if not _bundled_tables:
+        for module_name in _BUNDLED_MODULES:
+            module = importlib.import_module(module_name)
+            for attr, value in vars(module).items():
+                if isinstance(value, Table):
+                    _bundled_tables[id(value)] = (value, module_name, attr)
+    found = _bundled_tables.get(id(table))
+    if found is not None and found[0] is table:
+        return ("bundled", found[1], found[2])
+    return (
+        "table",
+        table.name,
+        table.title,
+        table.hit_policy,
+        table.inputs,
+        table.outputs,
+        table.rules,
+        dict(table.defaults),
+    )
+
+
+def _load_table(ref: tuple[Any, ...]) -> Table:
+    if ref[0] == "bundled":
+        table: Table = getattr(importlib.import_module(ref[1]), ref[2])
+        return table
+    _, name, title, hit_policy, inputs, outputs, rules, defaults = ref
+    return Table(name, title, hit_policy, inputs, outputs, rules, defaults)
+
+
+def _policy_ref(policy: Policy) -> Policy | None:
+    return None if policy is default_policy() else policy
+
+
+def _load_trace(
+    results: tuple[tuple[Any, ...], ...],
+    on: dt.date,
+    policy_ref: Policy | None,
+    estimated: bool,
+) -> Trace:
+    policy = default_policy() if policy_ref is None else policy_ref
+    resolved = policy.resolve(on)
+    values = params_in_force(policy, resolved)
+    tables: dict[tuple[Any, ...], Table] = {}
+    loaded = []
+    for ref, outputs, hits, facts in results:
+        table = tables.get(ref) if ref[0] == "bundled" else None
+        if table is None:
+            table = _load_table(ref)
+            if ref[0] == "bundled":
+                tables[ref] = table
+        loaded.append(
+            TableResult(
+                MappingProxyType(outputs),
+                table,
+                tuple((i, MappingProxyType(out)) for i, out in hits),
+                facts,
+                values,
+            )
+        )
+    return _new(Trace, (tuple(loaded), resolved, policy, estimated))

@@ -17,13 +17,14 @@ from __future__ import annotations
 
 import datetime as _dt
 import enum
+import zoneinfo
 from decimal import Decimal, InvalidOperation
 from typing import Any, ClassVar
 
 import attrs
 import pendulum
 
-from csrules.exceptions import DomainValueError
+from csrules.exceptions import ArgumentTypeError, DomainValueError
 
 __all__ = [
     "EXCLUDED_CATEGORIES",
@@ -295,6 +296,79 @@ def _instance(cls: type, optional: bool = False) -> Any:
         raise DomainValueError(_name(inst, attr), value, expected)
 
     return check
+
+
+# ------------------------------------------------------- argument checks
+#
+# The public ``decide*`` functions check their arguments with these, so a
+# wrong type is an ArgumentTypeError naming the argument and a naive time a
+# DomainValueError, never an AttributeError from inside the rules.
+
+
+def check_instance(
+    argument: str, value: object, cls: type | tuple[type, ...], expected: str
+) -> None:
+    """Raise :class:`ArgumentTypeError` unless ``value`` is a ``cls``."""
+    if not isinstance(value, cls):
+        raise ArgumentTypeError(argument, value, expected)
+
+
+#: tzinfo classes that give every time an offset (pendulum's utcoffset is slow).
+_ALWAYS_AWARE: frozenset[type] = frozenset(
+    {pendulum.Timezone, pendulum.FixedTimezone, _dt.timezone, zoneinfo.ZoneInfo}
+)
+
+
+def check_time(argument: str, value: object) -> None:
+    """Check that an argument is a time-zone aware :class:`datetime.datetime`.
+
+    Raises:
+        ArgumentTypeError: ``value`` is not a datetime (a ``date`` is not).
+        DomainValueError: ``value`` is naive.
+    """
+    if not isinstance(value, _dt.datetime):
+        raise ArgumentTypeError(argument, value, "a time-zone aware datetime.datetime")
+    tz = value.tzinfo
+    if tz is None or (type(tz) not in _ALWAYS_AWARE and value.utcoffset() is None):
+        raise DomainValueError(
+            argument, value, _TIME_EXPECTED + " (a naive time is refused, not read as UTC)"
+        )
+
+
+def check_not_before(
+    argument: str, at: _dt.datetime, events: tuple[tuple[str, _dt.datetime | None], ...]
+) -> None:
+    """Raise :class:`DomainValueError` if ``at`` precedes any of the named event times.
+
+    Args:
+        argument: the name of ``at`` in messages.
+        at: the decision time (aware).
+        events: ``(field name, time or None)`` pairs; ``None`` is skipped.
+    """
+    for name, event in events:
+        if event is not None and at < event:
+            raise DomainValueError(argument, at, f"not before {name} ({event.isoformat()})")
+
+
+def check_tables(argument: str, value: object, count: int) -> None:
+    """Raise :class:`ArgumentTypeError` unless ``value`` is a tuple of ``count`` tables."""
+    if _checked_tables.get(id(value)) is value:
+        return
+    from csrules.rules._table import Table
+
+    if (
+        not isinstance(value, tuple)
+        or len(value) != count
+        or not all(isinstance(t, Table) for t in value)
+    ):
+        raise ArgumentTypeError(argument, value, f"a tuple of {count} Table objects")
+    if len(_checked_tables) < 64:
+        _checked_tables[id(value)] = value
+
+
+#: Table tuples already checked, by id; each entry keeps its tuple alive, so
+#: the id cannot be reused meanwhile.
+_checked_tables: dict[int, object] = {}
 
 
 # ---------------------------------------------------------------- classes

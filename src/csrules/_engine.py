@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import TYPE_CHECKING, overload
 
 from csrules._cases import Case, ComplaintCase, PriceAdjustmentCase, PromotionCase, ReturnCase
@@ -11,9 +12,11 @@ from csrules._decision import (
     PriceAdjustmentDecision,
     PromotionDecision,
     ReturnDecision,
+    policy_argument,
 )
-from csrules.policy import Policy, default_policy
-from csrules.rules.complaints import decide_complaint
+from csrules.exceptions import ArgumentTypeError
+from csrules.policy import Policy
+from csrules.rules.complaints import check_complaint, decide_complaint
 from csrules.rules.promotions import decide_price_adjustment, decide_promotion
 from csrules.rules.returns import decide_return
 
@@ -60,17 +63,33 @@ def decide(
         The decision of the case's kind, with its trace.
 
     Raises:
-        DomainValueError: the case lacks something its rules need.
+        ArgumentTypeError: ``case``, ``policy`` or ``monitor`` is not of the
+            type above.
+        DomainValueError: the case lacks something its rules need, or its
+            ``at`` precedes an event it depends on (see ``docs/decisions.md``).
         PolicyError: a parameter the rules need has no value on the case's date.
 
     .. versionadded:: 0.1.0
     """
-    policy = policy or default_policy()
+    policy = policy_argument(policy)
+    if monitor is not None:
+        from csrules.stream import EscalationMonitor
+
+        if not isinstance(monitor, EscalationMonitor):
+            raise ArgumentTypeError("monitor", monitor, "an EscalationMonitor or None")
     if isinstance(case, ReturnCase):
         return decide_return(case.order, case.request, at=case.at, policy=policy, case_id=case.id)
     if isinstance(case, ComplaintCase):
-        stream = monitor.observe(case.complaint) if monitor is not None else ()
+        stream: Iterable[object] = ()
+        if monitor is not None:
+            # a complaint the rules refuse never reaches the monitor's state
+            check_complaint(case.complaint)
+            stream = monitor.observe(case.complaint)
         return decide_complaint(case.complaint, policy=policy, stream=stream, case_id=case.id)
     if isinstance(case, PromotionCase):
         return decide_promotion(case.promotion, at=case.at, policy=policy, case_id=case.id)
-    return decide_price_adjustment(case.request, at=case.at, policy=policy, case_id=case.id)
+    if isinstance(case, PriceAdjustmentCase):
+        return decide_price_adjustment(case.request, at=case.at, policy=policy, case_id=case.id)
+    raise ArgumentTypeError(
+        "case", case, "a ReturnCase, ComplaintCase, PromotionCase or PriceAdjustmentCase"
+    )

@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import NamedTuple
 
 __all__ = [
+    "ArgumentTypeError",
     "CalendarError",
     "ContractError",
     "CsrulesError",
@@ -43,6 +44,25 @@ class DomainValueError(CsrulesError, ValueError):
         self.expected = expected
         super().__init__(
             f"'{field}' must be {expected} (got {value!r} that is a {type(value).__name__})."
+        )
+
+
+class ArgumentTypeError(CsrulesError, TypeError):
+    """A public function was called with an argument of the wrong type.
+
+    Attributes:
+        argument: the argument's name (``"at"``, ``"order"``).
+        value: the value received.
+        expected: the type the argument accepts, in words.
+    """
+
+    def __init__(self, argument: str, value: object, expected: str) -> None:
+        self.argument = argument
+        self.value = value
+        self.expected = expected
+        super().__init__(
+            f"argument '{argument}' must be {expected} "
+            f"(got {value!r} that is a {type(value).__name__})."
         )
 
 

@@ -44,6 +44,7 @@ from csrules._domain import (
     RequestType,
     ReturnRequest,
     Topic,
+    check_time,
 )
 
 __all__ = [
@@ -95,8 +96,7 @@ def _from_ts(timestamp: int, tz: _Zone) -> pendulum.DateTime:
 
 
 def _timestamp(value: _dt.datetime, name: str) -> float:
-    if value.utcoffset() is None:
-        raise ValueError(f"{name} must be a time-zone aware datetime, got {value!r}")
+    check_time(name, value)
     return value.timestamp()
 
 
@@ -188,12 +188,15 @@ def _orders(
     elif status is OrderStatus.PAID_UNSHIPPED:
         paid = _later(draw, placed, 2 * _DAY)
     elif status in (OrderStatus.SHIPPED, OrderStatus.SIGNED):
-        if not cod:
+        # cash on delivery: unpaid until the door (paid_at None or the signing
+        # time), or paid online before delivery after all
+        cod_paid = draw(st.sampled_from(("none", "door", "online"))) if cod else "online"
+        if cod_paid == "online":
             paid = _later(draw, placed, 2 * _DAY)
         shipped = _later(draw, paid or placed, 3 * _DAY)
         if status is OrderStatus.SIGNED:
             signed = _later(draw, shipped, 7 * _DAY, min_seconds=_HOUR)
-            if cod and draw(st.booleans()):
+            if cod_paid == "door":
                 paid = signed
     elif draw(st.booleans()):  # closed or cancelled, after payment
         paid = _later(draw, placed, 2 * _DAY)
@@ -227,7 +230,9 @@ def orders(
     """Orders whose times fit their status.
 
     ``paid_unshipped`` orders have ``paid_at``; ``shipped`` and ``signed``
-    orders have ``shipped_at`` (and ``paid_at`` unless cash on delivery);
+    orders have ``shipped_at`` and ``paid_at``, except cash-on-delivery
+    orders, which may have no ``paid_at``, be paid at the door (``paid_at``
+    is the signing time) or have been paid online before shipping;
     ``signed`` orders have ``signed_at``; times never go backwards.
 
     Args:
@@ -323,8 +328,9 @@ def _return_cases(
     status: OrderStatus | str | None,
     request_type: RequestType | str | None,
     reason: Reason | str | None,
+    payment_method: PaymentMethod | str | None,
 ) -> ReturnCase:
-    order = draw(orders(status=status))
+    order = draw(orders(status=status, payment_method=payment_method))
     last = _last_time(order)
     at = _later(draw, last, 20 * _DAY)
     request = draw(
@@ -338,6 +344,7 @@ def return_cases(
     status: OrderStatus | str | None = None,
     request_type: RequestType | str | None = None,
     reason: Reason | str | None = None,
+    payment_method: PaymentMethod | str | None = None,
 ) -> st.SearchStrategy[ReturnCase]:
     """Return cases: an order and a request made after the order's last time.
 
@@ -348,8 +355,10 @@ def return_cases(
         status: fix the order status.
         request_type: fix the request type.
         reason: fix the reason.
+        payment_method: fix the order's payment method (``"cod"`` for
+            cash-on-delivery orders, with or without ``paid_at``).
     """
-    return _return_cases(status, request_type, reason)
+    return _return_cases(status, request_type, reason, payment_method)
 
 
 def customers() -> st.SearchStrategy[Customer]:

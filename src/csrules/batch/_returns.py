@@ -21,6 +21,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from csrules._cases import ReturnCase
+from csrules._decision import params_in_force
 from csrules._domain import Order, ReturnRequest
 from csrules.batch._encode import Kind, facts_frame, to_python
 from csrules.batch._vector import BatchResult, VectorTable, compile_table
@@ -174,7 +175,7 @@ def _decide(
     duties: bool,
     on: dt.date,
 ) -> ReturnsBatch:
-    params = policy.resolve(on).values
+    params = params_in_force(policy, policy.resolve(on))
     calendar = policy.calendar
     action_table, freight_table, refund_table, duties_table = (_compiled(t) for t in tables)
     facts = dict(columns)

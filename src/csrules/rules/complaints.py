@@ -23,9 +23,24 @@ from collections.abc import Iterable
 from typing import Any, Final
 
 from csrules._calendar import SHANGHAI
-from csrules._decision import ComplaintDecision, Escalation, make_trace
-from csrules._domain import Channel, Complaint, Department, Topic
-from csrules.policy import Policy, default_policy
+from csrules._decision import (
+    ComplaintDecision,
+    Escalation,
+    make_trace,
+    params_in_force,
+    policy_argument,
+)
+from csrules._domain import (
+    Channel,
+    Complaint,
+    Department,
+    Topic,
+    check_instance,
+    check_not_before,
+    check_tables,
+)
+from csrules.exceptions import ArgumentTypeError
+from csrules.policy import Policy
 from csrules.rules._common import local_date
 from csrules.rules._expr import TRUE, Expr, call, fact, param
 from csrules.rules._table import HitPolicy, Rule, Table
@@ -43,6 +58,7 @@ __all__ = [
     "QUALITY_TOPICS",
     "REPEAT_COMPLAINT_CLAUSE",
     "TECHNOLOGY_TOPICS",
+    "check_complaint",
     "complaint_facts",
     "decide_complaint",
 ]
@@ -576,6 +592,22 @@ def complaint_facts(complaint: Complaint) -> dict[str, Any]:
     }
 
 
+def check_complaint(complaint: object) -> None:
+    """Check the ``complaint`` argument of :func:`decide_complaint`.
+
+    Raises:
+        ArgumentTypeError: ``complaint`` is not a :class:`~csrules.Complaint`.
+        DomainValueError: it was received before the goods were delivered.
+    """
+    if not isinstance(complaint, Complaint):
+        raise ArgumentTypeError("complaint", complaint, "a Complaint")
+    check_not_before(
+        "complaint.received_at",
+        complaint.received_at,
+        (("complaint.delivered_at", complaint.delivered_at),),
+    )
+
+
 def _stream_clauses(stream: Iterable[object]) -> frozenset[str]:
     return frozenset(str(getattr(item, "clause", "")) for item in stream)
 
@@ -608,19 +640,30 @@ def decide_complaint(
         lists each escalation once, ``cs_head`` before ``general_manager``.
 
     Raises:
+        ArgumentTypeError: an argument is not of the type above.
+        DomainValueError: the complaint was received before its goods were
+            delivered (``received_at`` precedes ``delivered_at``).
+        PolicyError: a parameter the rules need has no value on the
+            complaint's date.
         NoRuleMatchedError: the route table matched nothing (e.g. a clock
             parameter with an unknown value in a custom policy).
         RuleOverlapError: the route table matched more than one rule.
 
     .. versionadded:: 0.1.0
     """
-    policy = policy or default_policy()
+    check_complaint(complaint)
+    policy = policy_argument(policy)
+    if not isinstance(stream, Iterable):
+        raise ArgumentTypeError("stream", stream, "an iterable of escalations")
+    if case_id is not None:
+        check_instance("case_id", case_id, str, "a str or None")
+    check_tables("tables", tables, 4)
     facts = complaint_facts(complaint)
     clauses = _stream_clauses(stream)
     facts["repeat_complaint"] = REPEAT_COMPLAINT_CLAUSE in clauses
     facts["quality_reports_exceeded"] = QUALITY_REPORTS_CLAUSE in clauses
     resolved = policy.resolve(facts["received_date"])
-    params = resolved.values
+    params = params_in_force(policy, resolved)
     calendar = policy.calendar
     route_table, reply_table, escalation_table, duties_table = tables
     route = route_table.evaluate(facts, params, calendar)

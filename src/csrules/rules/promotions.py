@@ -36,9 +36,17 @@ from csrules._decision import (
     PromotionDecision,
     PromotionSize,
     make_trace,
+    params_in_force,
+    policy_argument,
 )
-from csrules._domain import PriceAdjustmentRequest, Promotion
-from csrules.policy import Policy, default_policy
+from csrules._domain import (
+    PriceAdjustmentRequest,
+    Promotion,
+    check_instance,
+    check_tables,
+    check_time,
+)
+from csrules.policy import Policy
 from csrules.rules._common import local_date
 from csrules.rules._expr import TRUE, call, fact, param
 from csrules.rules._table import HitPolicy, Rule, Table
@@ -419,16 +427,24 @@ def decide_promotion(
             swap in a shop's own rules.
 
     Raises:
+        ArgumentTypeError: an argument is not of the type above.
+        DomainValueError: ``at`` is naive.
+        PolicyError: a parameter the rules need has no value on the
+            decision date.
         RuleOverlapError: a swapped-in reminder table (or band parameters out
             of order) gives a length two bands.
         NoRuleMatchedError: a length falls in no band.
 
     .. versionadded:: 0.1.0
     """
-    policy = policy or default_policy()
+    check_instance("promotion", promotion, Promotion, "a Promotion")
+    check_time("at", at)
+    policy = policy_argument(policy)
+    check_instance("case_id", case_id, str, "a str")
+    check_tables("tables", tables, 4)
     facts = promotion_facts(promotion, at)
     resolved = policy.resolve(facts["decision_date"])
-    params = resolved.values
+    params = params_in_force(policy, resolved)
     calendar = policy.calendar
     lead_table, size_table, training_table, duties_table = tables
     lead = lead_table.evaluate(facts, params, calendar)
@@ -665,12 +681,22 @@ def decide_price_adjustment(
         tables: the adjustment and gift tables to use, to swap in a shop's
             own rules.
 
+    Raises:
+        ArgumentTypeError: an argument is not of the type above.
+        DomainValueError: ``at`` is naive.
+        PolicyError: a parameter the rules need has no value on the
+            request's date.
+
     .. versionadded:: 0.1.0
     """
-    policy = policy or default_policy()
+    check_instance("request", request, PriceAdjustmentRequest, "a PriceAdjustmentRequest")
+    check_time("at", at)
+    policy = policy_argument(policy)
+    check_instance("case_id", case_id, str, "a str")
+    check_tables("tables", tables, 2)
     facts = price_adjustment_facts(request, at)
     resolved = policy.resolve(facts["decision_date"])
-    params = resolved.values
+    params = params_in_force(policy, resolved)
     calendar = policy.calendar
     action_table, gift_table = tables
     action = action_table.evaluate(facts, params, calendar)

@@ -14,7 +14,15 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any, Final
 
-from csrules._decision import Action, FreightPayer, ReturnDecision, Role, make_trace
+from csrules._decision import (
+    Action,
+    FreightPayer,
+    ReturnDecision,
+    Role,
+    make_trace,
+    params_in_force,
+    policy_argument,
+)
 from csrules._domain import (
     EXCLUDED_CATEGORIES,
     Order,
@@ -23,9 +31,13 @@ from csrules._domain import (
     Reason,
     RequestType,
     ReturnRequest,
+    check_instance,
+    check_not_before,
+    check_tables,
+    check_time,
 )
 from csrules.exceptions import DomainValueError
-from csrules.policy import Policy, default_policy
+from csrules.policy import Policy
 from csrules.rules._common import local_date, local_date_or_none
 from csrules.rules._expr import TRUE, call, fact, param
 from csrules.rules._table import HitPolicy, Rule, Table
@@ -322,6 +334,15 @@ RETURN_ACTION: Final = Table(
         ),
         # ---- refund only after shipment ---------------------------------------
         Rule(
+            "B2C-7.8.1",
+            (T == RequestType.REFUND) & ~fact("paid"),
+            {"action": Action.REJECTED, "eligible": False},
+            en="Nothing has been paid on this cash-on-delivery order yet, so there is nothing "
+            "to refund: the customer may refuse the parcel at the door and pays nothing.",
+            zh="该货到付款订单尚未付款,无款可退:客户可在送货时拒收,无需付款。",
+            id="refund_nothing_paid",
+        ),
+        Rule(
             "TB-1.3",
             (T == RequestType.REFUND) & (R == Reason.STOCK_OUT),
             {"action": Action.REFUND},
@@ -506,6 +527,25 @@ FREIGHT_PAYER: Final = Table(
 )
 
 _taobao = param("refund_clock") == "taobao"
+_extended = param("no_reason_extend_past_holiday")
+_in_no_reason_window = (
+    (_extended == True)  # noqa: E712
+    & (fact("request_date") <= call("roll_to_working_day", _no_reason_deadline))
+) | (
+    (_extended == False)  # noqa: E712
+    & (fact("request_date") <= _no_reason_deadline)
+)
+#: A signed-order return the consumer's no-reason right (LAW-25) would cover,
+#: whatever reason is given: inside the window, not every item excluded
+#: (LAW-25.2), goods intact (LAW-25.3). A customer-side return the shop
+#: accepts although the goods are not intact keeps the law's clock too.
+_law_covers = (
+    (T == RequestType.RETURN)
+    & _signed
+    & ~fact("excluded_category")
+    & _in_no_reason_window
+    & (_no_reason | ~fact("not_intact"))
+)
 _refunding = fact("action").isin(_REFUNDING)
 _b2c_start = call("later", fact("request_date"), fact("proof_date"))
 _b2c_due = call("add_working_days", _b2c_start, param("refund_working_days"))
@@ -568,10 +608,7 @@ REFUND_DUE: Final = Table(
         ),
         Rule(
             "LAW-25.5",
-            (T == RequestType.RETURN)
-            & _signed
-            & _no_reason
-            & fact("goods_received_date").is_not_none(),
+            fact("goods_received_date").is_not_none() & _law_covers,
             {
                 "refund_due": call(
                     "earlier",
@@ -579,10 +616,14 @@ REFUND_DUE: Final = Table(
                     call("add_days", fact("goods_received_date"), param("law_refund_days")),
                 )
             },
-            en="No-reason return: due by the earlier of {refund_working_days} working days "
-            "after the request and proof and {law_refund_days} days after the goods came "
-            "back ({goods_received_date}): {refund_due}.",
-            zh="无理由退货:按提交申请及凭据后{refund_working_days}个工作日与收到退货({goods_received_date})后{law_refund_days}日中较早者退款,即{refund_due}前。",
+            en="A return the no-reason right covers (inside the {no_reason_return_days}-day "
+            "window, goods intact), whatever reason is given: due by the earlier of "
+            "{refund_working_days} working days after the request and proof and "
+            "{law_refund_days} days after the goods came back ({goods_received_date}): "
+            "{refund_due}.",
+            zh="在{no_reason_return_days}天无理由退货期内且商品完好的退货(无论退货原因):按提交申请及凭据后"
+            "{refund_working_days}个工作日与收到退货({goods_received_date})后{law_refund_days}日中较早者退款,"
+            "即{refund_due}前。",
             id="law_refund_clock",
         ),
         Rule(
@@ -745,8 +786,36 @@ def return_facts(order: Order, request: ReturnRequest, at: dt.datetime) -> dict[
 
     Raises:
         DomainValueError: goods come back after shipment but the request has
-            no ``condition`` (the contract requires it then).
+            no ``condition`` (the contract requires it then); ``at``
+            precedes a time recorded on the order (placed, paid, shipped,
+            signed); the goods came back before they shipped, or the proof
+            precedes the order.
     """
+    check_not_before(
+        "at",
+        at,
+        (
+            ("order.placed_at", order.placed_at),
+            ("order.paid_at", order.paid_at),
+            ("order.shipped_at", order.shipped_at),
+            ("order.signed_at", order.signed_at),
+        ),
+    )
+    # proof and returned goods follow the request, so they may come after
+    # ``at``; but goods cannot come back before they left, nor proof of a
+    # payment precede the order
+    if request.goods_received_at is not None:
+        check_not_before(
+            "request.goods_received_at",
+            request.goods_received_at,
+            (("order.shipped_at", order.shipped_at), ("order.placed_at", order.placed_at)),
+        )
+    if request.proof_submitted_at is not None:
+        check_not_before(
+            "request.proof_submitted_at",
+            request.proof_submitted_at,
+            (("order.placed_at", order.placed_at),),
+        )
     condition = request.condition
     status = order.status
     if condition is None and _needs_condition(request, status):
@@ -822,14 +891,25 @@ def decide_return(
             swap in a shop's own rules.
 
     Raises:
-        DomainValueError: the request lacks a condition it needs.
+        ArgumentTypeError: an argument is not of the type above.
+        DomainValueError: ``at`` is naive or precedes a time recorded on the
+            order (placed, paid, shipped, signed); the goods came back before
+            they shipped, or the proof precedes the order; the request lacks a
+            condition it needs.
+        PolicyError: a parameter the rules need has no value on the
+            request's date.
 
     .. versionadded:: 0.1.0
     """
-    policy = policy or default_policy()
+    check_instance("order", order, Order, "an Order")
+    check_instance("request", request, ReturnRequest, "a ReturnRequest")
+    check_time("at", at)
+    policy = policy_argument(policy)
+    check_instance("case_id", case_id, str, "a str")
+    check_tables("tables", tables, 4)
     facts = return_facts(order, request, at)
     resolved = policy.resolve(facts["request_date"])
-    params = resolved.values
+    params = params_in_force(policy, resolved)
     calendar = policy.calendar
     action_table, freight_table, refund_table, duties_table = tables
     action = action_table.evaluate(facts, params, calendar)
