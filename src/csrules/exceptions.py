@@ -26,7 +26,24 @@ __all__ = [
 
 
 class CsrulesError(Exception):
-    """Base class of every error raised by csrules."""
+    """Base class of every error raised by csrules.
+
+    Every csrules error pickles with its attributes, so an error raised in a
+    worker process reaches the parent intact.
+    """
+
+    def __reduce__(self) -> tuple[object, ...]:
+        return (_restore, (type(self), self.args, dict(self.__dict__)))
+
+
+def _restore(
+    cls: type[CsrulesError], args: tuple[object, ...], state: dict[str, object]
+) -> CsrulesError:
+    """Rebuild a pickled error without calling its ``__init__``."""
+    error = Exception.__new__(cls)
+    error.args = args
+    error.__dict__.update(state)
+    return error
 
 
 class DomainValueError(CsrulesError, ValueError):
