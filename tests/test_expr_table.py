@@ -21,17 +21,17 @@ from csrules.exceptions import (
 )
 from csrules.rules import TRUE, Expr, HitPolicy, Rule, Table, call, const, fact, param
 from csrules.rules._expr import (
-    Call,
-    Const,
-    Fact,
-    Param,
     All,
     AnyOf,
     Arith,
+    Call,
     Compare,
+    Const,
+    Fact,
     In,
     IsNone,
     Not,
+    Param,
 )
 
 

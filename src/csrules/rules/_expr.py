@@ -24,7 +24,7 @@ cannot be overloaded); comparisons build nodes instead of returning booleans.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
-from typing import Any, ClassVar, Final, Generic, TypeVar
+from typing import Any, Final, Generic, TypeVar
 
 import attrs
 
@@ -156,24 +156,21 @@ class Expr:
         return IsNone(self, negate=True)
 
 
-_node = attrs.frozen(eq=False, slots=True, repr=True)
-
-
-@_node
+@attrs.frozen(eq=False)
 class Fact(Expr):
     """A named fact of the case (a column of the fact record)."""
 
     name: str
 
 
-@_node
+@attrs.frozen(eq=False)
 class Param(Expr):
     """A named policy parameter, resolved for the decision's date."""
 
     name: str
 
 
-@_node
+@attrs.frozen(eq=False)
 class Const(Expr):
     """A literal value (string, number, ``Decimal``, enum member, ``None``)."""
 
@@ -189,7 +186,7 @@ def _operator(allowed: frozenset[str]) -> Callable[[Any, Any, str], None]:
     return check
 
 
-@_node
+@attrs.frozen(eq=False)
 class Compare(Expr):
     """``left op right`` for a comparison ``op`` (``==``, ``!=``, ``<``, ...)."""
 
@@ -201,7 +198,7 @@ class Compare(Expr):
         return (self.left, self.right)
 
 
-@_node
+@attrs.frozen(eq=False)
 class Arith(Expr):
     """``left op right`` for ``+``, ``-`` or ``*``."""
 
@@ -213,7 +210,7 @@ class Arith(Expr):
         return (self.left, self.right)
 
 
-@_node
+@attrs.frozen(eq=False)
 class All(Expr):
     """*and* over any number of operands (nested ones are flattened by ``&``)."""
 
@@ -223,7 +220,7 @@ class All(Expr):
         return self.items
 
 
-@_node
+@attrs.frozen(eq=False)
 class AnyOf(Expr):
     """*or* over any number of operands (nested ones are flattened by ``|``)."""
 
@@ -236,11 +233,11 @@ class AnyOf(Expr):
 def _bool_op(kind: type[All] | type[AnyOf], *items: Expr) -> Expr:
     flat: list[Expr] = []
     for item in items:
-        flat.extend(item.items if type(item) is kind else (item,))  # type: ignore[union-attr]
+        flat.extend(item.items if type(item) is kind else (item,))
     return kind(tuple(flat))
 
 
-@_node
+@attrs.frozen(eq=False)
 class Not(Expr):
     """*not* of one operand."""
 
@@ -257,7 +254,7 @@ def _constants(values: Iterable[object]) -> tuple[object, ...]:
     return values
 
 
-@_node
+@attrs.frozen(eq=False)
 class In(Expr):
     """Membership of ``item`` in ``values`` (or not, with ``negate``)."""
 
@@ -269,7 +266,7 @@ class In(Expr):
         return (self.item,)
 
 
-@_node
+@attrs.frozen(eq=False)
 class IsNone(Expr):
     """``item is None`` (or ``is not None``, with ``negate``)."""
 
@@ -286,7 +283,7 @@ def _known_function(_node: Any, attribute: Any, value: str) -> None:
         raise RuleDefinitionError(msg)
 
 
-@attrs.frozen(eq=False, slots=True, init=False)
+@attrs.frozen(eq=False, init=False)
 class Call(Expr):
     """A call of a function of the registry (:data:`csrules.rules._functions.FUNCTIONS`).
 
@@ -303,7 +300,7 @@ class Call(Expr):
     args: tuple[Expr, ...]
 
     def __init__(self, function: str, *args: Expr) -> None:
-        self.__attrs_init__(function, tuple(args))  # type: ignore[attr-defined]
+        self.__attrs_init__(function, tuple(args))
 
     def children(self) -> tuple[Expr, ...]:
         return self.args

@@ -391,7 +391,9 @@ class Table:
                 hits_lines.append(f"        return (({index}, {{{items}}}),)")
                 run_lines.append(f"    if {condition}:")
                 run_lines.append(f"        _o = {{{items}}}")
-                run_lines.append(f"        return _new({result}, (_o, {table}, (({index}, _o),), f, p))")
+                run_lines.append(
+                    f"        return _new({result}, (_o, {table}, (({index}, _o),), f, p))"
+                )
             else:
                 hits_lines.append(f"        hits.append(({index}, {{{items}}}))")
         loads = [f"    {local} = f[{name!r}]" for name, local in compiler.facts.items()]
@@ -404,7 +406,9 @@ class Table:
             run_lines.append("    hits = _hits(f, p, cal)")
             if self.hit_policy is HitPolicy.UNIQUE:
                 run_lines.append("    if len(hits) == 1:")
-                run_lines.append(f"        return _new({result}, (hits[0][1], {table}, hits, f, p))")
+                run_lines.append(
+                    f"        return _new({result}, (hits[0][1], {table}, hits, f, p))"
+                )
             run_lines.append(f"    return {compiler.bind(self._many)}(hits, f, p)")
         hits_lines[1:1] = loads
         source = "\n".join([*hits_lines, "", *run_lines])
