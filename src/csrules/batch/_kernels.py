@@ -165,16 +165,20 @@ _FIXED_OFFSET_FROM: Final = micros_since_epoch(
 )
 
 
-def _clock_arg(value: object, n: int, where: Where, what: str) -> NDArray[np.int64]:
-    """A time-of-day argument as microseconds since midnight (one or per row)."""
+def _clock_arg(
+    value: object, n: int, where: Where, what: str
+) -> tuple[NDArray[np.int64], NDArray[np.bool_] | None]:
+    """A time-of-day argument as microseconds since midnight (one or per row), and its nulls."""
     if isinstance(value, Vec):
         if value.kind != "time":
             raise where.error(
                 f"{what}: expects times of day (timedelta64), got a {value.kind} column"
             )
-        return value.data.astype("timedelta64[us]").astype(np.int64)
+        null = value.null()
+        data = value.data.astype("timedelta64[us]").astype(np.int64)
+        return (data if null is None else np.where(null, 0, data)), null
     if isinstance(value, dt.time) and value.tzinfo is None:
-        return np.asarray(micros_of_day(value), dtype=np.int64)
+        return np.asarray(micros_of_day(value), dtype=np.int64), None
     raise where.error(f"{what}: expects a local time of day, got {value!r}")
 
 
@@ -207,13 +211,14 @@ def time_of_day(function: Function, args: Sequence[object], env: Env, where: Whe
     now = local - day * _US_PER_DAY
     invalid: NDArray[np.bool_] | None = None
     if name == "next_time_of_day":
-        at = _clock_arg(args[1], n, where, what)
+        at, invalid = _clock_arg(args[1], n, where, what)
         out = (day + (now >= at)) * _US_PER_DAY + at
     else:
-        opens = _clock_arg(args[-2], n, where, what)
-        closes = _clock_arg(args[-1], n, where, what)
+        opens, opens_null = _clock_arg(args[-2], n, where, what)
+        closes, closes_null = _clock_arg(args[-1], n, where, what)
+        invalid = either(opens_null, closes_null)
         if bool(np.any(opens >= closes)):
-            invalid = np.broadcast_to(opens >= closes, local.shape)
+            invalid = either(invalid, np.broadcast_to(opens >= closes, local.shape))
         if name == "service_period_end":
             outside = (now < opens) | (now >= closes)  # the single path raises CalendarError
             invalid = outside if invalid is None else invalid | outside
@@ -226,7 +231,7 @@ def time_of_day(function: Function, args: Sequence[object], env: Env, where: Whe
             # rows with an invalid window or count are nulls: give them a
             # harmless window and count so the arithmetic stays defined
             closes = np.where(opens >= closes, opens + 1, closes)
-            remaining = np.maximum(remaining, 0)
+            remaining = remaining if invalid is None else np.where(invalid, 0, remaining)
             end_day, end_at = service_clock(day, now, remaining, opens, closes, np.where)
             out = end_day * _US_PER_DAY + end_at
     result = (np.asarray(out, dtype=np.int64) - _UTC8).astype("datetime64[us]")

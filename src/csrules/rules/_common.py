@@ -11,22 +11,13 @@ CST: Final = dt.timezone(dt.timedelta(hours=8), "Asia/Shanghai")
 _SHANGHAI_NAMES: Final = frozenset({"Asia/Shanghai", "PRC", "Asia/Chongqing", "Asia/Harbin"})
 _date_of = dt.datetime.date
 _astimezone = dt.datetime.astimezone
-#: tzinfo objects already seen, by id, with whether they are always UTC+8.
-#: Each entry keeps its tzinfo alive, so the id cannot be reused meanwhile
-#: (and pendulum's zones hash slowly, in Python).
-_is_cst: dict[int, tuple[object, bool]] = {}
 
 
 def _always_cst(tz: dt.tzinfo | None) -> bool:
-    seen = _is_cst.get(id(tz))
-    if seen is not None:
-        return seen[1]
-    offset = getattr(tz, "offset", None)  # pendulum FixedTimezone: seconds east of UTC
-    name = getattr(tz, "name", None)
-    known = offset == 28800 or name in _SHANGHAI_NAMES or tz is CST
-    if len(_is_cst) < 256:
-        _is_cst[id(tz)] = (tz, known)
-    return known
+    if tz is CST:
+        return True
+    # pendulum FixedTimezone: seconds east of UTC; named zones: their name
+    return getattr(tz, "offset", None) == 28800 or getattr(tz, "name", None) in _SHANGHAI_NAMES
 
 
 def local_date(t: dt.datetime) -> dt.date:

@@ -15,13 +15,16 @@ import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from operator import itemgetter
 from types import MappingProxyType
-from typing import Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import attrs
 
 from csrules.exceptions import NoRuleMatchedError, RuleDefinitionError, RuleOverlapError
 from csrules.rules._expr import Const, Expr, lift
 from csrules.rules._pysource import SourceCompiler
+
+if TYPE_CHECKING:
+    from csrules.batch import VectorTable
 
 __all__ = ["FiredRule", "HitPolicy", "Rule", "Table", "TableResult"]
 
@@ -260,6 +263,7 @@ class Table:
         init=False, eq=False, repr=False, hash=False
     )
     _run: _Compiled = attrs.field(init=False, eq=False, repr=False, hash=False)
+    _batch: list[VectorTable] = attrs.field(init=False, eq=False, repr=False, hash=False)
     _params_of: Mapping[Rule, frozenset[str]] = attrs.field(
         init=False, eq=False, repr=False, hash=False
     )
@@ -273,6 +277,7 @@ class Table:
         compiled = self._compile()
         object.__setattr__(self, "_compiled", compiled)
         object.__setattr__(self, "_run", compiled[1])
+        object.__setattr__(self, "_batch", [])
 
     def __reduce__(self) -> tuple[Any, ...]:
         # the compiled function is rebuilt from the definition when unpickled
@@ -472,6 +477,18 @@ class Table:
         ids = [self.rules[i].id for i, _ in hits]
         msg = f"table {self.name!r} is unique but rules {ids} all matched {dict(facts)!r}"
         raise RuleOverlapError(msg)
+
+    def vectorised(self) -> VectorTable:
+        """The table compiled for batches (:func:`csrules.batch.compile_table`).
+
+        Compiled on first use and kept with the table; compiling twice from
+        two threads at once is harmless (the results are equivalent).
+        """
+        if not self._batch:
+            from csrules.batch import compile_table
+
+            self._batch[:] = [compile_table(self)]
+        return self._batch[0]
 
     # -- editing ---------------------------------------------------------
     def replace_rule(self, rule_id: str, rule: Rule) -> Table:
