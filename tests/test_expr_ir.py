@@ -118,9 +118,7 @@ class TestRegistry:
         columns: dict[str, list[object]] = {}
         for i, kind in enumerate(kinds):
             values, _ = _KINDS[kind]
-            columns[f"a{i}"] = data.draw(
-                st.lists(values | st.none(), min_size=size, max_size=size)
-            )
+            columns[f"a{i}"] = data.draw(st.lists(values | st.none(), min_size=size, max_size=size))
         records = [{k: v[row] for k, v in columns.items()} for row in range(size)]
         names = list(columns)
         table = Table(
@@ -304,3 +302,35 @@ class TestThreads:
         for thread in threads:
             thread.join()
         assert errors == []
+
+
+class TestCollectOutputs:
+    def test_outputs_gather_the_values_of_the_rules_that_fired(self) -> None:
+        """collect tables: each output is the tuple of the fired rules' values, in order."""
+        from pathlib import Path
+
+        from csrules import decide
+        from csrules.io import parse_case_line
+
+        policy = default_policy()
+        lines = (Path(__file__).parent.parent / "examples" / "cases.jsonl").read_text("utf-8")
+        checked = 0
+        for line in lines.splitlines():
+            decision = decide(parse_case_line(line), policy=policy)  # type: ignore[arg-type]
+            for result in decision.trace.results:
+                table = result.table
+                if table.hit_policy is not HitPolicy.COLLECT:
+                    continue
+                fired = table.matches(result.facts, result.params, policy.calendar)
+                assert [i for i, _ in result.hits] == list(fired)
+                for name in table.outputs:
+                    assert result.outputs[name] == tuple(
+                        out[name] for _, out in result.hits if name in out
+                    )
+                    assert all(
+                        name in table.rules[i].then
+                        for i, _ in result.hits
+                        if name in dict(result.hits)[i]
+                    )
+                checked += 1
+        assert checked > 3

@@ -354,7 +354,8 @@ class Table:
 
         The first returns ``(rule index, outputs)`` of every rule that fired
         (at most one for ``first`` tables); the second the :class:`TableResult`
-        (for ``first`` tables built where the rule fires, with no list of hits).
+        (``first`` tables build it where the rule fires; ``collect`` tables
+        gather each output's values as rules fire).
         """
         compiler = SourceCompiler()
         first = self.hit_policy is HitPolicy.FIRST
@@ -364,6 +365,12 @@ class Table:
             hits_lines.append("    hits = []")
         table = compiler.bind(self)
         result = compiler.bind(TableResult)
+        # collect: the values of each output, gathered as rules fire
+        collect = self.hit_policy is HitPolicy.COLLECT
+        gathered = {name: f"_c{i}" for i, name in enumerate(self.outputs)}
+        if collect:
+            run_lines.append("    hits = []")
+            run_lines.extend(f"    {local} = []" for local in gathered.values())
         for index, rule in enumerate(self.rules):
             values: dict[str, object] = dict(rule.then)
             if self.hit_policy is not HitPolicy.COLLECT:
@@ -386,6 +393,13 @@ class Table:
                         )
                     else:
                         hits_lines.append(f"        hits.append({hit})")
+                    if collect:
+                        run_lines.append(f"    if {condition}:")
+                        run_lines.append(f"        hits.append({hit})")
+                        run_lines.extend(
+                            f"        {gathered[k]}.append({compiler.visit(e)})"
+                            for k, e in exprs.items()
+                        )
                     continue
                 items = ", ".join(f"{k!r}: {compiler.visit(e)}" for k, e in exprs.items())
             except RuleDefinitionError as err:
@@ -401,10 +415,20 @@ class Table:
                 )
             else:
                 hits_lines.append(f"        hits.append(({index}, {{{items}}}))")
+            if collect:
+                run_lines.append(f"    if {condition}:")
+                run_lines.append(f"        _o = {{{items}}}")
+                run_lines.append(f"        hits.append(({index}, _o))")
+                run_lines.extend(f"        {gathered[k]}.append(_o[{k!r}])" for k in exprs)
         loads = [f"    {local} = f[{name!r}]" for name, local in compiler.facts.items()]
         if first:
             hits_lines.append("    return ()")
             run_lines.append(f"    return {compiler.bind(self._many)}((), f, p)")
+            run_lines[1:1] = loads
+        elif collect:
+            hits_lines.append("    return hits")
+            merged = ", ".join(f"{k!r}: tuple({local})" for k, local in gathered.items())
+            run_lines.append(f"    return _new({result}, ({{{merged}}}, {table}, hits, f, p))")
             run_lines[1:1] = loads
         else:
             hits_lines.append("    return hits")
