@@ -267,6 +267,39 @@ class TestPickle:
         assert again.vectorised() is not first
         assert again.vectorised().table is again
 
+    def test_batch_form_round_trip_decides_the_same(self) -> None:
+        """A compiled batch table pickles (it is compiled again) and gives the same columns."""
+        import numpy as np
+
+        table = Table(
+            "t",
+            "x",
+            HitPolicy.FIRST,
+            ("d", "n"),
+            ("out",),
+            [
+                Rule(
+                    "B2C-1",
+                    fact("n") > 3,
+                    {"out": call("add_working_days", fact("d"), fact("n"))},
+                    en="",
+                    zh="",
+                    id="far",
+                ),
+                Rule("B2C-2", TRUE, {"out": fact("d")}, en="", zh="", id="near"),
+            ],
+        )
+        compiled = compile_table(table)
+        again = pickle.loads(pickle.dumps(compiled))
+        columns = {
+            "d": np.array([dt.date(2026, 9, 30).toordinal(), dt.date(2040, 1, 1).toordinal()]),
+            "n": np.array([5, 2]),
+        }
+        first = compiled.evaluate(columns, {}, CALENDAR)
+        second = again.evaluate(columns, {}, CALENDAR)
+        assert second.rule_index.tolist() == first.rule_index.tolist() == [0, 1]
+        assert second.to_python("out") == first.to_python("out")
+
 
 class TestThreads:
     def test_one_table_many_threads(self) -> None:

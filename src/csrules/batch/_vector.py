@@ -487,6 +487,10 @@ class VectorTable:
         """The table's name."""
         return self.table.name
 
+    def __reduce__(self) -> tuple[Any, ...]:
+        # compiled column functions are closures: compile again when unpickled
+        return (compile_table, (self.table,))
+
     def evaluate(
         self,
         columns: Mapping[str, NDArray[Any]],
