@@ -8,22 +8,18 @@ from typing import Final
 #: Asia/Shanghai has kept UTC+8 without daylight saving since 1991; a fixed
 #: offset converts far faster than a zone lookup on the hot path.
 CST: Final = dt.timezone(dt.timedelta(hours=8), "Asia/Shanghai")
-_SHANGHAI_NAMES: Final = frozenset({"Asia/Shanghai", "PRC", "Asia/Chongqing", "Asia/Harbin"})
+_ZONES: Final = frozenset({"Asia/Shanghai", "PRC", "Asia/Chongqing", "Asia/Harbin"})
 _date_of = dt.datetime.date
 _astimezone = dt.datetime.astimezone
-
-
-def _always_cst(tz: dt.tzinfo | None) -> bool:
-    if tz is CST:
-        return True
-    # pendulum FixedTimezone: seconds east of UTC; named zones: their name
-    return getattr(tz, "offset", None) == 28800 or getattr(tz, "name", None) in _SHANGHAI_NAMES
 
 
 def local_date(t: dt.datetime) -> dt.date:
     """The Asia/Shanghai calendar date of an aware time (dates before 1991
     are placed at UTC+8 too)."""
-    if _always_cst(t.tzinfo):
+    tz = t.tzinfo
+    # always UTC+8: this zone, a pendulum FixedTimezone of 28800 seconds east
+    # of UTC, or a zone named like Asia/Shanghai
+    if tz is CST or getattr(tz, "offset", None) == 28800 or getattr(tz, "name", None) in _ZONES:
         return _date_of(t)
     return _date_of(_astimezone(t, CST))
 
