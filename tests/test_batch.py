@@ -14,6 +14,7 @@ from collections.abc import Mapping, Sequence
 from decimal import Decimal
 from typing import Any
 
+import attrs
 import numpy as np
 import pendulum
 import pytest
@@ -26,7 +27,7 @@ from csrules.batch import (
     NULL_INT,
     VECTORISED_FUNCTIONS,
     BatchResult,
-    _vector,
+    _kernels,
     compile_table,
     decide_returns_batch,
     decide_returns_columns,
@@ -48,6 +49,7 @@ from csrules.rules import (
     HitPolicy,
     Rule,
     Table,
+    _functions,
     call,
     complaints,
     const,
@@ -469,7 +471,7 @@ class TestFactsFrame:
 
 
 class TestComparisons:
-    """_Cmp: numpy comparisons, with the scalar encoded like the column it meets."""
+    """Compare: numpy comparisons, with the scalar encoded like the column it meets."""
 
     def test_integers_all_operators(self) -> None:
         """== != < <= > >= on int64, against a parameter."""
@@ -548,7 +550,7 @@ class TestComparisons:
 
 
 class TestLogic:
-    """_All, _Any, _Not over rows, with folded scalars."""
+    """All, AnyOf, Not over rows, with folded scalars."""
 
     def test_and_or_not(self) -> None:
         """& | ~ combine row masks; constant operands decide or drop out."""
@@ -571,7 +573,7 @@ class TestLogic:
 
 
 class TestMembership:
-    """_In: codes, unicode, objects; None among the values; long lists."""
+    """In: codes, unicode, objects; None among the values; long lists."""
 
     def test_isin_and_notin(self) -> None:
         """isin / notin over enum codes, with a null row."""
@@ -596,7 +598,7 @@ class TestMembership:
 
 
 class TestMissingValues:
-    """_IsNone reads each encoding's null."""
+    """IsNone reads each encoding's null."""
 
     def test_is_none_per_encoding(self) -> None:
         """NULL_INT, NaT, NULL_CODE and None in object arrays are all None."""
@@ -614,7 +616,7 @@ class TestMissingValues:
 
 
 class TestArithmetic:
-    """_Arith over int64 and fen, nulls propagate, no float ever."""
+    """Arith over int64 and fen, nulls propagate, no float ever."""
 
     def test_integer_and_money_arithmetic(self) -> None:
         """+ - * on ints and on fen with Decimal and int operands."""
@@ -900,17 +902,21 @@ class TestErrors:
         with pytest.raises(RuleDefinitionError, match="ordering comparisons of enum codes"):
             ordering.evaluate({"c": np.zeros(2, dtype=np.int8)}, {})
 
-    def test_unvectorised_function_is_named(self, monkeypatch: pytest.MonkeyPatch) -> None:
-        """A function batches do not compute: the table, rule and function are named."""
-        assert "add_service_hours" in VECTORISED_FUNCTIONS
-        monkeypatch.setattr(
-            _vector, "VECTORISED_FUNCTIONS", VECTORISED_FUNCTIONS - {"add_service_hours"}
-        )
-        with pytest.raises(
-            RuleDefinitionError,
-            match=r"table 'complaint_route', rule 'finance_service'.*add_service_hours\(\)",
-        ):
-            compile_table(complaints.COMPLAINT_ROUTE)
+    def test_function_without_kernel_runs_row_by_row(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        """A function registered without a numpy kernel runs its scalar form on each row."""
+        native = _functions.FUNCTIONS["add_days"]
+        assert native.vectorised
+        assert "add_days" in VECTORISED_FUNCTIONS
+        monkeypatch.setitem(_functions._REGISTRY, "add_days", attrs.evolve(native, kernel=None))
+        assert not _functions.FUNCTIONS["add_days"].vectorised
+        assert _kernels.kernel_of("add_days") is _kernels.rowwise
+        day = dt.date(2026, 12, 30)
+        records = rows(d=[day, None, dt.date(2031, 2, 28)], n=[3, 1, 1])
+        assert values(call("add_days", fact("d"), fact("n")), records) == [
+            dt.date(2027, 1, 2),
+            None,
+            dt.date(2031, 3, 1),
+        ]
 
     def test_unknown_expression_node(self) -> None:
         """An expression class batches do not know is refused when compiling."""

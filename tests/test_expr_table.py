@@ -21,17 +21,17 @@ from csrules.exceptions import (
 )
 from csrules.rules import TRUE, Expr, HitPolicy, Rule, Table, call, const, fact, param
 from csrules.rules._expr import (
+    All,
+    AnyOf,
+    Arith,
     Call,
+    Compare,
     Const,
     Fact,
+    In,
+    IsNone,
+    Not,
     Param,
-    _All,
-    _Any,
-    _Arith,
-    _Cmp,
-    _In,
-    _IsNone,
-    _Not,
 )
 
 
@@ -210,38 +210,38 @@ class TestStructure:
     """Operators build the expected nodes; & and | flatten chains."""
 
     def test_and_flattens(self) -> None:
-        """a & b & c & d is one _All node with four items, in order."""
+        """a & b & c & d is one All node with four items, in order."""
         a, b, c, d = (fact(n) for n in "abcd")
         expr = (a & b) & (c & d)
-        assert isinstance(expr, _All)
+        assert isinstance(expr, All)
         assert [i.render() for i in expr.children()] == ["a", "b", "c", "d"]
 
     def test_or_flattens(self) -> None:
-        """a | b | (c | d) is one _Any node with four items, in order."""
+        """a | b | (c | d) is one AnyOf node with four items, in order."""
         a, b, c, d = (fact(n) for n in "abcd")
         expr = a | b | (c | d)
-        assert isinstance(expr, _Any)
+        assert isinstance(expr, AnyOf)
         assert [i.render() for i in expr.children()] == ["a", "b", "c", "d"]
 
     def test_mixed_logic_does_not_flatten_across_kinds(self) -> None:
         """An or inside an and stays a child node."""
         a, b, c = fact("a"), fact("b"), fact("c")
         expr = (a | b) & c
-        assert isinstance(expr, _All)
+        assert isinstance(expr, All)
         assert len(expr.children()) == 2
-        assert isinstance(expr.children()[0], _Any)
+        assert isinstance(expr.children()[0], AnyOf)
 
     def test_set_and_none_nodes(self) -> None:
-        """isin/notin/is_none/is_not_none build _In and _IsNone nodes."""
-        assert isinstance(fact("a").isin([1]), _In)
-        assert isinstance(fact("a").notin([1]), _In)
-        assert isinstance(fact("a").is_none(), _IsNone)
-        assert isinstance(fact("a").is_not_none(), _IsNone)
+        """isin/notin/is_none/is_not_none build In and IsNone nodes."""
+        assert isinstance(fact("a").isin([1]), In)
+        assert isinstance(fact("a").notin([1]), In)
+        assert isinstance(fact("a").is_none(), IsNone)
+        assert isinstance(fact("a").is_not_none(), IsNone)
 
     def test_lift_wraps_constants_once(self) -> None:
         """Operands that are not expressions become Const; expressions are kept."""
         expr = fact("a") == "x"
-        assert isinstance(expr, _Cmp)
+        assert isinstance(expr, Compare)
         assert isinstance(expr.right, Const)
         assert const(fact("a")).render() == "a"
 
@@ -655,13 +655,13 @@ def interpret(expr: Expr, facts: Mapping[str, Any], params: Mapping[str, Any]) -
         return params[expr.name]
     if isinstance(expr, Const):
         return expr.value
-    if isinstance(expr, _Not):
+    if isinstance(expr, Not):
         return not interpret(expr.item, facts, params)
-    if isinstance(expr, _All):
+    if isinstance(expr, All):
         return all(interpret(i, facts, params) for i in expr.items)
-    if isinstance(expr, _Any):
+    if isinstance(expr, AnyOf):
         return any(interpret(i, facts, params) for i in expr.items)
-    if isinstance(expr, _Cmp | _Arith):
+    if isinstance(expr, Compare | Arith):
         left = interpret(expr.left, facts, params)
         right = interpret(expr.right, facts, params)
         return {
@@ -675,10 +675,10 @@ def interpret(expr: Expr, facts: Mapping[str, Any], params: Mapping[str, Any]) -
             "-": lambda: left - right,
             "*": lambda: left * right,
         }[expr.op]()
-    if isinstance(expr, _In):
+    if isinstance(expr, In):
         found = any(interpret(expr.item, facts, params) == v for v in expr.values)
         return found != expr.negate
-    if isinstance(expr, _IsNone):
+    if isinstance(expr, IsNone):
         return (interpret(expr.item, facts, params) is None) != expr.negate
     if isinstance(expr, Call):
         args = [interpret(a, facts, params) for a in expr.args]

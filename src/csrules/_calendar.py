@@ -30,6 +30,7 @@ from bisect import bisect_right
 from collections.abc import Iterable, Mapping
 from datetime import date, datetime, time, timedelta
 from pathlib import Path
+from typing import Any
 
 import attrs
 import chinese_calendar
@@ -323,6 +324,37 @@ def _make(ordinal: int, time_of_day: int) -> DateTime:
     return DateTime(d.year, d.month, d.day, hour, minute, second, micro, tzinfo=SHANGHAI)
 
 
+def _pick(condition: Any, when_true: Any, when_false: Any) -> Any:
+    return when_true if condition else when_false
+
+
+def service_clock(
+    day: Any, now: Any, remaining: Any, opens: Any, closes: Any, pick: Any = _pick
+) -> tuple[Any, Any]:
+    """Where ``remaining`` µs of service time run out: ``(day ordinal, µs after midnight)``.
+
+    The one definition of service-hours arithmetic: a start at ``now`` µs
+    after midnight of ``day``, a daily window ``[opens, closes)`` (``opens <
+    closes``) and ``remaining >= 0``. The same code runs on Python ints
+    (``pick`` chooses with ``if``) and on numpy arrays, row by row (``pick``
+    is ``numpy.where``). Time outside the window does not count; starting
+    outside it, counting starts at the next opening; running out exactly at
+    closing time gives closing time.
+    """
+    before = now < opens
+    after = now >= closes
+    day = day + after
+    now = pick(before | after, opens, now)
+    available = closes - now
+    over = remaining - available
+    full_days, rest = divmod(pick(over > 0, over, 0), closes - opens)
+    within = remaining <= available
+    ends_at_close = rest == 0
+    out_day = pick(within, day, pick(ends_at_close, day + full_days, day + full_days + 1))
+    out_at = pick(within, now + remaining, pick(ends_at_close, closes, opens + rest))
+    return out_day, out_at
+
+
 @attrs.frozen
 class WorkCalendar:
     """Chinese working days: weekends and statutory holidays off, adjusted working days (调休) on.
@@ -496,6 +528,14 @@ class WorkCalendar:
             The years for which :meth:`is_estimated` is ``False``.
         """
         return self._covered
+
+    def working_ordinals(self, year: int) -> tuple[int, ...]:
+        """Return the working days of a year as sorted ``date.toordinal()`` numbers.
+
+        Raises:
+            CalendarError: the year is outside the supported years.
+        """
+        return self._year(year).work_ordinals
 
     def is_workday(self, d: date) -> bool:
         """Tell whether a date is a working day.
@@ -727,22 +767,11 @@ class WorkCalendar:
         )
         if remaining < 0:
             raise CalendarError(f"argument 'duration' must not be negative, got {duration}")
-        day = local.toordinal()
         now = _time_of_day(local)
-        if now < start:
-            now = start
-        elif now >= end:
-            day += 1
-            now = start
-        elif remaining == 0:
+        if remaining == 0 and start <= now < end:
             return local
-        available = end - now
-        if remaining <= available:
-            return _make(day, now + remaining)
-        full_days, rest = divmod(remaining - available, end - start)
-        if rest == 0:
-            return _make(day + full_days, end)
-        return _make(day + full_days + 1, start + rest)
+        day, at = service_clock(local.toordinal(), now, remaining, start, end, _pick)
+        return _make(day, at)
 
 
 # ---------------------------------------------------------------------- schedule parsing

@@ -24,7 +24,7 @@ from csrules._cases import ReturnCase
 from csrules._decision import params_in_force
 from csrules._domain import Order, ReturnRequest
 from csrules.batch._encode import Kind, facts_frame, to_python
-from csrules.batch._vector import BatchResult, VectorTable, compile_table
+from csrules.batch._vector import BatchResult, VectorTable
 from csrules.exceptions import DomainValueError
 from csrules.policy import Policy, default_policy
 from csrules.rules._table import Table
@@ -40,16 +40,9 @@ RETURN_FACT_KINDS: Final[Mapping[str, Kind | type[enum.Enum]]] = {
     "goods_received_date": "date",
 }
 
-_COMPILED: dict[int, tuple[Table, VectorTable]] = {}
-
 
 def _compiled(table: Table) -> VectorTable:
-    found = _COMPILED.get(id(table))
-    if found is None or found[0] is not table:
-        if len(_COMPILED) >= 64:  # tables swapped in by callers: keep the cache small
-            _COMPILED.clear()
-        found = _COMPILED[id(table)] = (table, compile_table(table))
-    return found[1]
+    return table.vectorised()
 
 
 @attrs.frozen(eq=False)

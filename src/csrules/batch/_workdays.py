@@ -1,7 +1,7 @@
 """Working-day arithmetic over ``int64`` date ordinals, by table lookup.
 
-For a span of days, the working days of the calendar (asked one day at a
-time through :meth:`WorkCalendar.is_workday`, so official, user-supplied and
+For a span of days, the working days of the calendar (its own per-year
+lists, :meth:`WorkCalendar.working_ordinals`, so official, user-supplied and
 estimated years all answer as the calendar does) are laid out as a sorted
 array ``work`` of ordinals and a running count ``count[k]`` of working days
 on or before ``base + k``. Then
@@ -9,15 +9,14 @@ on or before ``base + k``. Then
 * the ``n``-th working day after ``d`` (``n >= 1``) is ``work[count[d - base] + n - 1]``;
 * the first working day on or after ``d`` is ``work[count[d - 1 - base]]``.
 
-Both are two array lookups per row. Each calendar's per-year flags are
-built once and kept.
+Both are two array lookups per row. The calendar keeps its per-year lists;
+nothing is cached here.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import threading
-from typing import Any, Final
+from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
@@ -26,36 +25,12 @@ from csrules._calendar import WorkCalendar
 
 __all__ = ["add_working_days", "roll_to_working_day"]
 
-_LOCK: Final = threading.Lock()
-_FLAGS: dict[tuple[int, int], NDArray[np.bool_]] = {}
-_CALENDARS: dict[int, WorkCalendar] = {}
-_MAX_CALENDARS: Final = 16
-
-
 def _year_flags(calendar: WorkCalendar, year: int) -> NDArray[np.bool_]:
-    key = (id(calendar), year)
-    found = _FLAGS.get(key)
-    if found is not None and _CALENDARS.get(id(calendar)) is calendar:
-        return found
     first = dt.date(year, 1, 1).toordinal()
     last = dt.date(year, 12, 31).toordinal()
-    is_workday = calendar.is_workday
-    fromordinal = dt.date.fromordinal
-    flags = np.fromiter(
-        (is_workday(fromordinal(o)) for o in range(first, last + 1)),
-        dtype=bool,
-        count=last - first + 1,
-    )
-    with _LOCK:
-        if _CALENDARS.get(id(calendar)) is not calendar:
-            # a new calendar (or a recycled id): forget what the old one answered
-            for stale in [k for k in _FLAGS if k[0] == id(calendar)]:
-                del _FLAGS[stale]
-            if len(_CALENDARS) >= _MAX_CALENDARS:
-                _FLAGS.clear()
-                _CALENDARS.clear()
-            _CALENDARS[id(calendar)] = calendar
-        _FLAGS[key] = flags
+    flags = np.zeros(last - first + 1, dtype=bool)
+    work = np.fromiter(calendar.working_ordinals(year), dtype=np.int64)
+    flags[work - first] = True
     return flags
 
 

@@ -8,31 +8,18 @@ from typing import Final
 #: Asia/Shanghai has kept UTC+8 without daylight saving since 1991; a fixed
 #: offset converts far faster than a zone lookup on the hot path.
 CST: Final = dt.timezone(dt.timedelta(hours=8), "Asia/Shanghai")
-_SHANGHAI_NAMES: Final = frozenset({"Asia/Shanghai", "PRC", "Asia/Chongqing", "Asia/Harbin"})
+_ZONES: Final = frozenset({"Asia/Shanghai", "PRC", "Asia/Chongqing", "Asia/Harbin"})
 _date_of = dt.datetime.date
 _astimezone = dt.datetime.astimezone
-#: tzinfo objects already seen, by id, with whether they are always UTC+8.
-#: Each entry keeps its tzinfo alive, so the id cannot be reused meanwhile
-#: (and pendulum's zones hash slowly, in Python).
-_is_cst: dict[int, tuple[object, bool]] = {}
-
-
-def _always_cst(tz: dt.tzinfo | None) -> bool:
-    seen = _is_cst.get(id(tz))
-    if seen is not None:
-        return seen[1]
-    offset = getattr(tz, "offset", None)  # pendulum FixedTimezone: seconds east of UTC
-    name = getattr(tz, "name", None)
-    known = offset == 28800 or name in _SHANGHAI_NAMES or tz is CST
-    if len(_is_cst) < 256:
-        _is_cst[id(tz)] = (tz, known)
-    return known
 
 
 def local_date(t: dt.datetime) -> dt.date:
     """The Asia/Shanghai calendar date of an aware time (dates before 1991
     are placed at UTC+8 too)."""
-    if _always_cst(t.tzinfo):
+    tz = t.tzinfo
+    # always UTC+8: this zone, a pendulum FixedTimezone of 28800 seconds east
+    # of UTC, or a zone named like Asia/Shanghai
+    if tz is CST or getattr(tz, "offset", None) == 28800 or getattr(tz, "name", None) in _ZONES:
         return _date_of(t)
     return _date_of(_astimezone(t, CST))
 

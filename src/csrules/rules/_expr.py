@@ -1,14 +1,21 @@
-"""Expression trees over fact names and policy parameters.
+"""Expression trees over fact names and policy parameters: the one IR of rule tables.
 
 A rule's condition (and any computed output) is a small tree built from
 :func:`fact`, :func:`param` and constants with Python operators::
 
     (fact("status") == "signed") & (fact("days_since_signed") <= param("returns.no_reason_days"))
 
-Trees are data: they can be printed for a decision table (:meth:`Expr.render`),
-asked which facts and parameters they read, and compiled once into Python
-source (:meth:`Expr.source`) that the table compiler turns into one function.
-They are never interpreted per call.
+Trees are plain immutable data (frozen, slotted attrs classes) with no
+backend code in them. Each backend is an :class:`ExprVisitor` subclass with
+one method per node type, dispatched in one place (:meth:`ExprVisitor.visit`):
+
+* the text renderer, :mod:`csrules.rules._render` (:meth:`Expr.render`);
+* the single-case Python-source compiler, :mod:`csrules.rules._pysource`,
+  used by :class:`~csrules.rules.Table`;
+* the numpy column compiler of :mod:`csrules.batch`.
+
+Functions a :class:`Call` may name are registered once, with their scalar
+and vectorised implementations, in :mod:`csrules.rules._functions`.
 
 ``&``, ``|`` and ``~`` mean *and*, *or* and *not* (Python's ``and``/``or``
 cannot be overloaded); comparisons build nodes instead of returning booleans.
@@ -16,81 +23,63 @@ cannot be overloaded); comparisons build nodes instead of returning booleans.
 
 from __future__ import annotations
 
-import datetime as dt
-import enum
 from collections.abc import Callable, Iterable, Mapping
-from typing import Any, ClassVar, Final
+from typing import Any, Final, Generic, TypeVar
+
+import attrs
 
 from csrules.exceptions import RuleDefinitionError
+from csrules.rules._functions import FUNCTIONS
 
 __all__ = [
-    "CALENDAR_FUNCTIONS",
-    "FUNCTIONS",
+    "All",
+    "AnyOf",
+    "Arith",
     "Call",
+    "Compare",
     "Const",
     "Expr",
+    "ExprVisitor",
     "Fact",
+    "In",
+    "IsNone",
+    "Not",
     "Param",
     "call",
     "const",
     "fact",
+    "lift",
     "param",
 ]
 
+T = TypeVar("T")
 
-class _Names:
-    """Assigns Python names to constants and facts while source is generated.
-
-    Each fact a table reads is looked up once, at the top of the compiled
-    function, into a local variable (``_f0``, ``_f1``, ...).
-    """
-
-    __slots__ = ("facts", "values")
-
-    def __init__(self) -> None:
-        self.values: dict[str, object] = {}
-        self.facts: dict[str, str] = {}
-
-    def fact(self, name: str) -> str:
-        local = self.facts.get(name)
-        if local is None:
-            local = self.facts[name] = f"_f{len(self.facts)}"
-        return local
-
-    def bind(self, value: object) -> str:
-        for name, existing in self.values.items():
-            if existing is value:
-                return name
-        name = f"_k{len(self.values)}"
-        self.values[name] = value
-        return name
+#: Comparison operators a :class:`Compare` may carry.
+COMPARISONS: Final = frozenset({"==", "!=", "<", "<=", ">", ">="})
+#: Arithmetic operators an :class:`Arith` may carry.
+ARITHMETIC: Final = frozenset({"+", "-", "*"})
 
 
 class Expr:
-    """Base class of every expression node.
+    """Base class of every expression node (immutable data).
 
-    Subclasses implement :meth:`source` (Python source over ``f``, the fact
-    mapping, ``p``, the parameter mapping, and ``cal``, the calendar),
-    :meth:`render` (human-readable text) and :meth:`children`.
+    Operators build new nodes; :meth:`render`, :meth:`facts`,
+    :meth:`params` and :meth:`walk` are conveniences over the backends.
     """
 
     __slots__ = ()
     __hash__ = None  # type: ignore[assignment]  # == builds a node, so no hashing
-
-    precedence: ClassVar[int] = 100
 
     # -- structure -------------------------------------------------------
     def children(self) -> tuple[Expr, ...]:
         """The direct sub-expressions."""
         return ()
 
-    def source(self, names: _Names) -> str:
-        """Python source computing this expression (used by the compiler)."""
-        raise NotImplementedError
-
     def render(self) -> str:
         """Human-readable form, as printed in decision tables."""
-        raise NotImplementedError
+        from csrules.rules._render import render
+
+        return render(self)
 
     def walk(self) -> Iterable[Expr]:
         """This node and every node below it, depth first."""
@@ -106,46 +95,42 @@ class Expr:
         """Names of every policy parameter the expression reads."""
         return frozenset(n.name for n in self.walk() if isinstance(n, Param))
 
-    def _wrap(self, child: Expr) -> str:
-        text = child.render()
-        return f"({text})" if child.precedence < self.precedence else text
-
     # -- operators -------------------------------------------------------
     def __and__(self, other: object) -> Expr:
-        return _All(self, lift(other))
+        return _bool_op(All, self, lift(other))
 
     def __or__(self, other: object) -> Expr:
-        return _Any(self, lift(other))
+        return _bool_op(AnyOf, self, lift(other))
 
     def __invert__(self) -> Expr:
-        return _Not(self)
+        return Not(self)
 
     def __eq__(self, other: object) -> Expr:  # type: ignore[override]
-        return _Cmp("==", self, lift(other))
+        return Compare("==", self, lift(other))
 
     def __ne__(self, other: object) -> Expr:  # type: ignore[override]
-        return _Cmp("!=", self, lift(other))
+        return Compare("!=", self, lift(other))
 
     def __lt__(self, other: object) -> Expr:
-        return _Cmp("<", self, lift(other))
+        return Compare("<", self, lift(other))
 
     def __le__(self, other: object) -> Expr:
-        return _Cmp("<=", self, lift(other))
+        return Compare("<=", self, lift(other))
 
     def __gt__(self, other: object) -> Expr:
-        return _Cmp(">", self, lift(other))
+        return Compare(">", self, lift(other))
 
     def __ge__(self, other: object) -> Expr:
-        return _Cmp(">=", self, lift(other))
+        return Compare(">=", self, lift(other))
 
     def __add__(self, other: object) -> Expr:
-        return _Arith("+", self, lift(other))
+        return Arith("+", self, lift(other))
 
     def __sub__(self, other: object) -> Expr:
-        return _Arith("-", self, lift(other))
+        return Arith("-", self, lift(other))
 
     def __mul__(self, other: object) -> Expr:
-        return _Arith("*", self, lift(other))
+        return Arith("*", self, lift(other))
 
     def __bool__(self) -> bool:
         msg = (
@@ -156,302 +141,151 @@ class Expr:
 
     def isin(self, values: Iterable[object]) -> Expr:
         """True when the value is one of ``values``."""
-        return _In(self, tuple(values), negate=False)
+        return In(self, tuple(values), negate=False)
 
     def notin(self, values: Iterable[object]) -> Expr:
         """True when the value is none of ``values``."""
-        return _In(self, tuple(values), negate=True)
+        return In(self, tuple(values), negate=True)
 
     def is_none(self) -> Expr:
         """True when the value is missing (``None``)."""
-        return _IsNone(self, negate=False)
+        return IsNone(self, negate=False)
 
     def is_not_none(self) -> Expr:
         """True when the value is present (not ``None``)."""
-        return _IsNone(self, negate=True)
+        return IsNone(self, negate=True)
 
 
-def _show(value: object) -> str:
-    if isinstance(value, enum.Enum):
-        return str(value.value)
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if value is None:
-        return "none"
-    if isinstance(value, tuple | list):
-        return "(" + ", ".join(_show(v) for v in value) + ")"
-    return str(value)
-
-
+@attrs.frozen(eq=False)
 class Fact(Expr):
     """A named fact of the case (a column of the fact record)."""
 
-    __slots__ = ("name",)
-
-    def __init__(self, name: str) -> None:
-        self.name = name
-
-    def source(self, names: _Names) -> str:
-        return names.fact(self.name)
-
-    def render(self) -> str:
-        return self.name
+    name: str
 
 
+@attrs.frozen(eq=False)
 class Param(Expr):
     """A named policy parameter, resolved for the decision's date."""
 
-    __slots__ = ("name",)
-
-    def __init__(self, name: str) -> None:
-        self.name = name
-
-    def source(self, names: _Names) -> str:
-        return f"p[{self.name!r}]"
-
-    def render(self) -> str:
-        return f"[{self.name}]"
+    name: str
 
 
+@attrs.frozen(eq=False)
 class Const(Expr):
     """A literal value (string, number, ``Decimal``, enum member, ``None``)."""
 
-    __slots__ = ("value",)
-
-    def __init__(self, value: object) -> None:
-        self.value = value
-
-    def source(self, names: _Names) -> str:
-        if self.value is None or isinstance(self.value, bool | int):
-            return repr(self.value)
-        return names.bind(self.value)
-
-    def render(self) -> str:
-        return _show(self.value)
+    value: object
 
 
-class _Cmp(Expr):
-    __slots__ = ("left", "op", "right")
-    precedence = 50
-    _SHOWN: Final = {"==": "=", "!=": "≠", "<": "<", "<=": "≤", ">": ">", ">=": "≥"}
+def _operator(allowed: frozenset[str]) -> Callable[[Any, Any, str], None]:
+    def check(_node: Any, attribute: Any, value: str) -> None:
+        if value not in allowed:
+            msg = f"operator {value!r}: expected one of {sorted(allowed)}"
+            raise RuleDefinitionError(msg)
 
-    def __init__(self, op: str, left: Expr, right: Expr) -> None:
-        self.op = op
-        self.left = left
-        self.right = right
+    return check
+
+
+@attrs.frozen(eq=False)
+class Compare(Expr):
+    """``left op right`` for a comparison ``op`` (``==``, ``!=``, ``<``, ...)."""
+
+    op: str = attrs.field(validator=_operator(COMPARISONS))
+    left: Expr
+    right: Expr
 
     def children(self) -> tuple[Expr, ...]:
         return (self.left, self.right)
 
-    def source(self, names: _Names) -> str:
-        return f"({self.left.source(names)} {self.op} {self.right.source(names)})"
 
-    def render(self) -> str:
-        return f"{self._wrap(self.left)} {self._SHOWN[self.op]} {self._wrap(self.right)}"
+@attrs.frozen(eq=False)
+class Arith(Expr):
+    """``left op right`` for ``+``, ``-`` or ``*``."""
 
-
-class _Arith(Expr):
-    __slots__ = ("left", "op", "right")
-
-    def __init__(self, op: str, left: Expr, right: Expr) -> None:
-        self.op = op
-        self.left = left
-        self.right = right
+    op: str = attrs.field(validator=_operator(ARITHMETIC))
+    left: Expr
+    right: Expr
 
     def children(self) -> tuple[Expr, ...]:
         return (self.left, self.right)
 
-    def source(self, names: _Names) -> str:
-        return f"({self.left.source(names)} {self.op} {self.right.source(names)})"
 
-    @property
-    def precedence(self) -> int:  # type: ignore[override]
-        return 70 if self.op == "*" else 60
+@attrs.frozen(eq=False)
+class All(Expr):
+    """*and* over any number of operands (nested ones are flattened by ``&``)."""
 
-    def render(self) -> str:
-        right = self.right.render()
-        if self.right.precedence <= self.precedence:  # a - (b - c), a * (b + c)
-            right = f"({right})"
-        return f"{self._wrap(self.left)} {self.op} {right}"
-
-
-class _BoolOp(Expr):
-    """*and* / *or* over any number of operands (nested ones are flattened)."""
-
-    __slots__ = ("items",)
-    word: ClassVar[str]
-
-    def __init__(self, *items: Expr) -> None:
-        flat: list[Expr] = []
-        for item in items:
-            flat.extend(
-                item.items if isinstance(item, _BoolOp) and type(item) is type(self) else (item,)
-            )
-        self.items: tuple[Expr, ...] = tuple(flat)
+    items: tuple[Expr, ...]
 
     def children(self) -> tuple[Expr, ...]:
         return self.items
 
-    def source(self, names: _Names) -> str:
-        return "(" + f" {self.word} ".join(i.source(names) for i in self.items) + ")"
 
-    def render(self) -> str:
-        return f" {self.word} ".join(self._wrap(i) for i in self.items)
+@attrs.frozen(eq=False)
+class AnyOf(Expr):
+    """*or* over any number of operands (nested ones are flattened by ``|``)."""
 
+    items: tuple[Expr, ...]
 
-class _All(_BoolOp):
-    __slots__ = ()
-    precedence = 30
-    word = "and"
+    def children(self) -> tuple[Expr, ...]:
+        return self.items
 
 
-class _Any(_BoolOp):
-    __slots__ = ()
-    precedence = 20
-    word = "or"
+def _bool_op(kind: type[All] | type[AnyOf], *items: Expr) -> Expr:
+    flat: list[Expr] = []
+    for item in items:
+        flat.extend(item.items if type(item) is kind else (item,))
+    return kind(tuple(flat))
 
 
-class _Not(Expr):
-    __slots__ = ("item",)
-    precedence = 40
+@attrs.frozen(eq=False)
+class Not(Expr):
+    """*not* of one operand."""
 
-    def __init__(self, item: Expr) -> None:
-        self.item = item
+    item: Expr
 
     def children(self) -> tuple[Expr, ...]:
         return (self.item,)
 
-    def source(self, names: _Names) -> str:
-        return f"(not {self.item.source(names)})"
 
-    def render(self) -> str:
-        return f"not {self._wrap(self.item)}"
+def _constants(values: Iterable[object]) -> tuple[object, ...]:
+    values = tuple(values)
+    for value in values:
+        lift(value)  # refuses floats, as every constant does
+    return values
 
 
-class _In(Expr):
-    __slots__ = ("item", "negate", "values")
-    precedence = 50
+@attrs.frozen(eq=False)
+class In(Expr):
+    """Membership of ``item`` in ``values`` (or not, with ``negate``)."""
 
-    def __init__(self, item: Expr, values: tuple[object, ...], *, negate: bool) -> None:
-        for value in values:
-            lift(value)  # refuses floats, as every constant does
-        self.item = item
-        self.values = values
-        self.negate = negate
+    item: Expr
+    values: tuple[object, ...] = attrs.field(converter=_constants)
+    negate: bool = attrs.field(kw_only=True)
 
     def children(self) -> tuple[Expr, ...]:
         return (self.item,)
 
-    def source(self, names: _Names) -> str:
-        op = "not in" if self.negate else "in"
-        return f"({self.item.source(names)} {op} {names.bind(frozenset(self.values))})"
 
-    def render(self) -> str:
-        op = "not in" if self.negate else "in"
-        shown = ", ".join(sorted(_show(v) for v in self.values))
-        return f"{self._wrap(self.item)} {op} {{{shown}}}"
+@attrs.frozen(eq=False)
+class IsNone(Expr):
+    """``item is None`` (or ``is not None``, with ``negate``)."""
 
-
-class _IsNone(Expr):
-    __slots__ = ("item", "negate")
-    precedence = 50
-
-    def __init__(self, item: Expr, *, negate: bool) -> None:
-        self.item = item
-        self.negate = negate
+    item: Expr
+    negate: bool = attrs.field(kw_only=True)
 
     def children(self) -> tuple[Expr, ...]:
         return (self.item,)
 
-    def source(self, names: _Names) -> str:
-        op = "is not" if self.negate else "is"
-        return f"({self.item.source(names)} {op} None)"
 
-    def render(self) -> str:
-        return f"{self._wrap(self.item)} {'is set' if self.negate else 'is none'}"
-
-
-def _earlier(a: Any, b: Any) -> Any:
-    if a is None:
-        return b
-    if b is None:
-        return a
-    return a if a <= b else b
+def _known_function(_node: Any, attribute: Any, value: str) -> None:
+    if value not in FUNCTIONS:
+        msg = f"unknown function {value!r}: expected one of {sorted(FUNCTIONS)}"
+        raise RuleDefinitionError(msg)
 
 
-def _later(a: Any, b: Any) -> Any:
-    if a is None:
-        return b
-    if b is None:
-        return a
-    return a if a >= b else b
-
-
-# pendulum overrides + and - in Python (about 15 µs a call); the C methods of
-# the standard library are ~30 times faster and still return pendulum objects.
-_date_add = dt.date.__add__
-_datetime_add = dt.datetime.__add__
-
-
-def _add_days(d: Any, n: int) -> Any:
-    if isinstance(d, dt.datetime):
-        return _datetime_add(d, dt.timedelta(days=n))
-    return _date_add(d, dt.timedelta(days=n))
-
-
-def _sub_days(d: Any, n: int) -> Any:
-    return _add_days(d, -n)
-
-
-def _add_hours(t: Any, n: Any) -> Any:
-    return _datetime_add(t, dt.timedelta(hours=int(n)))
-
-
-def _add_minutes(t: Any, n: Any) -> Any:
-    return _datetime_add(t, dt.timedelta(minutes=int(n)))
-
-
-def _add_working_days(cal: Any, d: Any, n: int) -> Any:
-    return cal.add_working_days(d, n)
-
-
-def _roll_to_working_day(cal: Any, d: Any) -> Any:
-    return d if cal.is_workday(d) else cal.next_working_day(d)
-
-
-def _next_time_of_day(cal: Any, t: Any, at: dt.time) -> Any:
-    return cal.next_time_of_day(t, at)
-
-
-def _add_service_hours(cal: Any, t: Any, hours: Any, opens: dt.time, closes: dt.time) -> Any:
-    return cal.add_service_hours(t, dt.timedelta(hours=int(hours)), opens, closes)
-
-
-def _service_period_end(cal: Any, t: Any, opens: dt.time, closes: dt.time) -> Any:
-    return cal.service_period_end(t, opens, closes)
-
-
-#: Functions a :class:`Call` may name, by name.
-FUNCTIONS: Final[Mapping[str, Callable[..., Any]]] = {
-    "earlier": _earlier,
-    "later": _later,
-    "add_days": _add_days,
-    "subtract_days": _sub_days,
-    "add_hours": _add_hours,
-    "add_minutes": _add_minutes,
-}
-#: Functions that also receive the policy's :class:`~csrules.WorkCalendar`.
-CALENDAR_FUNCTIONS: Final[Mapping[str, Callable[..., Any]]] = {
-    "add_working_days": _add_working_days,
-    "roll_to_working_day": _roll_to_working_day,
-    "next_time_of_day": _next_time_of_day,
-    "add_service_hours": _add_service_hours,
-    "service_period_end": _service_period_end,
-}
-
-
+@attrs.frozen(eq=False, init=False)
 class Call(Expr):
-    """A call of a named function.
+    """A call of a function of the registry (:data:`csrules.rules._functions.FUNCTIONS`).
 
     Plain functions: ``earlier(a, b)`` / ``later(a, b)`` (ignoring ``None``),
     ``add_days(date, n)``, ``subtract_days(date, n)``, ``add_hours(time, n)``,
@@ -462,29 +296,102 @@ class Call(Expr):
     ``service_period_end(time, opens, closes)``.
     """
 
-    __slots__ = ("args", "function")
-    precedence = 100
+    function: str = attrs.field(validator=_known_function)
+    args: tuple[Expr, ...]
 
     def __init__(self, function: str, *args: Expr) -> None:
-        if function not in FUNCTIONS and function not in CALENDAR_FUNCTIONS:
-            known = sorted({*FUNCTIONS, *CALENDAR_FUNCTIONS})
-            msg = f"unknown function {function!r}: expected one of {known}"
-            raise RuleDefinitionError(msg)
-        self.function = function
-        self.args = args
+        self.__attrs_init__(function, tuple(args))
 
     def children(self) -> tuple[Expr, ...]:
         return self.args
 
-    def source(self, names: _Names) -> str:
-        args = [a.source(names) for a in self.args]
-        if self.function in CALENDAR_FUNCTIONS:
-            target = names.bind(CALENDAR_FUNCTIONS[self.function])
-            return f"{target}(cal, {', '.join(args)})"
-        return f"{names.bind(FUNCTIONS[self.function])}({', '.join(args)})"
 
-    def render(self) -> str:
-        return f"{self.function}({', '.join(a.render() for a in self.args)})"
+# ---------------------------------------------------------------- the visitor protocol
+
+
+class ExprVisitor(Generic[T]):
+    """A backend over expression trees: one method per node type.
+
+    :meth:`visit` dispatches on the node's type through one table; a node
+    type the table does not know goes to :meth:`unknown`.
+    """
+
+    __slots__ = ()
+
+    def visit(self, expr: Expr) -> T:
+        """The backend's value for ``expr``."""
+        method = _DISPATCH.get(type(expr))
+        if method is None:
+            return self.unknown(expr)
+        result: T = getattr(self, method)(expr)
+        return result
+
+    def unknown(self, expr: Expr) -> T:
+        """A node type outside the IR (refused by default)."""
+        msg = f"the expression node {type(expr).__name__} is not part of the expression language"
+        raise RuleDefinitionError(msg)
+
+    def fact(self, expr: Fact) -> T:
+        """A fact."""
+        raise NotImplementedError
+
+    def param(self, expr: Param) -> T:
+        """A parameter."""
+        raise NotImplementedError
+
+    def const(self, expr: Const) -> T:
+        """A constant."""
+        raise NotImplementedError
+
+    def compare(self, expr: Compare) -> T:
+        """A comparison."""
+        raise NotImplementedError
+
+    def arith(self, expr: Arith) -> T:
+        """Arithmetic."""
+        raise NotImplementedError
+
+    def all(self, expr: All) -> T:
+        """*and*."""
+        raise NotImplementedError
+
+    def any(self, expr: AnyOf) -> T:
+        """*or*."""
+        raise NotImplementedError
+
+    def not_(self, expr: Not) -> T:
+        """*not*."""
+        raise NotImplementedError
+
+    def isin(self, expr: In) -> T:
+        """Membership."""
+        raise NotImplementedError
+
+    def is_none(self, expr: IsNone) -> T:
+        """A test for ``None``."""
+        raise NotImplementedError
+
+    def call(self, expr: Call) -> T:
+        """A function call."""
+        raise NotImplementedError
+
+
+_DISPATCH: Final[Mapping[type[Expr], str]] = {
+    Fact: "fact",
+    Param: "param",
+    Const: "const",
+    Compare: "compare",
+    Arith: "arith",
+    All: "all",
+    AnyOf: "any",
+    Not: "not_",
+    In: "isin",
+    IsNone: "is_none",
+    Call: "call",
+}
+
+
+# ---------------------------------------------------------------- building
 
 
 def lift(value: object) -> Expr:

@@ -15,12 +15,16 @@ import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from operator import itemgetter
 from types import MappingProxyType
-from typing import Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import attrs
 
 from csrules.exceptions import NoRuleMatchedError, RuleDefinitionError, RuleOverlapError
-from csrules.rules._expr import Const, Expr, _Names, lift
+from csrules.rules._expr import Const, Expr, lift
+from csrules.rules._pysource import SourceCompiler
+
+if TYPE_CHECKING:
+    from csrules.batch import VectorTable
 
 __all__ = ["FiredRule", "HitPolicy", "Rule", "Table", "TableResult"]
 
@@ -255,17 +259,40 @@ class Table:
     outputs: tuple[str, ...] = attrs.field(converter=_names)
     rules: tuple[Rule, ...] = attrs.field(converter=_rules)
     defaults: Mapping[str, object] = attrs.field(factory=dict)
-    _compiled: _Compiled = attrs.field(init=False, eq=False, repr=False, hash=False)
-    _params_of: dict[int, frozenset[str]] = attrs.field(
+    _compiled: tuple[_Compiled, _Compiled] = attrs.field(
+        init=False, eq=False, repr=False, hash=False
+    )
+    _run: _Compiled = attrs.field(init=False, eq=False, repr=False, hash=False)
+    _batch: list[VectorTable] = attrs.field(init=False, eq=False, repr=False, hash=False)
+    _params_of: Mapping[Rule, frozenset[str]] = attrs.field(
         init=False, eq=False, repr=False, hash=False
     )
 
     def __attrs_post_init__(self) -> None:
         self._check()
         known = set(self.inputs) | set(self.outputs)
-        params_of = {id(r): r.params() | (r.template_fields() - known) for r in self.rules}
-        object.__setattr__(self, "_params_of", params_of)
-        object.__setattr__(self, "_compiled", self._compile())
+        # rules hash by identity: this table's own rules are found here
+        params_of = {r: r.params() | (r.template_fields() - known) for r in self.rules}
+        object.__setattr__(self, "_params_of", MappingProxyType(params_of))
+        compiled = self._compile()
+        object.__setattr__(self, "_compiled", compiled)
+        object.__setattr__(self, "_run", compiled[1])
+        object.__setattr__(self, "_batch", [])
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        # the compiled function is rebuilt from the definition when unpickled
+        return (
+            Table,
+            (
+                self.name,
+                self.title,
+                self.hit_policy,
+                self.inputs,
+                self.outputs,
+                self.rules,
+                dict(self.defaults),
+            ),
+        )
 
     # -- definition checks ---------------------------------------------
     def _check(self) -> None:
@@ -315,60 +342,123 @@ class Table:
     def rule_params(self, rule: Rule) -> frozenset[str]:
         """Parameters one rule reads; explanation fields that name neither an
         input nor an output are parameters too."""
-        # the table's own rules are alive as long as it is, so an id found
-        # here is that rule's
-        found = self._params_of.get(id(rule))
+        found = self._params_of.get(rule)
         if found is not None:
             return found
         loose = rule.template_fields() - set(self.inputs) - set(self.outputs)
         return rule.params() | loose
 
     # -- compilation -----------------------------------------------------
-    def _compile(self) -> _Compiled:
-        names = _Names()
-        lines = ["def _evaluate(f, p, cal):"]
-        collect = self.hit_policy is not HitPolicy.FIRST
+    def _compile(self) -> tuple[_Compiled, _Compiled]:
+        """Two functions of ``(facts, params, calendar)``: the hits, and the result.
+
+        The first returns ``(rule index, outputs)`` of every rule that fired
+        (at most one for ``first`` tables); the second the :class:`TableResult`
+        (``first`` tables build it where the rule fires; ``collect`` tables
+        gather each output's values as rules fire).
+        """
+        compiler = SourceCompiler()
+        first = self.hit_policy is HitPolicy.FIRST
+        hits_lines = ["def _hits(f, p, cal):"]
+        run_lines = ["def _run(f, p, cal):"]
+        if not first:
+            hits_lines.append("    hits = []")
+        table = compiler.bind(self)
+        result = compiler.bind(TableResult)
+        # collect: the values of each output, gathered as rules fire
+        collect = self.hit_policy is HitPolicy.COLLECT
+        gathered = {name: f"_c{i}" for i, name in enumerate(self.outputs)}
         if collect:
-            lines.append("    hits = []")
+            run_lines.append("    hits = []")
+            run_lines.extend(f"    {local} = []" for local in gathered.values())
         for index, rule in enumerate(self.rules):
             values: dict[str, object] = dict(rule.then)
             if self.hit_policy is not HitPolicy.COLLECT:
                 values = {**self.defaults, **values}
             exprs = {k: lift(v) for k, v in values.items()}
-            lines.append(f"    if {rule.when.source(names)}:")
-            if all(isinstance(e, Const) for e in exprs.values()):
-                # constant outcome: built once, shared read-only between calls
-                frozen = MappingProxyType({k: e.value for k, e in exprs.items()})  # type: ignore[attr-defined]
-                hit = (index, frozen)
-                lines.append(
-                    f"        hits.append({names.bind(hit)})"
-                    if collect
-                    else f"        return {names.bind((hit,))}"
+            try:
+                condition = compiler.visit(rule.when)
+                if all(isinstance(e, Const) for e in exprs.values()):
+                    # constant outcome: built once, shared read-only between calls
+                    frozen = MappingProxyType({k: e.value for k, e in exprs.items()})  # type: ignore[attr-defined]
+                    hit = compiler.bind((index, frozen))
+                    hits_lines.append(f"    if {condition}:")
+                    if first:
+                        one = compiler.bind(((index, frozen),))
+                        hits_lines.append(f"        return {one}")
+                        run_lines.append(f"    if {condition}:")
+                        run_lines.append(
+                            f"        return _new({result}, ({compiler.bind(frozen)}, "
+                            f"{table}, {one}, f, p))"
+                        )
+                    else:
+                        hits_lines.append(f"        hits.append({hit})")
+                    if collect:
+                        run_lines.append(f"    if {condition}:")
+                        run_lines.append(f"        hits.append({hit})")
+                        run_lines.extend(
+                            f"        {gathered[k]}.append({compiler.visit(e)})"
+                            for k, e in exprs.items()
+                        )
+                    continue
+                items = ", ".join(f"{k!r}: {compiler.visit(e)}" for k, e in exprs.items())
+            except RuleDefinitionError as err:
+                msg = f"table {self.name!r}, rule {rule.id!r}: {err}"
+                raise RuleDefinitionError(msg) from err
+            hits_lines.append(f"    if {condition}:")
+            if first:
+                hits_lines.append(f"        return (({index}, {{{items}}}),)")
+                run_lines.append(f"    if {condition}:")
+                run_lines.append(f"        _o = {{{items}}}")
+                run_lines.append(
+                    f"        return _new({result}, (_o, {table}, (({index}, _o),), f, p))"
                 )
-                continue
-            items = ", ".join(f"{k!r}: {e.source(names)}" for k, e in exprs.items())
-            if collect:
-                lines.append(f"        hits.append(({index}, {{{items}}}))")
             else:
-                lines.append(f"        return (({index}, {{{items}}}),)")
-        lines.append("    return hits" if collect else "    return ()")
-        loads = [f"    {local} = f[{fact!r}]" for fact, local in names.facts.items()]
-        source = "\n".join([lines[0], *loads, *lines[1:]])
-        namespace: dict[str, Any] = dict(names.values)
+                hits_lines.append(f"        hits.append(({index}, {{{items}}}))")
+            if collect:
+                run_lines.append(f"    if {condition}:")
+                run_lines.append(f"        _o = {{{items}}}")
+                run_lines.append(f"        hits.append(({index}, _o))")
+                run_lines.extend(f"        {gathered[k]}.append(_o[{k!r}])" for k in exprs)
+        loads = [f"    {local} = f[{name!r}]" for name, local in compiler.facts.items()]
+        if first:
+            hits_lines.append("    return ()")
+            run_lines.append(f"    return {compiler.bind(self._many)}((), f, p)")
+            run_lines[1:1] = loads
+        elif collect:
+            hits_lines.append("    return hits")
+            merged = ", ".join(f"{k!r}: tuple({local})" for k, local in gathered.items())
+            run_lines.append(f"    return _new({result}, ({{{merged}}}, {table}, hits, f, p))")
+            run_lines[1:1] = loads
+        else:
+            hits_lines.append("    return hits")
+            run_lines.append("    hits = _hits(f, p, cal)")
+            if self.hit_policy is HitPolicy.UNIQUE:
+                run_lines.append("    if len(hits) == 1:")
+                run_lines.append(
+                    f"        return _new({result}, (hits[0][1], {table}, hits, f, p))"
+                )
+            run_lines.append(f"    return {compiler.bind(self._many)}(hits, f, p)")
+        hits_lines[1:1] = loads
+        source = "\n".join([*hits_lines, "", *run_lines])
+        namespace: dict[str, Any] = {"_new": _new, **compiler.values}
         try:
             exec(compile(source, f"<table {self.name}>", "exec"), namespace)
         except SyntaxError as err:  # pragma: no cover - generated code is checked by tests
             msg = f"table {self.name!r} compiled to invalid source: {err}"
             raise RuleDefinitionError(msg) from err
-        compiled: _Compiled = namespace["_evaluate"]
-        return compiled
+        return namespace["_hits"], namespace["_run"]
 
     # -- evaluation ------------------------------------------------------
     def matches(
         self, facts: Mapping[str, Any], params: Mapping[str, Any], calendar: Any = None
     ) -> tuple[int, ...]:
         """Indices of the rules whose conditions hold (first: at most one)."""
-        return tuple(i for i, _ in self._compiled(facts, params, calendar))
+        try:
+            hits = self._compiled[0](facts, params, calendar)
+        except KeyError as err:
+            raise self._missing(err) from err
+        return tuple(i for i, _ in hits)
 
     def evaluate(
         self, facts: Mapping[str, Any], params: Mapping[str, Any], calendar: Any = None
@@ -386,13 +476,13 @@ class Table:
             RuleDefinitionError: a fact or parameter the table needs is missing.
         """
         try:
-            hits = self._compiled(facts, params, calendar)
+            return self._run(facts, params, calendar)  # type: ignore[no-any-return]
         except KeyError as err:
-            msg = f"table {self.name!r} needs the fact or parameter {err.args[0]!r}"
-            raise RuleDefinitionError(msg) from err
-        if len(hits) == 1 and self.hit_policy is not HitPolicy.COLLECT:
-            return _new(TableResult, (hits[0][1], self, hits, facts, params))
-        return self._many(hits, facts, params)
+            raise self._missing(err) from err
+
+    def _missing(self, err: KeyError) -> RuleDefinitionError:
+        msg = f"table {self.name!r} needs the fact or parameter {err.args[0]!r}"
+        return RuleDefinitionError(msg)
 
     def _many(
         self,
@@ -411,6 +501,18 @@ class Table:
         ids = [self.rules[i].id for i, _ in hits]
         msg = f"table {self.name!r} is unique but rules {ids} all matched {dict(facts)!r}"
         raise RuleOverlapError(msg)
+
+    def vectorised(self) -> VectorTable:
+        """The table compiled for batches (:func:`csrules.batch.compile_table`).
+
+        Compiled on first use and kept with the table; compiling twice from
+        two threads at once is harmless (the results are equivalent).
+        """
+        if not self._batch:
+            from csrules.batch import compile_table
+
+            self._batch[:] = [compile_table(self)]
+        return self._batch[0]
 
     # -- editing ---------------------------------------------------------
     def replace_rule(self, rule_id: str, rule: Rule) -> Table:

@@ -1,0 +1,96 @@
+"""The single-case backend of rule expressions: Python source for one function per table.
+
+:class:`SourceCompiler` turns an expression into a Python expression over
+``f`` (the fact mapping, read once per fact into locals ``_f0``, ``_f1``, ...),
+``p`` (the parameter mapping) and ``cal`` (the calendar). Constants that are
+not plain literals, and the functions of the registry, are bound as names
+(``_k0``, ``_k1``, ...) in the namespace the generated source runs in.
+"""
+
+from __future__ import annotations
+
+from csrules.rules._expr import (
+    All,
+    AnyOf,
+    Arith,
+    Call,
+    Compare,
+    Const,
+    ExprVisitor,
+    Fact,
+    In,
+    IsNone,
+    Not,
+    Param,
+)
+from csrules.rules._functions import FUNCTIONS
+
+__all__ = ["SourceCompiler"]
+
+
+class SourceCompiler(ExprVisitor[str]):
+    """Python source of expressions, sharing one namespace.
+
+    Attributes:
+        values: the names bound for the generated source, by name.
+        facts: the local variable of each fact read, by fact name.
+    """
+
+    __slots__ = ("facts", "values")
+
+    def __init__(self) -> None:
+        self.values: dict[str, object] = {}
+        self.facts: dict[str, str] = {}
+
+    def bind(self, value: object) -> str:
+        """The name under which ``value`` is visible to the generated source."""
+        for name, existing in self.values.items():
+            if existing is value:
+                return name
+        name = f"_k{len(self.values)}"
+        self.values[name] = value
+        return name
+
+    def fact(self, expr: Fact) -> str:
+        local = self.facts.get(expr.name)
+        if local is None:
+            local = self.facts[expr.name] = f"_f{len(self.facts)}"
+        return local
+
+    def param(self, expr: Param) -> str:
+        return f"p[{expr.name!r}]"
+
+    def const(self, expr: Const) -> str:
+        if expr.value is None or isinstance(expr.value, bool | int):
+            return repr(expr.value)
+        return self.bind(expr.value)
+
+    def compare(self, expr: Compare) -> str:
+        return f"({self.visit(expr.left)} {expr.op} {self.visit(expr.right)})"
+
+    def arith(self, expr: Arith) -> str:
+        return f"({self.visit(expr.left)} {expr.op} {self.visit(expr.right)})"
+
+    def all(self, expr: All) -> str:
+        return "(" + " and ".join(self.visit(i) for i in expr.items) + ")"
+
+    def any(self, expr: AnyOf) -> str:
+        return "(" + " or ".join(self.visit(i) for i in expr.items) + ")"
+
+    def not_(self, expr: Not) -> str:
+        return f"(not {self.visit(expr.item)})"
+
+    def isin(self, expr: In) -> str:
+        op = "not in" if expr.negate else "in"
+        return f"({self.visit(expr.item)} {op} {self.bind(frozenset(expr.values))})"
+
+    def is_none(self, expr: IsNone) -> str:
+        op = "is not" if expr.negate else "is"
+        return f"({self.visit(expr.item)} {op} None)"
+
+    def call(self, expr: Call) -> str:
+        function = FUNCTIONS[expr.function]
+        args = [self.visit(a) for a in expr.args]
+        if function.calendar:
+            args.insert(0, "cal")
+        return f"{self.bind(function.scalar)}({', '.join(args)})"
