@@ -28,13 +28,13 @@ __all__ = [
     "check_legal_floor",
 ]
 
-#: The categories LAW-25.2 excludes from no-reason returns, and no others:
-#: made to order, fresh and perishable, downloaded or unsealed digital goods,
-#: delivered newspapers and periodicals, and goods the customer confirmed at
-#: purchase as non-returnable by nature. A shop may not add to this list.
 LAW_EXCLUDED_CATEGORIES: Final = frozenset(
     {"custom_made", "fresh", "digital_download", "periodical", "non_returnable_confirmed"}
 )
+"""The categories LAW-25.2 excludes from no-reason returns, and no others:
+made to order, fresh and perishable, downloaded or unsealed digital goods,
+delivered newspapers and periodicals, and goods the customer confirmed at
+purchase as non-returnable by nature. A shop may not add to this list."""
 
 
 @attrs.frozen
@@ -75,13 +75,6 @@ class FloorBound:
         return self.maximum is None or value <= self.maximum
 
 
-#: The bounds LAW-25 sets on the bundled parameters. The other parameters
-#: citing LAW-25 have no bound: either value of ``no_reason_extend_past_holiday``
-#: (LAW-25.1, the courts' reading or plain calendar days) and of
-#: ``refuse_not_intact_no_reason`` (LAW-25.3, the law allows refusing goods
-#: that are not intact) is lawful, and ``refund_working_days`` (B2C-7.8.2)
-#: cannot delay a refund the law covers, which is due by the earlier of its
-#: clock and ``law_refund_days`` (LAW-25.5).
 LEGAL_FLOOR: Final = (
     FloorBound(
         "no_reason_return_days",
@@ -100,6 +93,13 @@ LEGAL_FLOOR: Final = (
         meaning="a no-reason return is refunded within 7 days of receiving the goods",
     ),
 )
+"""The bounds LAW-25 sets on the bundled parameters. The other parameters
+citing LAW-25 have no bound: either value of ``no_reason_extend_past_holiday``
+(LAW-25.1, the courts' reading or plain calendar days) and of
+``refuse_not_intact_no_reason`` (LAW-25.3, the law allows refusing goods
+that are not intact) is lawful, and ``refund_working_days`` (B2C-7.8.2)
+cannot delay a refund the law covers, which is due by the earlier of its
+clock and ``law_refund_days`` (LAW-25.5)."""
 
 
 @attrs.frozen
