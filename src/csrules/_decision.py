@@ -19,6 +19,8 @@ from csrules.policy import ParameterSet, Policy, default_policy
 from csrules.rules import FiredRule, Table, TableResult
 
 __all__ = [
+    "FLOOR_OFF",
+    "FLOOR_OFF_CLAUSE",
     "Action",
     "AdjustmentAction",
     "ComplaintDecision",
@@ -36,6 +38,18 @@ __all__ = [
 ]
 
 Lang: TypeAlias = Literal["en", "zh"]
+
+#: The clause a decision cites first when its policy's legal floor is off.
+FLOOR_OFF_CLAUSE = "LAW-25"
+#: The explanation line of :data:`FLOOR_OFF_CLAUSE`, by language.
+FLOOR_OFF: Mapping[str, str] = MappingProxyType(
+    {
+        "en": "The LAW-25 legal floor is off in this policy (legal_floor = false): the "
+        "decision may be stricter than the law allows (no-reason returns, refund clock).",
+        "zh": "本店政策已关闭《消费者权益保护法》第二十五条法定底线(legal_floor = false):"
+        "本决定可能严于法律规定(七日无理由退货、退款期限)。",
+    }
+)
 
 
 class Action(enum.StrEnum):
@@ -195,13 +209,22 @@ class Trace(tuple[Any, ...]):
         return tuple(f for f in self.fired if not f.rule.silent)
 
     @property
+    def legal_floor(self) -> bool:
+        """Whether the policy enforced the LAW-25 legal floor (see :class:`Policy`)."""
+        return self.policy.legal_floor
+
+    @property
     def rules(self) -> tuple[str, ...]:
-        """Clause IDs of the cited rules, in firing order."""
-        return tuple(f.rule.clause for f in self.cited)
+        """Clause IDs of the cited rules, in firing order; first ``"LAW-25"`` when
+        the policy's legal floor is off."""
+        cited = tuple(f.rule.clause for f in self.cited)
+        return cited if self.policy.legal_floor else (FLOOR_OFF_CLAUSE, *cited)
 
     def explanation(self, lang: Lang = "en") -> tuple[str, ...]:
-        """One line per cited rule, in English (``"en"``) or Chinese (``"zh"``)."""
-        return tuple(f.explanation(lang) for f in self.cited)
+        """One line per cited rule, in English (``"en"``) or Chinese (``"zh"``);
+        first a line saying so when the policy's legal floor is off."""
+        lines = tuple(f.explanation(lang) for f in self.cited)
+        return lines if self.policy.legal_floor else (FLOOR_OFF[lang], *lines)
 
     @property
     def parameters(self) -> tuple[ParameterUse, ...]:
@@ -236,6 +259,16 @@ class _Traced:
     def estimated(self) -> bool:
         """Whether working days were estimated (no official data for a year)."""
         return self.trace.estimated
+
+    @property
+    def legal_floor(self) -> bool:
+        """Whether the decision was made with the LAW-25 legal floor enforced.
+
+        ``False`` only under a policy with ``legal_floor = false``; such a
+        decision's :attr:`rules` and :meth:`explanation` then start with a
+        ``LAW-25`` line saying the floor is off.
+        """
+        return self.trace.policy.legal_floor
 
     @property
     def parameters(self) -> tuple[ParameterUse, ...]:

@@ -11,6 +11,8 @@ import attrs
 import wcwidth
 
 from csrules._decision import (
+    FLOOR_OFF,
+    FLOOR_OFF_CLAUSE,
     ComplaintDecision,
     Decision,
     Lang,
@@ -61,16 +63,27 @@ def decision_to_json(
     firing order) and ``explanation`` (one line per rule, in ``lang``), and
     the additions ``estimated`` (working days estimated for a year without
     official data) and ``parameters`` (name → value and effective date of
-    every parameter the fired rules used). Times are written at +08:00.
+    every parameter the fired rules used). Under a policy whose LAW-25 legal
+    floor is off, ``rules`` and ``explanation`` start with a ``LAW-25`` line
+    saying so and ``"legal_floor": false`` is added (the key is absent when
+    the floor is on). Times are written at +08:00.
     The case's ``meta`` object, when given, is echoed as is under ``"meta"``.
     """
     # encode the outcome values; rules and explanations are strings already
     body: dict[str, JSONValue] = {k: encode_value(v) for k, v in _outcome(decision).items()}
     trace = decision.trace
     cited = trace.cited
-    body["rules"] = [f.rule.clause for f in cited]
-    body["explanation"] = [f.explanation(lang) for f in cited]
+    rules: list[JSONValue] = [f.rule.clause for f in cited]
+    explanation: list[JSONValue] = [f.explanation(lang) for f in cited]
+    floor_off = not trace.policy.legal_floor
+    if floor_off:
+        rules.insert(0, FLOOR_OFF_CLAUSE)
+        explanation.insert(0, FLOOR_OFF[lang])
+    body["rules"] = rules
+    body["explanation"] = explanation
     body["estimated"] = trace.estimated
+    if floor_off:
+        body["legal_floor"] = False
     if parameters:
         body["parameters"] = {
             use.name: {

@@ -23,6 +23,7 @@ import attrs
 from csrules._calendar import WorkCalendar
 from csrules._files import MAX_FILE_BYTES, FileRefusedError, parse_toml, read_text
 from csrules.exceptions import CalendarError, PolicyError
+from csrules.policy._floor import check_legal_floor
 
 __all__ = [
     "MAX_POLICY_BYTES",
@@ -318,6 +319,17 @@ class Policy:
         source: where it was loaded from (files, most specific last).
         parameters: every parameter by name.
         calendar: the working-day calendar its date rules use.
+        legal_floor: whether the LAW-25 floor is enforced (the default).
+            Building a policy with it on runs :func:`check_legal_floor` and
+            refuses a policy stricter than the law; a shop switches it off
+            only explicitly (``legal_floor = false`` in the ``[policy]``
+            table), and every decision made under such a policy says so.
+
+    Raises:
+        PolicyError: ``legal_floor`` is on and a dated value of a parameter
+            falls below the law; the message cites the LAW-25 clause, the
+            parameter, the dates the value is in force and the law's bound
+            for every such value.
 
     .. versionadded:: 0.1.0
     """
@@ -326,13 +338,30 @@ class Policy:
     source: str
     parameters: Mapping[str, Parameter]
     calendar: WorkCalendar = attrs.field(factory=WorkCalendar.official)
+    legal_floor: bool = attrs.field(default=True, validator=attrs.validators.instance_of(bool))
     _by_date: dict[dt.date, ParameterSet] = attrs.field(
         factory=dict, init=False, eq=False, repr=False, hash=False
     )
 
+    def __attrs_post_init__(self) -> None:
+        if not self.legal_floor:
+            return
+        findings = check_legal_floor(self)
+        if findings:
+            first, *others = findings
+            reason = "; also ".join([first.message(key=False), *(f.message() for f in others)])
+            reason += (
+                "; change the value, or switch the floor off with legal_floor = false "
+                "in the [policy] table"
+            )
+            raise PolicyError(self.source, findings[0].key, reason)
+
     def __reduce__(self) -> tuple[type[Policy], tuple[object, ...]]:
         """Pickle the fields only: the copy starts with an empty cache."""
-        return (type(self), (self.name, self.source, dict(self.parameters), self.calendar))
+        return (
+            type(self),
+            (self.name, self.source, dict(self.parameters), self.calendar, self.legal_floor),
+        )
 
     def resolve(self, on: dt.date) -> ParameterSet:
         """The values in force on ``on`` (cached per date).
@@ -395,7 +424,7 @@ class Policy:
 
     def with_calendar(self, calendar: WorkCalendar) -> Policy:
         """A copy that counts working days with ``calendar``."""
-        return Policy(self.name, self.source, self.parameters, calendar)
+        return Policy(self.name, self.source, self.parameters, calendar, self.legal_floor)
 
 
 def _read_toml(path: Path, source: str) -> dict[str, Any]:
@@ -449,16 +478,32 @@ def _merge(
         except CalendarError as err:
             raise PolicyError(source, "calendar.schedule", str(err)) from err
     name = meta.get("name", base.name if base else "custom")
+    legal_floor = meta.get("legal_floor", base.legal_floor if base else True)
     full_source = source if base is None else f"{base.source} + {source}"
-    return Policy(name=name, source=full_source, parameters=parameters, calendar=calendar)
+    return Policy(
+        name=name,
+        source=full_source,
+        parameters=parameters,
+        calendar=calendar,
+        legal_floor=legal_floor,
+    )
 
 
 def _check_meta(source: str, meta: Mapping[str, Any]) -> None:
-    """Check the ``[policy]`` table: known keys, each a string, ``extends`` a bundled name."""
+    """Check the ``[policy]`` table: known keys, ``legal_floor`` true or false, the others
+    strings, ``extends`` a bundled name."""
     allowed = ("name", "extends", "description")
-    extra = sorted(set(meta) - set(allowed))
+    extra = sorted(set(meta) - {*allowed, "legal_floor"})
     if extra:
-        raise PolicyError(source, f"policy.{extra[0]}", f"unknown key; expected {list(allowed)}")
+        expected = [*allowed, "legal_floor"]
+        raise PolicyError(source, f"policy.{extra[0]}", f"unknown key; expected {expected}")
+    floor = meta.get("legal_floor", True)
+    if not isinstance(floor, bool):
+        reason = (
+            "expected true or false (false switches the LAW-25 legal floor off), "
+            f"got {_toml_type(floor)} {_show(floor)}"
+        )
+        raise PolicyError(source, "policy.legal_floor", reason)
     for key in allowed:
         value = meta.get(key, "-")
         if not isinstance(value, str) or not value:
