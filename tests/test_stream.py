@@ -27,6 +27,7 @@ from csrules.stream import (
     available_backends,
 )
 from csrules.stream._facts import epoch_us, local_day, shanghai_date
+from csrules.stream._monitor import MAX_TEXT_LENGTH
 from csrules.testing import aware_datetimes, complaints
 
 BACKENDS = ("reference", "durable")
@@ -601,6 +602,30 @@ def complaint_streams(
 
 
 _POLICIES = st.sampled_from([POLICY, SHIFTED])
+_LIMITS = st.sampled_from([1, 2, 3, 100])
+
+
+class _Undecidable(Exception):
+    """Deciding a complaint failed after the monitor observed it."""
+
+
+def _lone_surrogate(c: Complaint) -> Complaint:
+    return attrs.evolve(c, customer_id=c.customer_id + "\ud800")
+
+
+def _too_long(c: Complaint) -> Complaint:
+    return attrs.evolve(c, id="x" * (MAX_TEXT_LENGTH + 1))
+
+
+def _bad_staff(c: Complaint) -> Complaint:
+    return attrs.evolve(c, about_staff="\udfff", about_department=Department.FINANCE)
+
+
+def _bad_sku(c: Complaint) -> Complaint:
+    return attrs.evolve(c, topic=Topic.PRODUCT_DEFECT, sku="S" * (MAX_TEXT_LENGTH + 1))
+
+
+_BAD_COMPLAINTS = st.sampled_from([_lone_surrogate, _too_long, _bad_staff, _bad_sku])
 _ANY_ORDER = complaint_streams(late=True)
 _PROPERTY = settings(deadline=None, max_examples=150, suppress_health_check=[HealthCheck.too_slow])
 
@@ -614,17 +639,56 @@ class TestBackendsAgree:
 
     @needs_durable
     @_PROPERTY
-    @given(stream=_ANY_ORDER, policy=_POLICIES)
+    @given(stream=_ANY_ORDER, policy=_POLICIES, limit=_LIMITS)
     def test_durable_and_reference_give_identical_escalations(
-        self, stream: list[Complaint], policy: Policy
+        self, stream: list[Complaint], policy: Policy, limit: int
     ) -> None:
-        """Identical results, complaint by complaint, and identical open escalations."""
+        """Identical results, complaint by complaint (``related`` cut to the same
+        limit), identical open escalations and identical snapshots."""
         with (
-            EscalationMonitor(policy, backend="reference") as reference,
-            EscalationMonitor(policy, backend="durable") as durable,
+            EscalationMonitor(policy, backend="reference", related_limit=limit) as reference,
+            EscalationMonitor(policy, backend="durable", related_limit=limit) as durable,
         ):
             assert feed(durable, stream) == feed(reference, stream)
             assert durable.open_escalations() == reference.open_escalations()
+            assert durable.snapshot() == reference.snapshot()
+
+    @_PROPERTY
+    @given(
+        stream=_ANY_ORDER,
+        policy=_POLICIES,
+        bad=st.lists(st.tuples(st.integers(0, 30), _BAD_COMPLAINTS), max_size=4),
+        backend=st.sampled_from(available_backends()),
+    )
+    def test_a_complaint_refused_changes_nothing(
+        self,
+        stream: list[Complaint],
+        policy: Policy,
+        bad: list[tuple[int, Any]],
+        backend: str,
+    ) -> None:
+        """Refused complaints (bad texts) slipped in anywhere raise StreamError, and the
+        monitor gives for the others exactly what it gives without them, down to its
+        snapshot; so does a complaint observed in a transaction that then fails."""
+        with (
+            EscalationMonitor(policy, backend=backend) as clean,  # type: ignore[arg-type]
+            EscalationMonitor(policy, backend=backend) as dirty,  # type: ignore[arg-type]
+        ):
+            expected = feed(clean, stream)
+            inserts = dict(bad)
+            got: list[tuple[StreamEscalation, ...]] = []
+            for i, c in enumerate(stream):
+                if i in inserts:
+                    before = dirty.snapshot()
+                    with pytest.raises(StreamError):
+                        dirty.observe(inserts[i](c))
+                    with pytest.raises(_Undecidable), dirty.transaction():
+                        dirty.observe(c)
+                        raise _Undecidable
+                    assert dirty.snapshot() == before
+                got.append(dirty.observe(c))
+            assert got == expected
+            assert dirty.snapshot() == clean.snapshot()
 
     @_PROPERTY
     @given(stream=_ANY_ORDER, policy=_POLICIES)
@@ -641,24 +705,45 @@ class TestBackendsAgree:
                     _check_escalation(e, c, [stream[arrived[r]] for r in e.related], policy)
 
     @_PROPERTY
-    @given(stream=_ANY_ORDER, policy=_POLICIES, backend=st.sampled_from(available_backends()))
+    @given(
+        stream=_ANY_ORDER,
+        policy=_POLICIES,
+        backend=st.sampled_from(available_backends()),
+        limit=_LIMITS,
+    )
     def test_the_escalations_are_those_the_clauses_and_the_watermark_give(
-        self, stream: list[Complaint], policy: Policy, backend: str
+        self, stream: list[Complaint], policy: Policy, backend: str, limit: int
     ) -> None:
         """The monitor gives exactly what a direct reading of the rules gives: every
         earlier-observed complaint within the window, unless the watermark had
-        left it behind; and the escalations still open at the end."""
-        expected, still_open = _by_the_rules(stream, policy)
-        with EscalationMonitor(policy, backend=backend) as monitor:  # type: ignore[arg-type]
+        left it behind, ``related`` naming the latest ``limit`` of them; and the
+        escalations still open at the end."""
+        expected, still_open = _by_the_rules(stream, policy, limit)
+        with EscalationMonitor(policy, backend=backend, related_limit=limit) as monitor:  # type: ignore[arg-type]
             assert [[_essence(e) for e in found] for found in feed(monitor, stream)] == expected
             assert [_essence(e) for e in monitor.open_escalations()] == still_open
 
 
-_Essence = tuple[str, str, str, str, tuple[str, ...], int, int]
+_Essence = tuple[str, str, str, str, tuple[str, ...], int, int, int]
 
 
 def _essence(e: StreamEscalation) -> _Essence:
-    return (e.complaint_id, e.clause, e.reason.value, e.subject, e.related, e.count, e.window_days)
+    return (
+        e.complaint_id,
+        e.clause,
+        e.reason.value,
+        e.subject,
+        e.related,
+        e.count,
+        e.window_days,
+        e.related_total,
+    )
+
+
+def _named(matching: list[tuple[int, Complaint, int]], limit: int) -> tuple[str, ...]:
+    """The ids ``related`` names: the latest ``limit`` by time (then arrival), in arrival order."""
+    latest = sorted(matching, key=lambda m: (m[2], m[0]))[-limit:]
+    return tuple(old.id for _, old, _ in sorted(latest, key=lambda m: m[0]))
 
 
 def _largest_from(policy: Policy, on: dt.date) -> int:
@@ -671,16 +756,16 @@ def _largest_from(policy: Policy, on: dt.date) -> int:
 
 
 def _by_the_rules(
-    stream: Sequence[Complaint], policy: Policy
+    stream: Sequence[Complaint], policy: Policy, limit: int = 100
 ) -> tuple[list[list[_Essence]], list[_Essence]]:
     """What the monitor should say for each complaint, and what is open at the end,
     computed by comparing every complaint with every one before it."""
     day_us = 86_400 * 1_000_000
     results: list[list[_Essence]] = []
     opened: list[tuple[int, _Essence]] = []
-    kept: list[tuple[Complaint, int]] = []  # complaints retained when they arrived
+    kept: list[tuple[int, Complaint, int]] = []  # complaints retained when they arrived
     watermark = -(1 << 62)
-    for new in stream:
+    for arrival, new in enumerate(stream):
         ts = epoch_us(new.received_at)
         day = shanghai_date(ts)
         watermark = max(watermark, ts)
@@ -689,60 +774,61 @@ def _by_the_rules(
         quality = policy.value("quality_window_days", day)
         threshold = policy.value("quality_reporters_threshold", day)
         sku = new.sku if new.topic in QUALITY_TOPICS else None
-        seen = [(old, t) for old, t in kept if t >= cut]
+        seen = [(n, old, t) for n, old, t in kept if t >= cut]
         found: list[_Essence] = []
         for reason, field in (
             ("same_department", "about_department"),
             ("same_staff", "about_staff"),
         ):
             subject = getattr(new, field)
-            related = tuple(
-                old.id
-                for old, t in seen
+            matching = [
+                (n, old, t)
+                for n, old, t in seen
                 if subject is not None
                 and old.customer_id == new.customer_id
                 and getattr(old, field) == subject
                 and abs(t - ts) <= repeat * day_us
-            )
-            if related:
+            ]
+            if matching:
                 essence = (
                     new.id,
                     "B2C-8.7.1",
                     reason,
                     str(subject),
-                    related,
-                    len(related) + 1,
+                    _named(matching, limit),
+                    len(matching) + 1,
                     repeat,
+                    len(matching),
                 )
                 found.append(essence)
                 opened.append((ts + repeat * day_us, essence))
         if sku is not None:
             reports = [
-                (old, t)
-                for old, t in seen
+                (n, old, t)
+                for n, old, t in seen
                 if old.sku == sku
                 and old.topic in QUALITY_TOPICS
                 and abs(t - ts) <= quality * day_us
             ]
-            if all(old.customer_id != new.customer_id for old, _ in reports):
-                customers = len({old.customer_id for old, _ in reports}) + 1
+            if all(old.customer_id != new.customer_id for _, old, _ in reports):
+                customers = len({old.customer_id for _, old, _ in reports}) + 1
                 if customers > threshold:
-                    related = tuple(old.id for old, _ in reports)
                     essence = (
                         new.id,
                         "B2C-8.7.5",
                         "quality_reports",
                         sku,
-                        related,
+                        _named(reports, limit),
                         customers,
                         quality,
+                        len(reports),
                     )
                     found.append(essence)
                     opened.append((ts + quality * day_us, essence))
         results.append(found)
         correlates = new.about_department is not None or new.about_staff is not None
         if (correlates or sku is not None) and ts >= cut:
-            kept.append((new, ts))
+            kept.append((arrival, new, ts))
     return results, [essence for until, essence in opened if until >= watermark]
 
 
@@ -802,13 +888,15 @@ class TestSnapshotRestore:
 
     def test_the_snapshot_keeps_the_watermark(self, backend: str) -> None:
         """A restored monitor cuts late complaints at the same watermark: a record
-        30 days and a minute older than the watermark (still in memory) no longer counts."""
+        30 days and a minute older than the watermark (still in memory) no longer counts,
+        and the snapshot leaves it out."""
         with EscalationMonitor(backend=backend) as monitor:  # type: ignore[arg-type]
             feed(monitor, [complaint("c1", "C1", T0, dept="operations")])
+            feed(monitor, [complaint("c9", "C9", T0 + 30 * DAY - DAY, dept="finance")])
             feed(monitor, [complaint("x", "C9", T0 + 30 * DAY + dt.timedelta(minutes=1))])
             data = json.loads(json.dumps(monitor.snapshot()))
         assert data["watermark"] == epoch_us(T0 + 30 * DAY + dt.timedelta(minutes=1))
-        assert [r[2] for r in data["customer_scope"]] == ["c1"]
+        assert [r[2] for r in data["customer_scope"]] == ["c9"]
         with EscalationMonitor.restore(data, backend=backend) as restored:  # type: ignore[arg-type]
             late = complaint("c2", "C1", T0 + dt.timedelta(seconds=1), dept="operations")
             assert restored.observe(late) == ()
@@ -845,7 +933,7 @@ class TestSnapshotRestore:
     )
     def test_something_else_is_refused(self, data: dict[str, Any]) -> None:
         """Data that is not a snapshot raises StreamError saying so."""
-        with pytest.raises(StreamError, match=r"not a csrules\.stream snapshot"):
+        with pytest.raises(StreamError, match=r"not a valid csrules\.stream snapshot"):
             EscalationMonitor.restore(data, backend="reference")
 
 
@@ -857,10 +945,13 @@ class TestMonitor:
     calls from several threads.
     """
 
-    def test_auto_uses_durable_rules_where_it_imports(self) -> None:
-        """ "auto" means durable-rules when it can be imported, else the reference backend."""
+    def test_auto_is_the_reference_backend(self) -> None:
+        """ "auto" (the default) is the reference backend, the faster one, wherever
+        durable-rules imports or not."""
         with EscalationMonitor() as monitor:
-            assert monitor.backend_name == ("durable" if HAS_DURABLE else "reference")
+            assert monitor.backend_name == "reference"
+        with EscalationMonitor(backend="auto") as monitor:
+            assert monitor.backend_name == "reference"
 
     def test_auto_falls_back_to_the_reference_backend(
         self, monkeypatch: pytest.MonkeyPatch
@@ -1036,26 +1127,26 @@ class TestDurableBackend:
         [(RuntimeError, "action failed"), (_Escaping, "exception caught")],
         ids=["caught-by-the-action", "caught-by-durable-rules"],
     )
-    def test_an_action_error_is_a_stream_error_and_stops_the_monitor(
+    def test_an_action_error_is_a_stream_error_and_changes_nothing(
         self, error: type[BaseException], message: str
     ) -> None:
-        """A failing action raises StreamError; the monitor then refuses complaints
-        until restored from a snapshot, which goes on correctly."""
+        """A failing action raises StreamError; the complaint is not observed, the
+        engine is replaced by a new one holding what the monitor retains, and the
+        monitor goes on as if the complaint had never come."""
         _, durable_module = _durable_modules()
         with EscalationMonitor(backend="durable") as monitor:
             monitor.observe(complaint("c1", "C1", T0, dept="finance"))
+            before = monitor.snapshot()
             engine = _engine_of(monitor)
             engine.hits = {rule: _ExplodingList(error) for rule in engine.hits}
             with pytest.raises(StreamError, match=message):
-                monitor.observe(complaint("c2", "C1", T0, dept="finance"))
-            with pytest.raises(StreamError, match="restore it from a snapshot"):
-                monitor.observe(complaint("c3", "C2", T0, dept="finance"))
-            data = monitor.snapshot()
+                monitor.observe(complaint("c2", "C1", T0 + DAY, dept="finance"))
+            assert monitor.snapshot() == before
+            assert _engine_of(monitor) is not engine
+            (escalation,) = monitor.observe(complaint("c3", "C1", T0, dept="finance"))
+            assert escalation.related == ("c1",)
         assert engine.broken
         assert engine not in durable_module._IDLE  # a broken engine is not reused
-        with EscalationMonitor.restore(data, backend="durable") as restored:
-            (escalation,) = restored.observe(complaint("c4", "C1", T0, dept="finance"))
-            assert escalation.related == ("c1",)
 
     def test_the_state_exception_key_surfaces(self) -> None:
         """If durable-rules reports an exception in the state, the call raises StreamError."""

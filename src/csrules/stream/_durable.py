@@ -37,7 +37,12 @@ What this module hides from its callers:
   bounded over any number of complaints. durable-rules cannot free a
   ruleset's states (``delete_state`` corrupts the heap, ``delete_ruleset``
   leaves them allocated), so :meth:`DurableBackend.close` retracts every
-  fact and keeps the emptied engine for the next backend to reuse.
+  fact and keeps the emptied engine for the next backend to reuse; the
+  pool never holds more engines than were open at once.
+- Every joined fact comes back to Python: a complaint sharing its key with
+  many retained ones costs in proportion to them here (the reference
+  backend counts them by bisection). The lists handed to the monitor are
+  cut to the backend's ``limit``.
 - Two patterns of one rule must not have identical conditions (the engine
   crashes on ``c.a << (m.x == 1), c.b << (m.x == 1) & ...``); the earlier
   pattern of each rule therefore also tests for the key it joins on.
@@ -53,7 +58,7 @@ from durable import engine as durable_engine
 from durable import lang as durable_lang
 
 from csrules.exceptions import StreamError
-from csrules.stream._facts import Matches, Record
+from csrules.stream._facts import RELATED_LIMIT, Matches, Record
 
 __all__ = ["RULESET", "SLOTS", "DurableBackend", "define_rules"]
 
@@ -210,6 +215,19 @@ def _records(facts: list[dict[str, Any]]) -> list[Record]:
     return records
 
 
+def _by_time(record: Record) -> tuple[int, int]:
+    return record.ts, record.seq
+
+
+def _latest(records: list[Record], limit: int) -> list[Record]:
+    """The last ``limit`` records by ``(ts, seq)``, in arrival order (``records`` are)."""
+    if len(records) <= limit:
+        return records
+    chosen = sorted(records, key=_by_time)[len(records) - limit :]
+    chosen.sort()
+    return chosen
+
+
 class _Engine:
     """A private durable-rules host with the correlation ruleset, used by one thread at a time."""
 
@@ -302,12 +320,20 @@ class _Engine:
 # Engines of closed backends, emptied, for the next backend to reuse.
 # durable-rules cannot free a ruleset's states: ``delete_ruleset`` leaves
 # them allocated, and ``delete_state`` corrupts the heap (it aborts with
-# "free(): invalid size"). Reusing an engine keeps memory bounded by the
-# number of backends open at once instead of growing with every backend
-# ever made.
+# "free(): invalid size", or crashes) once facts were retracted. So an
+# engine is never deleted while it works: every emptied engine is kept, with
+# no limit on their number, and the pool holds at most as many engines as
+# were ever open at once. Memory is then bounded by the most backends open
+# at the same time, whatever the number opened and closed. Only an engine
+# that failed is deleted (its memory is not returned).
 _IDLE: list[_Engine] = []
 _IDLE_LOCK: Final = threading.RLock()  # re-entrant: a release may run in a GC finaliser
-_IDLE_MAX: Final = 8
+
+
+def idle_engines() -> int:
+    """How many emptied engines wait for reuse (as many as were ever open at once, at most)."""
+    with _IDLE_LOCK:
+        return len(_IDLE)
 
 
 def _acquire() -> _Engine:
@@ -327,10 +353,7 @@ def _release(engine: _Engine) -> None:
         engine.discard()
         return
     with _IDLE_LOCK:
-        if len(_IDLE) < _IDLE_MAX:
-            _IDLE.append(engine)
-            return
-    engine.discard()
+        _IDLE.append(engine)
 
 
 class DurableBackend:
@@ -338,7 +361,8 @@ class DurableBackend:
 
     name: ClassVar[str] = "durable"
 
-    def __init__(self) -> None:
+    def __init__(self, limit: int = RELATED_LIMIT) -> None:
+        self._limit = limit
         self._engine: _Engine | None = _acquire()
         self._retract: list[dict[str, Any]] = []
 
@@ -404,9 +428,33 @@ class DurableBackend:
         department, staff_member, repeat, peers = engine.found
         if not (department or staff_member or repeat or peers):
             return None
-        repeated = bool(repeat)
-        repeat.clear()
-        return Matches(_records(department), _records(staff_member), repeated, _records(peers))
+        limit = self._limit
+        by_department = _records(department)
+        by_staff = _records(staff_member)
+        if repeat:  # a repeat report never escalates: its peers do not matter
+            repeat.clear()
+            peers.clear()
+            return Matches(
+                _latest(by_department, limit),
+                len(by_department),
+                _latest(by_staff, limit),
+                len(by_staff),
+                True,
+                (),
+                0,
+                0,
+            )
+        reports = _records(peers)
+        return Matches(
+            _latest(by_department, limit),
+            len(by_department),
+            _latest(by_staff, limit),
+            len(by_staff),
+            False,
+            _latest(reports, limit),
+            len(reports),
+            len({r.cust for r in reports}),
+        )
 
     def _forget_later(self, record: Record) -> None:
         """Queue the retraction of a record's facts (sent with the next batch)."""
@@ -418,6 +466,21 @@ class DurableBackend:
         if len(pending) >= _RETRACT_BATCH:
             self._retract = []
             self._live().retract(pending)
+
+    def remove(self, record: Record, kept: bool) -> None:
+        """Undo the last :meth:`add`: retract the record's facts now.
+
+        A record not kept is queued for retraction already, and no later
+        fact's window reaches it.
+        """
+        if not kept:
+            return
+        facts: list[dict[str, Any]] = []
+        if record.dept is not None or record.staff is not None:
+            facts.append({"sid": _CUSTOMER_SIDS[hash(record.cust) % SLOTS], "id": record.seq})
+        if record.sku is not None:
+            facts.append({"sid": _PRODUCT_SIDS[hash(record.sku) % SLOTS], "id": record.seq})
+        self._live().retract(facts)
 
     def forget(self, customer: Sequence[Record], product: Sequence[Record]) -> None:
         """Retract the facts of records the monitor no longer retains (in batches)."""
