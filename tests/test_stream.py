@@ -1274,3 +1274,506 @@ class TestTimeConversion:
         """Asia/Shanghai kept daylight saving until 1991; those dates are still right."""
         summer_1988 = pendulum.datetime(1988, 7, 1, 23, 30, tz="Asia/Shanghai")
         assert shanghai_date(epoch_us(summer_1988)) == dt.date(1988, 7, 1)
+
+
+# ------------------------------------------------------------------ refused complaints
+
+
+class TestRefusedComplaints:
+    """A complaint the monitor refuses, or one that fails after it was observed
+    inside a transaction, changes no state: the next repeat still escalates."""
+
+    @pytest.mark.parametrize(
+        ("field", "value", "message"),
+        [
+            ("customer_id", "C\ud800", "lone surrogate"),
+            ("customer_id", "C" * 16_000_000, "characters long"),
+            ("id", "k\udc00", "lone surrogate"),
+            ("about_staff", "A\ud800", "lone surrogate"),
+            ("about_staff", "A" * (MAX_TEXT_LENGTH + 1), "characters long"),
+            ("sku", "S\ud800", "lone surrogate"),
+        ],
+        ids=[
+            "surrogate-customer",
+            "16M-customer",
+            "surrogate-id",
+            "surrogate-staff",
+            "long-staff",
+            "surrogate-sku",
+        ],
+    )
+    def test_a_bad_text_is_refused_and_changes_nothing(
+        self, monitor: EscalationMonitor, field: str, value: str, message: str
+    ) -> None:
+        first = complaint("c1", "C1", T0, dept="operations", staff="A017")
+        assert monitor.observe(first) == ()
+        before = monitor.snapshot()
+        bad = attrs.evolve(
+            complaint(
+                "bad",
+                "C1",
+                T0 + DAY,
+                topic="product_defect",
+                sku="8892",
+                dept="operations",
+                staff="A017",
+            ),
+            **{field: value},
+        )
+        with pytest.raises(StreamError, match=message):
+            monitor.observe(bad)
+        assert monitor.snapshot() == before
+        found = monitor.observe(complaint("c2", "C1", T0 + 2 * DAY, dept="operations"))
+        assert [(e.clause, e.related) for e in found] == [("B2C-8.7.1", ("c1",))]
+
+    def test_a_failed_transaction_is_undone(self, monitor: EscalationMonitor) -> None:
+        """Observed, then deciding fails: the watermark, records, escalations and
+        position are as before, and what was retained still counts."""
+        monitor.observe(complaint("c1", "C1", T0, dept="operations"))
+        before = monitor.snapshot()
+        far = complaint(
+            "far",
+            "C1",
+            pendulum.datetime(9999, 12, 31, 23, 59, 59, 999_999, tz=SH),
+            dept="operations",
+        )
+        with pytest.raises(_Undecidable), monitor.transaction():
+            assert monitor.observe(complaint("c2", "C1", T0 + DAY, dept="operations"))
+            monitor.observe(far)
+            raise _Undecidable
+        assert monitor.snapshot() == before
+        assert monitor.position == (1, "c1")
+        (escalation,) = monitor.observe(complaint("c3", "C1", T0 + DAY, dept="operations"))
+        assert escalation.related == ("c1",)
+
+    def test_an_undecidable_complaint_in_the_cli_does_not_move_the_watermark(
+        self, backend: str
+    ) -> None:
+        """A complaint at 9999-12-31T23:59:59.999999+08:00 is an error line and the
+        next repeat complaint still gets B2C-8.7.1 (general manager)."""
+        from csrules.cli import decide_lines
+
+        lines = [
+            _case_line("c1", "2026-05-06T10:00:00+08:00"),
+            _case_line("far", "9999-12-31T23:59:59.999999+08:00"),
+            _case_line("c2", "2026-05-07T10:00:00+08:00"),
+        ]
+        with EscalationMonitor(backend=backend) as monitor:  # type: ignore[arg-type]
+            first, far, again = decide_lines(lines, monitor=monitor)
+            assert monitor.position == (2, "c2")
+            assert monitor.snapshot()["watermark"] == epoch_us(
+                pendulum.parse("2026-05-07T10:00:00+08:00")  # type: ignore[arg-type]
+            )
+        assert "error" in far
+        decision: Any = again["decision"]
+        assert "B2C-8.7.1" in decision["rules"]
+        assert "general_manager" in decision["escalate_to"]
+
+
+def _case_line(cid: str, at: str, customer: str = "C1", **more: Any) -> str:
+    body = {
+        "customer_id": customer,
+        "channel": "phone",
+        "topic": "service",
+        "about_department": "operations",
+        "order_amount": "10.00",
+        "customer_paid_total": "10.00",
+        "contact_count": 1,
+        **more,
+    }
+    return json.dumps({"id": cid, "kind": "complaint", "at": at, "complaint": body})
+
+
+# ------------------------------------------------------------------ bounded cost
+
+
+class TestBoundedCost:
+    """Earlier complaints are indexed by key and counted; ``related`` is cut to a
+    limit, and the escalation says so."""
+
+    def test_thousands_of_repeats_name_the_latest_and_count_all(self, backend: str) -> None:
+        """4,000 complaints (300 on durable-rules) from one customer about one
+        department in one day: each counts all earlier ones, names the latest 100."""
+        n = 4000 if backend == "reference" else 300
+        stream = [
+            complaint(f"k{i}", "C1", T0 + dt.timedelta(seconds=i), dept="operations")
+            for i in range(n)
+        ]
+        with EscalationMonitor(backend=backend) as monitor:  # type: ignore[arg-type]
+            found = feed(monitor, stream)
+        (last,) = found[-1]
+        assert last.count == n
+        assert last.related_total == n - 1
+        assert last.related == tuple(f"k{i}" for i in range(n - 101, n - 1))
+        assert last.related_truncated
+        assert last.to_json()["related_truncated"] is True
+        assert f"and {n - 1 - 5} more" in last.explanation("en")
+        (early,) = found[50]
+        assert early.related == tuple(f"k{i}" for i in range(50))
+        assert not early.related_truncated
+
+    def test_the_limit_is_a_parameter(self, backend: str) -> None:
+        with EscalationMonitor(backend=backend, related_limit=2) as monitor:  # type: ignore[arg-type]
+            assert monitor.related_limit == 2
+            found = feed(monitor, [defect(f"q{i}", f"C{i}", T0 + i * DAY) for i in range(6)])
+        (escalation,) = found[-1]
+        assert (escalation.related, escalation.related_total, escalation.count) == (
+            ("q3", "q4"),
+            5,
+            6,
+        )
+        with pytest.raises(StreamError, match="related_limit"):
+            EscalationMonitor(backend=backend, related_limit=0)  # type: ignore[arg-type]
+
+    def test_the_reference_indexes_hold_only_what_is_retained(self) -> None:
+        """After the watermark moves past the window, the per-key indexes are empty."""
+        with EscalationMonitor(backend="reference") as monitor:
+            feed(
+                monitor,
+                [
+                    complaint(
+                        f"k{i}",
+                        f"C{i % 7}",
+                        T0 + i * dt.timedelta(hours=1),
+                        topic="product_defect",
+                        sku=f"S{i % 3}",
+                        dept="finance",
+                        staff="A1",
+                    )
+                    for i in range(500)
+                ],
+            )
+            monitor.observe(complaint("late", "C0", T0 + 200 * DAY))
+            monitor.observe(complaint("next", "C0", T0 + 200 * DAY))
+            inner: Any = monitor._backend
+            assert (inner._by_department, inner._by_staff, inner._by_product) == ({}, {}, {})
+
+    def test_escalation_ids_are_stable_and_distinct(self, backend: str) -> None:
+        """The id depends on the clause, the key, the complaint and its time only."""
+        stream = [
+            complaint(f"k{i}", "C1", T0 + i * DAY, dept="operations", staff="A1") for i in range(4)
+        ]
+        with EscalationMonitor(backend=backend) as one:  # type: ignore[arg-type]
+            first = [e.id for found in feed(one, stream) for e in found]
+        with EscalationMonitor(backend="reference", related_limit=1) as two:
+            second = [e.id for found in feed(two, stream) for e in found]
+        assert first == second
+        assert len(set(first)) == len(first) == 6
+
+
+# ------------------------------------------------------------------ snapshots, checked
+
+
+def _snapshot_of(stream: Sequence[Complaint]) -> dict[str, Any]:
+    with EscalationMonitor(backend="reference") as monitor:
+        feed(monitor, stream)
+        data: dict[str, Any] = json.loads(json.dumps(monitor.snapshot()))
+    return data
+
+
+def _resealed(data: dict[str, Any]) -> dict[str, Any]:
+    """``data`` with its checksum made right again (to reach the validation behind it)."""
+    from csrules.stream._monitor import _checksum
+
+    data = dict(data)
+    data["checksum"] = _checksum(data)
+    return data
+
+
+_SAMPLE = [
+    complaint("c1", "C1", T0, dept="operations", staff="A1"),
+    defect("q1", "C2", T0 + DAY),
+    complaint("c2", "C1", T0 + 2 * DAY, topic="product_defect", sku="8892", dept="operations"),
+]
+
+
+def _corrupt_seq(data: dict[str, Any]) -> None:
+    data["seq"] = -1
+
+
+def _duplicate_record(data: dict[str, Any]) -> None:
+    data["customer_scope"].append(data["customer_scope"][0])
+
+
+def _far_future_watermark(data: dict[str, Any]) -> None:
+    data["watermark"] += 400 * 365 * 86_400 * 1_000_000
+
+
+def _null_id(data: dict[str, Any]) -> None:
+    data["customer_scope"][0][2] = None
+
+
+def _watermark_out_of_range(data: dict[str, Any]) -> None:
+    data["watermark"] = 1 << 62
+
+
+def _open_id_changed(data: dict[str, Any]) -> None:
+    data["open"][0]["complaint_id"] = "c9"
+
+
+def _open_count_changed(data: dict[str, Any]) -> None:
+    data["open"][0]["count"] += 1
+
+
+class TestSnapshotChecks:
+    """Snapshots carry a version, a checksum and the stream position; restore
+    refuses anything damaged or inconsistent with StreamError and the reason."""
+
+    def test_a_snapshot_has_format_checksum_and_position(self) -> None:
+        data = _snapshot_of(_SAMPLE)
+        assert data["format"] == "csrules.stream.snapshot/3"
+        assert data["checksum"].startswith("sha256:")
+        assert data["position"] == {"observed": 3, "last_id": "c2"}
+        with EscalationMonitor.restore(data) as restored:
+            assert restored.position == (3, "c2")
+
+    @pytest.mark.parametrize(
+        ("corrupt", "reason"),
+        [
+            (_corrupt_seq, "seq must be 0 or more"),
+            (_duplicate_record, "duplicated"),
+            (_far_future_watermark, "retention before the watermark"),
+            (_null_id, "id must be a string"),
+            (_watermark_out_of_range, "years 1 and 9999"),
+            (_open_id_changed, "is not the escalation's"),
+            (_open_count_changed, "count"),
+        ],
+    )
+    def test_an_inconsistent_snapshot_is_refused_with_the_reason(
+        self, corrupt: Any, reason: str
+    ) -> None:
+        data = _snapshot_of(_SAMPLE)
+        corrupt(data)
+        with pytest.raises(StreamError, match="checksum does not match"):
+            EscalationMonitor.restore(data)
+        with pytest.raises(StreamError, match=reason):
+            EscalationMonitor.restore(_resealed(data))
+
+    def test_a_list_is_refused(self) -> None:
+        with pytest.raises(StreamError, match="JSON object, got list"):
+            EscalationMonitor.restore([_snapshot_of(_SAMPLE)])  # type: ignore[arg-type]
+
+    @_PROPERTY
+    @given(stream=_ANY_ORDER, data=st.data())
+    def test_any_single_field_corruption_is_refused(
+        self, stream: list[Complaint], data: st.DataObject
+    ) -> None:
+        """Change any one value anywhere in a snapshot: restore raises StreamError."""
+        snap = _snapshot_of(stream)
+        paths = list(_leaves(snap))
+        path = data.draw(st.sampled_from(paths))
+        value = _get(snap, path)
+        replacement = data.draw(
+            st.one_of(
+                st.none(),
+                st.integers(-(1 << 63), 1 << 63),
+                st.text(max_size=5),
+                st.booleans(),
+                st.just([]),
+                st.just({}),
+            ).filter(lambda v: v != value or type(v) is not type(value))
+        )
+        _set(snap, path, replacement)
+        with pytest.raises(StreamError):
+            EscalationMonitor.restore(snap)
+
+    @_PROPERTY
+    @given(stream=_ANY_ORDER, policy=_POLICIES, cut=st.floats(0, 1), limit=_LIMITS)
+    def test_round_trip_through_json_equals_the_uninterrupted_run(
+        self, stream: list[Complaint], policy: Policy, cut: float, limit: int
+    ) -> None:
+        """With a related limit, a restored monitor goes on like the one that never
+        stopped, and their final snapshots are equal."""
+        k = int(len(stream) * cut)
+        with EscalationMonitor(policy, related_limit=limit) as unbroken:
+            expected = feed(unbroken, stream)
+            final = unbroken.snapshot()
+        with EscalationMonitor(policy, related_limit=limit) as before:
+            feed(before, stream[:k])
+            text = json.dumps(before.snapshot())
+        with EscalationMonitor.restore(json.loads(text), policy, related_limit=limit) as after:
+            assert feed(after, stream[k:]) == expected[k:]
+            assert after.snapshot() == final
+
+
+def _leaves(node: Any, path: tuple[Any, ...] = ()) -> Iterator[tuple[Any, ...]]:
+    if isinstance(node, dict):
+        for key, value in node.items():
+            yield from _leaves(value, (*path, key))
+    elif isinstance(node, list) and node:
+        for i, value in enumerate(node):
+            yield from _leaves(value, (*path, i))
+    else:
+        yield path
+
+
+def _get(node: Any, path: tuple[Any, ...]) -> Any:
+    for step in path:
+        node = node[step]
+    return node
+
+
+def _set(node: Any, path: tuple[Any, ...], value: Any) -> None:
+    for step in path[:-1]:
+        node = node[step]
+    node[path[-1]] = value
+
+
+# ------------------------------------------------------------------ durable engines freed
+
+
+_CYCLES_SCRIPT = """
+import datetime as dt, json, sys
+import pendulum
+from csrules import Complaint
+from csrules.stream import EscalationMonitor
+
+def rss_mb():
+    with open("/proc/self/statm") as statm:
+        return int(statm.read().split()[1]) * 4096 / 1e6
+
+t0 = pendulum.datetime(2026, 5, 1, tz="Asia/Shanghai")
+sizes = []
+for cycle in range(int(sys.argv[1])):
+    monitors = [EscalationMonitor(backend="durable") for _ in range(20)]
+    for j, monitor in enumerate(monitors):
+        for k in range(30):
+            monitor.observe(Complaint(
+                id=f"c{k}", customer_id=f"C{k % 4}", received_at=t0 + dt.timedelta(hours=k),
+                channel="phone", topic="product_defect", sku=f"S{k % 3}",
+                about_department="operations", about_staff="A1"))
+    for monitor in monitors:
+        monitor.close()
+    sizes.append(rss_mb())
+print(json.dumps(sizes))
+"""
+
+
+@needs_durable
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc/self/statm")
+def test_closing_durable_monitors_keeps_memory_bounded() -> None:
+    """Open and close 20 durable monitors 40 times (in a fresh process): the resident
+    size at the end stays below twice what it was after the first three cycles."""
+    import subprocess
+
+    run = subprocess.run(
+        [sys.executable, "-c", _CYCLES_SCRIPT, "40"],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=600,
+    )
+    sizes = json.loads(run.stdout)
+    assert sizes[-1] < 2 * sizes[2], sizes
+
+
+# ------------------------------------------------------------------ csrules decide --state
+
+
+def _decide(
+    tmp_path: Any, lines: Sequence[str], *extra: str
+) -> tuple[int, list[dict[str, Any]], str]:
+    import io
+
+    from csrules.cli import main
+
+    source = tmp_path / f"in-{len(list(tmp_path.iterdir()))}.jsonl"
+    source.write_text("".join(line + "\n" for line in lines), encoding="utf-8")
+    out, err = io.StringIO(), io.StringIO()
+    status = main(["decide", str(source), *extra], out=out, err=err)
+    results = [json.loads(line) for line in out.getvalue().splitlines()]
+    return status, results, err.getvalue()
+
+
+def _escalated(results: list[dict[str, Any]]) -> list[tuple[str, tuple[str, ...]]]:
+    return [
+        (r["id"], tuple(c for c in r["decision"]["rules"] if c.startswith("B2C-8.7.")))
+        for r in results
+        if "decision" in r and any(c.startswith("B2C-8.7.") for c in r["decision"]["rules"])
+    ]
+
+
+def _day_lines(n: int) -> list[str]:
+    lines = []
+    for i in range(n):
+        more: dict[str, Any] = {"topic": "product_defect", "sku": f"S{i % 2}"} if i % 3 else {}
+        lines.append(
+            _case_line(
+                f"k{i}",
+                f"2026-05-{1 + i // 6:02d}T{8 + i % 6:02d}:00:00+08:00",
+                customer=f"C{i % 5}",
+                **more,
+            )
+        )
+    return lines
+
+
+class TestStateFile:
+    """``csrules decide --state FILE`` resumes and saves the monitor."""
+
+    @pytest.mark.parametrize("backend", available_backends())
+    def test_two_runs_with_a_state_file_equal_one_run(self, tmp_path: Any, backend: str) -> None:
+        lines = _day_lines(40)
+        _, whole, _ = _decide(tmp_path, lines, "--backend", backend)
+        state = tmp_path / "state.json"
+        status1, first, _ = _decide(
+            tmp_path, lines[:17], "--state", str(state), "--backend", backend
+        )
+        assert status1 == 0
+        assert json.loads(state.read_text())["position"] == {"observed": 17, "last_id": "k16"}
+        _, second, _ = _decide(tmp_path, lines[17:], "--state", str(state), "--backend", backend)
+        split = _escalated(first) + _escalated(second)
+        assert split == _escalated(whole)
+        assert len(split) == len(set(split)) > 5
+        assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".csrules-state")] == []
+
+    def test_the_state_is_saved_every_n_lines(
+        self, tmp_path: Any, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """Saved before lines 4 and 7 are decided: the source sees each save when it
+        is next read (lines 5 and 8)."""
+        from csrules import cli
+
+        state = tmp_path / "state.json"
+        seen: dict[int, Any] = {}
+
+        class Lines:
+            def __iter__(self) -> Iterator[str]:
+                for number, line in enumerate(_day_lines(10), start=1):
+                    if state.exists():
+                        seen[number] = json.loads(state.read_text())["position"]
+                    yield line + "\n"
+
+            def close(self) -> None:
+                return
+
+        monkeypatch.setattr(cli, "_open_input", lambda path: Lines())
+        _decide(tmp_path, [], "--state", str(state), "--state-every", "3")
+        assert 4 not in seen
+        assert seen[5] == {"observed": 3, "last_id": "k2"}
+        assert seen[8] == {"observed": 6, "last_id": "k5"}
+        assert json.loads(state.read_text())["position"]["observed"] == 10
+
+    @pytest.mark.parametrize(
+        "content", ["[]", "{", '{"format": "csrules.stream.snapshot/3"}', "tampered"]
+    )
+    def test_a_bad_state_file_is_a_usage_error(self, tmp_path: Any, content: str) -> None:
+        state = tmp_path / "state.json"
+        if content == "tampered":
+            with EscalationMonitor() as monitor:
+                monitor.observe(complaint("c1", "C1", T0, dept="finance"))
+                data = monitor.snapshot()
+            data["seq"] = 0
+            content = json.dumps(data)
+        state.write_text(content, encoding="utf-8")
+        status, results, err = _decide(tmp_path, _day_lines(2), "--state", str(state))
+        assert status == 2
+        assert results == []
+        assert f"bad state file {state}" in err
+        assert state.read_text(encoding="utf-8") == content  # left as it was
+
+    def test_state_every_needs_state_and_state_needs_the_stream(self, tmp_path: Any) -> None:
+        assert _decide(tmp_path, _day_lines(2), "--state-every", "2")[0] == 2
+        state = str(tmp_path / "s.json")
+        assert _decide(tmp_path, _day_lines(2), "--state", state, "--no-stream")[0] == 2
+        assert _decide(tmp_path, _day_lines(2), "--state", state, "--state-every", "0")[0] == 2

@@ -12,9 +12,12 @@ when any line was an error, 2 for a usage error.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import datetime as dt
 import json
+import os
 import sys
+import tempfile
 import time
 from collections.abc import Iterable, Iterator, Sequence
 from typing import IO, Any, Final
@@ -79,8 +82,16 @@ def decide_lines(
             continue
         try:
             case = parse_case_line(line)
-            decision = decide(case, policy=policy, monitor=monitor)
-            yield decision_to_json(decision, lang=lang, line=number, parameters=parameters)
+            if monitor is None:
+                decision = decide(case, policy=policy)
+                result = decision_to_json(decision, lang=lang, line=number, parameters=parameters)
+            else:  # a complaint that ends in an error leaves the monitor as it was
+                with monitor.transaction():
+                    decision = decide(case, policy=policy, monitor=monitor)
+                    result = decision_to_json(
+                        decision, lang=lang, line=number, parameters=parameters
+                    )
+            yield result
         except ContractError as err:
             case_id = err.case_id if err.case_id is not None else _case_id_of(line)
             yield error_to_json(case_id, number, err.code, str(err))
@@ -116,10 +127,50 @@ def _load_policy(path: str | None) -> Policy:
         raise _UsageError(msg) from err
 
 
-def _monitor(policy: Policy, backend: str) -> Any:
+def _monitor(policy: Policy, backend: str, state: str | None = None) -> Any:
     from csrules.stream import EscalationMonitor
 
-    return EscalationMonitor(policy, backend=backend)  # type: ignore[arg-type]
+    if state is None or not os.path.exists(state):
+        return EscalationMonitor(policy, backend=backend)  # type: ignore[arg-type]
+    from csrules.exceptions import StreamError
+
+    try:
+        with open(state, encoding="utf-8") as saved:
+            data = json.load(saved)
+        return EscalationMonitor.restore(data, policy, backend=backend)  # type: ignore[arg-type]
+    except (OSError, ValueError, StreamError) as err:
+        msg = f"bad state file {state}: {err}"
+        raise _UsageError(msg) from err
+
+
+def _save_state(monitor: Any, path: str) -> None:
+    """Write the monitor's snapshot to ``path`` atomically (a temporary file, then a rename)."""
+    folder = os.path.dirname(os.path.abspath(path))
+    fd, temporary = tempfile.mkstemp(prefix=".csrules-state-", dir=folder)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as saving:
+            json.dump(monitor.snapshot(), saving, ensure_ascii=False, separators=(",", ":"))
+            saving.flush()
+            os.fsync(saving.fileno())
+        os.replace(temporary, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(temporary)
+        raise
+
+
+def _saving(
+    lines: Iterable[str], monitor: Any, path: str, every: int, out: IO[str]
+) -> Iterator[str]:
+    """The lines, saving the monitor's state before every ``every``-th line after the first.
+
+    When a line is asked for, every line before it has been decided and written.
+    """
+    for number, line in enumerate(lines):
+        if number and number % every == 0:
+            out.flush()
+            _save_state(monitor, path)
+        yield line
 
 
 class _Progress:
@@ -168,8 +219,22 @@ def _with_schedule(policy: Policy, path: str | None) -> Policy:
 
 def _cmd_decide(args: argparse.Namespace, out: IO[str], err: IO[str]) -> int:
     policy = _with_schedule(_load_policy(args.policy), args.schedule)
-    source = _open_input(args.file)
-    monitor = None if args.no_stream else _monitor(policy, args.backend)
+    if args.state is not None and args.no_stream:
+        msg = "--state keeps the escalation monitor's state: it cannot go with --no-stream"
+        raise _UsageError(msg)
+    if args.state_every is not None and args.state is None:
+        msg = "--state-every needs --state FILE"
+        raise _UsageError(msg)
+    monitor = None if args.no_stream else _monitor(policy, args.backend, args.state)
+    try:
+        source: Iterable[str] = _open_input(args.file)
+    except BaseException:
+        if monitor is not None:
+            monitor.close()
+        raise
+    opened = source
+    if args.state is not None and args.state_every:
+        source = _saving(opened, monitor, args.state, args.state_every, out)
     progress = _Progress(args.progress or (args.progress is None and err.isatty()), err)
     results: list[dict[str, JSONValue]] = []
     try:
@@ -182,9 +247,12 @@ def _cmd_decide(args: argparse.Namespace, out: IO[str], err: IO[str]) -> int:
                 out.write(json.dumps(result, ensure_ascii=False, separators=(",", ":")) + "\n")
             else:
                 results.append(result)
+        if args.state is not None:
+            out.flush()
+            _save_state(monitor, args.state)
     finally:
-        if source is not sys.stdin:
-            source.close()
+        if opened is not sys.stdin:
+            opened.close()  # type: ignore[attr-defined]
         if monitor is not None:
             monitor.close()
     progress.finish()
@@ -272,6 +340,17 @@ def _cmd_policy(args: argparse.Namespace, out: IO[str], err: IO[str]) -> int:
     return EXIT_OK
 
 
+def _positive(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        msg = f"expected a whole number of lines, 1 or more (got {text!r})"
+        raise argparse.ArgumentTypeError(msg)
+    return value
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="csrules",
@@ -293,7 +372,18 @@ def _parser() -> argparse.ArgumentParser:
         "--backend",
         choices=("auto", "durable", "reference"),
         default="auto",
-        help="escalation monitor backend for complaint streams (default: auto)",
+        help="escalation monitor backend for complaint streams (default: auto, the reference one)",
+    )
+    p.add_argument(
+        "--state",
+        metavar="FILE",
+        help="resume the escalation monitor from FILE if it exists, and save it there at the end",
+    )
+    p.add_argument(
+        "--state-every",
+        metavar="N",
+        type=_positive,
+        help="with --state, also save the state every N lines (so a killed run can resume)",
     )
     p.add_argument(
         "--no-stream",

@@ -1081,11 +1081,21 @@ def _open_item(item: object, field: str) -> tuple[int, StreamEscalation]:
     related = tuple(_str(i, f"{field}.related") for i in _list(item["related"], f"{field}.related"))
     count = _int(item["count"], f"{field}.count")
     total = _int(item.get("related_total", len(related)), f"{field}.related_total")
-    if total < len(related) or count < 1:
-        msg = f"{field}: related_total ({total}) or count ({count}) is too small"
+    if total < len(related) or not 1 <= count <= total + 1:
+        msg = f"{field}: count ({count}) must be at least 1 and at most related_total ({total}) + 1"
+        raise StreamError(msg)
+    clause = _str(item["clause"], f"{field}.clause")
+    expected = (
+        QUALITY_REPORTS_CLAUSE
+        if reason is StreamReason.QUALITY_REPORTS
+        else REPEAT_COMPLAINT_CLAUSE
+    )
+    if clause != expected or (clause == REPEAT_COMPLAINT_CLAUSE and count != total + 1):
+        msg = f"{field}: clause {clause!r}, reason {reason.value!r} and count ({count}) "
+        msg += f"do not go together (related_total {total})"
         raise StreamError(msg)
     escalation = StreamEscalation(
-        clause=_str(item["clause"], f"{field}.clause"),
+        clause=clause,
         complaint_id=_str(item["complaint_id"], f"{field}.complaint_id"),
         customer_id=_str(item["customer_id"], f"{field}.customer_id"),
         reason=reason,
