@@ -605,8 +605,16 @@ _POLICIES = st.sampled_from([POLICY, SHIFTED])
 _LIMITS = st.sampled_from([1, 2, 3, 100])
 
 
-class _Undecidable(Exception):
+class _UndecidableError(Exception):
     """Deciding a complaint failed after the monitor observed it."""
+
+
+def _observe_then_fail(monitor: EscalationMonitor, *stream: Complaint) -> None:
+    """Observe complaints in a transaction that then fails, as deciding one can."""
+    with monitor.transaction():
+        for c in stream:
+            monitor.observe(c)
+        raise _UndecidableError
 
 
 def _lone_surrogate(c: Complaint) -> Complaint:
@@ -682,9 +690,8 @@ class TestBackendsAgree:
                     before = dirty.snapshot()
                     with pytest.raises(StreamError):
                         dirty.observe(inserts[i](c))
-                    with pytest.raises(_Undecidable), dirty.transaction():
-                        dirty.observe(c)
-                        raise _Undecidable
+                    with pytest.raises(_UndecidableError):
+                        _observe_then_fail(dirty, c)
                     assert dirty.snapshot() == before
                 got.append(dirty.observe(c))
             assert got == expected
@@ -1318,7 +1325,7 @@ class TestRefusedComplaints:
                 dept="operations",
                 staff="A017",
             ),
-            **{field: value},
+            **{field: value},  # type: ignore[arg-type]
         )
         with pytest.raises(StreamError, match=message):
             monitor.observe(bad)
@@ -1337,10 +1344,9 @@ class TestRefusedComplaints:
             pendulum.datetime(9999, 12, 31, 23, 59, 59, 999_999, tz=SH),
             dept="operations",
         )
-        with pytest.raises(_Undecidable), monitor.transaction():
-            assert monitor.observe(complaint("c2", "C1", T0 + DAY, dept="operations"))
-            monitor.observe(far)
-            raise _Undecidable
+        repeat = complaint("c2", "C1", T0 + DAY, dept="operations")
+        with pytest.raises(_UndecidableError):
+            _observe_then_fail(monitor, repeat, far)
         assert monitor.snapshot() == before
         assert monitor.position == (1, "c1")
         (escalation,) = monitor.observe(complaint("c3", "C1", T0 + DAY, dept="operations"))
@@ -1359,7 +1365,7 @@ class TestRefusedComplaints:
             _case_line("c2", "2026-05-07T10:00:00+08:00"),
         ]
         with EscalationMonitor(backend=backend) as monitor:  # type: ignore[arg-type]
-            first, far, again = decide_lines(lines, monitor=monitor)
+            _, far, again = decide_lines(lines, monitor=monitor)
             assert monitor.position == (2, "c2")
             assert monitor.snapshot()["watermark"] == epoch_us(
                 pendulum.parse("2026-05-07T10:00:00+08:00")  # type: ignore[arg-type]
