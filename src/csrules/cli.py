@@ -24,6 +24,7 @@ from typing import IO, Any, Final
 
 from csrules import __version__
 from csrules._calendar import WorkCalendar
+from csrules._cases import ComplaintCase
 from csrules._decision import Lang
 from csrules._engine import decide
 from csrules.exceptions import (
@@ -82,7 +83,7 @@ def decide_lines(
             continue
         try:
             case = parse_case_line(line)
-            if monitor is None:
+            if monitor is None or not isinstance(case, ComplaintCase):
                 decision = decide(case, policy=policy)
                 result = decision_to_json(decision, lang=lang, line=number, parameters=parameters)
             else:  # a complaint that ends in an error leaves the monitor as it was

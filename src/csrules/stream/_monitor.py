@@ -21,7 +21,7 @@ import operator
 import threading
 import weakref
 from collections import deque
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from types import TracebackType
 from typing import Final, Literal, NamedTuple, TypeAlias
 
@@ -147,6 +147,42 @@ def _text(field: str, value: object) -> None:
             msg = f"complaint {field} {value[:40]!r} is not valid Unicode text "
             msg += f"(a lone surrogate at position {exc.start})"
             raise StreamError(msg) from None
+
+
+class _Transaction:
+    """The context manager of :meth:`EscalationMonitor.transaction` (one per monitor)."""
+
+    __slots__ = ("_depth", "_monitor")
+
+    def __init__(self, monitor: EscalationMonitor) -> None:
+        self._monitor = monitor
+        self._depth = 0
+
+    def __enter__(self) -> EscalationMonitor:
+        monitor = self._monitor
+        monitor._lock.acquire()
+        if self._depth == 0:
+            monitor._undo = []
+        self._depth += 1
+        return monitor
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        monitor = self._monitor
+        try:
+            self._depth -= 1
+            if self._depth == 0:
+                try:
+                    if exc_type is not None:
+                        monitor._rollback()
+                finally:
+                    monitor._undo = None
+        finally:
+            monitor._lock.release()
 
 
 class _Undo(NamedTuple):
@@ -309,6 +345,7 @@ class EscalationMonitor:
         self._last_id: str | None = None
         # Inside a transaction: what each observation changed, to undo it.
         self._undo: list[_Undo] | None = None
+        self._transaction = _Transaction(self)
         # The latest received_at observed (epoch microseconds).
         self._watermark = _NEVER
         # Nothing can expire before this time (epoch microseconds).
@@ -341,8 +378,7 @@ class EscalationMonitor:
         with self._lock:
             return self._observed, self._last_id
 
-    @contextlib.contextmanager
-    def transaction(self) -> Iterator[EscalationMonitor]:
+    def transaction(self) -> contextlib.AbstractContextManager[EscalationMonitor]:
         """Observe complaints as one unit of work: if the block raises, none stays observed.
 
         ``with monitor.transaction(): decision = decide(case, monitor=monitor)``
@@ -351,18 +387,7 @@ class EscalationMonitor:
         Records are forgotten only outside a transaction. Nested blocks
         belong to the outermost one.
         """
-        with self._lock:
-            if self._undo is not None:
-                yield self
-                return
-            self._undo = []
-            try:
-                yield self
-            except BaseException:
-                self._rollback()
-                raise
-            finally:
-                self._undo = None
+        return self._transaction
 
     def observe(self, complaint: Complaint) -> tuple[StreamEscalation, ...]:
         """Take in one complaint and return the escalations it triggers.
