@@ -365,6 +365,10 @@ class DurableBackend:
         self._limit = limit
         self._engine: _Engine | None = _acquire()
         self._retract: list[dict[str, Any]] = []
+        # Fact ids of records whose seq was used before by a record taken
+        # back out (durable-rules refuses an id it has seen in a sid).
+        self._renamed: dict[int, str] = {}
+        self._renames = 0
 
     def _live(self) -> _Engine:
         if self._engine is None:
@@ -391,10 +395,11 @@ class DurableBackend:
             engine = self._live()  # raises
         # The facts of customer_fact and product_fact, built here (hot path).
         seq, ts, cid, cust, dept, staff, sku = record
+        fid: int | str = self._renamed.get(seq, seq) if self._renamed else seq
         if dept is not None or staff is not None:
             fact: dict[str, Any] = {
                 "sid": _CUSTOMER_SIDS[hash(cust) % SLOTS],
-                "id": seq,
+                "id": fid,
                 "scope": "customer",
                 "seq": seq,
                 "ts": ts,
@@ -412,7 +417,7 @@ class DurableBackend:
             engine.assert_fact(
                 {
                     "sid": _PRODUCT_SIDS[hash(sku) % SLOTS],
-                    "id": seq,
+                    "id": fid,
                     "scope": "product",
                     "seq": seq,
                     "ts": ts,
@@ -456,13 +461,20 @@ class DurableBackend:
             len({r.cust for r in reports}),
         )
 
+    def _ids(self, record: Record) -> list[dict[str, Any]]:
+        """The sid and id of each of a record's facts."""
+        fid = self._renamed.get(record.seq, record.seq)
+        facts: list[dict[str, Any]] = []
+        if record.dept is not None or record.staff is not None:
+            facts.append({"sid": _CUSTOMER_SIDS[hash(record.cust) % SLOTS], "id": fid})
+        if record.sku is not None:
+            facts.append({"sid": _PRODUCT_SIDS[hash(record.sku) % SLOTS], "id": fid})
+        return facts
+
     def _forget_later(self, record: Record) -> None:
         """Queue the retraction of a record's facts (sent with the next batch)."""
         pending = self._retract
-        if record.dept is not None or record.staff is not None:
-            pending.append({"sid": _CUSTOMER_SIDS[hash(record.cust) % SLOTS], "id": record.seq})
-        if record.sku is not None:
-            pending.append({"sid": _PRODUCT_SIDS[hash(record.sku) % SLOTS], "id": record.seq})
+        pending += self._ids(record)
         if len(pending) >= _RETRACT_BATCH:
             self._retract = []
             self._live().retract(pending)
@@ -473,22 +485,40 @@ class DurableBackend:
         A record not kept is queued for retraction already, and no later
         fact's window reaches it.
         """
-        if not kept:
-            return
-        facts: list[dict[str, Any]] = []
-        if record.dept is not None or record.staff is not None:
-            facts.append({"sid": _CUSTOMER_SIDS[hash(record.cust) % SLOTS], "id": record.seq})
-        if record.sku is not None:
-            facts.append({"sid": _PRODUCT_SIDS[hash(record.sku) % SLOTS], "id": record.seq})
-        self._live().retract(facts)
+        facts = self._ids(record)
+        # The monitor gives the record's seq to its next record: that one's
+        # facts get a new id.
+        self._renames += 1
+        self._renamed[record.seq] = f"{record.seq}.{self._renames}"
+        if kept:
+            self._live().retract(facts)
 
     def forget(self, customer: Sequence[Record], product: Sequence[Record]) -> None:
         """Retract the facts of records the monitor no longer retains (in batches)."""
         pending = self._retract
-        sids, slots = _CUSTOMER_SIDS, SLOTS
-        pending += [{"sid": sids[hash(r.cust) % slots], "id": r.seq} for r in customer]
-        sids = _PRODUCT_SIDS
-        pending += [{"sid": sids[hash(r.sku) % slots], "id": r.seq} for r in product]
+        renamed = self._renamed
+        if renamed:
+            for r in customer:
+                pending.append(
+                    {"sid": _CUSTOMER_SIDS[hash(r.cust) % SLOTS], "id": renamed.get(r.seq, r.seq)}
+                )
+            for r in product:
+                pending.append(
+                    {"sid": _PRODUCT_SIDS[hash(r.sku) % SLOTS], "id": renamed.get(r.seq, r.seq)}
+                )
+            # A record in both scopes may leave them at different times: its
+            # new id is kept (one entry per complaint taken back, a rare event).
+            for r in product:
+                if r.dept is None and r.staff is None:
+                    renamed.pop(r.seq, None)
+            for r in customer:
+                if r.sku is None:
+                    renamed.pop(r.seq, None)
+        else:
+            sids, slots = _CUSTOMER_SIDS, SLOTS
+            pending += [{"sid": sids[hash(r.cust) % slots], "id": r.seq} for r in customer]
+            sids = _PRODUCT_SIDS
+            pending += [{"sid": sids[hash(r.sku) % slots], "id": r.seq} for r in product]
         if len(pending) >= _RETRACT_BATCH:
             self._retract = []
             self._live().retract(pending)
