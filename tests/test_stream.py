@@ -484,6 +484,18 @@ class TestOpenEscalations:
         monitor.observe(complaint("y", "C9", T0 + 31 * DAY + dt.timedelta(seconds=1)))
         assert monitor.open_escalations() == ()
 
+    def test_only_the_latest_escalation_of_a_subject_stays_open(
+        self, monitor: EscalationMonitor
+    ) -> None:
+        """Each further complaint about a subject replaces its open escalation."""
+        stream = [complaint(f"c{i}", "C1", T0 + i * DAY, dept="finance") for i in range(5)]
+        stream += [complaint("d1", "C2", T0, dept="finance")]
+        stream += [complaint("d2", "C2", T0 + DAY, dept="finance")]
+        feed(monitor, stream)
+        ((escalation, _),) = [(e, 0) for e in monitor.open_escalations() if e.customer_id == "C1"]
+        assert (escalation.complaint_id, escalation.count) == ("c4", 5)
+        assert [e.complaint_id for e in monitor.open_escalations()] == ["c4", "d2"]
+
     def test_open_escalations_are_oldest_first(self, monitor: EscalationMonitor) -> None:
         """Both clauses, in the order they were raised."""
         stream = [defect(f"q{i}", f"C{i}", T0) for i in range(4)]
@@ -769,7 +781,15 @@ def _by_the_rules(
     computed by comparing every complaint with every one before it."""
     day_us = 86_400 * 1_000_000
     results: list[list[_Essence]] = []
-    opened: list[tuple[int, _Essence]] = []
+    # The latest open escalation per (reason, customer, subject), in the order raised.
+    opened: dict[tuple[str, str, str], tuple[int, _Essence]] = {}
+
+    def open_(until: int, essence: _Essence, customer: str) -> None:
+        if until >= watermark:  # a late one already past its window never opens
+            key = (essence[2], customer, essence[3])
+            opened.pop(key, None)
+            opened[key] = (until, essence)
+
     kept: list[tuple[int, Complaint, int]] = []  # complaints retained when they arrived
     watermark = -(1 << 62)
     for arrival, new in enumerate(stream):
@@ -808,7 +828,7 @@ def _by_the_rules(
                     len(matching),
                 )
                 found.append(essence)
-                opened.append((ts + repeat * day_us, essence))
+                open_(ts + repeat * day_us, essence, new.customer_id)
         if sku is not None:
             reports = [
                 (n, old, t)
@@ -831,12 +851,12 @@ def _by_the_rules(
                         len(reports),
                     )
                     found.append(essence)
-                    opened.append((ts + quality * day_us, essence))
+                    open_(ts + quality * day_us, essence, "")
         results.append(found)
         correlates = new.about_department is not None or new.about_staff is not None
         if (correlates or sku is not None) and ts >= cut:
             kept.append((arrival, new, ts))
-    return results, [essence for until, essence in opened if until >= watermark]
+    return results, [essence for until, essence in opened.values() if until >= watermark]
 
 
 def _check_escalation(

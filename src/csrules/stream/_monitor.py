@@ -18,6 +18,7 @@ import hashlib
 import importlib
 import json
 import operator
+import sys
 import threading
 import weakref
 from collections import deque
@@ -96,6 +97,7 @@ _CID: Final = operator.attrgetter("cid")
 _CUST: Final = operator.attrgetter("cust")
 # Builds a Record without NamedTuple's Python-level __new__ (hot path).
 _new_record = tuple.__new__
+_intern = sys.intern
 _EPOCH: Final = dt.date(1970, 1, 1)
 # Matches no time (no complaint's zone is this object): the day cache before the first.
 _NO_ZONE: Final = dt.timezone(dt.timedelta(0), "none")
@@ -149,6 +151,24 @@ def _text(field: str, value: object) -> None:
             raise StreamError(msg) from None
 
 
+#: What an open escalation is about: reason, customer (B2C-8.7.1; "" for B2C-8.7.5), subject.
+_OpenKey: TypeAlias = tuple[str, str, str]
+
+
+#: An open escalation: the time its window ends, itself, and its place in the order raised.
+_Opened: TypeAlias = tuple[int, StreamEscalation, int]
+
+
+def _open_key(escalation: StreamEscalation) -> _OpenKey:
+    reason = escalation.reason
+    customer = "" if reason is StreamReason.QUALITY_REPORTS else escalation.customer_id
+    return reason.value, customer, escalation.subject
+
+
+def _raised_order(item: tuple[_OpenKey, _Opened]) -> int:
+    return item[1][2]
+
+
 class _Transaction:
     """The context manager of :meth:`EscalationMonitor.transaction` (one per monitor)."""
 
@@ -195,7 +215,8 @@ class _Undo(NamedTuple):
     observed: int
     last_id: str | None
     next_expiry: int
-    opened: int
+    # The open escalations it replaced: (key, the one before or None).
+    replaced: tuple[tuple[_OpenKey, _Opened | None], ...]
 
 
 def _max_from(policy: Policy, name: str, on: dt.date) -> int:
@@ -352,7 +373,9 @@ class EscalationMonitor:
         self._next_expiry = _ALWAYS
         self._customer: deque[Record] = deque()
         self._product: deque[Record] = deque()
-        self._open: deque[tuple[int, StreamEscalation]] = deque()
+        # The latest open escalation of each key, in the order they were raised.
+        self._open: dict[_OpenKey, _Opened] = {}
+        self._raised = 0
         self._broken: str | None = None
 
     # ----------------------------------------------------------------- public
@@ -440,7 +463,7 @@ class EscalationMonitor:
         """
         with self._lock:
             latest = self._watermark
-            return tuple(e for until, e in self._open if until >= latest)
+            return tuple(e for until, e, _ in self._open.values() if until >= latest)
 
     def snapshot(self) -> dict[str, object]:
         """The monitor's state as plain JSON data, for :meth:`restore`.
@@ -622,7 +645,7 @@ class EscalationMonitor:
                         self._observed,
                         self._last_id,
                         self._next_expiry,
-                        len(self._open),
+                        (),
                     )
                 )
             if in_order:
@@ -635,6 +658,13 @@ class EscalationMonitor:
         if sku is not None:
             _text("sku", sku)
         seq = self._seq
+        # Interned: a window holds many records of the same customer, staff
+        # member and product, and a log replayed holds the same ids again.
+        cid, cust = _intern(cid), _intern(cust)
+        if staff is not None:
+            staff = _intern(staff)
+        if sku is not None:
+            sku = _intern(sku)
         record = _new_record(Record, (seq, ts, cid, cust, dept, staff, sku))
         repeat_us, quality_us = params.repeat_us, params.quality_us
         if in_order:  # everything retained is at most ts: no need for the cut
@@ -679,7 +709,7 @@ class EscalationMonitor:
                     self._observed,
                     self._last_id,
                     self._next_expiry,
-                    len(self._open),
+                    (),
                 )
             )
         if in_order:
@@ -702,8 +732,9 @@ class EscalationMonitor:
                 self._product.append(record)
         if not found:
             return ()
-        for until, escalation in found:
-            self._opened(until, escalation)
+        replaced = [self._opened(until, escalation) for until, escalation in found]
+        if undo is not None:
+            undo[-1] = undo[-1]._replace(replaced=tuple(r for r in replaced if r is not None))
         return tuple(escalation for _, escalation in found)
 
     def _escalations(
@@ -771,12 +802,20 @@ class EscalationMonitor:
                 found.append((record.ts + params.quality_us, escalation))
         return tuple(found)
 
-    def _opened(self, until: int, escalation: StreamEscalation) -> None:
+    def _opened(
+        self, until: int, escalation: StreamEscalation
+    ) -> tuple[_OpenKey, _Opened | None] | None:
+        """Open an escalation, replacing the key's earlier one; returns what it replaced."""
         if until < self._watermark:  # a late complaint's escalation, closed already
-            return
-        if not self._open:
+            return None
+        opened = self._open
+        if not opened:
             self._next_expiry = min(self._next_expiry, until + _EXPIRY_SLACK_US)
-        self._open.append((until, escalation))
+        key = _open_key(escalation)
+        before = opened.pop(key, None)
+        self._raised += 1
+        opened[key] = (until, escalation, self._raised)
+        return key, before
 
     def _undo_add(self, record: Record, kept: bool) -> None:
         """Take a record the backend took back out of it (the monitor has not changed)."""
@@ -802,8 +841,11 @@ class EscalationMonitor:
                     if record.sku is not None:
                         self._product.pop()
                 self._undo_add(record, step.kept)
-            while len(self._open) > step.opened:
-                self._open.pop()
+            for key, before in reversed(step.replaced):
+                del self._open[key]
+                if before is not None:  # back in its place in the order raised
+                    self._open[key] = before
+                    self._open = dict(sorted(self._open.items(), key=_raised_order))
             self._watermark = step.watermark
             self._seq = step.seq
             self._observed = step.observed
@@ -858,24 +900,31 @@ class EscalationMonitor:
                 self._live().forget(gone_customer, gone_product)
             except StreamError:
                 self._rebuild()
-        while opened and opened[0][0] < watermark:
-            opened.popleft()
+        while opened:
+            key, (until, _, _) = next(iter(opened.items()))
+            if until >= watermark:
+                break
+            del opened[key]
         self._next_expiry = _EXPIRY_SLACK_US + min(
             customer[0].ts + params.keep_us if customer else _ALWAYS,
             product[0].ts + params.keep_us if product else _ALWAYS,
-            opened[0][0] if opened else _ALWAYS,
+            next(iter(opened.values()))[0] if opened else _ALWAYS,
         )
 
     def _retained(self) -> tuple[list[Record], list[Record], list[tuple[int, StreamEscalation]]]:
         """What a snapshot holds: the records at or after the cut, the escalations open."""
         watermark = self._watermark
         if watermark == _NEVER:
-            return list(self._customer), list(self._product), list(self._open)
+            return (
+                list(self._customer),
+                list(self._product),
+                [(until, e) for until, e, _ in self._open.values()],
+            )
         cut = watermark - self._params_for(watermark).keep_us
         return (
             [r for r in self._customer if r.ts >= cut],
             [r for r in self._product if r.ts >= cut],
-            [(until, e) for until, e in self._open if until >= watermark],
+            [(until, e) for until, e, _ in self._open.values() if until >= watermark],
         )
 
     def _load(self, data: object) -> None:
@@ -950,7 +999,13 @@ class EscalationMonitor:
         self._last_id = last_id
         self._customer.extend(customer)
         self._product.extend(product)
-        self._open.extend(opened)
+        for until, escalation in opened:
+            key = _open_key(escalation)
+            if key in self._open:
+                msg = f"open: two escalations about {key} (only the latest stays open)"
+                raise StreamError(msg)
+            self._raised += 1
+            self._open[key] = (until, escalation, self._raised)
         self._next_expiry = _NEVER  # check at the next complaint
         self._live().load(customer, product)
 
