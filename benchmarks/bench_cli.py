@@ -33,34 +33,52 @@ ROOT = Path(__file__).resolve().parent.parent
 CASES = ROOT / "examples" / "cases.jsonl"
 
 _ROUND_TRIP = """
-import json, sys
+import json, os, sys
 with open(sys.argv[1], encoding="utf-8") as lines, open(os.devnull, "w") as out:
     for line in lines:
         out.write(json.dumps(json.loads(line), ensure_ascii=False, separators=(",", ":")) + "\\n")
 """
 
 
-def _lines(n: int) -> str:
+def _write_lines(path: Path, n: int) -> None:
+    """``examples/cases.jsonl`` repeated to ``n`` lines, written without holding them all."""
     source = [line for line in CASES.read_text(encoding="utf-8").splitlines() if line.strip()]
-    repeated = (source * (n // len(source) + 1))[:n]
-    return "\n".join(repeated) + "\n"
+    with path.open("w", encoding="utf-8") as out:
+        for i in range(n):
+            out.write(source[i % len(source)] + "\n")
+
+
+# Runs a module as ``python -m`` would and reports the process's peak resident
+# size (VmHWM) at exit. ``ru_maxrss`` would not do: on Linux it keeps the
+# peak of the process image before ``exec``, a copy of the parent's.
+_PEAK = """
+import atexit, runpy, sys
+def _peak():
+    with open("/proc/self/status") as status:
+        for line in status:
+            if line.startswith("VmHWM:"):
+                sys.stderr.write("peak-rss-kb " + line.split()[1] + "\\n")
+atexit.register(_peak)
+sys.argv = sys.argv[1:]
+runpy.run_module(sys.argv[0], run_name="__main__", alter_sys=True)
+"""
 
 
 def _run(argv: list[str]) -> tuple[float, float]:
-    """Wall seconds and peak RSS (MB) of one child process writing to /dev/null."""
+    """Wall seconds and peak RSS (MB) of one child process writing to /dev/null.
+
+    ``argv`` is ``[module, args...]``, run as ``python -m module args...``.
+    """
+    command = [sys.executable, "-c", _PEAK, *argv]
     with open(os.devnull, "w") as sink:
         start = time.perf_counter()
-        child = subprocess.Popen(argv, stdout=sink, stderr=subprocess.PIPE)
-        _, status, usage = os.wait4(child.pid, 0)
+        done = subprocess.run(command, stdout=sink, stderr=subprocess.PIPE, text=True, check=False)
         wall = time.perf_counter() - start
-        child.returncode = os.waitstatus_to_exitcode(status)
-        stderr = child.stderr.read().decode() if child.stderr else ""
-        if child.stderr:
-            child.stderr.close()
-    if child.returncode not in (0, 1):  # 1: some lines are errors, as in the example
-        msg = f"{argv} failed ({child.returncode}): {stderr}"
+    if done.returncode not in (0, 1):  # 1: some lines are errors, as in the example
+        msg = f"{argv} failed ({done.returncode}): {done.stderr}"
         raise SystemExit(msg)
-    return wall, usage.ru_maxrss / 1024
+    peaks = [line.split()[1] for line in done.stderr.splitlines() if line.startswith("peak-rss")]
+    return wall, int(peaks[-1]) / 1024
 
 
 def main() -> None:
@@ -73,11 +91,15 @@ def main() -> None:
     print(f"python {sys.version.split()[0]}, {os.cpu_count()} cpus, load before", os.getloadavg())
     peaks: dict[int, float] = {}
     with tempfile.TemporaryDirectory() as folder:
+        (Path(folder) / "bench_cli_round_trip.py").write_text(_ROUND_TRIP, encoding="utf-8")
+        os.environ["PYTHONPATH"] = os.pathsep.join(
+            [folder, *filter(None, [os.environ.get("PYTHONPATH")])]
+        )
         for n in args.sizes:
             path = Path(folder) / f"cases-{n}.jsonl"
-            path.write_text(_lines(n), encoding="utf-8")
-            cli = [sys.executable, "-m", "csrules.cli", "decide", str(path), *args.extra]
-            bare = [sys.executable, "-c", "import os\n" + _ROUND_TRIP, str(path)]
+            _write_lines(path, n)
+            cli = ["csrules.cli", "decide", str(path), *args.extra]
+            bare = ["bench_cli_round_trip", str(path)]
             cli_runs: list[tuple[float, float]] = []
             bare_runs: list[float] = []
             for _ in range(args.runs):  # alternate, so a busy spell hits both
@@ -92,8 +114,10 @@ def main() -> None:
                 f"bare json round trip {bare_time:6.3f} s: {cli_time / bare_time:5.1f}x "
                 f"(target <= 15x); peak RSS {peak:6.1f} MB"
             )
-            print(f"           runs: {[round(t, 2) for t, _ in cli_runs]} s, bare "
-                  f"{[round(t, 3) for t in bare_runs]} s, RSS {[round(m, 1) for _, m in cli_runs]}")
+            print(
+                f"           runs: {[round(t, 2) for t, _ in cli_runs]} s, bare "
+                f"{[round(t, 3) for t in bare_runs]} s, RSS {[round(m, 1) for _, m in cli_runs]}"
+            )
         if len(peaks) > 1:
             small, large = min(peaks), max(peaks)
             growth = peaks[large] / peaks[small]
@@ -102,13 +126,14 @@ def main() -> None:
         if args.profile:
             n = min(args.sizes)
             path = Path(folder) / f"cases-{n}.jsonl"
+            argv = ["decide", str(path), *args.extra]
             code = (
-                "import cProfile, pstats, sys, io\n"
+                "import cProfile, io, pstats\n"
                 "from csrules.cli import main\n"
-                "sink = io.StringIO()\n"
-                f"cProfile.run('main([{str(path)!r}, *{args.extra!r}][:0] or "
-                f"[\"decide\", {str(path)!r}, *{args.extra!r}], out=sink)', '/tmp/csrules-cli.prof')\n"
-                "pstats.Stats('/tmp/csrules-cli.prof').sort_stats('tottime').print_stats(25)\n"
+                f"argv = {argv!r}\n"
+                "profile = cProfile.Profile()\n"
+                "profile.runcall(main, argv, out=io.StringIO())\n"
+                "pstats.Stats(profile).sort_stats('tottime').print_stats(25)\n"
             )
             subprocess.run([sys.executable, "-c", code], check=False)
 
