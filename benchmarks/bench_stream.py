@@ -167,6 +167,9 @@ class _RecordingReference:
     def load(self, *args: Any) -> None:
         self.inner.load(*args)
 
+    def remove(self, *args: Any) -> None:
+        self.inner.remove(*args)
+
     def close(self) -> None:
         self.inner.close()
 

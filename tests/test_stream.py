@@ -27,6 +27,7 @@ from csrules.stream import (
     available_backends,
 )
 from csrules.stream._facts import epoch_us, local_day, shanghai_date
+from csrules.stream._monitor import MAX_TEXT_LENGTH
 from csrules.testing import aware_datetimes, complaints
 
 BACKENDS = ("reference", "durable")
@@ -483,6 +484,18 @@ class TestOpenEscalations:
         monitor.observe(complaint("y", "C9", T0 + 31 * DAY + dt.timedelta(seconds=1)))
         assert monitor.open_escalations() == ()
 
+    def test_only_the_latest_escalation_of_a_subject_stays_open(
+        self, monitor: EscalationMonitor
+    ) -> None:
+        """Each further complaint about a subject replaces its open escalation."""
+        stream = [complaint(f"c{i}", "C1", T0 + i * DAY, dept="finance") for i in range(5)]
+        stream += [complaint("d1", "C2", T0, dept="finance")]
+        stream += [complaint("d2", "C2", T0 + DAY, dept="finance")]
+        feed(monitor, stream)
+        ((escalation, _),) = [(e, 0) for e in monitor.open_escalations() if e.customer_id == "C1"]
+        assert (escalation.complaint_id, escalation.count) == ("c4", 5)
+        assert [e.complaint_id for e in monitor.open_escalations()] == ["c4", "d2"]
+
     def test_open_escalations_are_oldest_first(self, monitor: EscalationMonitor) -> None:
         """Both clauses, in the order they were raised."""
         stream = [defect(f"q{i}", f"C{i}", T0) for i in range(4)]
@@ -601,6 +614,38 @@ def complaint_streams(
 
 
 _POLICIES = st.sampled_from([POLICY, SHIFTED])
+_LIMITS = st.sampled_from([1, 2, 3, 100])
+
+
+class _UndecidableError(Exception):
+    """Deciding a complaint failed after the monitor observed it."""
+
+
+def _observe_then_fail(monitor: EscalationMonitor, *stream: Complaint) -> None:
+    """Observe complaints in a transaction that then fails, as deciding one can."""
+    with monitor.transaction():
+        for c in stream:
+            monitor.observe(c)
+        raise _UndecidableError
+
+
+def _lone_surrogate(c: Complaint) -> Complaint:
+    return attrs.evolve(c, customer_id=c.customer_id + "\ud800")
+
+
+def _too_long(c: Complaint) -> Complaint:
+    return attrs.evolve(c, id="x" * (MAX_TEXT_LENGTH + 1))
+
+
+def _bad_staff(c: Complaint) -> Complaint:
+    return attrs.evolve(c, about_staff="\udfff", about_department=Department.FINANCE)
+
+
+def _bad_sku(c: Complaint) -> Complaint:
+    return attrs.evolve(c, topic=Topic.PRODUCT_DEFECT, sku="S" * (MAX_TEXT_LENGTH + 1))
+
+
+_BAD_COMPLAINTS = st.sampled_from([_lone_surrogate, _too_long, _bad_staff, _bad_sku])
 _ANY_ORDER = complaint_streams(late=True)
 _PROPERTY = settings(deadline=None, max_examples=150, suppress_health_check=[HealthCheck.too_slow])
 
@@ -614,17 +659,55 @@ class TestBackendsAgree:
 
     @needs_durable
     @_PROPERTY
-    @given(stream=_ANY_ORDER, policy=_POLICIES)
+    @given(stream=_ANY_ORDER, policy=_POLICIES, limit=_LIMITS)
     def test_durable_and_reference_give_identical_escalations(
-        self, stream: list[Complaint], policy: Policy
+        self, stream: list[Complaint], policy: Policy, limit: int
     ) -> None:
-        """Identical results, complaint by complaint, and identical open escalations."""
+        """Identical results, complaint by complaint (``related`` cut to the same
+        limit), identical open escalations and identical snapshots."""
         with (
-            EscalationMonitor(policy, backend="reference") as reference,
-            EscalationMonitor(policy, backend="durable") as durable,
+            EscalationMonitor(policy, backend="reference", related_limit=limit) as reference,
+            EscalationMonitor(policy, backend="durable", related_limit=limit) as durable,
         ):
             assert feed(durable, stream) == feed(reference, stream)
             assert durable.open_escalations() == reference.open_escalations()
+            assert durable.snapshot() == reference.snapshot()
+
+    @_PROPERTY
+    @given(
+        stream=_ANY_ORDER,
+        policy=_POLICIES,
+        bad=st.lists(st.tuples(st.integers(0, 30), _BAD_COMPLAINTS), max_size=4),
+        backend=st.sampled_from(available_backends()),
+    )
+    def test_a_complaint_refused_changes_nothing(
+        self,
+        stream: list[Complaint],
+        policy: Policy,
+        bad: list[tuple[int, Any]],
+        backend: str,
+    ) -> None:
+        """Refused complaints (bad texts) slipped in anywhere raise StreamError, and the
+        monitor gives for the others exactly what it gives without them, down to its
+        snapshot; so does a complaint observed in a transaction that then fails."""
+        with (
+            EscalationMonitor(policy, backend=backend) as clean,  # type: ignore[arg-type]
+            EscalationMonitor(policy, backend=backend) as dirty,  # type: ignore[arg-type]
+        ):
+            expected = feed(clean, stream)
+            inserts = dict(bad)
+            got: list[tuple[StreamEscalation, ...]] = []
+            for i, c in enumerate(stream):
+                if i in inserts:
+                    before = dirty.snapshot()
+                    with pytest.raises(StreamError):
+                        dirty.observe(inserts[i](c))
+                    with pytest.raises(_UndecidableError):
+                        _observe_then_fail(dirty, c)
+                    assert dirty.snapshot() == before
+                got.append(dirty.observe(c))
+            assert got == expected
+            assert dirty.snapshot() == clean.snapshot()
 
     @_PROPERTY
     @given(stream=_ANY_ORDER, policy=_POLICIES)
@@ -641,24 +724,45 @@ class TestBackendsAgree:
                     _check_escalation(e, c, [stream[arrived[r]] for r in e.related], policy)
 
     @_PROPERTY
-    @given(stream=_ANY_ORDER, policy=_POLICIES, backend=st.sampled_from(available_backends()))
+    @given(
+        stream=_ANY_ORDER,
+        policy=_POLICIES,
+        backend=st.sampled_from(available_backends()),
+        limit=_LIMITS,
+    )
     def test_the_escalations_are_those_the_clauses_and_the_watermark_give(
-        self, stream: list[Complaint], policy: Policy, backend: str
+        self, stream: list[Complaint], policy: Policy, backend: str, limit: int
     ) -> None:
         """The monitor gives exactly what a direct reading of the rules gives: every
         earlier-observed complaint within the window, unless the watermark had
-        left it behind; and the escalations still open at the end."""
-        expected, still_open = _by_the_rules(stream, policy)
-        with EscalationMonitor(policy, backend=backend) as monitor:  # type: ignore[arg-type]
+        left it behind, ``related`` naming the latest ``limit`` of them; and the
+        escalations still open at the end."""
+        expected, still_open = _by_the_rules(stream, policy, limit)
+        with EscalationMonitor(policy, backend=backend, related_limit=limit) as monitor:  # type: ignore[arg-type]
             assert [[_essence(e) for e in found] for found in feed(monitor, stream)] == expected
             assert [_essence(e) for e in monitor.open_escalations()] == still_open
 
 
-_Essence = tuple[str, str, str, str, tuple[str, ...], int, int]
+_Essence = tuple[str, str, str, str, tuple[str, ...], int, int, int]
 
 
 def _essence(e: StreamEscalation) -> _Essence:
-    return (e.complaint_id, e.clause, e.reason.value, e.subject, e.related, e.count, e.window_days)
+    return (
+        e.complaint_id,
+        e.clause,
+        e.reason.value,
+        e.subject,
+        e.related,
+        e.count,
+        e.window_days,
+        e.related_total,
+    )
+
+
+def _named(matching: list[tuple[int, Complaint, int]], limit: int) -> tuple[str, ...]:
+    """The ids ``related`` names: the latest ``limit`` by time (then arrival), in arrival order."""
+    latest = sorted(matching, key=lambda m: (m[2], m[0]))[-limit:]
+    return tuple(old.id for _, old, _ in sorted(latest, key=lambda m: m[0]))
 
 
 def _largest_from(policy: Policy, on: dt.date) -> int:
@@ -671,16 +775,24 @@ def _largest_from(policy: Policy, on: dt.date) -> int:
 
 
 def _by_the_rules(
-    stream: Sequence[Complaint], policy: Policy
+    stream: Sequence[Complaint], policy: Policy, limit: int = 100
 ) -> tuple[list[list[_Essence]], list[_Essence]]:
     """What the monitor should say for each complaint, and what is open at the end,
     computed by comparing every complaint with every one before it."""
     day_us = 86_400 * 1_000_000
     results: list[list[_Essence]] = []
-    opened: list[tuple[int, _Essence]] = []
-    kept: list[tuple[Complaint, int]] = []  # complaints retained when they arrived
+    # The latest open escalation per (reason, customer, subject), in the order raised.
+    opened: dict[tuple[str, str, str], tuple[int, _Essence]] = {}
+
+    def open_(until: int, essence: _Essence, customer: str) -> None:
+        if until >= watermark:  # a late one already past its window never opens
+            key = (essence[2], customer, essence[3])
+            opened.pop(key, None)
+            opened[key] = (until, essence)
+
+    kept: list[tuple[int, Complaint, int]] = []  # complaints retained when they arrived
     watermark = -(1 << 62)
-    for new in stream:
+    for arrival, new in enumerate(stream):
         ts = epoch_us(new.received_at)
         day = shanghai_date(ts)
         watermark = max(watermark, ts)
@@ -689,61 +801,62 @@ def _by_the_rules(
         quality = policy.value("quality_window_days", day)
         threshold = policy.value("quality_reporters_threshold", day)
         sku = new.sku if new.topic in QUALITY_TOPICS else None
-        seen = [(old, t) for old, t in kept if t >= cut]
+        seen = [(n, old, t) for n, old, t in kept if t >= cut]
         found: list[_Essence] = []
         for reason, field in (
             ("same_department", "about_department"),
             ("same_staff", "about_staff"),
         ):
             subject = getattr(new, field)
-            related = tuple(
-                old.id
-                for old, t in seen
+            matching = [
+                (n, old, t)
+                for n, old, t in seen
                 if subject is not None
                 and old.customer_id == new.customer_id
                 and getattr(old, field) == subject
                 and abs(t - ts) <= repeat * day_us
-            )
-            if related:
+            ]
+            if matching:
                 essence = (
                     new.id,
                     "B2C-8.7.1",
                     reason,
                     str(subject),
-                    related,
-                    len(related) + 1,
+                    _named(matching, limit),
+                    len(matching) + 1,
                     repeat,
+                    len(matching),
                 )
                 found.append(essence)
-                opened.append((ts + repeat * day_us, essence))
+                open_(ts + repeat * day_us, essence, new.customer_id)
         if sku is not None:
             reports = [
-                (old, t)
-                for old, t in seen
+                (n, old, t)
+                for n, old, t in seen
                 if old.sku == sku
                 and old.topic in QUALITY_TOPICS
                 and abs(t - ts) <= quality * day_us
             ]
-            if all(old.customer_id != new.customer_id for old, _ in reports):
-                customers = len({old.customer_id for old, _ in reports}) + 1
+            if all(old.customer_id != new.customer_id for _, old, _ in reports):
+                customers = len({old.customer_id for _, old, _ in reports}) + 1
                 if customers > threshold:
-                    related = tuple(old.id for old, _ in reports)
                     essence = (
                         new.id,
                         "B2C-8.7.5",
                         "quality_reports",
                         sku,
-                        related,
+                        _named(reports, limit),
                         customers,
                         quality,
+                        len(reports),
                     )
                     found.append(essence)
-                    opened.append((ts + quality * day_us, essence))
+                    open_(ts + quality * day_us, essence, "")
         results.append(found)
         correlates = new.about_department is not None or new.about_staff is not None
         if (correlates or sku is not None) and ts >= cut:
-            kept.append((new, ts))
-    return results, [essence for until, essence in opened if until >= watermark]
+            kept.append((arrival, new, ts))
+    return results, [essence for until, essence in opened.values() if until >= watermark]
 
 
 def _check_escalation(
@@ -802,13 +915,15 @@ class TestSnapshotRestore:
 
     def test_the_snapshot_keeps_the_watermark(self, backend: str) -> None:
         """A restored monitor cuts late complaints at the same watermark: a record
-        30 days and a minute older than the watermark (still in memory) no longer counts."""
+        30 days and a minute older than the watermark (still in memory) no longer counts,
+        and the snapshot leaves it out."""
         with EscalationMonitor(backend=backend) as monitor:  # type: ignore[arg-type]
             feed(monitor, [complaint("c1", "C1", T0, dept="operations")])
+            feed(monitor, [complaint("c9", "C9", T0 + 30 * DAY - DAY, dept="finance")])
             feed(monitor, [complaint("x", "C9", T0 + 30 * DAY + dt.timedelta(minutes=1))])
             data = json.loads(json.dumps(monitor.snapshot()))
         assert data["watermark"] == epoch_us(T0 + 30 * DAY + dt.timedelta(minutes=1))
-        assert [r[2] for r in data["customer_scope"]] == ["c1"]
+        assert [r[2] for r in data["customer_scope"]] == ["c9"]
         with EscalationMonitor.restore(data, backend=backend) as restored:  # type: ignore[arg-type]
             late = complaint("c2", "C1", T0 + dt.timedelta(seconds=1), dept="operations")
             assert restored.observe(late) == ()
@@ -845,7 +960,7 @@ class TestSnapshotRestore:
     )
     def test_something_else_is_refused(self, data: dict[str, Any]) -> None:
         """Data that is not a snapshot raises StreamError saying so."""
-        with pytest.raises(StreamError, match=r"not a csrules\.stream snapshot"):
+        with pytest.raises(StreamError, match=r"not a valid csrules\.stream snapshot"):
             EscalationMonitor.restore(data, backend="reference")
 
 
@@ -857,10 +972,13 @@ class TestMonitor:
     calls from several threads.
     """
 
-    def test_auto_uses_durable_rules_where_it_imports(self) -> None:
-        """ "auto" means durable-rules when it can be imported, else the reference backend."""
+    def test_auto_is_the_reference_backend(self) -> None:
+        """ "auto" (the default) is the reference backend, the faster one, wherever
+        durable-rules imports or not."""
         with EscalationMonitor() as monitor:
-            assert monitor.backend_name == ("durable" if HAS_DURABLE else "reference")
+            assert monitor.backend_name == "reference"
+        with EscalationMonitor(backend="auto") as monitor:
+            assert monitor.backend_name == "reference"
 
     def test_auto_falls_back_to_the_reference_backend(
         self, monkeypatch: pytest.MonkeyPatch
@@ -1036,26 +1154,26 @@ class TestDurableBackend:
         [(RuntimeError, "action failed"), (_Escaping, "exception caught")],
         ids=["caught-by-the-action", "caught-by-durable-rules"],
     )
-    def test_an_action_error_is_a_stream_error_and_stops_the_monitor(
+    def test_an_action_error_is_a_stream_error_and_changes_nothing(
         self, error: type[BaseException], message: str
     ) -> None:
-        """A failing action raises StreamError; the monitor then refuses complaints
-        until restored from a snapshot, which goes on correctly."""
+        """A failing action raises StreamError; the complaint is not observed, the
+        engine is replaced by a new one holding what the monitor retains, and the
+        monitor goes on as if the complaint had never come."""
         _, durable_module = _durable_modules()
         with EscalationMonitor(backend="durable") as monitor:
             monitor.observe(complaint("c1", "C1", T0, dept="finance"))
+            before = monitor.snapshot()
             engine = _engine_of(monitor)
             engine.hits = {rule: _ExplodingList(error) for rule in engine.hits}
             with pytest.raises(StreamError, match=message):
-                monitor.observe(complaint("c2", "C1", T0, dept="finance"))
-            with pytest.raises(StreamError, match="restore it from a snapshot"):
-                monitor.observe(complaint("c3", "C2", T0, dept="finance"))
-            data = monitor.snapshot()
+                monitor.observe(complaint("c2", "C1", T0 + DAY, dept="finance"))
+            assert monitor.snapshot() == before
+            assert _engine_of(monitor) is not engine
+            (escalation,) = monitor.observe(complaint("c3", "C1", T0, dept="finance"))
+            assert escalation.related == ("c1",)
         assert engine.broken
         assert engine not in durable_module._IDLE  # a broken engine is not reused
-        with EscalationMonitor.restore(data, backend="durable") as restored:
-            (escalation,) = restored.observe(complaint("c4", "C1", T0, dept="finance"))
-            assert escalation.related == ("c1",)
 
     def test_the_state_exception_key_surfaces(self) -> None:
         """If durable-rules reports an exception in the state, the call raises StreamError."""
@@ -1183,3 +1301,525 @@ class TestTimeConversion:
         """Asia/Shanghai kept daylight saving until 1991; those dates are still right."""
         summer_1988 = pendulum.datetime(1988, 7, 1, 23, 30, tz="Asia/Shanghai")
         assert shanghai_date(epoch_us(summer_1988)) == dt.date(1988, 7, 1)
+
+
+# ------------------------------------------------------------------ refused complaints
+
+
+class TestRefusedComplaints:
+    """A complaint the monitor refuses, or one that fails after it was observed
+    inside a transaction, changes no state: the next repeat still escalates."""
+
+    @pytest.mark.parametrize(
+        ("field", "value", "message"),
+        [
+            ("customer_id", "C\ud800", "lone surrogate"),
+            ("customer_id", "C" * 16_000_000, "characters long"),
+            ("id", "k\udc00", "lone surrogate"),
+            ("about_staff", "A\ud800", "lone surrogate"),
+            ("about_staff", "A" * (MAX_TEXT_LENGTH + 1), "characters long"),
+            ("sku", "S\ud800", "lone surrogate"),
+        ],
+        ids=[
+            "surrogate-customer",
+            "16M-customer",
+            "surrogate-id",
+            "surrogate-staff",
+            "long-staff",
+            "surrogate-sku",
+        ],
+    )
+    def test_a_bad_text_is_refused_and_changes_nothing(
+        self, monitor: EscalationMonitor, field: str, value: str, message: str
+    ) -> None:
+        first = complaint("c1", "C1", T0, dept="operations", staff="A017")
+        assert monitor.observe(first) == ()
+        before = monitor.snapshot()
+        bad = attrs.evolve(
+            complaint(
+                "bad",
+                "C1",
+                T0 + DAY,
+                topic="product_defect",
+                sku="8892",
+                dept="operations",
+                staff="A017",
+            ),
+            **{field: value},  # type: ignore[arg-type]
+        )
+        with pytest.raises(StreamError, match=message):
+            monitor.observe(bad)
+        assert monitor.snapshot() == before
+        found = monitor.observe(complaint("c2", "C1", T0 + 2 * DAY, dept="operations"))
+        assert [(e.clause, e.related) for e in found] == [("B2C-8.7.1", ("c1",))]
+
+    def test_a_failed_transaction_is_undone(self, monitor: EscalationMonitor) -> None:
+        """Observed, then deciding fails: the watermark, records, escalations and
+        position are as before, and what was retained still counts."""
+        monitor.observe(complaint("c1", "C1", T0, dept="operations"))
+        before = monitor.snapshot()
+        far = complaint(
+            "far",
+            "C1",
+            pendulum.datetime(9999, 12, 31, 23, 59, 59, 999_999, tz=SH),
+            dept="operations",
+        )
+        repeat = complaint("c2", "C1", T0 + DAY, dept="operations")
+        with pytest.raises(_UndecidableError):
+            _observe_then_fail(monitor, repeat, far)
+        assert monitor.snapshot() == before
+        assert monitor.position == (1, "c1")
+        (escalation,) = monitor.observe(complaint("c3", "C1", T0 + DAY, dept="operations"))
+        assert escalation.related == ("c1",)
+
+    def test_an_undecidable_complaint_in_the_cli_does_not_move_the_watermark(
+        self, backend: str
+    ) -> None:
+        """A complaint at 9999-12-31T23:59:59.999999+08:00 is an error line and the
+        next repeat complaint still gets B2C-8.7.1 (general manager)."""
+        from csrules.cli import decide_lines
+
+        lines = [
+            _case_line("c1", "2026-05-06T10:00:00+08:00"),
+            _case_line("far", "9999-12-31T23:59:59.999999+08:00"),
+            _case_line("c2", "2026-05-07T10:00:00+08:00"),
+        ]
+        with EscalationMonitor(backend=backend) as monitor:  # type: ignore[arg-type]
+            _, far, again = decide_lines(lines, monitor=monitor)
+            assert monitor.position == (2, "c2")
+            assert monitor.snapshot()["watermark"] == epoch_us(
+                pendulum.parse("2026-05-07T10:00:00+08:00")  # type: ignore[arg-type]
+            )
+        assert "error" in far
+        decision: Any = again["decision"]
+        assert "B2C-8.7.1" in decision["rules"]
+        assert "general_manager" in decision["escalate_to"]
+
+
+    def test_an_undecidable_complaint_through_decide_changes_nothing(self, backend: str) -> None:
+        """csrules.decide takes back a complaint whose decision fails after the
+        monitor observed it: the next repeat complaint still gets B2C-8.7.1."""
+        import csrules
+        from csrules import ComplaintCase
+
+        def case(cid: str, at: pendulum.DateTime) -> ComplaintCase:
+            return ComplaintCase(cid, at, complaint(cid, "C1", at, dept="operations"))
+
+        far_time = pendulum.datetime(9999, 12, 31, 23, 59, 59, 999_999, tz=SH)
+        with EscalationMonitor(backend=backend) as monitor:  # type: ignore[arg-type]
+            csrules.decide(case("c1", T0), monitor=monitor)
+            before = monitor.snapshot()
+            with pytest.raises(Exception):  # noqa: B017, PT011 - whatever the rules raise
+                csrules.decide(case("far", far_time), monitor=monitor)
+            assert monitor.snapshot() == before
+            again = csrules.decide(case("c2", T0 + DAY), monitor=monitor)
+        assert "B2C-8.7.1" in again.rules
+
+
+def _case_line(cid: str, at: str, customer: str = "C1", **more: Any) -> str:
+    body = {
+        "customer_id": customer,
+        "channel": "phone",
+        "topic": "service",
+        "about_department": "operations",
+        "order_amount": "10.00",
+        "customer_paid_total": "10.00",
+        "contact_count": 1,
+        **more,
+    }
+    return json.dumps({"id": cid, "kind": "complaint", "at": at, "complaint": body})
+
+
+# ------------------------------------------------------------------ bounded cost
+
+
+class TestBoundedCost:
+    """Earlier complaints are indexed by key and counted; ``related`` is cut to a
+    limit, and the escalation says so."""
+
+    def test_thousands_of_repeats_name_the_latest_and_count_all(self, backend: str) -> None:
+        """4,000 complaints (300 on durable-rules) from one customer about one
+        department in one day: each counts all earlier ones, names the latest 100."""
+        n = 4000 if backend == "reference" else 300
+        stream = [
+            complaint(f"k{i}", "C1", T0 + dt.timedelta(seconds=i), dept="operations")
+            for i in range(n)
+        ]
+        with EscalationMonitor(backend=backend) as monitor:  # type: ignore[arg-type]
+            found = feed(monitor, stream)
+        (last,) = found[-1]
+        assert last.count == n
+        assert last.related_total == n - 1
+        assert last.related == tuple(f"k{i}" for i in range(n - 101, n - 1))
+        assert last.related_truncated
+        assert last.to_json()["related_truncated"] is True
+        assert f"and {n - 1 - 5} more" in last.explanation("en")
+        (early,) = found[50]
+        assert early.related == tuple(f"k{i}" for i in range(50))
+        assert not early.related_truncated
+
+    def test_the_limit_is_a_parameter(self, backend: str) -> None:
+        with EscalationMonitor(backend=backend, related_limit=2) as monitor:  # type: ignore[arg-type]
+            assert monitor.related_limit == 2
+            found = feed(monitor, [defect(f"q{i}", f"C{i}", T0 + i * DAY) for i in range(6)])
+        (escalation,) = found[-1]
+        assert (escalation.related, escalation.related_total, escalation.count) == (
+            ("q3", "q4"),
+            5,
+            6,
+        )
+        with pytest.raises(StreamError, match="related_limit"):
+            EscalationMonitor(backend=backend, related_limit=0)  # type: ignore[arg-type]
+
+    def test_the_reference_indexes_hold_only_what_is_retained(self) -> None:
+        """After the watermark moves past the window, the per-key indexes are empty."""
+        with EscalationMonitor(backend="reference") as monitor:
+            feed(
+                monitor,
+                [
+                    complaint(
+                        f"k{i}",
+                        f"C{i % 7}",
+                        T0 + i * dt.timedelta(hours=1),
+                        topic="product_defect",
+                        sku=f"S{i % 3}",
+                        dept="finance",
+                        staff="A1",
+                    )
+                    for i in range(500)
+                ],
+            )
+            monitor.observe(complaint("late", "C0", T0 + 200 * DAY))
+            monitor.observe(complaint("next", "C0", T0 + 200 * DAY))
+            inner: Any = monitor._backend
+            assert (inner._by_department, inner._by_staff, inner._by_product) == ({}, {}, {})
+
+    def test_escalation_ids_are_stable_and_distinct(self, backend: str) -> None:
+        """The id depends on the clause, the key, the complaint and its time only."""
+        stream = [
+            complaint(f"k{i}", "C1", T0 + i * DAY, dept="operations", staff="A1") for i in range(4)
+        ]
+        with EscalationMonitor(backend=backend) as one:  # type: ignore[arg-type]
+            first = [e.id for found in feed(one, stream) for e in found]
+        with EscalationMonitor(backend="reference", related_limit=1) as two:
+            second = [e.id for found in feed(two, stream) for e in found]
+        assert first == second
+        assert len(set(first)) == len(first) == 6
+
+
+# ------------------------------------------------------------------ snapshots, checked
+
+
+def _snapshot_of(stream: Sequence[Complaint]) -> dict[str, Any]:
+    with EscalationMonitor(backend="reference") as monitor:
+        feed(monitor, stream)
+        data: dict[str, Any] = json.loads(json.dumps(monitor.snapshot()))
+    return data
+
+
+def _resealed(data: dict[str, Any]) -> dict[str, Any]:
+    """``data`` with its checksum made right again (to reach the validation behind it)."""
+    from csrules.stream._monitor import _checksum
+
+    data = dict(data)
+    data["checksum"] = _checksum(data)
+    return data
+
+
+_SAMPLE = [
+    complaint("c1", "C1", T0, dept="operations", staff="A1"),
+    defect("q1", "C2", T0 + DAY),
+    complaint("c2", "C1", T0 + 2 * DAY, topic="product_defect", sku="8892", dept="operations"),
+]
+
+
+def _corrupt_seq(data: dict[str, Any]) -> None:
+    data["seq"] = -1
+
+
+def _duplicate_record(data: dict[str, Any]) -> None:
+    data["customer_scope"].append(data["customer_scope"][0])
+
+
+def _far_future_watermark(data: dict[str, Any]) -> None:
+    data["watermark"] += 400 * 365 * 86_400 * 1_000_000
+
+
+def _null_id(data: dict[str, Any]) -> None:
+    data["customer_scope"][0][2] = None
+
+
+def _watermark_out_of_range(data: dict[str, Any]) -> None:
+    data["watermark"] = 1 << 62
+
+
+def _open_id_changed(data: dict[str, Any]) -> None:
+    data["open"][0]["complaint_id"] = "c9"
+
+
+def _open_count_changed(data: dict[str, Any]) -> None:
+    data["open"][0]["count"] += 1
+
+
+class TestSnapshotChecks:
+    """Snapshots carry a version, a checksum and the stream position; restore
+    refuses anything damaged or inconsistent with StreamError and the reason."""
+
+    def test_a_snapshot_has_format_checksum_and_position(self) -> None:
+        data = _snapshot_of(_SAMPLE)
+        assert data["format"] == "csrules.stream.snapshot/3"
+        assert data["checksum"].startswith("sha256:")
+        assert data["position"] == {"observed": 3, "last_id": "c2"}
+        with EscalationMonitor.restore(data) as restored:
+            assert restored.position == (3, "c2")
+
+    @pytest.mark.parametrize(
+        ("corrupt", "reason"),
+        [
+            (_corrupt_seq, "seq must be 0 or more"),
+            (_duplicate_record, "duplicated"),
+            (_far_future_watermark, "retention before the watermark"),
+            (_null_id, "id must be a string"),
+            (_watermark_out_of_range, "years 1 and 9999"),
+            (_open_id_changed, "is not the escalation's"),
+            (_open_count_changed, "count"),
+        ],
+    )
+    def test_an_inconsistent_snapshot_is_refused_with_the_reason(
+        self, corrupt: Any, reason: str
+    ) -> None:
+        data = _snapshot_of(_SAMPLE)
+        corrupt(data)
+        with pytest.raises(StreamError, match="checksum does not match"):
+            EscalationMonitor.restore(data)
+        with pytest.raises(StreamError, match=reason):
+            EscalationMonitor.restore(_resealed(data))
+
+    def test_a_list_is_refused(self) -> None:
+        with pytest.raises(StreamError, match="JSON object, got list"):
+            EscalationMonitor.restore([_snapshot_of(_SAMPLE)])  # type: ignore[arg-type]
+
+    @_PROPERTY
+    @given(stream=_ANY_ORDER, data=st.data())
+    def test_any_single_field_corruption_is_refused(
+        self, stream: list[Complaint], data: st.DataObject
+    ) -> None:
+        """Change any one value anywhere in a snapshot: restore raises StreamError."""
+        snap = _snapshot_of(stream)
+        paths = list(_leaves(snap))
+        path = data.draw(st.sampled_from(paths))
+        value = _get(snap, path)
+        replacement = data.draw(
+            st.one_of(
+                st.none(),
+                st.integers(-(1 << 63), 1 << 63),
+                st.text(max_size=5),
+                st.booleans(),
+                st.just([]),
+                st.just({}),
+            ).filter(lambda v: v != value or type(v) is not type(value))
+        )
+        _set(snap, path, replacement)
+        with pytest.raises(StreamError):
+            EscalationMonitor.restore(snap)
+
+    @_PROPERTY
+    @given(stream=_ANY_ORDER, policy=_POLICIES, cut=st.floats(0, 1), limit=_LIMITS)
+    def test_round_trip_through_json_equals_the_uninterrupted_run(
+        self, stream: list[Complaint], policy: Policy, cut: float, limit: int
+    ) -> None:
+        """With a related limit, a restored monitor goes on like the one that never
+        stopped, and their final snapshots are equal."""
+        k = int(len(stream) * cut)
+        with EscalationMonitor(policy, related_limit=limit) as unbroken:
+            expected = feed(unbroken, stream)
+            final = unbroken.snapshot()
+        with EscalationMonitor(policy, related_limit=limit) as before:
+            feed(before, stream[:k])
+            text = json.dumps(before.snapshot())
+        with EscalationMonitor.restore(json.loads(text), policy, related_limit=limit) as after:
+            assert feed(after, stream[k:]) == expected[k:]
+            assert after.snapshot() == final
+
+
+def _leaves(node: Any, path: tuple[Any, ...] = ()) -> Iterator[tuple[Any, ...]]:
+    if isinstance(node, dict):
+        for key, value in node.items():
+            yield from _leaves(value, (*path, key))
+    elif isinstance(node, list) and node:
+        for i, value in enumerate(node):
+            yield from _leaves(value, (*path, i))
+    else:
+        yield path
+
+
+def _get(node: Any, path: tuple[Any, ...]) -> Any:
+    for step in path:
+        node = node[step]
+    return node
+
+
+def _set(node: Any, path: tuple[Any, ...], value: Any) -> None:
+    for step in path[:-1]:
+        node = node[step]
+    node[path[-1]] = value
+
+
+# ------------------------------------------------------------------ durable engines freed
+
+
+_CYCLES_SCRIPT = """
+import datetime as dt, json, sys
+import pendulum
+from csrules import Complaint
+from csrules.stream import EscalationMonitor
+
+def rss_mb():
+    with open("/proc/self/statm") as statm:
+        return int(statm.read().split()[1]) * 4096 / 1e6
+
+t0 = pendulum.datetime(2026, 5, 1, tz="Asia/Shanghai")
+sizes = []
+for cycle in range(int(sys.argv[1])):
+    monitors = [EscalationMonitor(backend="durable") for _ in range(20)]
+    for j, monitor in enumerate(monitors):
+        for k in range(30):
+            monitor.observe(Complaint(
+                id=f"c{k}", customer_id=f"C{k % 4}", received_at=t0 + dt.timedelta(hours=k),
+                channel="phone", topic="product_defect", sku=f"S{k % 3}",
+                about_department="operations", about_staff="A1"))
+    for monitor in monitors:
+        monitor.close()
+    sizes.append(rss_mb())
+print(json.dumps(sizes))
+"""
+
+
+@needs_durable
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc/self/statm")
+def test_closing_durable_monitors_keeps_memory_bounded() -> None:
+    """Open and close 20 durable monitors 40 times (in a fresh process): the resident
+    size at the end stays below twice what it was after the first three cycles."""
+    import subprocess
+
+    run = subprocess.run(
+        [sys.executable, "-c", _CYCLES_SCRIPT, "40"],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=600,
+    )
+    sizes = json.loads(run.stdout)
+    assert sizes[-1] < 2 * sizes[2], sizes
+
+
+# ------------------------------------------------------------------ csrules decide --state
+
+
+def _decide(
+    tmp_path: Any, lines: Sequence[str], *extra: str
+) -> tuple[int, list[dict[str, Any]], str]:
+    import io
+
+    from csrules.cli import main
+
+    source = tmp_path / f"in-{len(list(tmp_path.iterdir()))}.jsonl"
+    source.write_text("".join(line + "\n" for line in lines), encoding="utf-8")
+    out, err = io.StringIO(), io.StringIO()
+    status = main(["decide", str(source), *extra], out=out, err=err)
+    results = [json.loads(line) for line in out.getvalue().splitlines()]
+    return status, results, err.getvalue()
+
+
+def _escalated(results: list[dict[str, Any]]) -> list[tuple[str, tuple[str, ...]]]:
+    return [
+        (r["id"], tuple(c for c in r["decision"]["rules"] if c.startswith("B2C-8.7.")))
+        for r in results
+        if "decision" in r and any(c.startswith("B2C-8.7.") for c in r["decision"]["rules"])
+    ]
+
+
+def _day_lines(n: int) -> list[str]:
+    lines = []
+    for i in range(n):
+        more: dict[str, Any] = {"topic": "product_defect", "sku": f"S{i % 2}"} if i % 3 else {}
+        lines.append(
+            _case_line(
+                f"k{i}",
+                f"2026-05-{1 + i // 6:02d}T{8 + i % 6:02d}:00:00+08:00",
+                customer=f"C{i % 5}",
+                **more,
+            )
+        )
+    return lines
+
+
+class TestStateFile:
+    """``csrules decide --state FILE`` resumes and saves the monitor."""
+
+    @pytest.mark.parametrize("backend", available_backends())
+    def test_two_runs_with_a_state_file_equal_one_run(self, tmp_path: Any, backend: str) -> None:
+        lines = _day_lines(40)
+        _, whole, _ = _decide(tmp_path, lines, "--backend", backend)
+        state = tmp_path / "state.json"
+        status1, first, _ = _decide(
+            tmp_path, lines[:17], "--state", str(state), "--backend", backend
+        )
+        assert status1 == 0
+        assert json.loads(state.read_text())["position"] == {"observed": 17, "last_id": "k16"}
+        _, second, _ = _decide(tmp_path, lines[17:], "--state", str(state), "--backend", backend)
+        split = _escalated(first) + _escalated(second)
+        assert split == _escalated(whole)
+        assert len(split) == len(set(split)) > 5
+        assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".csrules-state")] == []
+
+    def test_the_state_is_saved_every_n_lines(
+        self, tmp_path: Any, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """Saved before lines 4 and 7 are decided: the source sees each save when it
+        is next read (lines 5 and 8)."""
+        from csrules import cli
+
+        state = tmp_path / "state.json"
+        seen: dict[int, Any] = {}
+
+        class Lines:
+            def __iter__(self) -> Iterator[str]:
+                for number, line in enumerate(_day_lines(10), start=1):
+                    if state.exists():
+                        seen[number] = json.loads(state.read_text())["position"]
+                    yield line + "\n"
+
+            def close(self) -> None:
+                return
+
+        monkeypatch.setattr(cli, "_open_input", lambda path: Lines())
+        _decide(tmp_path, [], "--state", str(state), "--state-every", "3")
+        assert 4 not in seen
+        assert seen[5] == {"observed": 3, "last_id": "k2"}
+        assert seen[8] == {"observed": 6, "last_id": "k5"}
+        assert json.loads(state.read_text())["position"]["observed"] == 10
+
+    @pytest.mark.parametrize(
+        "content", ["[]", "{", '{"format": "csrules.stream.snapshot/3"}', "tampered"]
+    )
+    def test_a_bad_state_file_is_a_usage_error(self, tmp_path: Any, content: str) -> None:
+        state = tmp_path / "state.json"
+        if content == "tampered":
+            with EscalationMonitor() as monitor:
+                monitor.observe(complaint("c1", "C1", T0, dept="finance"))
+                data = monitor.snapshot()
+            data["seq"] = 0
+            content = json.dumps(data)
+        state.write_text(content, encoding="utf-8")
+        status, results, err = _decide(tmp_path, _day_lines(2), "--state", str(state))
+        assert status == 2
+        assert results == []
+        assert f"bad state file {state}" in err
+        assert state.read_text(encoding="utf-8") == content  # left as it was
+
+    def test_state_every_needs_state_and_state_needs_the_stream(self, tmp_path: Any) -> None:
+        assert _decide(tmp_path, _day_lines(2), "--state-every", "2")[0] == 2
+        state = str(tmp_path / "s.json")
+        assert _decide(tmp_path, _day_lines(2), "--state", state, "--no-stream")[0] == 2
+        assert _decide(tmp_path, _day_lines(2), "--state", state, "--state-every", "0")[0] == 2

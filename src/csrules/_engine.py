@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from typing import TYPE_CHECKING, overload
 
 from csrules._cases import Case, ComplaintCase, PriceAdjustmentCase, PromotionCase, ReturnCase
@@ -57,7 +56,8 @@ def decide(
         monitor: for complaint cases, the escalation monitor that correlates
             complaints over time (B2C-8.7.1, B2C-8.7.5). The complaint is fed
             to it, and the escalations it triggers join the decision. Without
-            a monitor only the per-case rules apply.
+            a monitor only the per-case rules apply. A complaint that ends in
+            an error leaves the monitor as it was.
 
     Returns:
         The decision of the case's kind, with its trace.
@@ -80,12 +80,14 @@ def decide(
     if isinstance(case, ReturnCase):
         return decide_return(case.order, case.request, at=case.at, policy=policy, case_id=case.id)
     if isinstance(case, ComplaintCase):
-        stream: Iterable[object] = ()
-        if monitor is not None:
-            # a complaint the rules refuse never reaches the monitor's state
-            check_complaint(case.complaint)
+        if monitor is None:
+            return decide_complaint(case.complaint, policy=policy, case_id=case.id)
+        # a complaint the rules refuse never reaches the monitor's state, and
+        # one that fails after it was observed is taken back
+        check_complaint(case.complaint)
+        with monitor.transaction():
             stream = monitor.observe(case.complaint)
-        return decide_complaint(case.complaint, policy=policy, stream=stream, case_id=case.id)
+            return decide_complaint(case.complaint, policy=policy, stream=stream, case_id=case.id)
     if isinstance(case, PromotionCase):
         return decide_promotion(case.promotion, at=case.at, policy=policy, case_id=case.id)
     if isinstance(case, PriceAdjustmentCase):

@@ -32,6 +32,7 @@ import re
 import shutil
 import signal
 import sys
+import tempfile
 import threading
 import time
 import traceback
@@ -307,10 +308,50 @@ def _load_policy(path: str | None) -> Policy:
         raise _UsageError(msg) from err
 
 
-def _monitor(policy: Policy, backend: str) -> Any:
+def _monitor(policy: Policy, backend: str, state: str | None = None) -> Any:
     from csrules.stream import EscalationMonitor
 
-    return EscalationMonitor(policy, backend=backend)  # type: ignore[arg-type]
+    if state is None or not os.path.exists(state):
+        return EscalationMonitor(policy, backend=backend)  # type: ignore[arg-type]
+    from csrules.exceptions import StreamError
+
+    try:
+        with open(state, encoding="utf-8") as saved:
+            data = json.load(saved)
+        return EscalationMonitor.restore(data, policy, backend=backend)  # type: ignore[arg-type]
+    except (OSError, ValueError, StreamError) as err:
+        msg = f"bad state file {state}: {err}"
+        raise _UsageError(msg) from err
+
+
+def _save_state(monitor: Any, path: str) -> None:
+    """Write the monitor's snapshot to ``path`` atomically (a temporary file, then a rename)."""
+    folder = os.path.dirname(os.path.abspath(path))
+    fd, temporary = tempfile.mkstemp(prefix=".csrules-state-", dir=folder)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as saving:
+            json.dump(monitor.snapshot(), saving, ensure_ascii=False, separators=(",", ":"))
+            saving.flush()
+            os.fsync(saving.fileno())
+        os.replace(temporary, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(temporary)
+        raise
+
+
+def _saving(
+    lines: Iterable[str | bytes], monitor: Any, path: str, every: int, out: IO[str]
+) -> Iterator[str | bytes]:
+    """The lines, saving the monitor's state before every ``every``-th line after the first.
+
+    When a line is asked for, every line before it has been decided and written.
+    """
+    for number, line in enumerate(lines):
+        if number and number % every == 0:
+            out.flush()
+            _save_state(monitor, path)
+        yield line
 
 
 class _Progress:
@@ -359,8 +400,17 @@ def _with_schedule(policy: Policy, path: str | None) -> Policy:
 
 def _cmd_decide(args: argparse.Namespace, out: IO[str], err: IO[str]) -> int:
     policy = _with_schedule(_load_policy(args.policy), args.schedule)
-    with _reading(args.file) as source, _Interrupts() as interrupts:
-        monitor = None if args.no_stream else _monitor(policy, args.backend)
+    if args.state is not None and args.no_stream:
+        msg = "--state keeps the escalation monitor's state: it cannot go with --no-stream"
+        raise _UsageError(msg)
+    if args.state_every is not None and args.state is None:
+        msg = "--state-every needs --state FILE"
+        raise _UsageError(msg)
+    with _reading(args.file) as lines, _Interrupts() as interrupts:
+        monitor = None if args.no_stream else _monitor(policy, args.backend, args.state)
+        source: Iterable[str | bytes] = lines
+        if args.state is not None and args.state_every:
+            source = _saving(lines, monitor, args.state, args.state_every, out)
         progress = _Progress(args.progress or (args.progress is None and err.isatty()), err)
         results: list[dict[str, JSONValue]] = []
         try:
@@ -372,10 +422,16 @@ def _cmd_decide(args: argparse.Namespace, out: IO[str], err: IO[str]) -> int:
                 else:
                     results.append(result)
                 progress.tick("error" in result)
+            if args.state is not None:
+                out.flush()
+                _save_state(monitor, args.state)
         except KeyboardInterrupt:
             progress.finish()
             if args.format == "table":
                 _write_table(results, progress, args.lang, out)
+            if args.state is not None:  # what was decided is written: keep the state in step
+                out.flush()
+                _save_state(monitor, args.state)
             raise
         finally:
             if monitor is not None:
@@ -506,6 +562,17 @@ def _cmd_schema(args: argparse.Namespace, out: IO[str], err: IO[str]) -> int:
     return EXIT_OK
 
 
+def _positive(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        msg = f"expected a whole number of lines, 1 or more (got {text!r})"
+        raise argparse.ArgumentTypeError(msg)
+    return value
+
+
 def _parser() -> argparse.ArgumentParser:
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument(
@@ -541,7 +608,18 @@ def _parser() -> argparse.ArgumentParser:
         "--backend",
         choices=("auto", "durable", "reference"),
         default="auto",
-        help="escalation monitor backend for complaint streams (default: auto)",
+        help="escalation monitor backend for complaint streams (default: auto, the reference one)",
+    )
+    p.add_argument(
+        "--state",
+        metavar="FILE",
+        help="resume the escalation monitor from FILE if it exists, and save it there at the end",
+    )
+    p.add_argument(
+        "--state-every",
+        metavar="N",
+        type=_positive,
+        help="with --state, also save the state every N lines (so a killed run can resume)",
     )
     p.add_argument(
         "--no-stream",

@@ -37,7 +37,12 @@ What this module hides from its callers:
   bounded over any number of complaints. durable-rules cannot free a
   ruleset's states (``delete_state`` corrupts the heap, ``delete_ruleset``
   leaves them allocated), so :meth:`DurableBackend.close` retracts every
-  fact and keeps the emptied engine for the next backend to reuse.
+  fact and keeps the emptied engine for the next backend to reuse; the
+  pool never holds more engines than were open at once.
+- Every joined fact comes back to Python: a complaint sharing its key with
+  many retained ones costs in proportion to them here (the reference
+  backend counts them by bisection). The lists handed to the monitor are
+  cut to the backend's ``limit``.
 - Two patterns of one rule must not have identical conditions (the engine
   crashes on ``c.a << (m.x == 1), c.b << (m.x == 1) & ...``); the earlier
   pattern of each rule therefore also tests for the key it joins on.
@@ -53,7 +58,7 @@ from durable import engine as durable_engine
 from durable import lang as durable_lang
 
 from csrules.exceptions import StreamError
-from csrules.stream._facts import Matches, Record
+from csrules.stream._facts import RELATED_LIMIT, Matches, Record
 
 __all__ = ["RULESET", "SLOTS", "DurableBackend", "define_rules"]
 
@@ -210,6 +215,19 @@ def _records(facts: list[dict[str, Any]]) -> list[Record]:
     return records
 
 
+def _by_time(record: Record) -> tuple[int, int]:
+    return record.ts, record.seq
+
+
+def _latest(records: list[Record], limit: int) -> list[Record]:
+    """The last ``limit`` records by ``(ts, seq)``, in arrival order (``records`` are)."""
+    if len(records) <= limit:
+        return records
+    chosen = sorted(records, key=_by_time)[len(records) - limit :]
+    chosen.sort()
+    return chosen
+
+
 class _Engine:
     """A private durable-rules host with the correlation ruleset, used by one thread at a time."""
 
@@ -302,12 +320,20 @@ class _Engine:
 # Engines of closed backends, emptied, for the next backend to reuse.
 # durable-rules cannot free a ruleset's states: ``delete_ruleset`` leaves
 # them allocated, and ``delete_state`` corrupts the heap (it aborts with
-# "free(): invalid size"). Reusing an engine keeps memory bounded by the
-# number of backends open at once instead of growing with every backend
-# ever made.
+# "free(): invalid size", or crashes) once facts were retracted. So an
+# engine is never deleted while it works: every emptied engine is kept, with
+# no limit on their number, and the pool holds at most as many engines as
+# were ever open at once. Memory is then bounded by the most backends open
+# at the same time, whatever the number opened and closed. Only an engine
+# that failed is deleted (its memory is not returned).
 _IDLE: list[_Engine] = []
 _IDLE_LOCK: Final = threading.RLock()  # re-entrant: a release may run in a GC finaliser
-_IDLE_MAX: Final = 8
+
+
+def idle_engines() -> int:
+    """How many emptied engines wait for reuse (as many as were ever open at once, at most)."""
+    with _IDLE_LOCK:
+        return len(_IDLE)
 
 
 def _acquire() -> _Engine:
@@ -327,10 +353,7 @@ def _release(engine: _Engine) -> None:
         engine.discard()
         return
     with _IDLE_LOCK:
-        if len(_IDLE) < _IDLE_MAX:
-            _IDLE.append(engine)
-            return
-    engine.discard()
+        _IDLE.append(engine)
 
 
 class DurableBackend:
@@ -338,9 +361,14 @@ class DurableBackend:
 
     name: ClassVar[str] = "durable"
 
-    def __init__(self) -> None:
+    def __init__(self, limit: int = RELATED_LIMIT) -> None:
+        self._limit = limit
         self._engine: _Engine | None = _acquire()
         self._retract: list[dict[str, Any]] = []
+        # Fact ids of records whose seq was used before by a record taken
+        # back out (durable-rules refuses an id it has seen in a sid).
+        self._renamed: dict[int, str] = {}
+        self._renames = 0
 
     def _live(self) -> _Engine:
         if self._engine is None:
@@ -367,10 +395,11 @@ class DurableBackend:
             engine = self._live()  # raises
         # The facts of customer_fact and product_fact, built here (hot path).
         seq, ts, cid, cust, dept, staff, sku = record
+        fid: int | str = self._renamed.get(seq, seq) if self._renamed else seq
         if dept is not None or staff is not None:
             fact: dict[str, Any] = {
                 "sid": _CUSTOMER_SIDS[hash(cust) % SLOTS],
-                "id": seq,
+                "id": fid,
                 "scope": "customer",
                 "seq": seq,
                 "ts": ts,
@@ -388,7 +417,7 @@ class DurableBackend:
             engine.assert_fact(
                 {
                     "sid": _PRODUCT_SIDS[hash(sku) % SLOTS],
-                    "id": seq,
+                    "id": fid,
                     "scope": "product",
                     "seq": seq,
                     "ts": ts,
@@ -404,28 +433,92 @@ class DurableBackend:
         department, staff_member, repeat, peers = engine.found
         if not (department or staff_member or repeat or peers):
             return None
-        repeated = bool(repeat)
-        repeat.clear()
-        return Matches(_records(department), _records(staff_member), repeated, _records(peers))
+        limit = self._limit
+        by_department = _records(department)
+        by_staff = _records(staff_member)
+        if repeat:  # a repeat report never escalates: its peers do not matter
+            repeat.clear()
+            peers.clear()
+            return Matches(
+                _latest(by_department, limit),
+                len(by_department),
+                _latest(by_staff, limit),
+                len(by_staff),
+                True,
+                (),
+                0,
+                0,
+            )
+        reports = _records(peers)
+        return Matches(
+            _latest(by_department, limit),
+            len(by_department),
+            _latest(by_staff, limit),
+            len(by_staff),
+            False,
+            _latest(reports, limit),
+            len(reports),
+            len({r.cust for r in reports}),
+        )
+
+    def _ids(self, record: Record) -> list[dict[str, Any]]:
+        """The sid and id of each of a record's facts."""
+        fid = self._renamed.get(record.seq, record.seq)
+        facts: list[dict[str, Any]] = []
+        if record.dept is not None or record.staff is not None:
+            facts.append({"sid": _CUSTOMER_SIDS[hash(record.cust) % SLOTS], "id": fid})
+        if record.sku is not None:
+            facts.append({"sid": _PRODUCT_SIDS[hash(record.sku) % SLOTS], "id": fid})
+        return facts
 
     def _forget_later(self, record: Record) -> None:
         """Queue the retraction of a record's facts (sent with the next batch)."""
         pending = self._retract
-        if record.dept is not None or record.staff is not None:
-            pending.append({"sid": _CUSTOMER_SIDS[hash(record.cust) % SLOTS], "id": record.seq})
-        if record.sku is not None:
-            pending.append({"sid": _PRODUCT_SIDS[hash(record.sku) % SLOTS], "id": record.seq})
+        pending += self._ids(record)
         if len(pending) >= _RETRACT_BATCH:
             self._retract = []
             self._live().retract(pending)
 
+    def remove(self, record: Record, kept: bool) -> None:
+        """Undo the last :meth:`add`: retract the record's facts now.
+
+        A record not kept is queued for retraction already, and no later
+        fact's window reaches it.
+        """
+        facts = self._ids(record)
+        # The monitor gives the record's seq to its next record: that one's
+        # facts get a new id.
+        self._renames += 1
+        self._renamed[record.seq] = f"{record.seq}.{self._renames}"
+        if kept:
+            self._live().retract(facts)
+
     def forget(self, customer: Sequence[Record], product: Sequence[Record]) -> None:
         """Retract the facts of records the monitor no longer retains (in batches)."""
         pending = self._retract
-        sids, slots = _CUSTOMER_SIDS, SLOTS
-        pending += [{"sid": sids[hash(r.cust) % slots], "id": r.seq} for r in customer]
-        sids = _PRODUCT_SIDS
-        pending += [{"sid": sids[hash(r.sku) % slots], "id": r.seq} for r in product]
+        renamed = self._renamed
+        if renamed:
+            for r in customer:
+                pending.append(
+                    {"sid": _CUSTOMER_SIDS[hash(r.cust) % SLOTS], "id": renamed.get(r.seq, r.seq)}
+                )
+            for r in product:
+                pending.append(
+                    {"sid": _PRODUCT_SIDS[hash(r.sku) % SLOTS], "id": renamed.get(r.seq, r.seq)}
+                )
+            # A record in both scopes may leave them at different times: its
+            # new id is kept (one entry per complaint taken back, a rare event).
+            for r in product:
+                if r.dept is None and r.staff is None:
+                    renamed.pop(r.seq, None)
+            for r in customer:
+                if r.sku is None:
+                    renamed.pop(r.seq, None)
+        else:
+            sids, slots = _CUSTOMER_SIDS, SLOTS
+            pending += [{"sid": sids[hash(r.cust) % slots], "id": r.seq} for r in customer]
+            sids = _PRODUCT_SIDS
+            pending += [{"sid": sids[hash(r.sku) % slots], "id": r.seq} for r in product]
         if len(pending) >= _RETRACT_BATCH:
             self._retract = []
             self._live().retract(pending)

@@ -20,6 +20,7 @@ from csrules._domain import Topic
 __all__ = [
     "DAY_US",
     "QUALITY_TOPICS",
+    "RELATED_LIMIT",
     "SHANGHAI_FIXED_FROM_US",
     "SHANGHAI_OFFSET_US",
     "Backend",
@@ -92,24 +93,39 @@ class Record(NamedTuple):
 
 
 class Matches(NamedTuple):
-    """The earlier records a new record correlates with, in arrival order.
+    """The earlier records a new record correlates with.
 
     "Earlier" means observed before the new record (a lower ``seq``); their
     times may be before or after its own, within the window either way.
+    Each list holds at most the backend's ``limit`` records: the latest by
+    ``(ts, seq)``, listed in arrival order; the counts are of all of them.
 
     Attributes:
         department: same customer, same department, within the repeat window.
+        department_count: how many such records there are.
         staff: same customer, same staff member, within the repeat window.
+        staff_count: how many such records there are.
         product_repeat: the same customer already reported the product within
-            the quality window.
+            the quality window (then the product fields are empty: such a
+            report never escalates).
         product_peers: quality reports on the same product by other
             customers, within the quality window.
+        peer_count: how many such reports there are.
+        peer_customers: how many different customers made them.
     """
 
     department: Sequence[Record]
+    department_count: int
     staff: Sequence[Record]
+    staff_count: int
     product_repeat: bool
     product_peers: Sequence[Record]
+    peer_count: int
+    peer_customers: int
+
+
+#: The most earlier complaints an escalation names in ``related`` by default.
+RELATED_LIMIT: Final = 100
 
 
 class Backend(Protocol):
@@ -120,8 +136,9 @@ class Backend(Protocol):
     record's time minus and plus the window in force on its date, the lower
     bound raised to what the monitor still retains (see
     :class:`~csrules.stream.EscalationMonitor`). Records reach :meth:`add`
-    in ``seq`` order (arrival order, whatever their times) and leave through
-    :meth:`forget` in the same order.
+    in ``seq`` order (arrival order, whatever their times). A backend is
+    built with ``limit``, the most records each list of :class:`Matches`
+    holds.
     """
 
     name: ClassVar[str]
@@ -143,7 +160,10 @@ class Backend(Protocol):
         """
 
     def forget(self, customer: Sequence[Record], product: Sequence[Record]) -> None:
-        """Drop the first records of each scope, in arrival order: they are no longer retained."""
+        """Drop records of each scope: they are no longer retained."""
+
+    def remove(self, record: Record, kept: bool) -> None:
+        """Undo the last :meth:`add` (of ``record``, stored if ``kept``)."""
 
     def load(self, customer: Sequence[Record], product: Sequence[Record]) -> None:
         """Store records of a restored snapshot without correlating them."""

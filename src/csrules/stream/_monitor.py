@@ -12,9 +12,13 @@ of these.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
+import hashlib
 import importlib
+import json
 import operator
+import sys
 import threading
 import weakref
 from collections import deque
@@ -25,7 +29,7 @@ from typing import Final, Literal, NamedTuple, TypeAlias
 import pendulum
 
 from csrules._decision import Escalation
-from csrules._domain import Complaint
+from csrules._domain import Complaint, Department
 from csrules.exceptions import StreamError
 from csrules.io._json import parse_aware_time
 from csrules.policy import Policy, default_policy
@@ -34,10 +38,12 @@ from csrules.stream._escalation import (
     REPEAT_COMPLAINT_CLAUSE,
     StreamEscalation,
     StreamReason,
+    escalation_id,
 )
 from csrules.stream._facts import (
     DAY_US,
     QUALITY_TOPICS,
+    RELATED_LIMIT,
     SHANGHAI_FIXED_FROM_US,
     SHANGHAI_OFFSET_US,
     Backend,
@@ -49,21 +55,41 @@ from csrules.stream._facts import (
 )
 from csrules.stream._reference import ReferenceBackend
 
-__all__ = ["BackendName", "EscalationMonitor", "available_backends"]
+__all__ = ["MAX_TEXT_LENGTH", "BackendName", "EscalationMonitor", "available_backends"]
 
-#: The backends a monitor can use; ``"auto"`` picks durable-rules when it imports.
+#: The backends a monitor can use; ``"auto"`` is the reference backend (the faster).
 BackendName: TypeAlias = Literal["auto", "durable", "reference"]
 
-SNAPSHOT_FORMAT: Final = "csrules.stream.snapshot/2"
+SNAPSHOT_FORMAT: Final = "csrules.stream.snapshot/3"
+# Written before snapshots had a checksum and a position.
+_SNAPSHOT_FORMAT_2: Final = "csrules.stream.snapshot/2"
 # Written before late complaints were accepted: its "last" time is the watermark.
 _SNAPSHOT_FORMAT_1: Final = "csrules.stream.snapshot/1"
+_SNAPSHOT_KEYS: Final = frozenset(
+    {
+        "format",
+        "checksum",
+        "policy",
+        "seq",
+        "watermark",
+        "position",
+        "customer_scope",
+        "product_scope",
+        "open",
+    }
+)
+#: The longest complaint id, customer id, staff id or SKU the monitor takes.
+MAX_TEXT_LENGTH: Final = 1000
+# Times a monitor can hold: those of datetime, years 1 to 9999 (epoch microseconds).
+_FIRST_US: Final = (dt.date.min.toordinal() - dt.date(1970, 1, 1).toordinal()) * DAY_US - DAY_US
+_LAST_US: Final = (dt.date.max.toordinal() - dt.date(1970, 1, 1).toordinal() + 2) * DAY_US
 # Imported on demand: it imports durable-rules, which Python 3.13+ cannot.
 _DURABLE_MODULE: Final = "csrules.stream._durable"
 
 # Records and escalations are forgotten at most this late (batching the work).
 _EXPIRY_SLACK_US: Final = 3600 * 1_000_000
 _PARAMS_CACHE_MAX: Final = 8192
-_NO_MATCHES: Final = Matches((), (), False, ())
+_NO_MATCHES: Final = Matches((), 0, (), 0, False, (), 0, 0)
 # Before any time (the watermark before any complaint) and after every time (for expiry).
 _NEVER: Final = -(1 << 62)
 _ALWAYS: Final = 1 << 62
@@ -71,9 +97,12 @@ _CID: Final = operator.attrgetter("cid")
 _CUST: Final = operator.attrgetter("cust")
 # Builds a Record without NamedTuple's Python-level __new__ (hot path).
 _new_record = tuple.__new__
+_intern = sys.intern
 _EPOCH: Final = dt.date(1970, 1, 1)
 # Matches no time (no complaint's zone is this object): the day cache before the first.
 _NO_ZONE: Final = dt.timezone(dt.timedelta(0), "none")
+
+_DEPARTMENTS: Final = frozenset(d.value for d in Department)
 
 REPEAT_WINDOW: Final = "repeat_complaint_window_days"
 QUALITY_WINDOW: Final = "quality_window_days"
@@ -89,21 +118,105 @@ def available_backends() -> tuple[str, ...]:
     return ("durable", "reference")
 
 
-def _make_backend(kind: str) -> Backend:
-    if kind == "reference":
-        return ReferenceBackend()
-    if kind not in ("auto", "durable"):
+def _make_backend(kind: str, limit: int) -> Backend:
+    if kind in ("reference", "auto"):
+        return ReferenceBackend(limit)
+    if kind != "durable":
         msg = f"backend must be one of 'auto', 'durable', 'reference' (got {kind!r})"
         raise StreamError(msg)
     try:
         durable = importlib.import_module(_DURABLE_MODULE)
     except ImportError as exc:
-        if kind == "auto":
-            return ReferenceBackend()
         msg = f"the durable backend needs durable-rules, which cannot be imported here: {exc}"
         raise StreamError(msg) from exc
-    backend: Backend = durable.DurableBackend()
+    backend: Backend = durable.DurableBackend(limit)
     return backend
+
+
+def _text(field: str, value: object) -> None:
+    """Refuse a text the monitor cannot hold (every backend alike)."""
+    if not isinstance(value, str):
+        msg = f"complaint {field} must be a string, got {type(value).__name__}"
+        raise StreamError(msg)
+    if len(value) > MAX_TEXT_LENGTH:
+        msg = f"complaint {field} is {len(value):,} characters long; "
+        msg += f"the escalation monitor takes at most {MAX_TEXT_LENGTH:,}"
+        raise StreamError(msg)
+    if not value.isascii():
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError as exc:
+            msg = f"complaint {field} {value[:40]!r} is not valid Unicode text "
+            msg += f"(a lone surrogate at position {exc.start})"
+            raise StreamError(msg) from None
+
+
+#: What an open escalation is about: reason, customer (B2C-8.7.1; "" for B2C-8.7.5), subject.
+_OpenKey: TypeAlias = tuple[str, str, str]
+
+
+#: An open escalation: the time its window ends, itself, and its place in the order raised.
+_Opened: TypeAlias = tuple[int, StreamEscalation, int]
+
+
+def _open_key(escalation: StreamEscalation) -> _OpenKey:
+    reason = escalation.reason
+    customer = "" if reason is StreamReason.QUALITY_REPORTS else escalation.customer_id
+    return reason.value, customer, escalation.subject
+
+
+def _raised_order(item: tuple[_OpenKey, _Opened]) -> int:
+    return item[1][2]
+
+
+class _Transaction:
+    """The context manager of :meth:`EscalationMonitor.transaction` (one per monitor)."""
+
+    __slots__ = ("_depth", "_monitor")
+
+    def __init__(self, monitor: EscalationMonitor) -> None:
+        self._monitor = monitor
+        self._depth = 0
+
+    def __enter__(self) -> EscalationMonitor:
+        monitor = self._monitor
+        monitor._lock.acquire()
+        if self._depth == 0:
+            monitor._undo = []
+        self._depth += 1
+        return monitor
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        monitor = self._monitor
+        try:
+            self._depth -= 1
+            if self._depth == 0:
+                try:
+                    if exc_type is not None:
+                        monitor._rollback()
+                finally:
+                    monitor._undo = None
+        finally:
+            monitor._lock.release()
+
+
+class _Undo(NamedTuple):
+    """What one observation changed, to undo it (see ``EscalationMonitor.transaction``)."""
+
+    record: Record | None
+    kept: bool
+    watermark: int
+    seq: int
+    observed: int
+    last_id: str | None
+    next_expiry: int
+    # The open escalations it replaced: (key, the one before or None).
+    replaced: tuple[tuple[_OpenKey, _Opened | None], ...]
 
 
 def _max_from(policy: Policy, name: str, on: dt.date) -> int:
@@ -197,25 +310,45 @@ class EscalationMonitor:
     forgotten, and memory stays bounded. The monitor is thread-safe; calls
     are serialised.
 
+    A complaint the monitor refuses (an error) changes nothing: not the
+    watermark, not what is retained. :meth:`transaction` extends this to a
+    block of work around :meth:`observe` (deciding the complaint, say).
+
     Args:
         policy: the shop's policy; the bundled B2C policy by default.
-        backend: ``"durable"`` (durable-rules), ``"reference"`` (plain
-            Python) or ``"auto"``: durable-rules where it can be imported,
-            else the reference backend. Both give the same escalations.
+        backend: ``"reference"`` (plain Python), ``"durable"``
+            (durable-rules) or ``"auto"``, the reference backend (the faster
+            one, by measurement). Both give the same escalations.
+        related_limit: the most earlier complaints an escalation names in
+            ``related`` (the latest received); ``related_total`` and
+            ``count`` count all of them.
 
     Raises:
-        StreamError: an unknown backend, or ``"durable"`` where
-            durable-rules cannot be imported.
+        StreamError: an unknown backend, ``"durable"`` where durable-rules
+            cannot be imported, or a ``related_limit`` below 1.
 
     .. versionadded:: 0.1.0
     """
 
-    def __init__(self, policy: Policy | None = None, *, backend: BackendName = "auto") -> None:
+    def __init__(
+        self,
+        policy: Policy | None = None,
+        *,
+        backend: BackendName = "auto",
+        related_limit: int = RELATED_LIMIT,
+    ) -> None:
+        if isinstance(related_limit, bool) or not isinstance(related_limit, int):
+            msg = f"related_limit must be an integer, got {related_limit!r}"
+            raise StreamError(msg)
+        if related_limit < 1:
+            msg = f"related_limit must be at least 1, got {related_limit}"
+            raise StreamError(msg)
         self._policy = policy if policy is not None else default_policy()
-        self._backend: Backend | None = _make_backend(backend)
+        self._limit = related_limit
+        self._backend: Backend | None = _make_backend(backend, related_limit)
         self._finalizer = weakref.finalize(self, self._backend.close)
         self._finalizer.atexit = False
-        self._lock = threading.Lock()
+        self._lock = threading.RLock()
         self._acquire = self._lock.acquire
         self._release = self._lock.release
         self._params: dict[int, _Params] = {}
@@ -228,13 +361,21 @@ class EscalationMonitor:
         self._day_from = _ALWAYS
         self._day_until = _NEVER
         self._seq = 0
+        # Complaints observed, and the last one's id: the stream position.
+        self._observed = 0
+        self._last_id: str | None = None
+        # Inside a transaction: what each observation changed, to undo it.
+        self._undo: list[_Undo] | None = None
+        self._transaction = _Transaction(self)
         # The latest received_at observed (epoch microseconds).
         self._watermark = _NEVER
         # Nothing can expire before this time (epoch microseconds).
         self._next_expiry = _ALWAYS
         self._customer: deque[Record] = deque()
         self._product: deque[Record] = deque()
-        self._open: deque[tuple[int, StreamEscalation]] = deque()
+        # The latest open escalation of each key, in the order they were raised.
+        self._open: dict[_OpenKey, _Opened] = {}
+        self._raised = 0
         self._broken: str | None = None
 
     # ----------------------------------------------------------------- public
@@ -249,6 +390,28 @@ class EscalationMonitor:
         """The policy whose windows and threshold the monitor applies."""
         return self._policy
 
+    @property
+    def related_limit(self) -> int:
+        """The most earlier complaints an escalation names in ``related``."""
+        return self._limit
+
+    @property
+    def position(self) -> tuple[int, str | None]:
+        """The stream position: complaints observed so far, and the last one's id."""
+        with self._lock:
+            return self._observed, self._last_id
+
+    def transaction(self) -> contextlib.AbstractContextManager[EscalationMonitor]:
+        """Observe complaints as one unit of work: if the block raises, none stays observed.
+
+        ``with monitor.transaction(): decision = decide(case, monitor=monitor)``
+        leaves the monitor as it was when deciding fails after the
+        complaint was observed. Other threads wait for the block to end.
+        Records are forgotten only outside a transaction. Nested blocks
+        belong to the outermost one.
+        """
+        return self._transaction
+
     def observe(self, complaint: Complaint) -> tuple[StreamEscalation, ...]:
         """Take in one complaint and return the escalations it triggers.
 
@@ -261,9 +424,13 @@ class EscalationMonitor:
             B2C-8.7.1 same staff member, B2C-8.7.5; ``()`` when none.
 
         Raises:
-            StreamError: the monitor is closed, or the durable-rules engine
-                failed (after which the monitor refuses further complaints:
-                restore a snapshot).
+            StreamError: the monitor is closed; a complaint id, customer id,
+                staff id or SKU is longer than :data:`MAX_TEXT_LENGTH` or is
+                not valid Unicode text; or the engine failed on it. The
+                complaint is then not observed and nothing changes (after
+                an engine failure the backend is rebuilt from what the
+                monitor retains; should that fail too, the monitor refuses
+                further complaints: restore a snapshot).
             PolicyError: a parameter has no value on the complaint's date
                 (the complaint is then not observed).
         """
@@ -296,15 +463,16 @@ class EscalationMonitor:
         """
         with self._lock:
             latest = self._watermark
-            return tuple(e for until, e in self._open if until >= latest)
+            return tuple(e for until, e, _ in self._open.values() if until >= latest)
 
     def snapshot(self) -> dict[str, object]:
         """The monitor's state as plain JSON data, for :meth:`restore`.
 
         It holds the complaints still retained (as records of ids and integer
-        times), the open escalations and the watermark; it does not depend on
-        the backend. A monitor stopped by an engine error can still be
-        snapshot, to restore a working one.
+        times), the open escalations, the watermark, the stream position
+        (complaints observed, the last one's id) and a SHA-256 checksum of
+        the rest; it does not depend on the backend. A monitor stopped by an
+        engine error can still be snapshot, to restore a working one.
 
         Raises:
             StreamError: the monitor is closed.
@@ -314,15 +482,19 @@ class EscalationMonitor:
                 msg = "the escalation monitor is closed"
                 raise StreamError(msg)
             watermark = self._watermark
-            return {
+            customer, product, opened = self._retained()
+            data: dict[str, object] = {
                 "format": SNAPSHOT_FORMAT,
                 "policy": self._policy.name,
                 "seq": self._seq,
                 "watermark": None if watermark == _NEVER else watermark,
-                "customer_scope": [_record_json(r) for r in self._customer],
-                "product_scope": [_record_json(r) for r in self._product],
-                "open": [{"until": until, **e.to_json()} for until, e in self._open],
+                "position": {"observed": self._observed, "last_id": self._last_id},
+                "customer_scope": [_record_json(r) for r in customer],
+                "product_scope": [_record_json(r) for r in product],
+                "open": [{"until": until, **e.to_json()} for until, e in opened],
             }
+            data["checksum"] = _checksum(data)
+            return data
 
     @classmethod
     def restore(
@@ -331,22 +503,31 @@ class EscalationMonitor:
         policy: Policy | None = None,
         *,
         backend: BackendName = "auto",
+        related_limit: int = RELATED_LIMIT,
     ) -> EscalationMonitor:
         """A monitor that goes on from a :meth:`snapshot` as if it had never stopped.
 
         The snapshot may come from either backend and may have gone through
-        ``json.dumps`` / ``json.loads``. Snapshots of the earlier format
-        (``csrules.stream.snapshot/1``) are read too.
+        ``json.dumps`` / ``json.loads``. Snapshots of the earlier formats
+        (``csrules.stream.snapshot/1`` and ``/2``, without a checksum) are
+        read too.
 
         Raises:
-            StreamError: ``data`` is not a snapshot of this format.
+            StreamError: ``data`` is not a valid snapshot; the message says
+                what is wrong (the checksum does not match, a record is
+                duplicated, a time is out of range, ...).
         """
-        monitor = cls(policy, backend=backend)
+        monitor = cls(policy, backend=backend, related_limit=related_limit)
         try:
             monitor._load(data)
-        except (KeyError, TypeError, ValueError) as exc:
+        except StreamError as exc:
             monitor.close()
-            msg = f"not a csrules.stream snapshot ({SNAPSHOT_FORMAT}): {exc!r}"
+            msg = f"not a valid csrules.stream snapshot: {exc}"
+            raise StreamError(msg) from exc
+        except (KeyError, TypeError, ValueError, AttributeError) as exc:
+            monitor.close()
+            what = f"missing key {exc}" if isinstance(exc, KeyError) else str(exc)
+            msg = f"not a valid csrules.stream snapshot: {what}"
             raise StreamError(msg) from exc
         except BaseException:
             monitor.close()
@@ -422,10 +603,15 @@ class EscalationMonitor:
         return params
 
     def _observe(self, complaint: Complaint) -> tuple[StreamEscalation, ...]:
-        # The hot path: kept flat, as it runs once per complaint.
+        # The hot path: kept flat, as it runs once per complaint. Nothing of
+        # the monitor changes before the backend took the record; what
+        # follows it cannot fail.
         backend = self._backend
         if backend is None or self._broken is not None:
             backend = self._live()
+        watermark = self._watermark
+        if watermark > self._next_expiry and self._undo is None:
+            self._expire(watermark, self._params_for(watermark))
         at = complaint.received_at
         tz, start, end, midnight, params = self._day
         if at.tzinfo is tz and start <= at < end:  # the same zone object: fields compared in C
@@ -438,21 +624,48 @@ class EscalationMonitor:
                     params = self._params_at(ts)
         else:
             ts, params = self._time_and_params(at)
-        watermark = self._watermark
-        in_order = ts >= watermark
-        if in_order:
-            self._watermark = ts
-            if ts > self._next_expiry:
-                self._expire(ts, params)
+        cid = complaint.id
+        cust = complaint.customer_id
+        if not (cid.isascii() and cust.isascii() and len(cid) <= MAX_TEXT_LENGTH >= len(cust)):
+            _text("id", cid)
+            _text("customer_id", cust)
         dept = complaint.about_department
         staff = complaint.about_staff
         sku = complaint.sku if complaint.topic in QUALITY_TOPICS else None
+        undo = self._undo
+        in_order = ts >= watermark
         if dept is None and staff is None and sku is None:
+            if undo is not None:
+                undo.append(
+                    _Undo(
+                        None,
+                        False,
+                        watermark,
+                        self._seq,
+                        self._observed,
+                        self._last_id,
+                        self._next_expiry,
+                        (),
+                    )
+                )
+            if in_order:
+                self._watermark = ts
+            self._observed += 1
+            self._last_id = cid
             return ()
-        record = _new_record(
-            Record, (self._seq, ts, complaint.id, complaint.customer_id, dept, staff, sku)
-        )
-        self._seq += 1
+        if staff is not None:
+            _text("about_staff", staff)
+        if sku is not None:
+            _text("sku", sku)
+        seq = self._seq
+        # Interned: a window holds many records of the same customer, staff
+        # member and product, and a log replayed holds the same ids again.
+        cid, cust = _intern(cid), _intern(cust)
+        if staff is not None:
+            staff = _intern(staff)
+        if sku is not None:
+            sku = _intern(sku)
+        record = _new_record(Record, (seq, ts, cid, cust, dept, staff, sku))
         repeat_us, quality_us = params.repeat_us, params.quality_us
         if in_order:  # everything retained is at most ts: no need for the cut
             keep = True
@@ -466,9 +679,44 @@ class EscalationMonitor:
             matches = backend.add(
                 record, customer_since, ts + repeat_us, product_since, ts + quality_us, keep
             )
-        except StreamError as exc:
-            self._broken = str(exc)
+        except StreamError:
+            self._rebuild()
             raise
+        found: tuple[tuple[int, StreamEscalation], ...] = ()
+        if matches is None:
+            if sku is not None and params.threshold <= 0:
+                matches = _NO_MATCHES
+        elif (
+            not matches.department
+            and not matches.staff
+            and (matches.product_repeat or matches.peer_customers < params.threshold)
+        ):
+            matches = None  # no repeat, and too few other reports to pass the threshold
+        if matches is not None:
+            try:
+                found = self._escalations(record, at, matches, params)
+            except BaseException:
+                self._undo_add(record, keep)
+                raise
+        # Commit.
+        if undo is not None:
+            undo.append(
+                _Undo(
+                    record,
+                    keep,
+                    watermark,
+                    seq,
+                    self._observed,
+                    self._last_id,
+                    self._next_expiry,
+                    (),
+                )
+            )
+        if in_order:
+            self._watermark = ts
+        self._seq = seq + 1
+        self._observed += 1
+        self._last_id = cid
         if keep:
             if dept is not None or staff is not None:
                 if not self._customer:
@@ -482,65 +730,154 @@ class EscalationMonitor:
                         self._next_expiry, ts + params.keep_us + _EXPIRY_SLACK_US
                     )
                 self._product.append(record)
-        if matches is None:
-            if sku is None or params.threshold > 0:
-                return ()
-            matches = _NO_MATCHES
-        elif (
-            not matches.department
-            and not matches.staff
-            and (matches.product_repeat or len(matches.product_peers) < params.threshold)
-        ):
-            return ()  # no repeat, and too few other reports to pass the threshold
-        return self._escalate(record, at, matches, params)
+        if not found:
+            return ()
+        replaced = [self._opened(until, escalation) for until, escalation in found]
+        if undo is not None:
+            undo[-1] = undo[-1]._replace(replaced=tuple(r for r in replaced if r is not None))
+        return tuple(escalation for _, escalation in found)
 
-    def _escalate(
+    def _escalations(
         self, record: Record, at: pendulum.DateTime, matches: Matches, params: _Params
-    ) -> tuple[StreamEscalation, ...]:
-        found: list[StreamEscalation] = []
+    ) -> tuple[tuple[int, StreamEscalation], ...]:
+        """The escalations of a record, each with the time its window ends."""
+        found: list[tuple[int, StreamEscalation]] = []
         repeat_until = record.ts + params.repeat_us
-        for reason, subject, earlier in (
-            (StreamReason.SAME_DEPARTMENT, record.dept, matches.department),
-            (StreamReason.SAME_STAFF, record.staff, matches.staff),
+        for reason, subject, earlier, total in (
+            (
+                StreamReason.SAME_DEPARTMENT,
+                record.dept,
+                matches.department,
+                matches.department_count,
+            ),
+            (StreamReason.SAME_STAFF, record.staff, matches.staff, matches.staff_count),
         ):
-            if earlier and subject is not None:
+            if total and subject is not None:
+                subject = str(subject)
                 escalation = StreamEscalation(
                     clause=REPEAT_COMPLAINT_CLAUSE,
                     complaint_id=record.cid,
                     customer_id=record.cust,
                     reason=reason,
-                    subject=str(subject),
+                    subject=subject,
                     related=tuple(map(_CID, earlier)),
                     at=at,
-                    count=len(earlier) + 1,
+                    count=total + 1,
                     window_days=params.repeat_days,
+                    related_total=total,
+                    id=escalation_id(
+                        REPEAT_COMPLAINT_CLAUSE,
+                        reason.value,
+                        record.cust,
+                        subject,
+                        record.cid,
+                        record.ts,
+                    ),
                 )
-                found.append(escalation)
-                self._opened(repeat_until, escalation)
+                found.append((repeat_until, escalation))
         if record.sku is not None and not matches.product_repeat:
-            customers = len(set(map(_CUST, matches.product_peers))) + 1
+            customers = matches.peer_customers + 1
             if customers > params.threshold:
+                reason = StreamReason.QUALITY_REPORTS
                 escalation = StreamEscalation(
                     clause=QUALITY_REPORTS_CLAUSE,
                     complaint_id=record.cid,
                     customer_id=record.cust,
-                    reason=StreamReason.QUALITY_REPORTS,
+                    reason=reason,
                     subject=record.sku,
                     related=tuple(map(_CID, matches.product_peers)),
                     at=at,
                     count=customers,
                     window_days=params.quality_days,
+                    related_total=matches.peer_count,
+                    id=escalation_id(
+                        QUALITY_REPORTS_CLAUSE,
+                        reason.value,
+                        record.cust,
+                        record.sku,
+                        record.cid,
+                        record.ts,
+                    ),
                 )
-                found.append(escalation)
-                self._opened(record.ts + params.quality_us, escalation)
+                found.append((record.ts + params.quality_us, escalation))
         return tuple(found)
 
-    def _opened(self, until: int, escalation: StreamEscalation) -> None:
+    def _opened(
+        self, until: int, escalation: StreamEscalation
+    ) -> tuple[_OpenKey, _Opened | None] | None:
+        """Open an escalation, replacing the key's earlier one; returns what it replaced."""
         if until < self._watermark:  # a late complaint's escalation, closed already
-            return
-        if not self._open:
+            return None
+        opened = self._open
+        if not opened:
             self._next_expiry = min(self._next_expiry, until + _EXPIRY_SLACK_US)
-        self._open.append((until, escalation))
+        key = _open_key(escalation)
+        before = opened.pop(key, None)
+        self._raised += 1
+        opened[key] = (until, escalation, self._raised)
+        return key, before
+
+    def _undo_add(self, record: Record, kept: bool) -> None:
+        """Take a record the backend took back out of it (the monitor has not changed)."""
+        backend = self._backend
+        if backend is None:
+            return
+        try:
+            backend.remove(record, kept)
+        except StreamError:
+            self._rebuild()
+
+    def _rollback(self) -> None:
+        """Undo the observations of the transaction, the last first."""
+        undo = self._undo
+        if not undo:
+            return
+        for step in reversed(undo):
+            record = step.record
+            if record is not None:
+                if step.kept:
+                    if record.dept is not None or record.staff is not None:
+                        self._customer.pop()
+                    if record.sku is not None:
+                        self._product.pop()
+                self._undo_add(record, step.kept)
+            for key, before in reversed(step.replaced):
+                del self._open[key]
+                if before is not None:  # back in its place in the order raised
+                    self._open[key] = before
+                    self._open = dict(sorted(self._open.items(), key=_raised_order))
+            self._watermark = step.watermark
+            self._seq = step.seq
+            self._observed = step.observed
+            self._last_id = step.last_id
+            self._next_expiry = step.next_expiry
+        undo.clear()
+
+    def _rebuild(self) -> None:
+        """Replace a backend that failed by a new one holding what the monitor retains.
+
+        If that fails too, the monitor stops (see :meth:`observe`).
+        """
+        old = self._backend
+        if old is None:
+            return
+        self._finalizer()
+        self._backend = None
+        try:
+            fresh = _make_backend(old.name, self._limit)
+            try:
+                fresh.load(list(self._customer), list(self._product))
+            except BaseException:
+                fresh.close()
+                raise
+        except StreamError as exc:
+            self._broken = str(exc)
+            self._backend = old  # closed, kept only to say which backend it was
+            self._finalizer = weakref.finalize(self, lambda: None)
+            return
+        self._backend = fresh
+        self._finalizer = weakref.finalize(self, fresh.close)
+        self._finalizer.atexit = False
 
     def _expire(self, watermark: int, params: _Params) -> None:
         """Forget records no later complaint can reach, and close old escalations.
@@ -561,41 +898,114 @@ class EscalationMonitor:
         if gone_customer or gone_product:
             try:
                 self._live().forget(gone_customer, gone_product)
-            except StreamError as exc:
-                self._broken = str(exc)
-                raise
-        while opened and opened[0][0] < watermark:
-            opened.popleft()
+            except StreamError:
+                self._rebuild()
+        while opened:
+            key, (until, _, _) = next(iter(opened.items()))
+            if until >= watermark:
+                break
+            del opened[key]
         self._next_expiry = _EXPIRY_SLACK_US + min(
             customer[0].ts + params.keep_us if customer else _ALWAYS,
             product[0].ts + params.keep_us if product else _ALWAYS,
-            opened[0][0] if opened else _ALWAYS,
+            next(iter(opened.values()))[0] if opened else _ALWAYS,
         )
 
-    def _load(self, data: Mapping[str, object]) -> None:
+    def _retained(self) -> tuple[list[Record], list[Record], list[tuple[int, StreamEscalation]]]:
+        """What a snapshot holds: the records at or after the cut, the escalations open."""
+        watermark = self._watermark
+        if watermark == _NEVER:
+            return (
+                list(self._customer),
+                list(self._product),
+                [(until, e) for until, e, _ in self._open.values()],
+            )
+        cut = watermark - self._params_for(watermark).keep_us
+        return (
+            [r for r in self._customer if r.ts >= cut],
+            [r for r in self._product if r.ts >= cut],
+            [(until, e) for until, e, _ in self._open.values() if until >= watermark],
+        )
+
+    def _load(self, data: object) -> None:
+        if not isinstance(data, Mapping):
+            msg = f"a snapshot is a JSON object, got {type(data).__name__}"
+            raise StreamError(msg)
         kind = data.get("format")
-        if kind not in (SNAPSHOT_FORMAT, _SNAPSHOT_FORMAT_1):
-            msg = f"format is {kind!r}, expected {SNAPSHOT_FORMAT!r}"
-            raise ValueError(msg)
-        seq = _int(data["seq"])
-        customer = [_record(item) for item in _list(data["customer_scope"])]
-        product = [_record(item) for item in _list(data["product_scope"])]
-        opened = [_open_item(item) for item in _list(data["open"])]
         if kind == SNAPSHOT_FORMAT:
-            watermark = data["watermark"]
-            if watermark is not None:
-                self._watermark = _int(watermark)
-        else:  # complaints were in order then: the last one's time is the watermark
+            _check_sum(data)
+            unknown = set(data) - _SNAPSHOT_KEYS
+            if unknown:
+                msg = f"unknown keys {sorted(unknown)}"
+                raise StreamError(msg)
+        elif kind not in (_SNAPSHOT_FORMAT_2, _SNAPSHOT_FORMAT_1):
+            msg = f"format is {kind!r}, expected {SNAPSHOT_FORMAT!r}"
+            raise StreamError(msg)
+        seq = _int(data["seq"], "seq")
+        if seq < 0:
+            msg = f"seq must be 0 or more, got {seq}"
+            raise StreamError(msg)
+        customer = [
+            _record(item, f"customer_scope[{i}]")
+            for i, item in enumerate(_list(data["customer_scope"], "customer_scope"))
+        ]
+        product = [
+            _record(item, f"product_scope[{i}]")
+            for i, item in enumerate(_list(data["product_scope"], "product_scope"))
+        ]
+        opened = [
+            _open_item(item, f"open[{i}]") for i, item in enumerate(_list(data["open"], "open"))
+        ]
+        watermark = _NEVER
+        if kind == _SNAPSHOT_FORMAT_1:  # complaints were in order then: the last one's time
             last = data["last"]
             if last is not None:
                 if not isinstance(last, Mapping):
                     msg = f"last must be an object or null, got {last!r}"
-                    raise TypeError(msg)
-                self._watermark = _int(last["ts"])
+                    raise StreamError(msg)
+                watermark = _time_us(last["ts"], "last.ts")
+        elif data["watermark"] is not None:
+            watermark = _time_us(data["watermark"], "watermark")
+        observed, last_id = len(customer) + len(product), None
+        if kind == SNAPSHOT_FORMAT:
+            observed, last_id = _position(data["position"])
+        _check_scopes(customer, product, seq)
+        if watermark == _NEVER:
+            if customer or product or opened or observed:
+                msg = "watermark is null (nothing observed) but the snapshot holds complaints"
+                raise StreamError(msg)
+        else:
+            cut = watermark - self._params_for(watermark).keep_us
+            for name, records in (("customer_scope", customer), ("product_scope", product)):
+                for record in records:
+                    if record.ts > watermark:
+                        msg = f"{name}: complaint {record.cid!r} was received after the "
+                        msg += "watermark, the latest time observed"
+                        raise StreamError(msg)
+                    if record.ts < cut and kind == SNAPSHOT_FORMAT:
+                        msg = f"{name}: complaint {record.cid!r} was received more than the "
+                        msg += "retention before the watermark (is the watermark too late?)"
+                        raise StreamError(msg)
+            customer = [r for r in customer if r.ts >= cut]
+            product = [r for r in product if r.ts >= cut]
+            for until, escalation in opened:
+                if kind == SNAPSHOT_FORMAT and until < watermark:
+                    msg = f"open: escalation {escalation.id} closed before the watermark"
+                    raise StreamError(msg)
+            opened = [(until, e) for until, e in opened if until >= watermark]
+        self._watermark = watermark
         self._seq = seq
+        self._observed = max(observed, 0)
+        self._last_id = last_id
         self._customer.extend(customer)
         self._product.extend(product)
-        self._open.extend(opened)
+        for until, escalation in opened:
+            key = _open_key(escalation)
+            if key in self._open:
+                msg = f"open: two escalations about {key} (only the latest stays open)"
+                raise StreamError(msg)
+            self._raised += 1
+            self._open[key] = (until, escalation, self._raised)
         self._next_expiry = _NEVER  # check at the next complaint
         self._live().load(customer, product)
 
@@ -603,25 +1013,102 @@ class EscalationMonitor:
 # ------------------------------------------------------------ snapshot parts
 
 
-def _int(value: object) -> int:
+def _checksum(data: Mapping[str, object]) -> str:
+    """``"sha256:"`` and the digest of the snapshot's canonical JSON, its checksum left out."""
+    body = {key: value for key, value in data.items() if key != "checksum"}
+    text = json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=True)
+    return "sha256:" + hashlib.sha256(text.encode("ascii")).hexdigest()
+
+
+def _check_sum(data: Mapping[str, object]) -> None:
+    given = data.get("checksum")
+    if not isinstance(given, str):
+        msg = f"checksum must be a string, got {given!r}"
+        raise StreamError(msg)
+    try:
+        expected = _checksum(data)
+    except (TypeError, ValueError) as exc:
+        msg = f"the snapshot cannot be written as JSON: {exc}"
+        raise StreamError(msg) from exc
+    if given != expected:
+        msg = "checksum does not match the content (the snapshot was changed or damaged)"
+        raise StreamError(msg)
+
+
+def _int(value: object, field: str = "value") -> int:
     if isinstance(value, bool) or not isinstance(value, int):
-        msg = f"expected an integer, got {value!r}"
-        raise TypeError(msg)
+        msg = f"{field} must be an integer, got {value!r}"
+        raise StreamError(msg)
     return value
 
 
-def _list(value: object) -> Sequence[object]:
+def _time_us(value: object, field: str) -> int:
+    ts = _int(value, field)
+    if not _FIRST_US <= ts <= _LAST_US:
+        msg = f"{field} {ts} is not a time between the years 1 and 9999 (epoch microseconds)"
+        raise StreamError(msg)
+    return ts
+
+
+def _list(value: object, field: str = "value") -> Sequence[object]:
     if not isinstance(value, list | tuple):
-        msg = f"expected a list, got {value!r}"
-        raise TypeError(msg)
+        msg = f"{field} must be a list, got {type(value).__name__}"
+        raise StreamError(msg)
     return value
 
 
-def _opt_str(value: object) -> str | None:
-    if value is not None and not isinstance(value, str):
-        msg = f"expected a string or null, got {value!r}"
-        raise TypeError(msg)
+def _str(value: object, field: str) -> str:
+    if not isinstance(value, str):
+        msg = f"{field} must be a string, got {value!r}"
+        raise StreamError(msg)
+    _text(field, value)
     return value
+
+
+def _opt_str(value: object, field: str = "value") -> str | None:
+    if value is None:
+        return None
+    return _str(value, field)
+
+
+def _position(value: object) -> tuple[int, str | None]:
+    if not isinstance(value, Mapping) or set(value) != {"observed", "last_id"}:
+        msg = f"position must be an object with observed and last_id, got {value!r}"
+        raise StreamError(msg)
+    observed = _int(value["observed"], "position.observed")
+    if observed < 0:
+        msg = f"position.observed must be 0 or more, got {observed}"
+        raise StreamError(msg)
+    return observed, _opt_str(value["last_id"], "position.last_id")
+
+
+def _check_scopes(customer: list[Record], product: list[Record], seq: int) -> None:
+    """Records come in arrival order, once each, numbered below ``seq``."""
+    for name, records in (("customer_scope", customer), ("product_scope", product)):
+        previous = -1
+        for record in records:
+            if record.seq <= previous:
+                msg = f"{name}: record {record.seq} ({record.cid!r}) is duplicated or out "
+                msg += "of arrival order"
+                raise StreamError(msg)
+            if record.seq >= seq:
+                msg = f"{name}: record {record.seq} is not below seq ({seq})"
+                raise StreamError(msg)
+            previous = record.seq
+        for record in records:
+            in_scope = (
+                record.in_product_scope if name == "product_scope" else (record.in_customer_scope)
+            )
+            if not in_scope:
+                what = "a sku" if name == "product_scope" else "a department or staff member"
+                msg = f"{name}: record {record.seq} ({record.cid!r}) has no {what}"
+                raise StreamError(msg)
+    by_seq = {record.seq: record for record in customer}
+    for record in product:
+        other = by_seq.get(record.seq)
+        if other is not None and other != record:
+            msg = f"record {record.seq} differs between customer_scope and product_scope"
+            raise StreamError(msg)
 
 
 def _record_json(record: Record) -> list[object]:
@@ -629,35 +1116,79 @@ def _record_json(record: Record) -> list[object]:
     return [record.seq, record.ts, record.cid, record.cust, dept, record.staff, record.sku]
 
 
-def _record(item: object) -> Record:
-    seq, ts, cid, cust, dept, staff, sku = _list(item)
+def _record(item: object, field: str) -> Record:
+    parts = _list(item, field)
+    if len(parts) != 7:
+        msg = f"{field} must be [seq, ts, id, customer, department, staff, sku], got {item!r}"
+        raise StreamError(msg)
+    seq, ts, cid, cust, dept, staff, sku = parts
+    number = _int(seq, f"{field} seq")
+    if number < 0:
+        msg = f"{field} seq must be 0 or more, got {number}"
+        raise StreamError(msg)
+    if dept is not None and dept not in _DEPARTMENTS:
+        msg = f"{field} department must be one of {sorted(_DEPARTMENTS)} or null, got {dept!r}"
+        raise StreamError(msg)
     return Record(
-        _int(seq), _int(ts), str(cid), str(cust), _opt_str(dept), _opt_str(staff), _opt_str(sku)
+        number,
+        _time_us(ts, f"{field} ts"),
+        _str(cid, f"{field} id"),
+        _str(cust, f"{field} customer"),
+        _opt_str(dept, f"{field} department"),
+        _opt_str(staff, f"{field} staff"),
+        _opt_str(sku, f"{field} sku"),
     )
 
 
-def _time(value: object) -> pendulum.DateTime:
+def _time(value: object, field: str) -> pendulum.DateTime:
     parsed = parse_aware_time(value)
     if parsed is None:
-        msg = f"expected an ISO-8601 time with an offset, got {value!r}"
-        raise ValueError(msg)
+        msg = f"{field} must be an ISO-8601 time with an offset, got {value!r}"
+        raise StreamError(msg)
     return parsed
 
 
-def _open_item(item: object) -> tuple[int, StreamEscalation]:
+def _open_item(item: object, field: str) -> tuple[int, StreamEscalation]:
     if not isinstance(item, Mapping):
-        msg = f"expected an object, got {item!r}"
-        raise TypeError(msg)
-    escalation = StreamEscalation(
-        clause=str(item["clause"]),
-        complaint_id=str(item["complaint_id"]),
-        customer_id=str(item["customer_id"]),
-        reason=StreamReason(item["reason"]),
-        subject=str(item["subject"]),
-        related=tuple(str(i) for i in _list(item["related"])),
-        at=_time(item["at"]),
-        escalate_to=Escalation(item["escalate_to"]),
-        count=_int(item["count"]),
-        window_days=_int(item["window_days"]),
+        msg = f"{field} must be an object, got {item!r}"
+        raise StreamError(msg)
+    try:
+        reason = StreamReason(item["reason"])
+        escalate_to = Escalation(item["escalate_to"])
+    except ValueError as exc:
+        msg = f"{field}: {exc}"
+        raise StreamError(msg) from exc
+    related = tuple(_str(i, f"{field}.related") for i in _list(item["related"], f"{field}.related"))
+    count = _int(item["count"], f"{field}.count")
+    total = _int(item.get("related_total", len(related)), f"{field}.related_total")
+    if total < len(related) or not 1 <= count <= total + 1:
+        msg = f"{field}: count ({count}) must be at least 1 and at most related_total ({total}) + 1"
+        raise StreamError(msg)
+    clause = _str(item["clause"], f"{field}.clause")
+    expected = (
+        QUALITY_REPORTS_CLAUSE
+        if reason is StreamReason.QUALITY_REPORTS
+        else REPEAT_COMPLAINT_CLAUSE
     )
-    return _int(item["until"]), escalation
+    if clause != expected or (clause == REPEAT_COMPLAINT_CLAUSE and count != total + 1):
+        msg = f"{field}: clause {clause!r}, reason {reason.value!r} and count ({count}) "
+        msg += f"do not go together (related_total {total})"
+        raise StreamError(msg)
+    escalation = StreamEscalation(
+        clause=clause,
+        complaint_id=_str(item["complaint_id"], f"{field}.complaint_id"),
+        customer_id=_str(item["customer_id"], f"{field}.customer_id"),
+        reason=reason,
+        subject=_str(item["subject"], f"{field}.subject"),
+        related=related,
+        at=_time(item["at"], f"{field}.at"),
+        escalate_to=escalate_to,
+        count=count,
+        window_days=_int(item["window_days"], f"{field}.window_days"),
+        related_total=total,
+    )
+    given = item.get("id", escalation.id)
+    if given != escalation.id:
+        msg = f"{field}: id {given!r} is not the escalation's ({escalation.id!r})"
+        raise StreamError(msg)
+    return _int(item["until"], f"{field}.until"), escalation
