@@ -303,7 +303,7 @@ class TestBadFiles:
             ("- name: a\n  name: b\n", 2, "duplicate key 'name' (first given on line 1)"),
             (
                 "- name: a\n  case: {}\n  expcet: {}\n",
-                1,
+                3,
                 "unknown key `expcet` (did you mean `expect`?)",
             ),
             ("name: a\n", 1, "expected a list of tests"),
@@ -360,6 +360,7 @@ class TestBadFiles:
         )
         with pytest.raises(PolicyTestError, match="quote it") as caught:
             load_file(path)
+        assert caught.value.line == 3
         assert "`case.at`" in caught.value.reason
         assert '"2026-05-06T10:00:00+08:00"' in caught.value.reason
 

@@ -249,7 +249,11 @@ def load_file(path: str | os.PathLike[str]) -> list[PolicyTest]:
         for node in root.value:
             line = node.start_mark.line + 1
             data = loader.construct_document(node)
-            test = _test(name, line, data)
+            key_lines = {
+                str(key.value): key.start_mark.line + 1
+                for key, _ in (node.value if isinstance(node, yaml.MappingNode) else ())
+            }
+            test = _test(name, line, data, key_lines)
             if test.name in names:
                 first = names[test.name]
                 reason = f"a second test named {test.name!r} (the first is on line {first})"
@@ -268,16 +272,16 @@ def _did_you_mean(word: str, choices: Sequence[str]) -> str:
     return f" (did you mean `{close[0]}`?)" if close else ""
 
 
-def _test(path: str, line: int, data: object) -> PolicyTest:
-    def bad(reason: str) -> PolicyTestError:
-        return PolicyTestError(path, line, reason)
+def _test(path: str, line: int, data: object, key_lines: Mapping[str, int]) -> PolicyTest:
+    def bad(reason: str, key: str | None = None) -> PolicyTestError:
+        return PolicyTestError(path, key_lines.get(key, line) if key else line, reason)
 
     if not isinstance(data, dict):
         raise bad(f"a test must be a mapping with `name`, `case` and `expect`, got {data!r}")
     for key in data:
         if key not in _KEYS:
             hint = _did_you_mean(str(key), _KEYS)
-            raise bad(f"unknown key `{key}`{hint}; a test has {', '.join(_KEYS)}")
+            raise bad(f"unknown key `{key}`{hint}; a test has {', '.join(_KEYS)}", str(key))
     name = data.get("name")
     if not isinstance(name, str) or not name.strip():
         raise bad("every test needs a `name`: a non-empty string")
@@ -307,7 +311,7 @@ def _test(path: str, line: int, data: object) -> PolicyTest:
         label = f"cases[{index}]" if sequence else "case"
         if not isinstance(raw, dict):
             raise bad(f"{where}: `{label}` must be a mapping (a JSON case), got {raw!r}")
-        case = _json_ready(raw, label, bad)
+        case = _json_ready(raw, label, lambda reason: bad(reason, "cases" if sequence else "case"))
         if "id" not in case:
             case = {"id": name if not sequence else f"{name} #{index + 1}", **case}
         cases.append(case)
@@ -324,7 +328,7 @@ def _test(path: str, line: int, data: object) -> PolicyTest:
     label = expect_key if expect_key in data else "error"
     if not isinstance(expected, dict) or not expected:
         raise bad(f"{where}: `{label}` must be a mapping of fields to their expected values")
-    _check_expected(expected, label, bad)
+    _check_expected(expected, label, lambda reason: bad(reason, label))
     return PolicyTest(
         name=name,
         path=path,
@@ -612,12 +616,13 @@ def format_failure(outcome: Outcome) -> str:
     test = outcome.test
     kind = test.cases[-1].get("kind", "?")
     case_id = outcome.result.get("id", test.cases[-1].get("id"))
+    case = f"{kind} case" if case_id == test.name else f"{kind} case {case_id}"
     lines = [
         f"FAILED {test.name}",
         f"  at {test.where}",
         f"  rule set {test.ruleset}"
         + (f", policy {test.policy}" if test.policy else "")
-        + f"; case {case_id} ({kind})"
+        + f"; {case}"
         + (f", the last of {len(test.cases)}" if test.sequence else ""),
     ]
     if outcome.problem is not None:
