@@ -598,8 +598,8 @@ def _parser() -> argparse.ArgumentParser:
     y = sub.add_parser(
         "test",
         help="run policy tests (*.csrules.yaml): cases and the decisions they must get",
-        description="Exit status: 0 all passed, 1 some failed (or, with --coverage, some rule"
-        " no test fires), 2 a missing path or a bad test file.",
+        description="Exit status: 0 all passed, 1 some failed (or, with --coverage, a clause"
+        " no test exercises), 2 a missing path or a bad test file.",
         parents=[common],
     )
     y.add_argument(
