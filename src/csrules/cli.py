@@ -9,7 +9,8 @@ on. Output is always UTF-8.
 
 ``csrules watch FILE --now TIME`` lists what is overdue among open cases.
 ``csrules tables`` prints the rule tables; ``csrules policy`` the parameters;
-``csrules schema [KIND]`` the JSON Schema of a case.
+``csrules schema [KIND]`` the JSON Schema of a case; ``csrules test PATH...``
+runs policy tests (``*.csrules.yaml``, see ``docs/policy-tests.md``).
 
 Exit status:
 
@@ -573,6 +574,12 @@ def _positive(text: str) -> int:
     return value
 
 
+def _cmd_test(args: argparse.Namespace, out: IO[str], err: IO[str]) -> int:
+    from csrules._policytest import run_paths
+
+    return run_paths(args.paths, out, err, show_coverage=args.coverage, verbose=args.verbose)
+
+
 def _parser() -> argparse.ArgumentParser:
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument(
@@ -665,6 +672,22 @@ def _parser() -> argparse.ArgumentParser:
     )
     s.add_argument("kind", nargs="?", help="return, complaint, promotion or price_adjustment")
     s.set_defaults(handler=_cmd_schema)
+
+    y = sub.add_parser(
+        "test",
+        help="run policy tests (*.csrules.yaml): cases and the decisions they must get",
+        description="Exit status: 0 all passed, 1 some failed (or, with --coverage, a clause"
+        " no test exercises), 2 a missing path or a bad test file.",
+        parents=[common],
+    )
+    y.add_argument(
+        "paths", nargs="*", default=["."], metavar="PATH", help="test files or directories"
+    )
+    y.add_argument(
+        "--coverage", action="store_true", help="list the rules and clauses no passing test fires"
+    )
+    y.add_argument("-v", "--verbose", action="store_true", help="list the tests that passed too")
+    y.set_defaults(handler=_cmd_test)
     return parser
 
 

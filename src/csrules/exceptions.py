@@ -18,6 +18,7 @@ __all__ = [
     "DomainValueError",
     "NoRuleMatchedError",
     "PolicyError",
+    "PolicyTestError",
     "Problem",
     "RuleDefinitionError",
     "RuleOverlapError",
@@ -163,3 +164,20 @@ class RuleOverlapError(CsrulesError, LookupError):
 
 class StreamError(CsrulesError, RuntimeError):
     """The escalation monitor or its event engine failed."""
+
+
+class PolicyTestError(CsrulesError, ValueError):
+    """A policy test file (``*.csrules.yaml``) cannot be read or is malformed.
+
+    Attributes:
+        path: the test file.
+        line: the line (from 1) the problem is on, or ``None`` for the whole file.
+        reason: what is wrong and what was expected.
+    """
+
+    def __init__(self, path: str, line: int | None, reason: str) -> None:
+        self.path = path
+        self.line = line
+        self.reason = reason
+        where = path if line is None else f"{path}:{line}"
+        super().__init__(f"{where}: {reason}")
