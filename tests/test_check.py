@@ -268,6 +268,21 @@ class TestSwitchesAndOpaque:
         assert "big=false" in found[0].explanation
         assert "partial analysis" in found[0].explanation
 
+    def test_values_of_another_type_are_opaque(self) -> None:
+        # 1 == True in Python: an int fact compared with a bool is not cut at 1
+        t = table(
+            HitPolicy.FIRST,
+            rule("one", n == True),  # noqa: E712
+            rule("also_one", n == 1),
+            rule("rest", TRUE),
+        )
+        found = run(t)
+        assert kinds(found) == []
+        same = table(
+            HitPolicy.FIRST, rule("one", n == 1), rule("also_one", n == 1), rule("rest", TRUE)
+        )
+        assert kinds(run(same)) == [("also_one", "masked")]
+
     def test_undeclared_fact_is_opaque(self) -> None:
         t = table(
             HitPolicy.FIRST, rule("red", colour == Colour.RED), rule("other", colour != Colour.RED)
@@ -402,6 +417,8 @@ class TestFinding:
 
     def test_kinds_are_listed(self) -> None:
         assert set(KINDS) >= {"masked", "unreachable", "overlap", "gap", "band"}
+        with pytest.raises(ValueError, match="kind"):
+            Finding("t", None, "mystery", "x")
 
     def test_arguments_are_checked(self) -> None:
         with pytest.raises(ArgumentTypeError, match=r"FactDomain\.type"):

@@ -13,6 +13,8 @@ other text", the intervals between the numbers, dates and times the rules
 compare the fact with), so that every comparison in the tables is either true
 or false on a whole cell. A condition becomes a union of boxes (a set of
 cells per fact), and rules are compared by exact set operations on boxes.
+Facts are independent of one another here: a link the code that builds the
+fact record keeps (``discounted`` is ``price_factor < 1``) is unknown to it.
 
 Parameters are read as of the date given. A condition over parameters alone
 (a switch such as ``param("refund_clock") == "taobao"``) is a constant on that
@@ -118,7 +120,7 @@ class Finding:
 
     table: str | None
     rule: str | None
-    kind: str
+    kind: str = attrs.field(validator=attrs.validators.in_(KINDS))
     explanation: str
 
     def __str__(self) -> str:
@@ -583,9 +585,9 @@ class _Reader:
         values = tuple(values)
         if domain.type in _SCALES:
             scale = _SCALES[domain.type]
-            if op not in ("==", "!=") and not all(scale.accepts(v) for v in values):
-                return None  # an ordering across types: not modelled
-            return _FactTest(name, _safe(test), tuple(v for v in values if scale.accepts(v)))
+            if not all(scale.accepts(v) or (v is None and op in ("==", "!=")) for v in values):
+                return None  # a value of another type (True == 1, a date against a time)
+            return _FactTest(name, _safe(test), tuple(v for v in values if v is not None))
         if domain.type is str:
             if op not in ("==", "!="):
                 return None
