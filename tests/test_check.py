@@ -322,6 +322,23 @@ class TestBands:
         assert kinds(found) == [("mid", "band")]
         assert "both take n 5" in found[0].explanation
 
+    def test_holes_between_decimal_bands_are_described(self) -> None:
+        facts = {**FACTS, "m": D(Decimal)}
+        m = fact("m")
+        t = table(
+            HitPolicy.FIRST,
+            rule("low", m < Decimal("1.5")),
+            rule("mid", (m > Decimal("1.5")) & (m <= 3)),
+            rule("high", m > 5),
+            rule("rest", TRUE),
+            inputs=("m",),
+        )
+        found = run(t, facts)
+        assert kinds(found) == [("mid", "band"), ("high", "band")]
+        assert "m 1.5 falls in no band" in found[0].explanation
+        assert "more than 3 and up to 5 falls" in found[1].explanation
+        assert "between rule 'mid' and rule 'high'" in found[1].explanation
+
     def test_nested_first_hit_thresholds_are_clean(self) -> None:
         t = table(
             HitPolicy.FIRST, rule("large", n > 100), rule("medium", n >= 50), rule("small", TRUE)
@@ -624,6 +641,27 @@ def brute_force(rules: Sequence[Rule]) -> list[set[int]]:
     ]
 
 
+SHOWN: Mapping[str, Mapping[str, object]] = {
+    "x": {"1": Three.A, "2": Three.B, "3": Three.C},
+    "y": {"false": False, "true": True},
+    "z": {"s": Size.S, "l": Size.L},
+    "w": {"false": False, "true": True, "none": None},
+}
+
+
+def witness_inputs(explanation: str) -> list[dict[str, object]]:
+    """Every input of the small domain that agrees with the example a finding names."""
+    named = dict(
+        pair.split("=")
+        for pair in explanation.split(" match", 1)[1].split(" (")[0].split(",")
+        if "=" in pair
+        for pair in [pair.strip().removeprefix("es ").split(" ")[0]]
+    )
+    fixed = {k: SHOWN[k][v] for k, v in named.items()}
+    choices = [(fixed[k],) if k in fixed else VALUES[k] for k in VALUES]
+    return [dict(zip(VALUES, combo, strict=True)) for combo in itertools.product(*choices)]
+
+
 def ids(found: Sequence[Finding], kind: str) -> set[int]:
     return {int(f.rule[1:]) for f in found if f.kind == kind and f.rule}
 
@@ -640,6 +678,8 @@ def test_first_hit_findings_match_brute_force(whens: list[Expr]) -> None:
     assert ids(found, "unreachable") == set(range(len(rules))) - own
     assert ids(found, "masked") == own - fired
     assert any(f.kind == "gap" for f in found) == any(not m for m in matched)
+    for gap in (f for f in found if f.kind == "gap"):
+        assert all(t.matches(record, {}) == () for record in witness_inputs(gap.explanation))
 
 
 @settings(max_examples=200, deadline=None)
@@ -656,6 +696,12 @@ def test_unique_findings_match_brute_force(whens: list[Expr]) -> None:
         if f.kind == "overlap"
     }
     assert reported == pairs
+    every = Table("s", "all", HitPolicy.COLLECT, tuple(VALUES), ("out",), rules)
+    for f in found:
+        if f.kind == "overlap":
+            i, j = (int(r[1:]) for r in f.explanation.split("'")[1:4:2])
+            for record in witness_inputs(f.explanation):
+                assert {i, j} <= set(every.matches(record, {}))
     assert any(f.kind == "gap" for f in found) == any(not m for m in matched)
 
 

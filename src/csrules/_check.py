@@ -243,12 +243,14 @@ def _span(first: _Cell, last: _Cell) -> str:
     if lo is None:
         return f"{'less than' if last.high_open else 'up to'} {_show(hi)}"
     if hi is None:
-        return f"{'more than' if first.low_open else 'from'} {_show(lo)} on"
+        return f"more than {_show(lo)}" if first.low_open else f"{_show(lo)} or more"
     if lo == hi and not first.low_open and not last.high_open:
         return _show(lo)
-    start = f"more than {_show(lo)}" if first.low_open else f"from {_show(lo)}"
-    end = f"less than {_show(hi)}" if last.high_open else f"to {_show(hi)}"
-    return f"{start} {'and ' if first.low_open else ''}{end}"
+    if not first.low_open and not last.high_open:
+        return f"from {_show(lo)} to {_show(hi)}"
+    start = f"more than {_show(lo)}" if first.low_open else f"at least {_show(lo)}"
+    end = f"less than {_show(hi)}" if last.high_open else f"up to {_show(hi)}"
+    return f"{start} and {end}"
 
 
 def _interval(
