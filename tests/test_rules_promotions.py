@@ -27,6 +27,7 @@ from csrules.rules.promotions import (
     price_adjustment_facts,
     promotion_facts,
 )
+from csrules.rules._common import local_date
 from csrules.testing import price_adjustment_requests, promotions
 
 SH = "Asia/Shanghai"
@@ -607,3 +608,16 @@ class TestManagerApprovedInJson:
         assert isinstance(case, PriceAdjustmentCase)
         assert case.request.manager_approved is True
         assert case_to_json(case)["manager_approved"] is True
+
+
+class TestDutiesDuringThePromotion:
+    @given(promotions())
+    def test_end_sms_and_call_backs_fall_inside_the_promotion(self, promotion: Promotion) -> None:
+        """B2C-7.14.1 calls back "during a promotion", and the end SMS announces an end
+        still to come: neither is dated before the first day nor after the last, however
+        short the promotion."""
+        decision = decide_promotion(promotion, at=promotion.starts_at)
+        start = local_date(promotion.starts_at)
+        end = local_date(promotion.ends_at)
+        for due in (decision.end_sms_on, decision.interest_callback_on):
+            assert due is None or start <= due <= end

@@ -790,8 +790,8 @@ class TestFreight:
         assert freight_rule(decision) == "unopened_parcel"
 
     def test_a_refused_cash_on_delivery_parcel_costs_the_shop(self) -> None:
-        """NEW-7: a refused cash-on-delivery parcel costs the shop the freight, and COD
-        orders are confirmed by phone before shipping."""
+        """NEW-7: a refused cash-on-delivery parcel costs the shop the freight; nothing
+        ships again, so there is no order to confirm by phone."""
         decision = decide(
             order("shipped", payment="cod"),
             ask("return", "refused_delivery", condition=None),
@@ -801,7 +801,7 @@ class TestFreight:
         assert decision.freight_payer is FreightPayer.MERCHANT
         assert decision.rules[:2] == ("B2C-7.10.4a", "NEW-7")
         assert freight_rule(decision) == "cod_refused"
-        assert "confirm_cod_by_phone" in decision.duties
+        assert "confirm_cod_by_phone" not in decision.duties
 
     def test_a_refused_cash_on_delivery_parcel_has_nothing_to_refund(self) -> None:
         """B2C-7.8: a refund gives back money the customer paid; a cash-on-delivery parcel
@@ -822,7 +822,7 @@ class TestFreight:
             order(signed="2026-05-28", payment="cod"), ask("return", "changed_mind"), "2026-06-01"
         )
         assert decision.refund_due == date("2026-06-10")
-        assert decision.duties == (*REFUND_DUTIES, "return_gifts", "confirm_cod_by_phone")
+        assert decision.duties == (*REFUND_DUTIES, "return_gifts")
 
     @pytest.mark.parametrize("request_type", ["return", "exchange"])
     def test_a_quality_problem_is_at_the_companys_cost_both_ways(self, request_type: str) -> None:
@@ -1127,7 +1127,8 @@ class TestDuties:
         assert decision.duties == REFUND_DUTIES
 
     def test_confirm_cash_on_delivery_orders_by_phone(self) -> None:
-        """NEW-7: a cash-on-delivery order is confirmed by phone before it ships."""
+        """NEW-7: a cash-on-delivery order is confirmed by phone before it ships, so an
+        exchange, which ships the new item, carries the duty."""
         decision = decide(
             order("signed", payment="cod"), ask("exchange", "changed_mind"), "2026-05-01"
         )
@@ -1272,7 +1273,7 @@ class TestCashOnDeliveryRefunds:
         decision = decide(cod_order(), ask(request_type, reason), "2026-06-01", policy)
         assert decision.refund_due == date("2026-06-10")
         assert set(REFUND_DUTIES) <= set(decision.duties)
-        assert "confirm_cod_by_phone" in decision.duties
+        assert "confirm_cod_by_phone" not in decision.duties  # nothing ships again
 
     def test_refund_only_before_the_door_has_nothing_to_refund(self) -> None:
         """Shipped, not yet paid at the door: a refund-only request finds no money to give

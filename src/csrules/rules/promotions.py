@@ -300,12 +300,16 @@ PROMOTION_DUTIES: Final = Table(
             _SIZE == PromotionSize.MEDIUM,
             {
                 "duty": "mass_sms_before_end",
-                "due_on": call("subtract_days", _end, param("medium_end_sms_days_before_end")),
+                "due_on": call(
+                    "later",
+                    call("subtract_days", _end, param("medium_end_sms_days_before_end")),
+                    _start,
+                ),
             },
             en="Mass SMS announcing the end {medium_end_sms_days_before_end} days before it "
-            "({end_date}), on {due_on}.",
-            zh="活动终止前{medium_end_sms_days_before_end}天,即{due_on},群发活动将要终止的手机短信"
-            "(终止日{end_date})。",
+            "({end_date}), or on the first day of a shorter promotion: on {due_on}.",
+            zh="活动终止前{medium_end_sms_days_before_end}天(活动较短时为活动首日),即{due_on},"
+            "群发活动将要终止的手机短信(终止日{end_date})。",
             id="mass_sms_before_end",
         ),
         Rule(
@@ -313,12 +317,18 @@ PROMOTION_DUTIES: Final = Table(
             TRUE,
             {
                 "duty": "call_back_interested_customers",
-                "due_on": call("subtract_days", _end, param("interest_callback_days_before_end")),
+                "due_on": call(
+                    "later",
+                    call("subtract_days", _end, param("interest_callback_days_before_end")),
+                    _start,
+                ),
             },
-            en="On {due_on}, {interest_callback_days_before_end} days before the end, call "
+            en="On {due_on}, {interest_callback_days_before_end} days before the end (or on the "
+            "first day of a shorter promotion), call "
             "again every interested customer who has not ordered yet, in the same time-of-day "
             "slot as their last call, and recommend the promotion again.",
-            zh="活动终止前{interest_callback_days_before_end}天({due_on})仍未下单的意向客户,须在其"
+            zh="活动终止前{interest_callback_days_before_end}天(活动较短时为活动首日,即{due_on})"
+            "仍未下单的意向客户,须在其"
             "上次来电的同一时段主动致电,再次推荐并引导下单。",
             id="interest_callback",
         ),

@@ -763,7 +763,8 @@ RETURN_DUTIES: Final = Table(
         ),
         Rule(
             "NEW-7",
-            fact("payment_method") == PaymentMethod.COD,
+            (fact("payment_method") == PaymentMethod.COD)
+            & fact("action").isin((Action.EXCHANGE, Action.REDIRECT)),
             {"duty": "confirm_cod_by_phone"},
             en="Cash-on-delivery order: confirm by phone before shipping again.",
             zh="货到付款订单:发货前须电话确认。",
