@@ -17,6 +17,7 @@ from csrules._decision import AdjustmentAction, PromotionSize
 from csrules._domain import PriceAdjustmentRequest, Promotion
 from csrules.io import case_from_json, case_to_json
 from csrules.policy import default_policy
+from csrules.rules._common import local_date
 from csrules.rules.promotions import (
     OUTREACH,
     PRICE_ADJUSTMENT,
@@ -27,7 +28,6 @@ from csrules.rules.promotions import (
     price_adjustment_facts,
     promotion_facts,
 )
-from csrules.rules._common import local_date
 from csrules.testing import price_adjustment_requests, promotions
 
 SH = "Asia/Shanghai"
