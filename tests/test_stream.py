@@ -1119,7 +1119,8 @@ class TestDurableBackend:
             ]
             # Each fact names the rules of its scope that consider it.
             assert (posted[0]["r0"], posted[0]["r1"], posted[1]["r2"]) == (1, 1, 1)
-            assert "r2" not in posted[0] and "r0" not in posted[1]
+            assert "r2" not in posted[0]
+            assert "r0" not in posted[1]
 
     def test_monitors_do_not_share_state(self) -> None:
         """Two monitors on durable-rules are independent (no global ruleset)."""
@@ -1398,7 +1399,6 @@ class TestRefusedComplaints:
         decision: Any = again["decision"]
         assert "B2C-8.7.1" in decision["rules"]
         assert "general_manager" in decision["escalate_to"]
-
 
     def test_an_undecidable_complaint_through_decide_changes_nothing(self, backend: str) -> None:
         """csrules.decide takes back a complaint whose decision fails after the

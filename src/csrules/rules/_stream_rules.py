@@ -47,6 +47,8 @@ TEXT_FIELDS: Final = frozenset(
 )
 
 _COMPLAINT_FIELDS: Final = frozenset(a.name for a in attrs.fields(Complaint))
+# Converted to Escalation.GENERAL_MANAGER (csrules._decision cannot be imported here).
+_GENERAL_MANAGER: Final[Any] = "general_manager"
 _ID: Final = re.compile(r"[a-z][a-z0-9_]*\Z")
 
 _DEPARTMENT_ZH: Final[Mapping[str, str]] = {
@@ -71,10 +73,10 @@ class StreamCount(enum.StrEnum):
 
 
 def _escalation(value: object) -> Escalation:
-    from csrules._decision import Escalation  # noqa: PLC0415  (it imports csrules.rules)
+    from csrules._decision import Escalation
 
     try:
-        return Escalation(value)
+        return Escalation(value) if isinstance(value, str) else Escalation(str(value))
     except ValueError:
         msg = f"escalate_to must be one of {[e.value for e in Escalation]}, got {value!r}"
         raise RuleDefinitionError(msg) from None
@@ -126,7 +128,7 @@ class StreamRule:
     threshold: int | str
     window: str
     more_than: bool = False
-    escalate_to: Escalation = attrs.field(default="general_manager", converter=_escalation)
+    escalate_to: Escalation = attrs.field(default=_GENERAL_MANAGER, converter=_escalation)
     text_en: str = "{clause}: {count} complaints about {subject} within {days} days ({earlier})."
     text_zh: str = "{clause}：{days} 天内有 {count} 件关于 {subject} 的投诉（{earlier}）。"
     _test: Callable[[Complaint], bool] = attrs.field(
@@ -268,7 +270,7 @@ def _compile(rule: StreamRule) -> Callable[[Complaint], bool]:
     source = f"def _considers(c):\n{reads}    return bool({body})\n"
     namespace: dict[str, Any] = dict(compiler.values)
     namespace["cal"] = None
-    exec(compile(source, f"<stream rule {rule.id}>", "exec"), namespace)  # noqa: S102
+    exec(compile(source, f"<stream rule {rule.id}>", "exec"), namespace)
     test: Callable[[Complaint], bool] = namespace["_considers"]
     return test
 

@@ -118,7 +118,7 @@ def define_rules(plans: Sequence[Plan], action: Callable[[str], Action]) -> dict
         try:
             with rules:
                 for plan in plans:
-                    i = plan.index
+                    i = plan.slot
                     scope = "product" if plan.product else "customer"
                     member, since, until = f"r{i}", f"s{i}", f"u{i}"
                     # The earlier fact: in the scope and considered by the rule.
@@ -149,9 +149,7 @@ def define_rules(plans: Sequence[Plan], action: Callable[[str], Action]) -> dict
                             c.later << (later & (m.cust != c.earlier.cust)),
                         )(action(peer))
                     else:
-                        when_all(cap(_CAP), c.earlier << earlier, c.later << later)(
-                            action(plan.id)
-                        )
+                        when_all(cap(_CAP), c.earlier << earlier, c.later << later)(action(plan.id))
             name, definition = rules.define()
         finally:
             durable_lang._rulesets.pop(RULESET, None)
@@ -176,7 +174,7 @@ def fact_of(
     """The fact of a record in one scope (customer or product), or ``None`` if none is needed.
 
     It carries the record, and for each rule of the scope that considers it
-    (bit ``plan.index`` of ``members``) ``r<i>: 1`` and its window
+    (bit ``plan.slot`` of ``members``) ``r<i>: 1`` and its window
     ``s<i>``/``u<i>`` from ``windows``.
     """
     seq, ts, cid, cust, dept, staff, sku = record
@@ -193,7 +191,7 @@ def fact_of(
     }
     found = False
     for plan in plans:
-        i = plan.index
+        i = plan.slot
         if plan.product is product and members >> i & 1:
             found = True
             fact[f"r{i}"] = 1
@@ -456,7 +454,7 @@ class DurableBackend:
                 match = RuleMatch(_latest(joined, limit), len(joined), False, 0)
             if found is None:
                 found = [None] * len(plans)
-            found[plan.index] = match
+            found[plan.slot] = match
         return None if found is None else tuple(found)
 
     def _ids(self, record: Record) -> list[dict[str, Any]]:

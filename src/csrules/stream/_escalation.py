@@ -58,7 +58,7 @@ def _reason(value: object) -> StreamReason | str:
 
 
 def _rule_of(reason: str) -> StreamRule | None:
-    from csrules.rules.complaints import STREAM_RULES  # noqa: PLC0415  (imports the rule tables)
+    from csrules.rules.complaints import STREAM_RULES
 
     return next((rule for rule in STREAM_RULES if rule.id == reason), None)
 

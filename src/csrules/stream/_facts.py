@@ -103,12 +103,12 @@ class RuleMatch(NamedTuple):
     "Earlier" means observed before the new record (a lower ``seq``); their
     times may be before or after its own, within the rule's window either
     way. ``earlier`` holds at most the backend's ``limit`` records: the
-    latest by ``(ts, seq)``, listed in arrival order; ``count`` counts all.
+    latest by ``(ts, seq)``, listed in arrival order; ``total`` counts all.
 
     Attributes:
         earlier: the earlier records sharing the rule's key in the window
             (for a rule counting customers: the other customers' records).
-        count: how many such records there are.
+        total: how many such records there are.
         repeat: for a rule counting customers, the same customer already
             has such a record in the window (then the other fields are
             empty: such a complaint never escalates).
@@ -117,7 +117,7 @@ class RuleMatch(NamedTuple):
     """
 
     earlier: Sequence[Record]
-    count: int
+    total: int
     repeat: bool
     customers: int
 
@@ -138,7 +138,7 @@ class Plan(NamedTuple):
     """A stream rule as the backends run it.
 
     Attributes:
-        index: its place among the monitor's rules (its bit in a membership mask).
+        slot: its place among the monitor's rules (its bit in a membership mask).
         id: the rule's id.
         product: whether it is in the product scope (its subject is the SKU)
             rather than the customer scope (a department or staff member).
@@ -147,7 +147,7 @@ class Plan(NamedTuple):
         customers: whether it counts different customers (else complaints).
     """
 
-    index: int
+    slot: int
     id: str
     product: bool
     key: tuple[int, ...]
@@ -175,7 +175,7 @@ def restored_members(plans: Sequence[Plan], record: Record, product: bool) -> in
     mask = 0
     for plan in plans:
         if plan.product is product and record[plan.subject] is not None:
-            mask |= 1 << plan.index
+            mask |= 1 << plan.slot
     return mask
 
 
@@ -189,7 +189,7 @@ class Backend(Protocol):
     A backend is built with the stream rules' :class:`Plan` values and
     ``limit``, the most records each :class:`RuleMatch` lists. An earlier
     record counts for the new one under a rule when both are members of it
-    (bit ``plan.index`` of their membership masks), they share the rule's key,
+    (bit ``plan.slot`` of their membership masks), they share the rule's key,
     and the earlier record's ``ts`` lies between the rule's ``since`` and
     ``until`` for the new record, both included: its time minus and plus the
     rule's window in force on its date, the lower bound raised to what the

@@ -100,9 +100,8 @@ _NO_ZONE: Final = dt.timezone(dt.timedelta(0), "none")
 _DEPARTMENTS: Final = frozenset(d.value for d in Department)
 
 
-
 def _bundled_rules() -> tuple[StreamRule, ...]:
-    from csrules.rules.complaints import STREAM_RULES  # noqa: PLC0415  (imports the rule tables)
+    from csrules.rules.complaints import STREAM_RULES
 
     return STREAM_RULES
 
@@ -149,7 +148,7 @@ def _text(field: str, value: object) -> None:
             raise StreamError(msg) from None
 
 
-#: What an open escalation is about: reason, customer ("" for a rule without it in its key), subject.
+#: What an open escalation is about: reason, customer ("" if not in its rule's key), subject.
 _OpenKey: TypeAlias = tuple[str, str, str]
 
 
@@ -361,9 +360,7 @@ class EscalationMonitor:
             msg = f"related_limit must be at least 1, got {related_limit}"
             raise StreamError(msg)
         self._policy = policy if policy is not None else default_policy()
-        self._rules = check_stream_rules(
-            _bundled_rules() if rules is None else rules, self._policy
-        )
+        self._rules = check_stream_rules(_bundled_rules() if rules is None else rules, self._policy)
         self._by_id = {rule.id: rule for rule in self._rules}
         self._plans = plans(self._rules)
         # Per rule: its bit, the complaint field of its subject, and its test.
@@ -778,7 +775,7 @@ class EscalationMonitor:
         """The escalations of a record, each with the time its window ends."""
         found: list[tuple[int, StreamEscalation]] = []
         for plan, rule in zip(self._plans, self._rules, strict=True):
-            i = plan.index
+            i = plan.slot
             if not members >> i & 1:
                 continue
             match = None if matches is None else matches[i]
@@ -788,9 +785,9 @@ class EscalationMonitor:
             elif plan.customers:
                 if match.repeat:  # the customer already counted: no escalation
                     continue
-                earlier, total, count = match.earlier, match.count, match.customers
+                earlier, total, count = match.earlier, match.total, match.customers
             else:
-                earlier, total, count = match.earlier, match.count, match.count
+                earlier, total, count = match.earlier, match.total, match.total
             count += 1  # this complaint
             if not rule.reached(count, params.threshold[i]):
                 continue
@@ -807,9 +804,7 @@ class EscalationMonitor:
                 count=count,
                 window_days=params.days[i],
                 related_total=total,
-                id=escalation_id(
-                    rule.clause, rule.id, record.cust, subject, record.cid, record.ts
-                ),
+                id=escalation_id(rule.clause, rule.id, record.cust, subject, record.cid, record.ts),
                 rule=rule,
             )
             found.append((record.ts + params.window_us[i], escalation))
@@ -967,7 +962,8 @@ class EscalationMonitor:
             for i, item in enumerate(_list(data["product_scope"], "product_scope"))
         ]
         opened = [
-            _open_item(item, f"open[{i}]", self._by_id) for i, item in enumerate(_list(data["open"], "open"))
+            _open_item(item, f"open[{i}]", self._by_id)
+            for i, item in enumerate(_list(data["open"], "open"))
         ]
         watermark = _NEVER
         if kind == _SNAPSHOT_FORMAT_1:  # complaints were in order then: the last one's time

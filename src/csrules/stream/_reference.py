@@ -179,7 +179,7 @@ class ReferenceBackend:
         found: list[RuleMatch | None] | None = None
         limit = self._limit
         for plan in self._plans:
-            i = plan.index
+            i = plan.slot
             if not members >> i & 1:
                 continue
             key = self._keys[i](record)
@@ -216,7 +216,7 @@ class ReferenceBackend:
 
     def _store(self, record: Record, members: int) -> None:
         for plan in self._plans:
-            i = plan.index
+            i = plan.slot
             if not members >> i & 1:
                 continue
             key = self._keys[i](record)
@@ -238,7 +238,7 @@ class ReferenceBackend:
                 continue
             if record[plan.subject] is None:
                 continue
-            i = plan.index
+            i = plan.slot
             key = self._keys[i](record)
             if plan.customers:
                 held = self._customers[i].get(key)
@@ -277,5 +277,7 @@ class ReferenceBackend:
 
     def close(self) -> None:
         """Drop every record."""
-        for index in (*self._series, *self._customers):
-            index.clear()
+        for series in self._series:
+            series.clear()
+        for customers in self._customers:
+            customers.clear()
