@@ -15,14 +15,14 @@ from __future__ import annotations
 import enum
 import re
 import string
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Final, Literal
 
 import attrs
 
 from csrules._domain import Complaint
 from csrules.exceptions import PolicyError, RuleDefinitionError
-from csrules.rules._expr import Expr, Param
+from csrules.rules._expr import TRUE, Expr, Param
 from csrules.rules._pysource import SourceCompiler
 
 if TYPE_CHECKING:
@@ -35,6 +35,7 @@ __all__ = [
     "StreamCount",
     "StreamRule",
     "check_stream_rules",
+    "members_function",
 ]
 
 #: Complaint fields a stream rule's key may name.
@@ -273,6 +274,37 @@ def _compile(rule: StreamRule) -> Callable[[Complaint], bool]:
     exec(compile(source, f"<stream rule {rule.id}>", "exec"), namespace)
     test: Callable[[Complaint], bool] = namespace["_considers"]
     return test
+
+
+def members_function(
+    rules: Sequence[StreamRule],
+) -> Callable[[Complaint], tuple[int, str | None, str | None, str | None]]:
+    """One function giving, for a complaint, the rules that consider it and their fields.
+
+    It returns the mask of those rules (bit ``i`` for ``rules[i]``) and the
+    complaint's ``about_department``, ``about_staff`` and ``sku`` where one
+    of them is the subject of a rule that considers it (else ``None``).
+    """
+    compiler = SourceCompiler()
+    lines = ["def _members(c):", "    m = 0", "    d = s = k = None"]
+    target = {"about_department": "d", "about_staff": "s", "sku": "k"}
+    for i, rule in enumerate(rules):
+        condition = rule.considers
+        body = "True" if condition is TRUE else compiler.visit(condition)
+        local = target[rule.subject]
+        lines.append(f"    if c.{rule.subject} is not None and {body}:")
+        lines.append(f"        m |= {1 << i}")
+        lines.append(f"        {local} = c.{rule.subject}")
+    reads = [f"    {local} = c.{name}" for name, local in compiler.facts.items()]
+    lines[3:3] = reads
+    lines.append("    return m, d, s, k")
+    namespace: dict[str, Any] = dict(compiler.values)
+    namespace["cal"] = None
+    exec(compile("\n".join(lines) + "\n", "<stream rules>", "exec"), namespace)  # noqa: S102
+    function: Callable[[Complaint], tuple[int, str | None, str | None, str | None]] = namespace[
+        "_members"
+    ]
+    return function
 
 
 def check_stream_rules(rules: Iterable[StreamRule], policy: Any = None) -> tuple[StreamRule, ...]:

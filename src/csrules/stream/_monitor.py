@@ -33,7 +33,7 @@ from csrules._domain import Complaint, Department
 from csrules.exceptions import StreamError
 from csrules.io._json import parse_aware_time
 from csrules.policy import Policy, default_policy
-from csrules.rules._stream_rules import StreamRule, check_stream_rules
+from csrules.rules._stream_rules import StreamRule, check_stream_rules, members_function
 from csrules.stream._escalation import StreamEscalation, escalation_id
 from csrules.stream._facts import (
     DAY_US,
@@ -363,10 +363,8 @@ class EscalationMonitor:
         self._rules = check_stream_rules(_bundled_rules() if rules is None else rules, self._policy)
         self._by_id = {rule.id: rule for rule in self._rules}
         self._plans = plans(self._rules)
-        # Per rule: its bit, the complaint field of its subject, and its test.
-        self._tests = tuple(
-            (1 << i, rule.subject, rule.considers_complaint) for i, rule in enumerate(self._rules)
-        )
+        # The rules that consider a complaint, and the fields they need.
+        self._members = members_function(self._rules)
         self._limit = related_limit
         self._backend: Backend | None = _make_backend(backend, self._plans, related_limit)
         self._finalizer = weakref.finalize(self, self._backend.close)
@@ -660,18 +658,7 @@ class EscalationMonitor:
         if not (cid.isascii() and cust.isascii() and len(cid) <= MAX_TEXT_LENGTH >= len(cust)):
             _text("id", cid)
             _text("customer_id", cust)
-        # The rules that consider the complaint, and the fields they need.
-        members = 0
-        dept = staff = sku = None
-        for bit, subject, considers in self._tests:
-            if considers(complaint):
-                members |= bit
-                if subject == "about_department":
-                    dept = complaint.about_department
-                elif subject == "about_staff":
-                    staff = complaint.about_staff
-                else:
-                    sku = complaint.sku
+        members, dept, staff, sku = self._members(complaint)
         undo = self._undo
         in_order = ts >= watermark
         if not members:
