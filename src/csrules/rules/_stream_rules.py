@@ -300,7 +300,7 @@ def members_function(
     lines.append("    return m, d, s, k")
     namespace: dict[str, Any] = dict(compiler.values)
     namespace["cal"] = None
-    exec(compile("\n".join(lines) + "\n", "<stream rules>", "exec"), namespace)  # noqa: S102
+    exec(compile("\n".join(lines) + "\n", "<stream rules>", "exec"), namespace)
     function: Callable[[Complaint], tuple[int, str | None, str | None, str | None]] = namespace[
         "_members"
     ]
