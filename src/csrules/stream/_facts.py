@@ -72,10 +72,11 @@ class Record(NamedTuple):
         ts: when it was received, in integer microseconds since the epoch.
         cid: the complaint id.
         cust: the customer id.
-        dept: the department complained about (its value), or ``None``.
-        staff: the staff member complained about, or ``None``.
-        sku: the product of a quality report, or ``None`` (also for
-            complaints that are not quality reports).
+        dept: the department complained about (its value), or ``None``
+            (also when no stream rule about a department considers it).
+        staff: the staff member complained about, or ``None`` (likewise).
+        sku: the product, when a stream rule about a product considers the
+            complaint (with the bundled rules: a quality report), else ``None``.
     """
 
     seq: int
