@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import pickle
 from collections.abc import Sequence
 from typing import Any
 
@@ -115,6 +116,16 @@ class TestDeclarations:
         with pytest.raises(RuleDefinitionError, match=message) as caught:
             _rule(**changes)
         assert "'mine'" in str(caught.value)
+
+    def test_rules_pickle_and_compare_by_identity(self) -> None:
+        """A rule survives pickling (its compiled condition is rebuilt); == never raises."""
+        again = pickle.loads(pickle.dumps(PRODUCT_COMPLAINTS))
+        assert again != PRODUCT_COMPLAINTS
+        assert attrs.astuple(again, recurse=False)[:2] == ("product_complaints", "SHOP-1")
+        phone, email = complaint("a", "C", T0, sku="S"), complaint("b", "C", T0, channel="email")
+        assert again.considers_complaint(phone)
+        assert not again.considers_complaint(email)
+        assert again.escalate_to is PRODUCT_COMPLAINTS.escalate_to
 
     def test_a_bad_id_or_escalation_is_refused(self) -> None:
         with pytest.raises(RuleDefinitionError, match="id must be"):

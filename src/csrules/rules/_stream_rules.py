@@ -89,7 +89,7 @@ def _key(value: Iterable[str]) -> tuple[str, ...]:
     return tuple(value)
 
 
-@attrs.frozen
+@attrs.frozen(eq=False)
 class StreamRule:
     """One correlation rule of the escalation monitor, declared as data.
 
@@ -119,6 +119,9 @@ class StreamRule:
             ``{subject_zh}`` (a department's Chinese name), ``{count}``,
             ``{days}`` and ``{earlier}`` (the earlier complaints' ids).
         text_zh: the same in Chinese.
+
+    Stream rules compare by identity (their conditions are expressions,
+    whose ``==`` builds a new expression rather than answering); they pickle.
     """
 
     id: str
@@ -139,6 +142,25 @@ class StreamRule:
     def __attrs_post_init__(self) -> None:
         self._check()
         object.__setattr__(self, "_test", _compile(self))
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        # the compiled condition is rebuilt from the declaration when unpickled
+        return (
+            StreamRule,
+            (
+                self.id,
+                self.clause,
+                self.considers,
+                self.key,
+                self.count,
+                self.threshold,
+                self.window,
+                self.more_than,
+                self.escalate_to,
+                self.text_en,
+                self.text_zh,
+            ),
+        )
 
     def _fail(self, what: str) -> RuleDefinitionError:
         return RuleDefinitionError(f"stream rule {self.id!r}: {what}")
