@@ -151,9 +151,11 @@ class _RecordingReference:
     name = "reference"
 
     def __init__(self) -> None:
+        from csrules.rules.complaints import STREAM_RULES
+        from csrules.stream._facts import plans
         from csrules.stream._reference import ReferenceBackend
 
-        self.inner = ReferenceBackend()
+        self.inner = ReferenceBackend(plans(STREAM_RULES))
         self.ops: list[tuple[bool, tuple[Any, ...]]] = []
 
     def add(self, *args: Any) -> Any:
@@ -176,11 +178,13 @@ class _RecordingReference:
 
 def run_reference_core(n: int, days: int, seed: int) -> dict[str, Any]:
     """Time the reference backend alone on the records the monitor hands it."""
+    from csrules.rules.complaints import STREAM_RULES
     from csrules.stream import EscalationMonitor
+    from csrules.stream._facts import plans
     from csrules.stream._reference import ReferenceBackend
 
     run = _Run(n)
-    core = ReferenceBackend()
+    core = ReferenceBackend(plans(STREAM_RULES))
     add, forget = core.add, core.forget
     records = 0
     with EscalationMonitor(backend="reference") as preparing:
@@ -208,7 +212,6 @@ class _RecordingEngine:
 
     def __init__(self) -> None:
         self.ops: list[tuple[bool, Any]] = []
-        self.found: tuple[list[Any], ...] = ([], [], [], [])
 
     def assert_fact(self, fact: dict[str, Any]) -> None:
         self.ops.append((True, fact))
@@ -219,12 +222,14 @@ class _RecordingEngine:
 
 def run_raw(n: int, days: int, seed: int) -> dict[str, Any]:
     """Post the durable backend's facts straight to durable-rules, timing only the posts."""
+    from csrules.rules.complaints import STREAM_RULES
     from csrules.stream import EscalationMonitor
     from csrules.stream._durable import RULESET, _Engine
+    from csrules.stream._facts import plans
 
     run = _Run(n)
     recorder = _RecordingEngine()
-    engine = _Engine()  # the same ruleset and actions as the backend's
+    engine = _Engine(plans(STREAM_RULES))  # the same ruleset and actions as the backend's
     host, hits = engine.host, engine.hits
     posts = retract_calls = retracted = frames = 0
     with EscalationMonitor(backend="durable") as preparing:

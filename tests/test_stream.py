@@ -1089,7 +1089,7 @@ class TestDurableBackend:
             assert durable_module.RULESET not in lang._rulesets
 
     def test_the_asserted_facts_are_those_the_fact_builders_describe(self) -> None:
-        """The facts posted for a complaint are customer_fact and product_fact of its record."""
+        """The facts posted for a complaint are fact_of its record in each scope."""
         _, durable_module = _durable_modules()
         with EscalationMonitor(backend="durable") as monitor:
             engine = _engine_of(monitor)
@@ -1112,10 +1112,15 @@ class TestDurableBackend:
             assert record == monitor._product[0]
             ts, window = epoch_us(late), 30 * 86_400 * 1_000_000
             cut = epoch_us(T0) - window  # the watermark minus the window, after ts - window
+            windows = [(cut, ts + window)] * 3
             assert posted == [
-                durable_module.customer_fact(record, cut, ts + window),
-                durable_module.product_fact(record, cut, ts + window),
+                durable_module.fact_of(record, monitor._plans, False, 0b111, windows),
+                durable_module.fact_of(record, monitor._plans, True, 0b111, windows),
             ]
+            # Each fact names the rules of its scope that consider it.
+            assert (posted[0]["r0"], posted[0]["r1"], posted[1]["r2"]) == (1, 1, 1)
+            assert "r2" not in posted[0]
+            assert "r0" not in posted[1]
 
     def test_monitors_do_not_share_state(self) -> None:
         """Two monitors on durable-rules are independent (no global ruleset)."""
@@ -1395,7 +1400,6 @@ class TestRefusedComplaints:
         assert "B2C-8.7.1" in decision["rules"]
         assert "general_manager" in decision["escalate_to"]
 
-
     def test_an_undecidable_complaint_through_decide_changes_nothing(self, backend: str) -> None:
         """csrules.decide takes back a complaint whose decision fails after the
         monitor observed it: the next repeat complaint still gets B2C-8.7.1."""
@@ -1492,7 +1496,7 @@ class TestBoundedCost:
             monitor.observe(complaint("late", "C0", T0 + 200 * DAY))
             monitor.observe(complaint("next", "C0", T0 + 200 * DAY))
             inner: Any = monitor._backend
-            assert (inner._by_department, inner._by_staff, inner._by_product) == ({}, {}, {})
+            assert inner.held() == 0
 
     def test_escalation_ids_are_stable_and_distinct(self, backend: str) -> None:
         """The id depends on the clause, the key, the complaint and its time only."""

@@ -1,6 +1,7 @@
 """Rule tables: expressions, tables with hit policies, and the shipped rule sets."""
 
 from csrules.rules._expr import TRUE, Expr, call, const, fact, param
+from csrules.rules._stream_rules import StreamCount, StreamRule
 from csrules.rules._table import FiredRule, HitPolicy, Rule, Table, TableResult
 
 __all__ = [
@@ -9,6 +10,8 @@ __all__ = [
     "FiredRule",
     "HitPolicy",
     "Rule",
+    "StreamCount",
+    "StreamRule",
     "Table",
     "TableResult",
     "call",

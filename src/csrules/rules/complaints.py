@@ -43,6 +43,7 @@ from csrules.exceptions import ArgumentTypeError
 from csrules.policy import Policy
 from csrules.rules._common import local_date
 from csrules.rules._expr import TRUE, Expr, call, fact, param
+from csrules.rules._stream_rules import StreamCount, StreamRule
 from csrules.rules._table import HitPolicy, Rule, Table
 
 __all__ = [
@@ -57,6 +58,7 @@ __all__ = [
     "QUALITY_REPORTS_CLAUSE",
     "QUALITY_TOPICS",
     "REPEAT_COMPLAINT_CLAUSE",
+    "STREAM_RULES",
     "TECHNOLOGY_TOPICS",
     "check_complaint",
     "complaint_facts",
@@ -685,3 +687,69 @@ def decide_complaint(
         duties=duties.outputs["duty"],
         trace=trace,
     )
+
+
+# ----------------------------------------------------------- stream rules (B2C-8.7)
+
+#: The escalation monitor's correlation rules (B2C-8.7.1 and B2C-8.7.5), in the order
+#: their escalations are listed.
+STREAM_RULES: Final[tuple[StreamRule, ...]] = (
+    StreamRule(
+        id="same_department",
+        clause=REPEAT_COMPLAINT_CLAUSE,
+        considers=TRUE,
+        key=("customer_id", "about_department"),
+        count=StreamCount.COMPLAINTS,
+        threshold=2,
+        window="repeat_complaint_window_days",
+        escalate_to=Escalation.GENERAL_MANAGER,
+        text_en=(
+            "{clause}: customer {customer_id} has complained about the {subject} department "
+            "{count} times within {days} days (earlier: {earlier}); "
+            "report to the general manager at once."
+        ),
+        text_zh=(
+            "{clause}：顾客 {customer_id} 在 {days} 天内第 {count} 次投诉{subject_zh}"
+            "（之前的投诉：{earlier}），立即上报总经理。"
+        ),
+    ),
+    StreamRule(
+        id="same_staff",
+        clause=REPEAT_COMPLAINT_CLAUSE,
+        considers=TRUE,
+        key=("customer_id", "about_staff"),
+        count=StreamCount.COMPLAINTS,
+        threshold=2,
+        window="repeat_complaint_window_days",
+        escalate_to=Escalation.GENERAL_MANAGER,
+        text_en=(
+            "{clause}: customer {customer_id} has complained about staff member {subject} "
+            "{count} times within {days} days (earlier: {earlier}); "
+            "report to the general manager at once."
+        ),
+        text_zh=(
+            "{clause}：顾客 {customer_id} 在 {days} 天内第 {count} 次投诉员工 {subject}"
+            "（之前的投诉：{earlier}），立即上报总经理。"
+        ),
+    ),
+    StreamRule(
+        id="quality_reports",
+        clause=QUALITY_REPORTS_CLAUSE,
+        considers=fact("topic").isin(QUALITY_TOPICS),
+        key=("sku",),
+        count=StreamCount.CUSTOMERS,
+        threshold="quality_reporters_threshold",
+        more_than=True,
+        window="quality_window_days",
+        escalate_to=Escalation.GENERAL_MANAGER,
+        text_en=(
+            "{clause}: {count} different customers have reported a quality problem "
+            "with product {subject} within {days} days (earlier reports: {earlier}); "
+            "report to the general manager at once."
+        ),
+        text_zh=(
+            "{clause}：{days} 天内已有 {count} 位不同顾客反映商品 {subject} "
+            "的质量问题（之前的反映：{earlier}），立即上报总经理。"
+        ),
+    ),
+)

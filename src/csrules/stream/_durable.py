@@ -1,16 +1,19 @@
-"""The durable-rules backend: the correlation rules in durable-rules' own DSL.
+"""The durable-rules backend: the stream rules compiled to durable-rules' own DSL.
 
 Each complaint that can correlate becomes a durable-rules *fact*: one in the
-customer scope when it names a department or staff member, one in the
-product scope when it is a quality report. Four rules, written below with
-``when_all``, ``m`` and ``c``, join a new fact with the facts of the same
-scope asserted before it whose time falls in its window (from ``since`` to
-``until``: complaints may arrive late, so the window reaches both ways):
-same customer and department, same customer and staff member (B2C-8.7.1),
-same product and customer, same product and another customer (B2C-8.7.5).
-The rules' actions hand the joined earlier facts back; the monitor counts
-the distinct customers, as durable-rules has no aggregation over a sliding
-window.
+customer scope when a rule about a department or staff member considers it,
+one in the product scope when a rule about a product does. The fact says
+which rules consider it (``r0``, ``r1``, ... set to 1) and, per rule, its
+window (``s0``/``u0``, ...: from ``since`` to ``until``; complaints may
+arrive late, so the window reaches both ways). :func:`define_rules`
+generates the durable-rules rules from the stream rules' declarations with
+``when_all``, ``m`` and ``c``: for a rule counting complaints, one joining a
+new fact with the facts of the same scope asserted before it that share
+the rule's key and whose time falls in the new fact's window; for a rule
+counting customers, two: the same key and the same customer (a repeat),
+the same key and another customer. The rules' actions hand the joined
+earlier facts back; the backend counts the distinct customers, as
+durable-rules has no aggregation over a sliding window.
 
 What this module hides from its callers:
 
@@ -25,7 +28,9 @@ What this module hides from its callers:
   no timers, which is what those threads are for.
 - More than 1,024 live ``sid`` values in a ruleset raise ``MemoryError`` and
   can then crash the process: facts go to one of :data:`SLOTS` sids per
-  scope, chosen by hashing the customer or the product.
+  scope, chosen by hashing the customer or the product (every rule's key
+  holds the customer, or is about a product, so facts that may join share
+  a sid).
 - Facts carry unique ids (the monitor's running number), so durable-rules
   never sees an event twice (``MessageObservedException``).
 - Only strings and integers are posted: times are integer microseconds,
@@ -44,8 +49,8 @@ What this module hides from its callers:
   backend counts them by bisection). The lists handed to the monitor are
   cut to the backend's ``limit``.
 - Two patterns of one rule must not have identical conditions (the engine
-  crashes on ``c.a << (m.x == 1), c.b << (m.x == 1) & ...``); the earlier
-  pattern of each rule therefore also tests for the key it joins on.
+  crashes on ``c.a << (m.x == 1), c.b << (m.x == 1) & ...``); the later
+  pattern of each rule therefore always tests more than the earlier one.
 """
 
 from __future__ import annotations
@@ -58,9 +63,16 @@ from durable import engine as durable_engine
 from durable import lang as durable_lang
 
 from csrules.exceptions import StreamError
-from csrules.stream._facts import RELATED_LIMIT, Matches, Record
+from csrules.stream._facts import (
+    RELATED_LIMIT,
+    Matches,
+    Plan,
+    Record,
+    RuleMatch,
+    restored_members,
+)
 
-__all__ = ["RULESET", "SLOTS", "DurableBackend", "define_rules"]
+__all__ = ["RULESET", "SLOTS", "DurableBackend", "define_rules", "fact_of"]
 
 #: Name of the ruleset (on each backend's private host).
 RULESET: Final = "csrules_b2c_8_7"
@@ -71,12 +83,8 @@ _CAP: Final = 10_000
 #: Retractions are sent in batches of this size.
 _RETRACT_BATCH: Final = 512
 
-_DEPARTMENT: Final = "same_department"
-_STAFF: Final = "same_staff"
-_PRODUCT_REPEAT: Final = "product_repeat"
-_PRODUCT_PEER: Final = "product_peer"
-
-_RULES: Final = (_DEPARTMENT, _STAFF, _PRODUCT_REPEAT, _PRODUCT_PEER)
+#: Names of the fact fields of the record positions a key may name.
+_FIELDS: Final = {3: "cust", 4: "dept", 5: "staff", 6: "sku"}
 
 _CUSTOMER_SIDS: Final = tuple(f"c{i}" for i in range(SLOTS))
 _PRODUCT_SIDS: Final = tuple(f"p{i}" for i in range(SLOTS))
@@ -86,12 +94,19 @@ _DSL_LOCK: Final = threading.Lock()
 Action = Callable[[Any], None]
 
 
-def define_rules(action: Callable[[str], Action]) -> dict[str, Any]:
-    """The correlation rules, written in durable-rules' DSL.
+def action_names(plan: Plan) -> tuple[str, ...]:
+    """The durable-rules actions of a stream rule: ``(id,)``, or ``(id.repeat, id.peer)``."""
+    if plan.customers:
+        return (f"{plan.id}.repeat", f"{plan.id}.peer")
+    return (plan.id,)
+
+
+def define_rules(plans: Sequence[Plan], action: Callable[[str], Action]) -> dict[str, Any]:
+    """The durable-rules rules of stream rules, generated in durable-rules' DSL.
 
     Args:
-        action: gives the action for a rule name (``"same_department"``,
-            ``"same_staff"``, ``"product_repeat"``, ``"product_peer"``).
+        plans: the stream rules, as the monitor runs them.
+        action: gives the action for an action name (see :func:`action_names`).
 
     Returns:
         ``{RULESET: definition}``, ready for ``Host.register_rulesets``; it is
@@ -102,52 +117,39 @@ def define_rules(action: Callable[[str], Action]) -> dict[str, Any]:
         rules = durable_lang.ruleset(RULESET)
         try:
             with rules:
-                # B2C-8.7.1: the same customer complained, within the window,
-                # about the same department ...
-                when_all(
-                    cap(_CAP),
-                    c.earlier << (m.scope == "customer") & +m.dept,
-                    c.later << (m.scope == "customer")
-                    & (m.cust == c.earlier.cust)
-                    & (m.dept == c.earlier.dept)
-                    & (m.seq > c.earlier.seq)
-                    & (m.since <= c.earlier.ts)
-                    & (m.until >= c.earlier.ts),
-                )(action(_DEPARTMENT))
-                # ... or about the same staff member.
-                when_all(
-                    cap(_CAP),
-                    c.earlier << (m.scope == "customer") & +m.staff,
-                    c.later << (m.scope == "customer")
-                    & (m.cust == c.earlier.cust)
-                    & (m.staff == c.earlier.staff)
-                    & (m.seq > c.earlier.seq)
-                    & (m.since <= c.earlier.ts)
-                    & (m.until >= c.earlier.ts),
-                )(action(_STAFF))
-                # B2C-8.7.5: this customer already reported the product within
-                # the window (they are not counted twice) ...
-                when_all(
-                    cap(_CAP),
-                    c.earlier << (m.scope == "product") & +m.sku,
-                    c.later << (m.scope == "product")
-                    & (m.sku == c.earlier.sku)
-                    & (m.cust == c.earlier.cust)
-                    & (m.seq > c.earlier.seq)
-                    & (m.since <= c.earlier.ts)
-                    & (m.until >= c.earlier.ts),
-                )(action(_PRODUCT_REPEAT))
-                # ... and other customers who reported it within the window.
-                when_all(
-                    cap(_CAP),
-                    c.earlier << (m.scope == "product") & +m.sku,
-                    c.later << (m.scope == "product")
-                    & (m.sku == c.earlier.sku)
-                    & (m.cust != c.earlier.cust)
-                    & (m.seq > c.earlier.seq)
-                    & (m.since <= c.earlier.ts)
-                    & (m.until >= c.earlier.ts),
-                )(action(_PRODUCT_PEER))
+                for plan in plans:
+                    i = plan.slot
+                    scope = "product" if plan.product else "customer"
+                    member, since, until = f"r{i}", f"s{i}", f"u{i}"
+                    # The earlier fact: in the scope and considered by the rule.
+                    earlier = (m.scope == scope) & (getattr(m, member) == 1)
+                    # The later fact: considered too, the same key, in the window.
+                    later = (m.scope == scope) & (getattr(m, member) == 1)
+                    for position in plan.key:
+                        name = _FIELDS[position]
+                        later = later & (getattr(m, name) == getattr(c.earlier, name))
+                    later = (
+                        later
+                        & (m.seq > c.earlier.seq)
+                        & (getattr(m, since) <= c.earlier.ts)
+                        & (getattr(m, until) >= c.earlier.ts)
+                    )
+                    if plan.customers:
+                        repeat, peer = action_names(plan)
+                        # The same customer already made such a complaint ...
+                        when_all(
+                            cap(_CAP),
+                            c.earlier << earlier,
+                            c.later << (later & (m.cust == c.earlier.cust)),
+                        )(action(repeat))
+                        # ... and the other customers who did.
+                        when_all(
+                            cap(_CAP),
+                            c.earlier << earlier,
+                            c.later << (later & (m.cust != c.earlier.cust)),
+                        )(action(peer))
+                    else:
+                        when_all(cap(_CAP), c.earlier << earlier, c.later << later)(action(plan.id))
             name, definition = rules.define()
         finally:
             durable_lang._rulesets.pop(RULESET, None)
@@ -161,40 +163,49 @@ class _QuietHost(durable_engine.Host):  # type: ignore[misc]
         return
 
 
-def customer_fact(record: Record, since: int, until: int) -> dict[str, Any]:
-    """The customer-scope fact of a record: what the B2C-8.7.1 rules see."""
+def fact_of(
+    record: Record,
+    plans: Sequence[Plan],
+    product: bool,
+    members: int,
+    windows: Sequence[tuple[int, int]],
+    fid: int | str | None = None,
+) -> dict[str, Any] | None:
+    """The fact of a record in one scope (customer or product), or ``None`` if none is needed.
+
+    It carries the record, and for each rule of the scope that considers it
+    (bit ``plan.slot`` of ``members``) ``r<i>: 1`` and its window
+    ``s<i>``/``u<i>`` from ``windows``.
+    """
+    seq, ts, cid, cust, dept, staff, sku = record
     fact: dict[str, Any] = {
-        "sid": _CUSTOMER_SIDS[hash(record.cust) % SLOTS],
-        "id": record.seq,
-        "scope": "customer",
-        "seq": record.seq,
-        "ts": record.ts,
-        "since": since,
-        "until": until,
-        "cid": record.cid,
-        "cust": record.cust,
+        "sid": (
+            _PRODUCT_SIDS[hash(sku) % SLOTS] if product else _CUSTOMER_SIDS[hash(cust) % SLOTS]
+        ),
+        "id": seq if fid is None else fid,
+        "scope": "product" if product else "customer",
+        "seq": seq,
+        "ts": ts,
+        "cid": cid,
+        "cust": cust,
     }
-    if record.dept is not None:
-        fact["dept"] = str(record.dept)
-    if record.staff is not None:
-        fact["staff"] = record.staff
+    found = False
+    for plan in plans:
+        i = plan.slot
+        if plan.product is product and members >> i & 1:
+            found = True
+            fact[f"r{i}"] = 1
+            fact[f"s{i}"], fact[f"u{i}"] = windows[i]
+    if not found:
+        return None
+    if product:
+        fact["sku"] = sku
+    else:
+        if dept is not None:
+            fact["dept"] = str(dept)
+        if staff is not None:
+            fact["staff"] = staff
     return fact
-
-
-def product_fact(record: Record, since: int, until: int) -> dict[str, Any]:
-    """The product-scope fact of a quality report: what the B2C-8.7.5 rules see."""
-    return {
-        "sid": _PRODUCT_SIDS[hash(record.sku) % SLOTS],
-        "id": record.seq,
-        "scope": "product",
-        "seq": record.seq,
-        "ts": record.ts,
-        "since": since,
-        "until": until,
-        "cid": record.cid,
-        "cust": record.cust,
-        "sku": record.sku,
-    }
 
 
 _new_record = tuple.__new__  # builds a Record without NamedTuple's slower __new__
@@ -229,17 +240,23 @@ def _latest(records: list[Record], limit: int) -> list[Record]:
 
 
 class _Engine:
-    """A private durable-rules host with the correlation ruleset, used by one thread at a time."""
+    """A private durable-rules host with the stream rules' ruleset, used by one thread at a time."""
 
-    def __init__(self) -> None:
-        #: The earlier facts each rule joined, for the fact being asserted.
-        self.hits: dict[str, list[dict[str, Any]]] = {rule: [] for rule in _RULES}
-        #: The same lists, in the order of _RULES, for the hot path.
-        self.found = tuple(self.hits[rule] for rule in _RULES)
+    def __init__(self, plans: Sequence[Plan]) -> None:
+        self.plans = tuple(plans)
+        #: The earlier facts each action joined, for the fact being asserted.
+        self.hits: dict[str, list[dict[str, Any]]] = {
+            name: [] for plan in self.plans for name in action_names(plan)
+        }
         self.error: BaseException | None = None
         self.broken = False
         self.host = _QuietHost()
-        self.host.register_rulesets(define_rules(self._action))
+        self.host.register_rulesets(define_rules(self.plans, self._action))
+
+    @property
+    def found(self) -> tuple[list[dict[str, Any]], ...]:
+        """The lists of :attr:`hits`, in the order of the rules' actions."""
+        return tuple(self.hits.values())
 
     def _action(self, rule: str) -> Action:
         def collect(c: Any) -> None:
@@ -326,21 +343,23 @@ class _Engine:
 # were ever open at once. Memory is then bounded by the most backends open
 # at the same time, whatever the number opened and closed. Only an engine
 # that failed is deleted (its memory is not returned).
-_IDLE: list[_Engine] = []
+# Engines are kept by the stream rules they run (their plans).
+_IDLE: dict[tuple[Plan, ...], list[_Engine]] = {}
 _IDLE_LOCK: Final = threading.RLock()  # re-entrant: a release may run in a GC finaliser
 
 
 def idle_engines() -> int:
     """How many emptied engines wait for reuse (as many as were ever open at once, at most)."""
     with _IDLE_LOCK:
-        return len(_IDLE)
+        return sum(map(len, _IDLE.values()))
 
 
-def _acquire() -> _Engine:
+def _acquire(plans: tuple[Plan, ...]) -> _Engine:
     with _IDLE_LOCK:
-        if _IDLE:
-            return _IDLE.pop()
-    return _Engine()
+        idle = _IDLE.get(plans)
+        if idle:
+            return idle.pop()
+    return _Engine(plans)
 
 
 def _release(engine: _Engine) -> None:
@@ -353,17 +372,27 @@ def _release(engine: _Engine) -> None:
         engine.discard()
         return
     with _IDLE_LOCK:
-        _IDLE.append(engine)
+        _IDLE.setdefault(engine.plans, []).append(engine)
 
 
 class DurableBackend:
-    """Correlates complaints with durable-rules, on a private host."""
+    """Correlates complaints with durable-rules, on a private host.
+
+    Args:
+        plans: the stream rules, as the monitor runs them.
+        limit: the most records each list of the matches holds (the latest).
+    """
 
     name: ClassVar[str] = "durable"
 
-    def __init__(self, limit: int = RELATED_LIMIT) -> None:
+    def __init__(self, plans: Sequence[Plan], limit: int = RELATED_LIMIT) -> None:
         self._limit = limit
-        self._engine: _Engine | None = _acquire()
+        self._plans = tuple(plans)
+        self._engine: _Engine | None = _acquire(self._plans)
+        # Per rule: where its joined facts arrive (one list, or repeat and peer).
+        self._lists = tuple(
+            tuple(self._engine.hits[name] for name in action_names(plan)) for plan in self._plans
+        )
         self._retract: list[dict[str, Any]] = []
         # Fact ids of records whose seq was used before by a record taken
         # back out (durable-rules refuses an id it has seen in a sid).
@@ -379,10 +408,8 @@ class DurableBackend:
     def add(
         self,
         record: Record,
-        customer_since: int,
-        customer_until: int,
-        product_since: int,
-        product_until: int,
+        members: int,
+        windows: Sequence[tuple[int, int]],
         keep: bool = True,
     ) -> Matches | None:
         """Assert the record's facts and return the earlier records the rules joined.
@@ -393,73 +420,42 @@ class DurableBackend:
         engine = self._engine
         if engine is None:
             engine = self._live()  # raises
-        # The facts of customer_fact and product_fact, built here (hot path).
-        seq, ts, cid, cust, dept, staff, sku = record
+        seq = record.seq
         fid: int | str = self._renamed.get(seq, seq) if self._renamed else seq
-        if dept is not None or staff is not None:
-            fact: dict[str, Any] = {
-                "sid": _CUSTOMER_SIDS[hash(cust) % SLOTS],
-                "id": fid,
-                "scope": "customer",
-                "seq": seq,
-                "ts": ts,
-                "since": customer_since,
-                "until": customer_until,
-                "cid": cid,
-                "cust": cust,
-            }
-            if dept is not None:
-                fact["dept"] = str(dept)
-            if staff is not None:
-                fact["staff"] = staff
-            engine.assert_fact(fact)
-        if sku is not None:
-            engine.assert_fact(
-                {
-                    "sid": _PRODUCT_SIDS[hash(sku) % SLOTS],
-                    "id": fid,
-                    "scope": "product",
-                    "seq": seq,
-                    "ts": ts,
-                    "since": product_since,
-                    "until": product_until,
-                    "cid": cid,
-                    "cust": cust,
-                    "sku": sku,
-                }
-            )
+        plans = self._plans
+        if record.dept is not None or record.staff is not None:
+            fact = fact_of(record, plans, False, members, windows, fid)
+            if fact is not None:
+                engine.assert_fact(fact)
+        if record.sku is not None:
+            fact = fact_of(record, plans, True, members, windows, fid)
+            if fact is not None:
+                engine.assert_fact(fact)
         if not keep:
             self._forget_later(record)
-        department, staff_member, repeat, peers = engine.found
-        if not (department or staff_member or repeat or peers):
-            return None
+        found: list[RuleMatch | None] | None = None
         limit = self._limit
-        by_department = _records(department)
-        by_staff = _records(staff_member)
-        if repeat:  # a repeat report never escalates: its peers do not matter
-            repeat.clear()
-            peers.clear()
-            return Matches(
-                _latest(by_department, limit),
-                len(by_department),
-                _latest(by_staff, limit),
-                len(by_staff),
-                True,
-                (),
-                0,
-                0,
-            )
-        reports = _records(peers)
-        return Matches(
-            _latest(by_department, limit),
-            len(by_department),
-            _latest(by_staff, limit),
-            len(by_staff),
-            False,
-            _latest(reports, limit),
-            len(reports),
-            len({r.cust for r in reports}),
-        )
+        for plan, lists in zip(plans, self._lists, strict=True):
+            if not any(lists):
+                continue
+            if plan.customers:
+                repeat, peers = lists
+                if repeat:  # a repeat never escalates: the peers do not matter
+                    repeat.clear()
+                    peers.clear()
+                    match = RuleMatch((), 0, True, 0)
+                else:
+                    reports = _records(peers)
+                    match = RuleMatch(
+                        _latest(reports, limit), len(reports), False, len({r.cust for r in reports})
+                    )
+            else:
+                joined = _records(lists[0])
+                match = RuleMatch(_latest(joined, limit), len(joined), False, 0)
+            if found is None:
+                found = [None] * len(plans)
+            found[plan.slot] = match
+        return None if found is None else tuple(found)
 
     def _ids(self, record: Record) -> list[dict[str, Any]]:
         """The sid and id of each of a record's facts."""
@@ -531,10 +527,14 @@ class DurableBackend:
         join them as usual.
         """
         engine = self._live()
-        for record in customer:
-            engine.assert_fact(customer_fact(record, record.ts + 1, record.ts))
-        for record in product:
-            engine.assert_fact(product_fact(record, record.ts + 1, record.ts))
+        plans = self._plans
+        for records, in_product in ((customer, False), (product, True)):
+            for record in records:
+                empty = [(record.ts + 1, record.ts)] * len(plans)
+                members = restored_members(plans, record, in_product)
+                fact = fact_of(record, plans, in_product, members, empty)
+                if fact is not None:
+                    engine.assert_fact(fact)
         for found in engine.found:  # nothing joined (the windows are empty); to be sure
             found.clear()
 

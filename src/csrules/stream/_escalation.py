@@ -5,13 +5,15 @@ from __future__ import annotations
 import datetime as dt
 import enum
 import hashlib
-from collections.abc import Mapping
-from typing import Final, Literal
+from typing import TYPE_CHECKING, Final, Literal
 
 import attrs
 import pendulum
 
 from csrules._decision import Escalation
+
+if TYPE_CHECKING:
+    from csrules.rules._stream_rules import StreamRule
 
 __all__ = [
     "QUALITY_REPORTS_CLAUSE",
@@ -30,10 +32,11 @@ _ONE_US: Final = dt.timedelta(microseconds=1)
 
 
 class StreamReason(enum.StrEnum):
-    """Why a stream escalation was raised.
+    """Why a stream escalation was raised: the bundled stream rules' ids.
 
     ``same_department`` and ``same_staff`` cite B2C-8.7.1, ``quality_reports``
-    cites B2C-8.7.5. Members compare equal to their string values.
+    cites B2C-8.7.5. Members compare equal to their string values. An
+    escalation of a shop's own stream rule has that rule's id, a plain string.
     """
 
     SAME_DEPARTMENT = "same_department"
@@ -41,12 +44,23 @@ class StreamReason(enum.StrEnum):
     QUALITY_REPORTS = "quality_reports"
 
 
-_DEPARTMENT_ZH: Final[Mapping[str, str]] = {
-    "finance": "财务部",
-    "operations": "运营部",
-    "technology": "技术部",
-    "customer_service": "客服部",
-}
+def _reason(value: object) -> StreamReason | str:
+    """A bundled rule's id as its :class:`StreamReason`, another rule's id as it is."""
+    if isinstance(value, StreamReason):
+        return value
+    if not isinstance(value, str):
+        msg = f"reason must be a string, got {value!r}"
+        raise TypeError(msg)
+    try:
+        return StreamReason(value)
+    except ValueError:
+        return value
+
+
+def _rule_of(reason: str) -> StreamRule | None:
+    from csrules.rules.complaints import STREAM_RULES
+
+    return next((rule for rule in STREAM_RULES if rule.id == reason), None)
 
 
 def _ids(related: tuple[str, ...], total: int, lang: Literal["en", "zh"]) -> str:
@@ -81,7 +95,7 @@ def _at_us(at: pendulum.DateTime) -> int:
 def _default_id(self: StreamEscalation) -> str:
     return escalation_id(
         self.clause,
-        self.reason.value,
+        str(self.reason),
         self.customer_id,
         self.subject,
         self.complaint_id,
@@ -125,6 +139,8 @@ class StreamEscalation:
             a stream gives the same id, in any run and with either backend
             (see :func:`escalation_id`), so a consumer can drop an
             escalation it has already seen (after a resumed run, say).
+        rule: the stream rule that raised it (its texts explain it); not
+            compared. ``None``: the bundled rule of the ``reason``.
 
     .. versionadded:: 0.1.0
     """
@@ -132,7 +148,7 @@ class StreamEscalation:
     clause: str
     complaint_id: str
     customer_id: str
-    reason: StreamReason = attrs.field(converter=StreamReason)
+    reason: StreamReason | str = attrs.field(converter=_reason)
     subject: str
     related: tuple[str, ...]
     at: pendulum.DateTime
@@ -141,6 +157,7 @@ class StreamEscalation:
     window_days: int = 0
     related_total: int = attrs.field(default=attrs.Factory(_default_total, takes_self=True))
     id: str = attrs.field(default=attrs.Factory(_default_id, takes_self=True))
+    rule: StreamRule | None = attrs.field(default=None, eq=False, repr=False)
 
     @property
     def related_truncated(self) -> bool:
@@ -150,37 +167,16 @@ class StreamEscalation:
     def explanation(self, lang: Literal["en", "zh"] = "en") -> str:
         """One line saying why, in English (``"en"``) or Chinese (``"zh"``)."""
         ids = _ids(self.related, self.related_total, lang)
-        days, count, subject = self.window_days, self.count, self.subject
-        if lang == "zh":
-            target = "立即上报总经理。"
-            if self.reason is StreamReason.QUALITY_REPORTS:
-                return (
-                    f"{self.clause}：{days} 天内已有 {count} 位不同顾客反映商品 {subject} "
-                    f"的质量问题（之前的反映：{ids}），{target}"
-                )
-            about = (
-                _DEPARTMENT_ZH.get(subject, subject)
-                if self.reason is StreamReason.SAME_DEPARTMENT
-                else f"员工 {subject}"
-            )
-            return (
-                f"{self.clause}：顾客 {self.customer_id} 在 {days} 天内第 {count} 次投诉"
-                f"{about}（之前的投诉：{ids}），{target}"
-            )
-        target = "report to the general manager at once."
-        if self.reason is StreamReason.QUALITY_REPORTS:
-            return (
-                f"{self.clause}: {count} different customers have reported a quality problem "
-                f"with product {subject} within {days} days (earlier reports: {ids}); {target}"
-            )
-        about = (
-            f"the {subject} department"
-            if self.reason is StreamReason.SAME_DEPARTMENT
-            else f"staff member {subject}"
-        )
-        return (
-            f"{self.clause}: customer {self.customer_id} has complained about {about} "
-            f"{count} times within {days} days (earlier: {ids}); {target}"
+        rule = self.rule if self.rule is not None else _rule_of(str(self.reason))
+        if rule is None:
+            return f"{self.clause}: {self.reason} {self.subject} ({self.count}; {ids})"
+        return rule.explanation(
+            lang,
+            customer_id=self.customer_id,
+            subject=self.subject,
+            count=self.count,
+            days=self.window_days,
+            earlier=ids,
         )
 
     def to_json(self) -> dict[str, object]:
@@ -193,7 +189,7 @@ class StreamEscalation:
             "clause": self.clause,
             "complaint_id": self.complaint_id,
             "customer_id": self.customer_id,
-            "reason": self.reason.value,
+            "reason": str(self.reason),
             "subject": self.subject,
             "related": list(self.related),
             "at": self.at.isoformat(),

@@ -10,12 +10,13 @@ the monitor turns matches into escalations.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Sequence
-from typing import ClassVar, Final, NamedTuple, Protocol
+from collections.abc import Mapping, Sequence
+from typing import ClassVar, Final, NamedTuple, Protocol, TypeAlias
 
 import pendulum
 
 from csrules._domain import Topic
+from csrules.rules._stream_rules import StreamCount, StreamRule
 
 __all__ = [
     "DAY_US",
@@ -26,9 +27,13 @@ __all__ = [
     "Backend",
     "LocalDay",
     "Matches",
+    "Plan",
     "Record",
+    "RuleMatch",
     "epoch_us",
     "local_day",
+    "plans",
+    "restored_members",
     "shanghai_date",
     "shanghai_day",
 ]
@@ -67,10 +72,11 @@ class Record(NamedTuple):
         ts: when it was received, in integer microseconds since the epoch.
         cid: the complaint id.
         cust: the customer id.
-        dept: the department complained about (its value), or ``None``.
-        staff: the staff member complained about, or ``None``.
-        sku: the product of a quality report, or ``None`` (also for
-            complaints that are not quality reports).
+        dept: the department complained about (its value), or ``None``
+            (also when no stream rule about a department considers it).
+        staff: the staff member complained about, or ``None`` (likewise).
+        sku: the product, when a stream rule about a product considers the
+            complaint (with the bundled rules: a quality report), else ``None``.
     """
 
     seq: int
@@ -92,36 +98,86 @@ class Record(NamedTuple):
         return self.sku is not None
 
 
-class Matches(NamedTuple):
-    """The earlier records a new record correlates with.
+class RuleMatch(NamedTuple):
+    """The earlier records a new record correlates with under one stream rule.
 
     "Earlier" means observed before the new record (a lower ``seq``); their
-    times may be before or after its own, within the window either way.
-    Each list holds at most the backend's ``limit`` records: the latest by
-    ``(ts, seq)``, listed in arrival order; the counts are of all of them.
+    times may be before or after its own, within the rule's window either
+    way. ``earlier`` holds at most the backend's ``limit`` records: the
+    latest by ``(ts, seq)``, listed in arrival order; ``total`` counts all.
 
     Attributes:
-        department: same customer, same department, within the repeat window.
-        department_count: how many such records there are.
-        staff: same customer, same staff member, within the repeat window.
-        staff_count: how many such records there are.
-        product_repeat: the same customer already reported the product within
-            the quality window (then the product fields are empty: such a
-            report never escalates).
-        product_peers: quality reports on the same product by other
-            customers, within the quality window.
-        peer_count: how many such reports there are.
-        peer_customers: how many different customers made them.
+        earlier: the earlier records sharing the rule's key in the window
+            (for a rule counting customers: the other customers' records).
+        total: how many such records there are.
+        repeat: for a rule counting customers, the same customer already
+            has such a record in the window (then the other fields are
+            empty: such a complaint never escalates).
+        customers: for a rule counting customers, how many different
+            customers made the earlier records.
     """
 
-    department: Sequence[Record]
-    department_count: int
-    staff: Sequence[Record]
-    staff_count: int
-    product_repeat: bool
-    product_peers: Sequence[Record]
-    peer_count: int
-    peer_customers: int
+    earlier: Sequence[Record]
+    total: int
+    repeat: bool
+    customers: int
+
+
+#: A backend's answer: per stream rule (in the monitor's order), its match or ``None``.
+Matches: TypeAlias = tuple[RuleMatch | None, ...]
+
+#: Record positions of the complaint fields a stream rule's key may name.
+_POSITION: Final[Mapping[str, int]] = {
+    "customer_id": 3,
+    "about_department": 4,
+    "about_staff": 5,
+    "sku": 6,
+}
+
+
+class Plan(NamedTuple):
+    """A stream rule as the backends run it.
+
+    Attributes:
+        slot: its place among the monitor's rules (its bit in a membership mask).
+        id: the rule's id.
+        product: whether it is in the product scope (its subject is the SKU)
+            rather than the customer scope (a department or staff member).
+        key: the record positions of its key fields.
+        subject: the record position of its subject.
+        customers: whether it counts different customers (else complaints).
+    """
+
+    slot: int
+    id: str
+    product: bool
+    key: tuple[int, ...]
+    subject: int
+    customers: bool
+
+
+def plans(rules: Sequence[StreamRule]) -> tuple[Plan, ...]:
+    """The plans of checked stream rules, in their order."""
+    return tuple(
+        Plan(
+            i,
+            rule.id,
+            rule.subject == "sku",
+            tuple(_POSITION[name] for name in rule.key),
+            _POSITION[rule.subject],
+            rule.count is StreamCount.CUSTOMERS,
+        )
+        for i, rule in enumerate(rules)
+    )
+
+
+def restored_members(plans: Sequence[Plan], record: Record, product: bool) -> int:
+    """The membership mask of a restored record of one scope: its rules whose subject it has."""
+    mask = 0
+    for plan in plans:
+        if plan.product is product and record[plan.subject] is not None:
+            mask |= 1 << plan.slot
+    return mask
 
 
 #: The most earlier complaints an escalation names in ``related`` by default.
@@ -131,14 +187,16 @@ RELATED_LIMIT: Final = 100
 class Backend(Protocol):
     """What the monitor needs from a correlation backend.
 
-    An earlier record counts for the new one in a scope when its ``ts`` lies
-    between that scope's ``since`` and ``until``, both included: the new
-    record's time minus and plus the window in force on its date, the lower
-    bound raised to what the monitor still retains (see
-    :class:`~csrules.stream.EscalationMonitor`). Records reach :meth:`add`
-    in ``seq`` order (arrival order, whatever their times). A backend is
-    built with ``limit``, the most records each list of :class:`Matches`
-    holds.
+    A backend is built with the stream rules' :class:`Plan` values and
+    ``limit``, the most records each :class:`RuleMatch` lists. An earlier
+    record counts for the new one under a rule when both are members of it
+    (bit ``plan.slot`` of their membership masks), they share the rule's key,
+    and the earlier record's ``ts`` lies between the rule's ``since`` and
+    ``until`` for the new record, both included: its time minus and plus the
+    rule's window in force on its date, the lower bound raised to what the
+    monitor still retains (see :class:`~csrules.stream.EscalationMonitor`).
+    Records reach :meth:`add` in ``seq`` order (arrival order, whatever their
+    times).
     """
 
     name: ClassVar[str]
@@ -146,17 +204,15 @@ class Backend(Protocol):
     def add(
         self,
         record: Record,
-        customer_since: int,
-        customer_until: int,
-        product_since: int,
-        product_until: int,
+        members: int,
+        windows: Sequence[tuple[int, int]],
         keep: bool = True,
     ) -> Matches | None:
         """Store ``record`` and return what it correlates with (``None``: nothing).
 
-        With ``keep`` false the record is correlated but not stored: it is
-        already past what the monitor retains, and no later record may
-        count it.
+        ``windows`` holds each rule's ``(since, until)``. With ``keep`` false
+        the record is correlated but not stored: it is already past what the
+        monitor retains, and no later record may count it.
         """
 
     def forget(self, customer: Sequence[Record], product: Sequence[Record]) -> None:
@@ -166,7 +222,10 @@ class Backend(Protocol):
         """Undo the last :meth:`add` (of ``record``, stored if ``kept``)."""
 
     def load(self, customer: Sequence[Record], product: Sequence[Record]) -> None:
-        """Store records of a restored snapshot without correlating them."""
+        """Store records of a restored snapshot without correlating them.
+
+        A restored record is a member of the rules of its scope whose subject it has.
+        """
 
     def close(self) -> None:
         """Release the backend's resources."""

@@ -33,24 +33,20 @@ from csrules._domain import Complaint, Department
 from csrules.exceptions import StreamError
 from csrules.io._json import parse_aware_time
 from csrules.policy import Policy, default_policy
-from csrules.stream._escalation import (
-    QUALITY_REPORTS_CLAUSE,
-    REPEAT_COMPLAINT_CLAUSE,
-    StreamEscalation,
-    StreamReason,
-    escalation_id,
-)
+from csrules.rules._stream_rules import StreamRule, check_stream_rules, members_function
+from csrules.stream._escalation import StreamEscalation, escalation_id
 from csrules.stream._facts import (
     DAY_US,
-    QUALITY_TOPICS,
     RELATED_LIMIT,
     SHANGHAI_FIXED_FROM_US,
     SHANGHAI_OFFSET_US,
     Backend,
     Matches,
+    Plan,
     Record,
     epoch_us,
     local_day,
+    plans,
     shanghai_day,
 )
 from csrules.stream._reference import ReferenceBackend
@@ -89,7 +85,6 @@ _DURABLE_MODULE: Final = "csrules.stream._durable"
 # Records and escalations are forgotten at most this late (batching the work).
 _EXPIRY_SLACK_US: Final = 3600 * 1_000_000
 _PARAMS_CACHE_MAX: Final = 8192
-_NO_MATCHES: Final = Matches((), 0, (), 0, False, (), 0, 0)
 # Before any time (the watermark before any complaint) and after every time (for expiry).
 _NEVER: Final = -(1 << 62)
 _ALWAYS: Final = 1 << 62
@@ -104,9 +99,11 @@ _NO_ZONE: Final = dt.timezone(dt.timedelta(0), "none")
 
 _DEPARTMENTS: Final = frozenset(d.value for d in Department)
 
-REPEAT_WINDOW: Final = "repeat_complaint_window_days"
-QUALITY_WINDOW: Final = "quality_window_days"
-QUALITY_THRESHOLD: Final = "quality_reporters_threshold"
+
+def _bundled_rules() -> tuple[StreamRule, ...]:
+    from csrules.rules.complaints import STREAM_RULES
+
+    return STREAM_RULES
 
 
 def available_backends() -> tuple[str, ...]:
@@ -118,9 +115,9 @@ def available_backends() -> tuple[str, ...]:
     return ("durable", "reference")
 
 
-def _make_backend(kind: str, limit: int) -> Backend:
+def _make_backend(kind: str, rules: Sequence[Plan], limit: int) -> Backend:
     if kind in ("reference", "auto"):
-        return ReferenceBackend(limit)
+        return ReferenceBackend(rules, limit)
     if kind != "durable":
         msg = f"backend must be one of 'auto', 'durable', 'reference' (got {kind!r})"
         raise StreamError(msg)
@@ -129,7 +126,7 @@ def _make_backend(kind: str, limit: int) -> Backend:
     except ImportError as exc:
         msg = f"the durable backend needs durable-rules, which cannot be imported here: {exc}"
         raise StreamError(msg) from exc
-    backend: Backend = durable.DurableBackend(limit)
+    backend: Backend = durable.DurableBackend(rules, limit)
     return backend
 
 
@@ -151,7 +148,7 @@ def _text(field: str, value: object) -> None:
             raise StreamError(msg) from None
 
 
-#: What an open escalation is about: reason, customer (B2C-8.7.1; "" for B2C-8.7.5), subject.
+#: What an open escalation is about: reason, customer ("" if not in its rule's key), subject.
 _OpenKey: TypeAlias = tuple[str, str, str]
 
 
@@ -159,10 +156,11 @@ _OpenKey: TypeAlias = tuple[str, str, str]
 _Opened: TypeAlias = tuple[int, StreamEscalation, int]
 
 
-def _open_key(escalation: StreamEscalation) -> _OpenKey:
-    reason = escalation.reason
-    customer = "" if reason is StreamReason.QUALITY_REPORTS else escalation.customer_id
-    return reason.value, customer, escalation.subject
+def _open_key(escalation: StreamEscalation, rules: Mapping[str, StreamRule]) -> _OpenKey:
+    reason = str(escalation.reason)
+    rule = rules.get(reason)
+    customer = escalation.customer_id if rule is None or rule.per_customer else ""
+    return reason, customer, escalation.subject
 
 
 def _raised_order(item: tuple[_OpenKey, _Opened]) -> int:
@@ -231,33 +229,44 @@ def _max_from(policy: Policy, name: str, on: dt.date) -> int:
 
 
 class _Params(NamedTuple):
-    """The parameters in force on one date, in the units the monitor uses."""
+    """The parameters in force on one date, in the units the monitor uses (per stream rule)."""
 
-    repeat_days: int
-    quality_days: int
-    threshold: int
-    repeat_us: int  # the B2C-8.7.1 window
-    quality_us: int  # the B2C-8.7.5 window
+    days: tuple[int, ...]  # each rule's window
+    window_us: tuple[int, ...]
+    threshold: tuple[int, ...]
+    # The rules whose threshold one complaint reaches alone (a mask).
+    at_one: int
     # With the watermark on this date, records more than this older than it
     # are no longer retained: the largest window in force then or later.
     keep_us: int
 
     @classmethod
-    def of(cls, policy: Policy, on: dt.date) -> _Params:
-        repeat_days: int = policy.value(REPEAT_WINDOW, on)
-        quality_days: int = policy.value(QUALITY_WINDOW, on)
-        keep_days = max(_max_from(policy, REPEAT_WINDOW, on), _max_from(policy, QUALITY_WINDOW, on))
+    def of(cls, policy: Policy, rules: Sequence[StreamRule], on: dt.date) -> _Params:
+        days: list[int] = []
+        thresholds: list[int] = []
+        at_one = 0
+        for i, rule in enumerate(rules):
+            window = policy.value(rule.window, on)
+            if isinstance(window, bool) or not isinstance(window, int) or window < 0:
+                msg = f"stream rule {rule.id!r}: parameter {rule.window!r} must be a number "
+                msg += f"of days (0 or more), got {window!r} on {on}"
+                raise StreamError(msg)
+            days.append(window)
+            threshold = rule.threshold_on(lambda name: policy.value(name, on))
+            thresholds.append(threshold)
+            if rule.reached(1, threshold):
+                at_one |= 1 << i
+        keep_days = max(_max_from(policy, name, on) for name in {r.window for r in rules})
         return cls(
-            repeat_days,
-            quality_days,
-            policy.value(QUALITY_THRESHOLD, on),
-            repeat_days * DAY_US,
-            quality_days * DAY_US,
+            tuple(days),
+            tuple(d * DAY_US for d in days),
+            tuple(thresholds),
+            at_one,
             keep_days * DAY_US,
         )
 
 
-_NO_PARAMS: Final = _Params(0, 0, 0, 0, 0, 0)
+_NO_PARAMS: Final = _Params((), (), (), 0, 0)
 
 
 class _Day(NamedTuple):
@@ -322,10 +331,16 @@ class EscalationMonitor:
         related_limit: the most earlier complaints an escalation names in
             ``related`` (the latest received); ``related_total`` and
             ``count`` count all of them.
+        rules: the stream rules (:class:`~csrules.rules.StreamRule`) to
+            run, in the order their escalations are listed; the bundled
+            :data:`~csrules.rules.complaints.STREAM_RULES` by default (the
+            two clauses above).
 
     Raises:
         StreamError: an unknown backend, ``"durable"`` where durable-rules
             cannot be imported, or a ``related_limit`` below 1.
+        RuleDefinitionError: ``rules`` are not valid stream rules, or name a
+            parameter the policy does not define.
 
     .. versionadded:: 0.1.0
     """
@@ -336,6 +351,7 @@ class EscalationMonitor:
         *,
         backend: BackendName = "auto",
         related_limit: int = RELATED_LIMIT,
+        rules: Iterable[StreamRule] | None = None,
     ) -> None:
         if isinstance(related_limit, bool) or not isinstance(related_limit, int):
             msg = f"related_limit must be an integer, got {related_limit!r}"
@@ -344,8 +360,13 @@ class EscalationMonitor:
             msg = f"related_limit must be at least 1, got {related_limit}"
             raise StreamError(msg)
         self._policy = policy if policy is not None else default_policy()
+        self._rules = check_stream_rules(_bundled_rules() if rules is None else rules, self._policy)
+        self._by_id = {rule.id: rule for rule in self._rules}
+        self._plans = plans(self._rules)
+        # The rules that consider a complaint, and the fields they need.
+        self._members = members_function(self._rules)
         self._limit = related_limit
-        self._backend: Backend | None = _make_backend(backend, related_limit)
+        self._backend: Backend | None = _make_backend(backend, self._plans, related_limit)
         self._finalizer = weakref.finalize(self, self._backend.close)
         self._finalizer.atexit = False
         self._lock = threading.RLock()
@@ -391,6 +412,11 @@ class EscalationMonitor:
         return self._policy
 
     @property
+    def rules(self) -> tuple[StreamRule, ...]:
+        """The stream rules the monitor runs, in the order their escalations are listed."""
+        return self._rules
+
+    @property
     def related_limit(self) -> int:
         """The most earlier complaints an escalation names in ``related``."""
         return self._limit
@@ -420,8 +446,9 @@ class EscalationMonitor:
         still retained, and does not move the watermark.
 
         Returns:
-            The escalations, in the order B2C-8.7.1 same department,
-            B2C-8.7.1 same staff member, B2C-8.7.5; ``()`` when none.
+            The escalations, in the order of the monitor's rules (by
+            default B2C-8.7.1 same department, B2C-8.7.1 same staff member,
+            B2C-8.7.5); ``()`` when none.
 
         Raises:
             StreamError: the monitor is closed; a complaint id, customer id,
@@ -504,20 +531,22 @@ class EscalationMonitor:
         *,
         backend: BackendName = "auto",
         related_limit: int = RELATED_LIMIT,
+        rules: Iterable[StreamRule] | None = None,
     ) -> EscalationMonitor:
         """A monitor that goes on from a :meth:`snapshot` as if it had never stopped.
 
         The snapshot may come from either backend and may have gone through
         ``json.dumps`` / ``json.loads``. Snapshots of the earlier formats
         (``csrules.stream.snapshot/1`` and ``/2``, without a checksum) are
-        read too.
+        read too. ``rules`` are the stream rules, as for the constructor;
+        the snapshot's open escalations must be of these rules.
 
         Raises:
             StreamError: ``data`` is not a valid snapshot; the message says
                 what is wrong (the checksum does not match, a record is
                 duplicated, a time is out of range, ...).
         """
-        monitor = cls(policy, backend=backend, related_limit=related_limit)
+        monitor = cls(policy, backend=backend, related_limit=related_limit, rules=rules)
         try:
             monitor._load(data)
         except StreamError as exc:
@@ -599,7 +628,7 @@ class EscalationMonitor:
             if len(self._params) >= _PARAMS_CACHE_MAX:
                 self._params.clear()
             on = _EPOCH + dt.timedelta(days=day)
-            params = self._params[day] = _Params.of(self._policy, on)
+            params = self._params[day] = _Params.of(self._policy, self._rules, on)
         return params
 
     def _observe(self, complaint: Complaint) -> tuple[StreamEscalation, ...]:
@@ -629,12 +658,10 @@ class EscalationMonitor:
         if not (cid.isascii() and cust.isascii() and len(cid) <= MAX_TEXT_LENGTH >= len(cust)):
             _text("id", cid)
             _text("customer_id", cust)
-        dept = complaint.about_department
-        staff = complaint.about_staff
-        sku = complaint.sku if complaint.topic in QUALITY_TOPICS else None
+        members, dept, staff, sku = self._members(complaint)
         undo = self._undo
         in_order = ts >= watermark
-        if dept is None and staff is None and sku is None:
+        if not members:
             if undo is not None:
                 undo.append(
                     _Undo(
@@ -666,35 +693,22 @@ class EscalationMonitor:
         if sku is not None:
             sku = _intern(sku)
         record = _new_record(Record, (seq, ts, cid, cust, dept, staff, sku))
-        repeat_us, quality_us = params.repeat_us, params.quality_us
         if in_order:  # everything retained is at most ts: no need for the cut
             keep = True
-            customer_since, product_since = ts - repeat_us, ts - quality_us
+            windows = [(ts - w, ts + w) for w in params.window_us]
         else:  # late: only what is retained counts, whichever window is larger
             cut = watermark - self._params_for(watermark).keep_us
             keep = ts >= cut
-            customer_since = max(ts - repeat_us, cut)
-            product_since = max(ts - quality_us, cut)
+            windows = [(max(ts - w, cut), ts + w) for w in params.window_us]
         try:
-            matches = backend.add(
-                record, customer_since, ts + repeat_us, product_since, ts + quality_us, keep
-            )
+            matches = backend.add(record, members, windows, keep)
         except StreamError:
             self._rebuild()
             raise
         found: tuple[tuple[int, StreamEscalation], ...] = ()
-        if matches is None:
-            if sku is not None and params.threshold <= 0:
-                matches = _NO_MATCHES
-        elif (
-            not matches.department
-            and not matches.staff
-            and (matches.product_repeat or matches.peer_customers < params.threshold)
-        ):
-            matches = None  # no repeat, and too few other reports to pass the threshold
-        if matches is not None:
+        if matches is not None or members & params.at_one:
             try:
-                found = self._escalations(record, at, matches, params)
+                found = self._escalations(record, at, members, matches, params)
             except BaseException:
                 self._undo_add(record, keep)
                 raise
@@ -738,68 +752,49 @@ class EscalationMonitor:
         return tuple(escalation for _, escalation in found)
 
     def _escalations(
-        self, record: Record, at: pendulum.DateTime, matches: Matches, params: _Params
+        self,
+        record: Record,
+        at: pendulum.DateTime,
+        members: int,
+        matches: Matches | None,
+        params: _Params,
     ) -> tuple[tuple[int, StreamEscalation], ...]:
         """The escalations of a record, each with the time its window ends."""
         found: list[tuple[int, StreamEscalation]] = []
-        repeat_until = record.ts + params.repeat_us
-        for reason, subject, earlier, total in (
-            (
-                StreamReason.SAME_DEPARTMENT,
-                record.dept,
-                matches.department,
-                matches.department_count,
-            ),
-            (StreamReason.SAME_STAFF, record.staff, matches.staff, matches.staff_count),
-        ):
-            if total and subject is not None:
-                subject = str(subject)
-                escalation = StreamEscalation(
-                    clause=REPEAT_COMPLAINT_CLAUSE,
-                    complaint_id=record.cid,
-                    customer_id=record.cust,
-                    reason=reason,
-                    subject=subject,
-                    related=tuple(map(_CID, earlier)),
-                    at=at,
-                    count=total + 1,
-                    window_days=params.repeat_days,
-                    related_total=total,
-                    id=escalation_id(
-                        REPEAT_COMPLAINT_CLAUSE,
-                        reason.value,
-                        record.cust,
-                        subject,
-                        record.cid,
-                        record.ts,
-                    ),
-                )
-                found.append((repeat_until, escalation))
-        if record.sku is not None and not matches.product_repeat:
-            customers = matches.peer_customers + 1
-            if customers > params.threshold:
-                reason = StreamReason.QUALITY_REPORTS
-                escalation = StreamEscalation(
-                    clause=QUALITY_REPORTS_CLAUSE,
-                    complaint_id=record.cid,
-                    customer_id=record.cust,
-                    reason=reason,
-                    subject=record.sku,
-                    related=tuple(map(_CID, matches.product_peers)),
-                    at=at,
-                    count=customers,
-                    window_days=params.quality_days,
-                    related_total=matches.peer_count,
-                    id=escalation_id(
-                        QUALITY_REPORTS_CLAUSE,
-                        reason.value,
-                        record.cust,
-                        record.sku,
-                        record.cid,
-                        record.ts,
-                    ),
-                )
-                found.append((record.ts + params.quality_us, escalation))
+        for plan, rule in zip(self._plans, self._rules, strict=True):
+            i = plan.slot
+            if not members >> i & 1:
+                continue
+            match = None if matches is None else matches[i]
+            if match is None:
+                earlier: Sequence[Record] = ()
+                total = count = 0
+            elif plan.customers:
+                if match.repeat:  # the customer already counted: no escalation
+                    continue
+                earlier, total, count = match.earlier, match.total, match.customers
+            else:
+                earlier, total, count = match.earlier, match.total, match.total
+            count += 1  # this complaint
+            if not rule.reached(count, params.threshold[i]):
+                continue
+            subject = str(record[plan.subject])
+            escalation = StreamEscalation(
+                clause=rule.clause,
+                complaint_id=record.cid,
+                customer_id=record.cust,
+                reason=rule.id,
+                subject=subject,
+                related=tuple(map(_CID, earlier)),
+                at=at,
+                escalate_to=rule.escalate_to,
+                count=count,
+                window_days=params.days[i],
+                related_total=total,
+                id=escalation_id(rule.clause, rule.id, record.cust, subject, record.cid, record.ts),
+                rule=rule,
+            )
+            found.append((record.ts + params.window_us[i], escalation))
         return tuple(found)
 
     def _opened(
@@ -811,7 +806,7 @@ class EscalationMonitor:
         opened = self._open
         if not opened:
             self._next_expiry = min(self._next_expiry, until + _EXPIRY_SLACK_US)
-        key = _open_key(escalation)
+        key = _open_key(escalation, self._by_id)
         before = opened.pop(key, None)
         self._raised += 1
         opened[key] = (until, escalation, self._raised)
@@ -864,7 +859,7 @@ class EscalationMonitor:
         self._finalizer()
         self._backend = None
         try:
-            fresh = _make_backend(old.name, self._limit)
+            fresh = _make_backend(old.name, self._plans, self._limit)
             try:
                 fresh.load(list(self._customer), list(self._product))
             except BaseException:
@@ -954,7 +949,8 @@ class EscalationMonitor:
             for i, item in enumerate(_list(data["product_scope"], "product_scope"))
         ]
         opened = [
-            _open_item(item, f"open[{i}]") for i, item in enumerate(_list(data["open"], "open"))
+            _open_item(item, f"open[{i}]", self._by_id)
+            for i, item in enumerate(_list(data["open"], "open"))
         ]
         watermark = _NEVER
         if kind == _SNAPSHOT_FORMAT_1:  # complaints were in order then: the last one's time
@@ -1000,7 +996,7 @@ class EscalationMonitor:
         self._customer.extend(customer)
         self._product.extend(product)
         for until, escalation in opened:
-            key = _open_key(escalation)
+            key = _open_key(escalation, self._by_id)
             if key in self._open:
                 msg = f"open: two escalations about {key} (only the latest stays open)"
                 raise StreamError(msg)
@@ -1148,12 +1144,19 @@ def _time(value: object, field: str) -> pendulum.DateTime:
     return parsed
 
 
-def _open_item(item: object, field: str) -> tuple[int, StreamEscalation]:
+def _open_item(
+    item: object, field: str, rules: Mapping[str, StreamRule]
+) -> tuple[int, StreamEscalation]:
     if not isinstance(item, Mapping):
         msg = f"{field} must be an object, got {item!r}"
         raise StreamError(msg)
+    reason = item["reason"]
+    rule = rules.get(reason) if isinstance(reason, str) else None
+    if rule is None:
+        msg = f"{field}: reason {reason!r} is not one of the monitor's stream rules "
+        msg += f"{sorted(rules)}"
+        raise StreamError(msg)
     try:
-        reason = StreamReason(item["reason"])
         escalate_to = Escalation(item["escalate_to"])
     except ValueError as exc:
         msg = f"{field}: {exc}"
@@ -1165,13 +1168,8 @@ def _open_item(item: object, field: str) -> tuple[int, StreamEscalation]:
         msg = f"{field}: count ({count}) must be at least 1 and at most related_total ({total}) + 1"
         raise StreamError(msg)
     clause = _str(item["clause"], f"{field}.clause")
-    expected = (
-        QUALITY_REPORTS_CLAUSE
-        if reason is StreamReason.QUALITY_REPORTS
-        else REPEAT_COMPLAINT_CLAUSE
-    )
-    if clause != expected or (clause == REPEAT_COMPLAINT_CLAUSE and count != total + 1):
-        msg = f"{field}: clause {clause!r}, reason {reason.value!r} and count ({count}) "
+    if clause != rule.clause or (not rule.count_customers and count != total + 1):
+        msg = f"{field}: clause {clause!r}, reason {reason!r} and count ({count}) "
         msg += f"do not go together (related_total {total})"
         raise StreamError(msg)
     escalation = StreamEscalation(
@@ -1186,6 +1184,7 @@ def _open_item(item: object, field: str) -> tuple[int, StreamEscalation]:
         count=count,
         window_days=_int(item["window_days"], f"{field}.window_days"),
         related_total=total,
+        rule=rule,
     )
     given = item.get("id", escalation.id)
     if given != escalation.id:

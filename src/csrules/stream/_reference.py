@@ -1,19 +1,20 @@
-"""The reference backend: the correlation in plain Python.
+"""The reference backend: the stream rules' correlation in plain Python.
 
-Earlier complaints are indexed by their correlation keys: (customer,
-department) and (customer, staff member) for B2C-8.7.1, the product for
-B2C-8.7.5 (with, per product, each customer's reports and the latest time
-each customer reported it). Each key holds its records sorted by time
-(ties in arrival order), so the records in a window are found by bisection
-and counted without being visited: the cost of a complaint grows with the
-logarithm of the records sharing its key and with the ``limit`` of records
-named, not with how many share the key. Complaints may arrive out of order;
-a record is inserted at its place in time.
+It interprets the monitor's stream rules (their :class:`~csrules.stream._facts.Plan`
+values). Each rule indexes the earlier records it considers by its key: a
+rule counting complaints keeps, per key, the records sorted by time (ties in
+arrival order); a rule counting customers keeps, per key, all the reports,
+each customer's reports and the latest time each customer reported it. The
+records in a window are found by bisection and counted without being
+visited: the cost of a complaint grows with the logarithm of the records
+sharing its key and with the ``limit`` of records named, not with how many
+share the key. Complaints may arrive out of order; a record is inserted at
+its place in time.
 
 The one case that visits more is the number of different customers who
-reported a product within the window of a complaint more than the window
-before the latest report on it (a very late one): it looks at each
-customer who reported the product once.
+made a key's reports within the window of a complaint more than the window
+before the latest report on it (a very late one): it looks at each customer
+who reported it once.
 
 It needs nothing beyond the standard library; the tests hold the
 durable-rules backend to it.
@@ -22,10 +23,18 @@ durable-rules backend to it.
 from __future__ import annotations
 
 from bisect import bisect_left, bisect_right
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from operator import itemgetter
 from typing import ClassVar, Final
 
-from csrules.stream._facts import RELATED_LIMIT, Matches, Record
+from csrules.stream._facts import (
+    RELATED_LIMIT,
+    Matches,
+    Plan,
+    Record,
+    RuleMatch,
+    restored_members,
+)
 
 __all__ = ["ReferenceBackend"]
 
@@ -51,14 +60,19 @@ class _Series:
             times.insert(at, ts)
             self.recs.insert(at, record)
 
-    def remove(self, record: Record) -> None:
+    def remove(self, record: Record) -> bool:
+        """Remove ``record``; ``False`` if the series does not hold it."""
         times, recs = self.times, self.recs
-        at = bisect_left(times, record.ts)
-        seq = record.seq
-        while recs[at].seq != seq:
+        ts, seq = record.ts, record.seq
+        at = bisect_left(times, ts)
+        end = len(times)
+        while at < end and times[at] == ts:
+            if recs[at].seq == seq:
+                del times[at]
+                del recs[at]
+                return True
             at += 1
-        del times[at]
-        del recs[at]
+        return False
 
     def span(self, since: int, until: int) -> tuple[int, int]:
         times = self.times
@@ -80,8 +94,8 @@ def _latest(recs: list[Record], lo: int, hi: int, limit: int) -> Sequence[Record
     return chosen
 
 
-class _Product:
-    """One product's quality reports: all of them, each customer's, and each customer's latest."""
+class _Customers:
+    """One key's records for a rule counting customers: all, each customer's, each one's latest."""
 
     __slots__ = ("by_customer", "latest", "reports")
 
@@ -103,7 +117,8 @@ class _Product:
         self._moved(before, series.times[-1])
 
     def remove(self, record: Record) -> None:
-        self.reports.remove(record)
+        if not self.reports.remove(record):
+            return
         series = self.by_customer[record.cust]
         before = series.times[-1]
         series.remove(record)
@@ -123,113 +138,122 @@ class _Product:
             latest.insert(bisect_right(latest, after), after)
 
     def customers_in(self, since: int, until: int) -> int:
-        """How many different customers reported the product between ``since`` and ``until``."""
+        """How many different customers made reports between ``since`` and ``until``."""
         if until >= self.reports.times[-1]:  # no report after the window: latest ones decide
             return len(self.latest) - bisect_left(self.latest, since)
         return sum(1 for series in self.by_customer.values() if series.any_in(since, until))
 
 
+def _key_of(plan: Plan) -> Callable[[Record], object]:
+    """The function giving a record's key under a rule (a value, or a tuple of values)."""
+    if len(plan.key) == 1:
+        return itemgetter(plan.key[0])
+    return itemgetter(*plan.key)
+
+
 class ReferenceBackend:
-    """Correlates complaints with per-key sorted indexes (see the module docs).
+    """Correlates complaints with per-rule, per-key sorted indexes (see the module docs).
 
     Args:
+        plans: the stream rules, as the monitor runs them.
         limit: the most records each list of the matches holds (the latest).
     """
 
     name: ClassVar[str] = "reference"
 
-    def __init__(self, limit: int = RELATED_LIMIT) -> None:
+    def __init__(self, plans: Sequence[Plan], limit: int = RELATED_LIMIT) -> None:
         self._limit = limit
-        self._by_department: dict[tuple[str, str], _Series] = {}
-        self._by_staff: dict[tuple[str, str], _Series] = {}
-        self._by_product: dict[str, _Product] = {}
+        self._plans = tuple(plans)
+        self._keys = tuple(_key_of(plan) for plan in self._plans)
+        self._series: tuple[dict[object, _Series], ...] = tuple({} for _ in self._plans)
+        self._customers: tuple[dict[object, _Customers], ...] = tuple({} for _ in self._plans)
 
     def add(
         self,
         record: Record,
-        customer_since: int,
-        customer_until: int,
-        product_since: int,
-        product_until: int,
+        members: int,
+        windows: Sequence[tuple[int, int]],
         keep: bool = True,
     ) -> Matches | None:
         """Return the earlier records ``record`` correlates with; store it if ``keep``."""
-        department: Sequence[Record] = _NOTHING
-        staff: Sequence[Record] = _NOTHING
-        peers: Sequence[Record] = _NOTHING
-        n_department = n_staff = n_peers = n_customers = 0
-        repeat = False
+        found: list[RuleMatch | None] | None = None
         limit = self._limit
-        dept, person, sku = record.dept, record.staff, record.sku
-        if dept is not None:
-            series = self._by_department.get((record.cust, dept))
-            if series is not None:
-                lo, hi = series.span(customer_since, customer_until)
-                n_department = hi - lo
-                department = _latest(series.recs, lo, hi, limit)
-        if person is not None:
-            series = self._by_staff.get((record.cust, person))
-            if series is not None:
-                lo, hi = series.span(customer_since, customer_until)
-                n_staff = hi - lo
-                staff = _latest(series.recs, lo, hi, limit)
-        if sku is not None:
-            product = self._by_product.get(sku)
-            if product is not None:
-                own = product.by_customer.get(record.cust)
-                if own is not None and own.any_in(product_since, product_until):
-                    repeat = True
-                else:
-                    lo, hi = product.reports.span(product_since, product_until)
-                    n_peers = hi - lo
-                    if n_peers:
-                        peers = _latest(product.reports.recs, lo, hi, limit)
-                        n_customers = product.customers_in(product_since, product_until)
+        for plan in self._plans:
+            i = plan.slot
+            if not members >> i & 1:
+                continue
+            key = self._keys[i](record)
+            since, until = windows[i]
+            match: RuleMatch | None = None
+            if plan.customers:
+                held = self._customers[i].get(key)
+                if held is not None:
+                    own = held.by_customer.get(record.cust)
+                    if own is not None and own.any_in(since, until):
+                        match = RuleMatch(_NOTHING, 0, True, 0)
+                    else:
+                        lo, hi = held.reports.span(since, until)
+                        if hi > lo:
+                            match = RuleMatch(
+                                _latest(held.reports.recs, lo, hi, limit),
+                                hi - lo,
+                                False,
+                                held.customers_in(since, until),
+                            )
+            else:
+                series = self._series[i].get(key)
+                if series is not None:
+                    lo, hi = series.span(since, until)
+                    if hi > lo:
+                        match = RuleMatch(_latest(series.recs, lo, hi, limit), hi - lo, False, 0)
+            if match is not None:
+                if found is None:
+                    found = [None] * len(self._plans)
+                found[i] = match
         if keep:
-            self._store(record)
-        if not (n_department or n_staff or n_peers or repeat):
-            return None
-        return Matches(
-            department, n_department, staff, n_staff, repeat, peers, n_peers, n_customers
-        )
+            self._store(record, members)
+        return None if found is None else tuple(found)
 
-    def _store(self, record: Record) -> None:
-        if record.dept is not None:
-            key = (record.cust, record.dept)
-            series = self._by_department.get(key)
-            if series is None:
-                series = self._by_department[key] = _Series()
-            series.insert(record)
-        if record.staff is not None:
-            key = (record.cust, record.staff)
-            series = self._by_staff.get(key)
-            if series is None:
-                series = self._by_staff[key] = _Series()
-            series.insert(record)
-        if record.sku is not None:
-            product = self._by_product.get(record.sku)
-            if product is None:
-                product = self._by_product[record.sku] = _Product()
-            product.insert(record)
+    def _store(self, record: Record, members: int) -> None:
+        for plan in self._plans:
+            i = plan.slot
+            if not members >> i & 1:
+                continue
+            key = self._keys[i](record)
+            if plan.customers:
+                held = self._customers[i].get(key)
+                if held is None:
+                    held = self._customers[i][key] = _Customers()
+                held.insert(record)
+            else:
+                series = self._series[i].get(key)
+                if series is None:
+                    series = self._series[i][key] = _Series()
+                series.insert(record)
 
     def _drop(self, record: Record, customer: bool, product: bool) -> None:
-        if customer and record.dept is not None:
-            key = (record.cust, record.dept)
-            series = self._by_department[key]
-            series.remove(record)
-            if not series.times:
-                del self._by_department[key]
-        if customer and record.staff is not None:
-            key = (record.cust, record.staff)
-            series = self._by_staff[key]
-            series.remove(record)
-            if not series.times:
-                del self._by_staff[key]
-        if product and record.sku is not None:
-            held = self._by_product[record.sku]
-            held.remove(record)
-            if not held.reports.times:
-                del self._by_product[record.sku]
+        """Take a record out of the rules of the scopes given (those that hold it)."""
+        for plan in self._plans:
+            if not (product if plan.product else customer):
+                continue
+            if record[plan.subject] is None:
+                continue
+            i = plan.slot
+            key = self._keys[i](record)
+            if plan.customers:
+                held = self._customers[i].get(key)
+                if held is not None:
+                    held.remove(record)
+                    if not held.reports.times:
+                        del self._customers[i][key]
+            else:
+                series = self._series[i].get(key)
+                if series is not None and series.remove(record) and not series.times:
+                    del self._series[i][key]
+
+    def held(self) -> int:
+        """How many keys the indexes hold (all rules together)."""
+        return sum(map(len, self._series)) + sum(map(len, self._customers))
 
     def forget(self, customer: Sequence[Record], product: Sequence[Record]) -> None:
         """Drop records no longer retained, from the customer scope and the product scope."""
@@ -245,13 +269,15 @@ class ReferenceBackend:
 
     def load(self, customer: Sequence[Record], product: Sequence[Record]) -> None:
         """Store restored records, without correlating them."""
+        plans = self._plans
         for record in customer:
-            self._store(record._replace(sku=None))
+            self._store(record, restored_members(plans, record, False))
         for record in product:
-            self._store(record._replace(dept=None, staff=None))
+            self._store(record, restored_members(plans, record, True))
 
     def close(self) -> None:
         """Drop every record."""
-        self._by_department.clear()
-        self._by_staff.clear()
-        self._by_product.clear()
+        for series in self._series:
+            series.clear()
+        for customers in self._customers:
+            customers.clear()
