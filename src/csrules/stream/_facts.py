@@ -17,6 +17,7 @@ import pendulum
 
 from csrules._domain import Topic
 from csrules.rules._stream_rules import StreamCount, StreamRule
+from csrules.rules.complaints import QUALITY_TOPICS as _DECLARED_QUALITY_TOPICS
 
 __all__ = [
     "DAY_US",
@@ -38,15 +39,9 @@ __all__ = [
     "shanghai_day",
 ]
 
-#: Topics that report a quality problem with a product (B2C-8.7.5).
-QUALITY_TOPICS: Final[frozenset[Topic]] = frozenset(
-    {
-        Topic.PRODUCT_DEFECT,
-        Topic.SIZE_NOT_AS_LABELLED,
-        Topic.COLOUR_DIFFERENCE,
-        Topic.DAMAGED_GOODS,
-    }
-)
+#: Topics that report a quality problem with a product (B2C-8.7.5), as the
+#: complaint rules declare them.
+QUALITY_TOPICS: Final[frozenset[Topic]] = frozenset(_DECLARED_QUALITY_TOPICS)
 
 _US: Final = 1_000_000
 #: A day in microseconds.
