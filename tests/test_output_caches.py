@@ -165,3 +165,27 @@ class TestJsonLine:
         """A value JSON has no form for is refused, as json.dumps refuses it."""
         with pytest.raises(TypeError):
             _json_line({"amount": Decimal("1.5")})
+
+
+class TestTimeZones:
+    """Parsed times share one zone object per offset, and the set of them stays small."""
+
+    def test_many_offsets_keep_a_bounded_cache(self) -> None:
+        """A thousand distinct offsets parse right; at most _MAX_ZONES zone objects are kept."""
+        import datetime as dt
+
+        from csrules.io import _json
+
+        _json._ZONES.clear()
+        for minutes in range(-1000, 1000, 2):
+            sign = "+" if minutes >= 0 else "-"
+            text = f"2026-05-06T10:00:00{sign}{abs(minutes) // 60:02d}:{abs(minutes) % 60:02d}"
+            parsed = _json.parse_aware_time(text)
+            assert parsed is not None
+            assert parsed.utcoffset() == dt.timedelta(minutes=minutes)
+            assert parsed == dt.datetime.fromisoformat(text)
+            assert len(_json._ZONES) <= _json._MAX_ZONES
+        _json._ZONES.clear()
+        again = _json.parse_aware_time("2026-05-06T10:00:00+08:00")
+        assert again is not None
+        assert again.tzinfo is _json.parse_aware_time("2026-05-07T11:00:00+08:00").tzinfo  # type: ignore[union-attr]

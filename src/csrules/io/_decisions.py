@@ -58,12 +58,15 @@ def _outcome(decision: Decision) -> dict[str, JSONValue]:
     body: dict[str, JSONValue] = {}
     for key in _outcome_keys(type(decision)):
         value = getattr(decision, key)
-        if value is None or type(value) is bool or type(value) is int:
+        kind = type(value)
+        if kind in _EXACT:
             body[key] = value
-            continue
-        if isinstance(value, dt.datetime):
-            value = to_cst(value)
-        body[key] = encode_value(value)
+        elif isinstance(value, enum.Enum) and type(value.value) in _EXACT:
+            body[key] = value.value
+        elif isinstance(value, dt.datetime):
+            body[key] = encode_value(to_cst(value))
+        else:
+            body[key] = encode_value(value)
     return body
 
 
@@ -124,7 +127,7 @@ def decision_to_json(
 _CACHE_SIZE: Final = 4096
 _Encoded: TypeAlias = tuple[tuple[str, JSONValue, str, str], ...]
 _PARAMETERS: dict[tuple[int, ...], tuple[tuple[object, ...], _Encoded]] = {}
-_TEMPLATES: dict[tuple[int, str], tuple[Rule, tuple[str, ...] | None]] = {}
+_TEMPLATES: dict[tuple[int, str], tuple[Rule, tuple[str, ...] | None, str]] = {}
 _EXPLAINED: dict[tuple[object, ...], tuple[Rule, str]] = {}
 
 
@@ -151,8 +154,9 @@ def _parameters(trace: Trace, fired: Sequence[FiredRule]) -> dict[str, JSONValue
     }
 
 
-def _fields(rule: Rule, lang: str) -> tuple[str, ...] | None:
-    """The names a rule's template fills in, or ``None`` if it does more than ``{name}``."""
+def _template(rule: Rule, lang: str) -> tuple[Rule, tuple[str, ...] | None, str]:
+    """``(rule, names, text)``: the names the rule's template fills in, or
+    ``None`` if it does more than ``{name}``; with no names, its fixed text."""
     entry = _TEMPLATES.get((id(rule), lang))
     if entry is None:
         template = rule.zh if lang == "zh" else rule.en
@@ -164,10 +168,17 @@ def _fields(rule: Rule, lang: str) -> tuple[str, ...] | None:
                 names = None
                 break
             names.append(name)
+        text = template.format_map({}) if names == [] else ""
         if len(_TEMPLATES) >= _CACHE_SIZE:
             _TEMPLATES.clear()
-        entry = _TEMPLATES[(id(rule), lang)] = (rule, None if names is None else tuple(names))
-    return entry[1]
+        entry = (rule, None if names is None else tuple(names), text)
+        _TEMPLATES[(id(rule), lang)] = entry
+    return entry
+
+
+def _fields(rule: Rule, lang: str) -> tuple[str, ...] | None:
+    """The names a rule's template fills in, or ``None`` if it does more than ``{name}``."""
+    return _template(rule, lang)[1]
 
 
 _ABSENT: Final = object()
@@ -176,10 +187,12 @@ _EXACT: Final = frozenset({str, int, bool, type(None)})
 
 def _explain(fired: FiredRule, lang: str) -> str:
     """``fired.explanation(lang)``, kept for the same rule and the same values."""
-    names = _fields(fired.rule, lang)
-    if names is None:
-        return fired.explanation(lang)
-    values: list[object] = [id(fired.rule), lang]
+    rule = fired.rule
+    entry = _TEMPLATES.get((id(rule), lang)) or _template(rule, lang)
+    names = entry[1]
+    if not names:
+        return entry[2] if names is not None else fired.explanation(lang)
+    values: list[object] = [id(rule), lang]
     sources = (fired.outputs, fired.facts, fired.params)
     for name in names:
         for source in sources:
@@ -200,12 +213,12 @@ def _explain(fired: FiredRule, lang: str) -> str:
         else:
             values.append(_ABSENT)
     key = tuple(values)
-    entry = _EXPLAINED.get(key)
-    if entry is None:
+    cached = _EXPLAINED.get(key)
+    if cached is None:
         if len(_EXPLAINED) >= _CACHE_SIZE:
             _EXPLAINED.clear()
-        entry = _EXPLAINED[key] = (fired.rule, fired.explanation(lang))
-    return entry[1]
+        cached = _EXPLAINED[key] = (rule, fired.explanation(lang))
+    return cached[1]
 
 
 def _param_value(value: object) -> object:
