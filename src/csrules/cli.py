@@ -41,6 +41,8 @@ from collections.abc import Iterable, Iterator, Sequence
 from types import FrameType
 from typing import IO, Any, Final
 
+import orjson
+
 from csrules import __version__
 from csrules._calendar import WorkCalendar
 from csrules._decision import Lang
@@ -248,13 +250,34 @@ def _reading(path: str) -> Iterator[Iterator[str | bytes]]:
 
 
 def _json_line(result: object) -> str:
-    """One JSON line that is always valid UTF-8: ASCII escapes if a string cannot be encoded."""
+    """One JSON line that is always valid UTF-8: ASCII escapes if a string cannot be encoded.
+
+    The text is the same as ``json.dumps(result, ensure_ascii=False,
+    separators=(",", ":"))``: orjson writes it when it can (results hold
+    strings, integers, booleans, null, lists and dicts with string keys,
+    never floats); anything it refuses (a lone surrogate, an integer beyond
+    64 bits, a key that is not a string, a type JSON does not have) goes
+    through :mod:`json`, which escapes the surrogate or raises as before.
+    """
+    try:
+        return orjson.dumps(result, option=_ORJSON_LINE).decode("utf-8")
+    except TypeError:
+        pass
     text = json.dumps(result, ensure_ascii=False, separators=(",", ":"))
     try:
         text.encode("utf-8")
     except UnicodeEncodeError:  # an unpaired surrogate, e.g. in an echoed id
         text = json.dumps(result, ensure_ascii=True, separators=(",", ":"))
     return text + "\n"
+
+
+# types json.dumps refuses are refused by orjson too, so both raise alike
+_ORJSON_LINE: Final = (
+    orjson.OPT_APPEND_NEWLINE
+    | orjson.OPT_PASSTHROUGH_DATACLASS
+    | orjson.OPT_PASSTHROUGH_DATETIME
+    | orjson.OPT_PASSTHROUGH_SUBCLASS
+)
 
 
 class _Interrupts:

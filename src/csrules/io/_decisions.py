@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import copy
 import datetime as dt
+import enum
+import string
 import unicodedata
 from collections.abc import Iterable, Mapping, Sequence
-from typing import Any, Final
+from decimal import Decimal
+from typing import Any, Final, TypeAlias
 
 import attrs
 import wcwidth
@@ -19,10 +23,12 @@ from csrules._decision import (
     PriceAdjustmentDecision,
     PromotionDecision,
     ReturnDecision,
+    Trace,
 )
 from csrules.exceptions import Problem
 from csrules.io._json import JSONValue, encode_value
 from csrules.rules._common import to_cst
+from csrules.rules._table import FiredRule, Rule
 
 __all__ = ["KIND_OF", "decision_to_json", "error_to_json", "render_table"]
 
@@ -36,16 +42,32 @@ KIND_OF: Final[Mapping[type, str]] = {
 _SKIP: Final = frozenset({"case_id", "trace"})
 
 
-def _outcome(decision: Decision) -> dict[str, Any]:
-    values: dict[str, Any] = {}
-    for field in attrs.fields(type(decision)):
-        if field.name in _SKIP:
-            continue
-        value = getattr(decision, field.name)
-        if isinstance(value, dt.datetime):
-            value = to_cst(value)
-        values[field.name] = value
-    return values
+_OUTCOME_KEYS: dict[type, tuple[str, ...]] = {}
+
+
+def _outcome_keys(cls: type) -> tuple[str, ...]:
+    keys = _OUTCOME_KEYS.get(cls)
+    if keys is None:
+        keys = tuple(f.name for f in attrs.fields(cls) if f.name not in _SKIP)
+        _OUTCOME_KEYS[cls] = keys
+    return keys
+
+
+def _outcome(decision: Decision) -> dict[str, JSONValue]:
+    """The decision's outcome values, encoded (times at +08:00)."""
+    body: dict[str, JSONValue] = {}
+    for key in _outcome_keys(type(decision)):
+        value = getattr(decision, key)
+        kind = type(value)
+        if kind in _EXACT:
+            body[key] = value
+        elif isinstance(value, enum.Enum) and type(value.value) in _EXACT:
+            body[key] = value.value
+        elif isinstance(value, dt.datetime):
+            body[key] = encode_value(to_cst(value))
+        else:
+            body[key] = encode_value(value)
+    return body
 
 
 def decision_to_json(
@@ -69,30 +91,26 @@ def decision_to_json(
     the floor is on). Times are written at +08:00.
     The case's ``meta`` object, when given, is echoed as is under ``"meta"``.
     """
-    # encode the outcome values; rules and explanations are strings already
-    body: dict[str, JSONValue] = {k: encode_value(v) for k, v in _outcome(decision).items()}
+    body = _outcome(decision)
     trace = decision.trace
-    cited = trace.cited
-    rules: list[JSONValue] = [f.rule.clause for f in cited]
-    explanation: list[JSONValue] = [f.explanation(lang) for f in cited]
-    floor_off = not trace.policy.legal_floor
-    if floor_off:
-        rules.insert(0, FLOOR_OFF_CLAUSE)
-        explanation.insert(0, FLOOR_OFF[lang])
+    fired = trace.fired
+    rules: list[JSONValue] = []
+    explanation: list[JSONValue] = []
+    if not trace.policy.legal_floor:
+        rules.append(FLOOR_OFF_CLAUSE)
+        explanation.append(FLOOR_OFF[lang])
+    for f in fired:
+        rule = f.rule
+        if not rule.silent:
+            rules.append(rule.clause)
+            explanation.append(_explain(f, lang))
     body["rules"] = rules
     body["explanation"] = explanation
     body["estimated"] = trace.estimated
-    if floor_off:
+    if not trace.policy.legal_floor:
         body["legal_floor"] = False
     if parameters:
-        body["parameters"] = {
-            use.name: {
-                "value": encode_value(_param_value(use.value)),
-                "since": use.since.isoformat(),
-                "clause": use.clause,
-            }
-            for use in trace.parameters
-        }
+        body["parameters"] = _parameters(trace, fired)
     out: dict[str, JSONValue] = {"id": decision.case_id, "kind": KIND_OF[type(decision)]}
     if line is not None:
         out["line"] = line
@@ -100,6 +118,107 @@ def decision_to_json(
     if meta is not None:
         out["meta"] = dict(meta)
     return out
+
+
+# Caches for decision_to_json. Each is cleared when it reaches _CACHE_SIZE
+# entries, so a long run keeps a bounded amount. Keys use object ids; each
+# entry holds the objects themselves, so an id cannot be reused while its
+# entry lives.
+_CACHE_SIZE: Final = 4096
+_Encoded: TypeAlias = tuple[tuple[str, JSONValue, str, str], ...]
+_PARAMETERS: dict[tuple[int, ...], tuple[tuple[object, ...], _Encoded]] = {}
+_TEMPLATES: dict[tuple[int, str], tuple[Rule, tuple[str, ...] | None, str]] = {}
+_EXPLAINED: dict[tuple[object, ...], tuple[Rule, str]] = {}
+
+
+def _parameters(trace: Trace, fired: Sequence[FiredRule]) -> dict[str, JSONValue]:
+    """The ``parameters`` block: the same for the same rules under the same values."""
+    params, policy = trace.params, trace.policy
+    key = (id(params), id(policy), *[id(f.rule) for f in fired])
+    entry = _PARAMETERS.get(key)
+    if entry is None:
+        encoded = tuple(
+            (use.name, encode_value(_param_value(use.value)), use.since.isoformat(), use.clause)
+            for use in trace.parameters
+        )
+        if len(_PARAMETERS) >= _CACHE_SIZE:
+            _PARAMETERS.clear()
+        entry = _PARAMETERS[key] = ((params, policy, *[f.rule for f in fired]), encoded)
+    return {
+        name: {
+            "value": copy.deepcopy(value) if isinstance(value, list | dict) else value,
+            "since": since,
+            "clause": clause,
+        }
+        for name, value, since, clause in entry[1]
+    }
+
+
+def _template(rule: Rule, lang: str) -> tuple[Rule, tuple[str, ...] | None, str]:
+    """``(rule, names, text)``: the names the rule's template fills in, or
+    ``None`` if it does more than ``{name}``; with no names, its fixed text."""
+    entry = _TEMPLATES.get((id(rule), lang))
+    if entry is None:
+        template = rule.zh if lang == "zh" else rule.en
+        names: list[str] | None = []
+        for _, name, spec, conversion in string.Formatter().parse(template):
+            if name is None:
+                continue
+            if spec or conversion or not name.isidentifier() or names is None:
+                names = None
+                break
+            names.append(name)
+        text = template.format_map({}) if names == [] else ""
+        if len(_TEMPLATES) >= _CACHE_SIZE:
+            _TEMPLATES.clear()
+        entry = (rule, None if names is None else tuple(names), text)
+        _TEMPLATES[(id(rule), lang)] = entry
+    return entry
+
+
+def _fields(rule: Rule, lang: str) -> tuple[str, ...] | None:
+    """The names a rule's template fills in, or ``None`` if it does more than ``{name}``."""
+    return _template(rule, lang)[1]
+
+
+_ABSENT: Final = object()
+_EXACT: Final = frozenset({str, int, bool, type(None)})
+
+
+def _explain(fired: FiredRule, lang: str) -> str:
+    """``fired.explanation(lang)``, kept for the same rule and the same values."""
+    rule = fired.rule
+    entry = _TEMPLATES.get((id(rule), lang)) or _template(rule, lang)
+    names = entry[1]
+    if not names:
+        return entry[2] if names is not None else fired.explanation(lang)
+    values: list[object] = [id(rule), lang]
+    sources = (fired.outputs, fired.facts, fired.params)
+    for name in names:
+        for source in sources:
+            if name in source:
+                value = source[name]
+                kind = type(value)
+                # the type too: True and 1, or 1 and Decimal(1), read differently
+                values.append(kind)
+                if kind in _EXACT or isinstance(value, enum.Enum):
+                    values.append(value)
+                elif isinstance(value, Decimal | dt.date | dt.time):
+                    # equal values that read differently (1.0 and 1.00; one
+                    # instant at two offsets) must not share an entry
+                    values.append(str(value))
+                else:
+                    return fired.explanation(lang)
+                break
+        else:
+            values.append(_ABSENT)
+    key = tuple(values)
+    cached = _EXPLAINED.get(key)
+    if cached is None:
+        if len(_EXPLAINED) >= _CACHE_SIZE:
+            _EXPLAINED.clear()
+        cached = _EXPLAINED[key] = (rule, fired.explanation(lang))
+    return cached[1]
 
 
 def _param_value(value: object) -> object:
