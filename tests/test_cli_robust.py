@@ -457,3 +457,33 @@ class TestTable:
         pipe = io.StringIO()
         assert main(["decide", str(CASES), "--no-stream", "--format", "table"], out=pipe) == 0
         assert max(wcwidth.width(line) for line in pipe.getvalue().splitlines()) > 72
+
+
+class TestMetaEcho:
+    """``meta`` comes back as given, numbers with fractions included."""
+
+    def _line(self, meta_text: str) -> bytes:
+        case = json.loads(CASE_BYTES[0])
+        text = json.dumps(case)
+        return (text[:-1] + ', "meta": ' + meta_text + "}\n").encode()
+
+    def test_numbers_with_fractions_are_echoed_and_the_run_goes_on(self, tmp_path: Path) -> None:
+        """A JSON float in meta used to stop the run (exit 3); it is written back."""
+        meta = '{"score": 1.5, "ratio": 0.1, "n": 12345678901234567890, "deep": [2.5e-3]}'
+        status, out, err = run_bytes("decide", write(tmp_path, self._line(meta) * 2))
+        assert status == 0, err
+        lines = results(out)
+        assert len(lines) == 2
+        assert all(line["meta"] == json.loads(meta) for line in lines)
+
+    @pytest.mark.parametrize("number", ["1e99999", "-1e400", "1e-400"])
+    def test_a_number_no_reader_can_hold_is_refused(self, tmp_path: Path, number: str) -> None:
+        """A number that no 64-bit float holds cannot be echoed: the line is an
+        invalid_value error naming the path, and the next line is decided."""
+        data = self._line('{"x": [' + number + "]}") + CASE_BYTES[0] + b"\n"
+        status, out, err = run_bytes("decide", write(tmp_path, data))
+        assert status == 1, err
+        first, second = results(out)
+        assert first["error"]["code"] == "invalid_value"
+        assert "meta.x[0]" in first["error"]["message"]
+        assert "decision" in second

@@ -19,6 +19,7 @@ import datetime as _dt
 import difflib
 import enum
 import json
+import math
 import re
 from collections.abc import Callable, Mapping
 from decimal import Decimal
@@ -173,6 +174,29 @@ def _money(value: object, path: str) -> Decimal:
 def _any_object(value: object, path: str) -> object:
     if not isinstance(value, Mapping):
         raise _invalid(path, value, "an object")
+    return echoed_json(value, path)
+
+
+def echoed_json(value: Any, path: str) -> Any:
+    """``value`` (JSON read with decimal numbers) as plain JSON data to write back.
+
+    A JSON number with a fraction or exponent becomes a ``float`` (written
+    back as the shortest text that reads as the same number); one that no
+    ``float`` can hold (``1e99999``) is refused, since it could not be
+    echoed as JSON.
+
+    Raises:
+        ContractError: ``invalid_value`` naming the path of such a number.
+    """
+    if isinstance(value, Decimal):
+        number = float(value)
+        if not math.isfinite(number) or (number == 0 and not value.is_zero()):
+            raise _invalid(path, value, "a number a JSON reader can hold (a 64-bit float)")
+        return number
+    if isinstance(value, Mapping):
+        return {k: echoed_json(v, _join(path, k)) for k, v in value.items()}
+    if isinstance(value, list):
+        return [echoed_json(v, f"{path}[{i}]") for i, v in enumerate(value)]
     return value
 
 
@@ -648,6 +672,17 @@ def _unknown_key(path: str, key: object, spec: ObjectSpec) -> str:
     return f"{where}: {what} (known {spec.noun}s: {listed})"
 
 
+def _echoable(meta: object) -> Mapping[str, Any] | None:
+    """The ``meta`` object to echo on the line's result, or ``None`` if it cannot be."""
+    if not isinstance(meta, Mapping):
+        return None
+    try:
+        echoed: Mapping[str, Any] = echoed_json(meta, "meta")
+    except ContractError:
+        return None  # reported by the field reader
+    return echoed
+
+
 def _read_object(raw: object, path: str, spec: ObjectSpec, reading: _Reading) -> Any:
     if type(raw) is not dict and not isinstance(raw, Mapping):
         reading.add_error(_invalid(path, raw, "an object"))
@@ -813,7 +848,7 @@ def _read(
     raw_id = obj.get("id")
     raw_meta = obj.get("meta")
     result = _Read(
-        meta=raw_meta if isinstance(raw_meta, Mapping) else None,
+        meta=_echoable(raw_meta),
         case_id=raw_id if isinstance(raw_id, str) and raw_id else None,
     )
     kind = obj.get("kind")
