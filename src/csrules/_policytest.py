@@ -25,16 +25,11 @@ import attrs
 import yaml
 
 from csrules._decision import Decision
-from csrules._engine import decide
 from csrules.exceptions import (
-    ContractError,
-    CsrulesError,
-    DomainValueError,
     PolicyError,
     PolicyTestError,
 )
-from csrules.io._decisions import decision_to_json, error_to_json
-from csrules.io._json import JSONValue, parse_aware_time, read_case_line
+from csrules.io._json import JSONValue, parse_aware_time
 from csrules.policy import Policy, load_policy
 from csrules.rules import Table
 
@@ -401,38 +396,9 @@ def decide_json(
     The result is the line ``csrules decide`` writes (a decision or an
     error); the decision is ``None`` for an error.
     """
-    meta = None
-    try:
-        read = read_case_line(line)
-        meta = read.meta
-        decision = decide(read.case, policy=policy, monitor=monitor)
-        return decision_to_json(decision, lang="en", line=number, meta=meta), decision
-    except ContractError as err:
-        result = error_to_json(
-            err.case_id, number, err.code, str(err), problems=err.problems, meta=err.meta
-        )
-    except DomainValueError as err:
-        code = "missing_field" if err.value is None else "invalid_value"
-        result = error_to_json(_case_id(line), number, code, str(err), meta=meta)
-    except PolicyError as err:
-        result = error_to_json(_case_id(line), number, "policy", str(err), meta=meta)
-    except CsrulesError as err:
-        result = error_to_json(_case_id(line), number, "undecidable", str(err), meta=meta)
-    except RecursionError:
-        result = error_to_json(None, number, "invalid_json", "not valid JSON: nested too deeply")
-    except Exception as err:
-        message = f"internal error ({type(err).__name__}: {err}); please report it"
-        result = error_to_json(_case_id(line), number, "internal_error", message, meta=meta)
-    return result, None
+    from csrules.cli import decide_line
 
-
-def _case_id(line: str) -> str | None:
-    try:
-        obj = json.loads(line)
-    except (ValueError, RecursionError):
-        return None
-    case_id = obj.get("id") if isinstance(obj, dict) else None
-    return case_id if isinstance(case_id, str) else None
+    return decide_line(line, number, policy=policy, monitor=monitor)
 
 
 # -- comparing ---------------------------------------------------------------

@@ -45,7 +45,7 @@ import orjson
 
 from csrules import __version__
 from csrules._calendar import WorkCalendar
-from csrules._decision import Lang
+from csrules._decision import Decision, Lang
 from csrules._engine import decide
 from csrules.exceptions import (
     CalendarError,
@@ -65,7 +65,7 @@ from csrules.io._decisions import (
 from csrules.io._json import JSONValue, parse_aware_time, read_case_line
 from csrules.policy import Policy, default_policy, load_policy
 
-__all__ = ["decide_lines", "main"]
+__all__ = ["decide_line", "decide_lines", "main"]
 
 EXIT_OK: Final = 0
 EXIT_ERRORS: Final = 1
@@ -186,31 +186,53 @@ def decide_lines(
         if not line.strip():
             yield error_to_json(None, number, "invalid_json", "empty line: expected one JSON case")
             continue
-        meta = None
-        try:
-            read = read_case_line(line)
-            meta = read.meta
-            decision = decide(read.case, policy=policy, monitor=monitor)
-            yield decision_to_json(
-                decision, lang=lang, line=number, parameters=parameters, meta=meta
-            )
-        except ContractError as err:
-            yield error_to_json(
-                err.case_id, number, err.code, str(err), problems=err.problems, meta=err.meta
-            )
-        except DomainValueError as err:
-            code = "missing_field" if err.value is None else "invalid_value"
-            yield error_to_json(_case_id_of(line), number, code, str(err), meta=meta)
-        except PolicyError as err:
-            yield error_to_json(_case_id_of(line), number, "policy", str(err), meta=meta)
-        except CsrulesError as err:
-            yield error_to_json(_case_id_of(line), number, "undecidable", str(err), meta=meta)
-        except RecursionError:
-            message = "not valid JSON: nested too deeply"
-            yield error_to_json(None, number, "invalid_json", message)
-        except Exception as err:
-            message = f"internal error ({type(err).__name__}: {err}); please report it"
-            yield error_to_json(_case_id_of(line), number, "internal_error", message, meta=meta)
+        yield decide_line(
+            line, number, policy=policy, lang=lang, monitor=monitor, parameters=parameters
+        )[0]
+
+
+def decide_line(
+    line: str,
+    number: int = 1,
+    *,
+    policy: Policy | None = None,
+    lang: Lang = "en",
+    monitor: Any = None,
+    parameters: bool = True,
+) -> tuple[dict[str, JSONValue], Decision | None]:
+    """Decide one JSON case line as ``csrules decide`` does.
+
+    Returns:
+        The result line ``csrules decide`` writes for it (a decision, or an
+        error with its code), and the decision itself (``None`` for an error).
+    """
+    policy = policy or default_policy()
+    meta = None
+    try:
+        read = read_case_line(line)
+        meta = read.meta
+        decision = decide(read.case, policy=policy, monitor=monitor)
+        result = decision_to_json(
+            decision, lang=lang, line=number, parameters=parameters, meta=meta
+        )
+        return result, decision
+    except ContractError as err:
+        result = error_to_json(
+            err.case_id, number, err.code, str(err), problems=err.problems, meta=err.meta
+        )
+    except DomainValueError as err:
+        code = "missing_field" if err.value is None else "invalid_value"
+        result = error_to_json(_case_id_of(line), number, code, str(err), meta=meta)
+    except PolicyError as err:
+        result = error_to_json(_case_id_of(line), number, "policy", str(err), meta=meta)
+    except CsrulesError as err:
+        result = error_to_json(_case_id_of(line), number, "undecidable", str(err), meta=meta)
+    except RecursionError:
+        result = error_to_json(None, number, "invalid_json", "not valid JSON: nested too deeply")
+    except Exception as err:
+        message = f"internal error ({type(err).__name__}: {err}); please report it"
+        result = error_to_json(_case_id_of(line), number, "internal_error", message, meta=meta)
+    return result, None
 
 
 def _open_input(path: str) -> IO[bytes] | IO[str]:
