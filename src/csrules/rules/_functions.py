@@ -25,6 +25,8 @@ from typing import Any, Final
 
 import attrs
 
+from csrules.rules._common import local_date_or_none
+
 __all__ = ["FUNCTIONS", "Function", "register"]
 
 
@@ -135,6 +137,14 @@ def _service_period_end(cal: Any, t: Any, opens: dt.time, closes: dt.time) -> An
     return cal.service_period_end(t, opens, closes)
 
 
+def _all_in(values: Any, allowed: Any) -> bool:
+    return all(v in allowed for v in values)
+
+
+def _any_in(values: Any, allowed: Any) -> bool:
+    return any(v in allowed for v in values)
+
+
 # ---------------------------------------------------------------- the registry
 
 for _function in (
@@ -183,6 +193,18 @@ for _function in (
         "service_period_end", ("datetime", "time", "time"), "datetime",
         _service_period_end, "time_of_day",
         calendar=True, doc="closing time of the service period a moment falls in",
+    ),
+    Function(
+        "local_date", ("datetime",), "date", local_date_or_none, None,
+        doc="the Asia/Shanghai calendar date of an aware time (None stays None)",
+    ),
+    Function(
+        "all_in", ("tuple", "set"), "bool", _all_in, None,
+        doc="whether every value of a tuple is one of a set of values (true for none)",
+    ),
+    Function(
+        "any_in", ("tuple", "set"), "bool", _any_in, None,
+        doc="whether some value of a tuple is one of a set of values",
     ),
 ):  # fmt: skip
     register(_function)
