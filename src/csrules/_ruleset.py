@@ -158,8 +158,10 @@ class KindSpec:
             and writes requires (declaration order among independent ones).
         decision: builds the decision object from the outcomes.
         date_fact: the fact whose date picks the parameter values in force.
-        check: checks a case beyond what its facts need (times in order...);
-            raises :class:`~csrules.exceptions.DomainValueError`.
+        roots: the names of the parts of a case (``order``, ``request``,
+            ``at``) that fact sources start from; they are never ``None``.
+        check: checks a case beyond what its facts need (times in order...),
+            given the roots; raises :class:`~csrules.exceptions.DomainValueError`.
         invariants: pairs of ``(output, value) -> (output, value)``: whenever
             a rule's constant outcome sets the first, it must set the second.
 
@@ -171,7 +173,8 @@ class KindSpec:
     tables: tuple[Table, ...] = attrs.field(converter=_tables)
     decision: DecisionBuilder
     date_fact: str
-    check: Callable[[Any], None] | None = None
+    roots: tuple[str, ...] = attrs.field(default=("case",), converter=tuple)
+    check: Callable[..., None] | None = None
     invariants: tuple[tuple[tuple[str, object], tuple[str, object]], ...] = ()
     _lock: threading.Lock = attrs.field(init=False, factory=threading.Lock, repr=False)
     _cache: dict[str, Any] = attrs.field(init=False, factory=dict, repr=False)
@@ -183,8 +186,8 @@ class KindSpec:
     def __reduce__(self) -> tuple[Any, ...]:
         return (
             _load_kind,
-            (self.name, self.facts, self.tables, self.decision, self.date_fact, self.check,
-             self.invariants),
+            (self.name, self.facts, self.tables, self.decision, self.date_fact, self.roots,
+             self.check, self.invariants),
         )  # fmt: skip
 
     def fact(self, name: str) -> FactSpec:
@@ -221,6 +224,7 @@ class KindSpec:
             "tables": self.tables,
             "decision": self.decision,
             "date_fact": self.date_fact,
+            "roots": self.roots,
             "check": self.check,
             "invariants": self.invariants,
         }
@@ -251,6 +255,17 @@ def _check_kind(kind: KindSpec) -> tuple[Table, ...]:
             msg = f"kind {kind.name!r}, fact {spec.name!r}: derived from unknown facts {sorted(unknown)}"
             raise RuleDefinitionError(msg)
     _derived_order(kind.name, kind.facts)
+    for root in kind.roots:
+        if not _NAME.match(root) or root in ("p", "cal"):
+            msg = f"kind {kind.name!r}: root name {root!r} must be lower_snake_case (not p or cal)"
+            raise RuleDefinitionError(msg)
+    for spec in kind.facts:
+        if spec.source is not None and spec.source.split(".")[0] not in kind.roots:
+            msg = (
+                f"kind {kind.name!r}, fact {spec.name!r}: source {spec.source!r} starts "
+                f"with none of the case's parts {list(kind.roots)}"
+            )
+            raise RuleDefinitionError(msg)
     if kind.date_fact not in names:
         msg = f"kind {kind.name!r}: the date fact {kind.date_fact!r} is not declared"
         raise RuleDefinitionError(msg)
@@ -474,17 +489,20 @@ def _convert_table(table: Table, types: Mapping[str, Any]) -> Table:
 class CompiledKind:
     """A kind compiled for one case at a time.
 
-    ``build(roots, extra, policy)`` reads the input facts from ``roots`` (an
-    object with the case's attributes: ``order``, ``request``, ``at``...) and
-    ``extra`` (the case's ``facts`` mapping), resolves the parameters for the
-    date fact, computes the derived facts, and returns ``(facts, resolved,
-    params)``; :meth:`decide` then runs the tables.
+    ``build(*roots, extra, policy)`` reads the input facts from the parts of
+    the case (``order``, ``request``, ``at``...) and ``extra`` (the case's
+    ``facts`` mapping), resolves the parameters for the date fact, computes
+    the derived facts, and returns ``(facts, resolved, params)``;
+    :meth:`decide` then runs the tables. The fact record keeps the facts
+    the tables and their explanations read, and the extra facts.
     """
 
-    __slots__ = ("build", "feeds", "kind", "runs", "source")
+    __slots__ = ("build", "check", "decision", "kind", "source", "steps")
 
     def __init__(self, kind: KindSpec) -> None:
         self.kind = kind
+        self.check = kind.check
+        self.decision = kind.decision
         self.source, self.build = _compile_facts(kind)
         later_reads: list[set[str]] = []
         reads: set[str] = set()
@@ -492,23 +510,22 @@ class CompiledKind:
             later_reads.append(set(reads))
             reads |= set(table.inputs)
         later_reads.reverse()
-        self.runs = tuple(t._run for t in kind.tables)  # noqa: SLF001 - the compiled table
-        self.feeds = tuple(
-            tuple(o for o in t.outputs if o in later)
+        self.steps = tuple(
+            (t, t._run, tuple(o for o in t.outputs if o in later))  # noqa: SLF001
             for t, later in zip(kind.tables, later_reads, strict=True)
         )
 
     def decide(
-        self, roots: Any, extra: Mapping[str, Any], policy: Policy, case_id: str
+        self, roots: tuple[Any, ...], extra: Mapping[str, Any], policy: Policy, case_id: str
     ) -> Decision:
-        """The decision for one case."""
-        check = self.kind.check
+        """The decision for one case, given its parts (as ``kind.roots`` names them)."""
+        check = self.check
         if check is not None:
-            check(roots)
-        facts, resolved, params = self.build(roots, extra, policy)
+            check(*roots)
+        facts, resolved, params = self.build(*roots, extra, policy)
         calendar = policy.calendar
         results: dict[str, TableResult] = {}
-        for table, run, feeds in zip(self.kind.tables, self.runs, self.feeds, strict=True):
+        for table, run, feeds in self.steps:
             try:
                 result = run(facts, params, calendar)
             except KeyError as err:
@@ -518,7 +535,7 @@ class CompiledKind:
                 outputs = result.outputs
                 for name in feeds:
                     facts[name] = outputs[name]
-        return self.kind.decision(case_id, results, facts, resolved, params, policy)
+        return self.decision(case_id, results, facts, resolved, params, policy)
 
 
 def _path_lines(
@@ -528,27 +545,36 @@ def _path_lines(
     already read (``request.condition``) are shared through ``prefixes``."""
     lines: list[str] = []
     parts = path.split(".")
-    current = "c"
+    current = parts[0]
     for i, part in enumerate(parts):
+        if i == 0:
+            continue
         if part.endswith("[]"):
             attr, rest = part[:-2], parts[i + 1 :]
             each = "_x." + ".".join(rest) if rest else "_x"
-            lines.append(
-                f"    {local} = None if {current} is None else "
-                f"tuple({each} for _x in {current}.{attr})"
-            )
+            items = f"tuple([{each} for _x in {current}.{attr}])"
+            if i == 1:
+                lines.append(f"    {local} = {items}")
+            else:
+                lines.append(f"    {local} = None if {current} is None else {items}")
             break
         key = ".".join(parts[: i + 1])
         known = prefixes.get(key)
         if known is None:
-            known = prefixes[key] = f"_p{len(prefixes)}"
-            if i == 0:
-                lines.append(f"    {known} = c.{part}")
+            if i == len(parts) - 1:
+                # the leaf: read straight into the fact's local
+                known = local
+            else:
+                known = prefixes[key] = f"_p{len(prefixes)}"
+            if i == 1:
+                # the case's own parts (order, request) are never None
+                lines.append(f"    {known} = {current}.{part}")
             else:
                 lines.append(f"    {known} = None if {current} is None else {current}.{part}")
         current = known
     else:
-        lines.append(f"    {local} = {current}")
+        if current != local:
+            lines.append(f"    {local} = {current}")
     if default_name != "None":
         lines.append(f"    if {local} is None: {local} = {default_name}")
     return lines
@@ -560,7 +586,7 @@ def _compile_facts(kind: KindSpec) -> tuple[str, Callable[..., Any]]:
     for i, spec in enumerate(kind.facts):
         locals_[spec.name] = f"_f{i}"
     compiler.facts.update(locals_)
-    lines = ["def _build(c, x, policy):"]
+    lines = [f"def _build({', '.join(kind.roots)}, _x, _pol):"]
     derived = _derived_order(kind.name, kind.facts)
     # derived facts that need no parameter (directly or through another) come
     # before the parameters are resolved; the date fact must be among them
@@ -580,24 +606,36 @@ def _compile_facts(kind: KindSpec) -> tuple[str, Callable[..., Any]]:
         if spec.source is not None:
             lines.extend(_path_lines(local, spec.source, default, prefixes))
         elif spec.extra:
-            lines.append(f"    {local} = x.get({spec.name!r}, {default})")
+            lines.append(f"    {local} = _x.get({spec.name!r}, {default})")
     for spec in derived:
         if spec.name in needs_params:
             continue
         lines.append(f"    {locals_[spec.name]} = {_derive_source(compiler, kind, spec)}")
     date = locals_[kind.date_fact]
-    lines.append(f"    _res = policy.resolve({date})")
-    lines.append(f"    p = {compiler.bind(params_in_force)}(policy, _res)")
-    lines.append("    cal = policy.calendar")
+    lines.append(f"    _res = _pol.resolve({date})")
+    lines.append(f"    p = {compiler.bind(params_in_force)}(_pol, _res)")
+    lines.append("    cal = _pol.calendar")
     for spec in derived:
         if spec.name in needs_params:
             lines.append(f"    {locals_[spec.name]} = {_derive_source(compiler, kind, spec)}")
-    items = ", ".join(f"{name!r}: {local}" for name, local in locals_.items())
+    kept = _visible_facts(kind)
+    items = ", ".join(f"{name!r}: {local}" for name, local in locals_.items() if name in kept)
     lines.append(f"    return {{{items}}}, _res, p")
     source = "\n".join(lines)
     namespace: dict[str, Any] = dict(compiler.values)
     exec(compile(source, f"<facts of {kind.name}>", "exec"), namespace)
     return source, namespace["_build"]
+
+
+def _visible_facts(kind: KindSpec) -> frozenset[str]:
+    """The facts a kind's fact record keeps: those its tables read or explain,
+    the date fact and the extra facts."""
+    kept = {kind.date_fact} | {f.name for f in kind.facts if f.extra}
+    for table in kind.tables:
+        kept.update(table.inputs)
+        for rule in table.rules:
+            kept.update(rule.template_fields())
+    return frozenset(kept)
 
 
 def _derive_source(compiler: SourceCompiler, kind: KindSpec, spec: FactSpec) -> str:

@@ -137,12 +137,12 @@ def _service_period_end(cal: Any, t: Any, opens: dt.time, closes: dt.time) -> An
     return cal.service_period_end(t, opens, closes)
 
 
-def _all_in(values: Any, allowed: Any) -> bool:
-    return all(v in allowed for v in values)
+def _all_in(values: Any, allowed: frozenset[Any]) -> bool:
+    return allowed.issuperset(values)
 
 
-def _any_in(values: Any, allowed: Any) -> bool:
-    return any(v in allowed for v in values)
+def _any_in(values: Any, allowed: frozenset[Any]) -> bool:
+    return not allowed.isdisjoint(values)
 
 
 # ---------------------------------------------------------------- the registry

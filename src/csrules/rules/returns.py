@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Mapping
-from typing import Any, Final, NamedTuple
+from typing import Any, Final
 
 from csrules._decision import (
     Action,
@@ -868,16 +868,9 @@ RETURN_FACTS: Final = (
 )  # fmt: skip
 
 
-class _Roots(NamedTuple):
-    order: Order
-    request: ReturnRequest
-    at: dt.datetime
-
-
-def _check_return(case: Any) -> None:
+def _check_return(order: Order, request: ReturnRequest, at: dt.datetime) -> None:
     """What a return case must satisfy beyond its facts (times in order, a
     condition when goods come back)."""
-    order, request, at = case.order, case.request, case.at
     check_not_before(
         "at",
         at,
@@ -958,6 +951,7 @@ RETURN_KIND: Final = KindSpec(
     tables=RETURN_TABLES,
     decision=_return_decision,
     date_fact="request_date",
+    roots=("order", "request", "at"),
     check=_check_return,
     invariants=((("action", Action.REJECTED), ("eligible", False)),),
 )
@@ -978,9 +972,8 @@ def return_facts(order: Order, request: ReturnRequest, at: dt.datetime) -> dict[
             signed); the goods came back before they shipped, or the proof
             precedes the order.
     """
-    roots = _Roots(order, request, at)
-    _check_return(roots)
-    facts: dict[str, Any] = RETURN_KIND.compiled().build(roots, {}, default_policy())[0]
+    _check_return(order, request, at)
+    facts: dict[str, Any] = RETURN_KIND.compiled().build(order, request, at, {}, default_policy())[0]
     return facts
 
 
@@ -1045,7 +1038,7 @@ def decide_return(
         facts = {}
     elif not isinstance(facts, Mapping):
         raise ArgumentTypeError("facts", facts, "a mapping of extra fact values")
-    return kind.compiled().decide(_Roots(order, request, at), facts, policy, case_id)  # type: ignore[return-value]
+    return kind.compiled().decide((order, request, at), facts, policy, case_id)  # type: ignore[return-value]
 
 
 _swapped: dict[int, tuple[tuple[Table, ...], KindSpec]] = {}
