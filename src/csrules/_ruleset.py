@@ -834,6 +834,15 @@ class RuleSet:
         msg = f"rule set {self.name!r} has no table {table!r}"
         raise RuleDefinitionError(msg)
 
+    def _edited(self, kind: str, table: Table, rules: Sequence[Rule]) -> RuleSet:
+        k = self.kind(kind)
+        # a new rule may read declared facts the table did not read before
+        declared = {f.name for f in k.facts} | {o for t in k.tables for o in t.outputs}
+        reads = {name for rule in rules for name in rule.facts()}
+        more = sorted((reads & declared) - set(table.inputs) - set(table.outputs))
+        new = attrs.evolve(table, rules=tuple(rules), inputs=(*table.inputs, *more))
+        return self._replace_table(kind, table, new)
+
     def _replace_table(self, kind: str, old: Table, new: Table) -> RuleSet:
         k = self.kind(kind)
         tables = tuple(new if t is old else t for t in k.tables)
@@ -865,20 +874,23 @@ class RuleSet:
             rules.insert(ids.index(after) + 1, rule)
         else:
             rules.append(rule)
-        return self._replace_table(kind, t, attrs.evolve(t, rules=rules))
+        return self._edited(kind, t, rules)
 
     def without_rule(self, rule_id: str) -> RuleSet:
         """A new rule set without the rule ``rule_id``."""
         kind, t = self._find_rule(rule_id)
         rules = [r for r in t.rules if r.id != rule_id]
-        return self._replace_table(kind, t, attrs.evolve(t, rules=rules))
+        return self._edited(kind, t, rules)
 
     def replacing_rule(self, rule_id: str, rule: Rule) -> RuleSet:
         """A new rule set with the rule ``rule_id`` replaced by ``rule``."""
         if not isinstance(rule, Rule):
             raise ArgumentTypeError("rule", rule, "a Rule")
         kind, t = self._find_rule(rule_id)
-        return self._replace_table(kind, t, t.replace_rule(rule_id, rule))
+        if rule.id != rule_id and any(r.id == rule.id for r in t.rules):
+            msg = f"table {t.name!r} has a rule {rule.id!r} already: give the new one another id="
+            raise RuleDefinitionError(msg)
+        return self._edited(kind, t, [rule if r.id == rule_id else r for r in t.rules])
 
 
 # ---------------------------------------------------------------- bundled rule sets
