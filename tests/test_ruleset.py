@@ -258,3 +258,58 @@ class TestBundled:
         case = _a_case()
         taobao = csrules.ruleset("taobao")
         assert decide(case, policy=taobao.policy) == decide(case, ruleset=taobao)
+
+
+def _shop_module() -> str:
+    """The shop module of docs/extending.md, as written there."""
+    from pathlib import Path
+
+    page = (Path(__file__).parent.parent / "docs" / "extending.md").read_text(encoding="utf-8")
+    after = page.split("<!-- shop module: tests run this block as a module -->", 1)[1]
+    return after.split("```python\n", 1)[1].split("```", 1)[0]
+
+
+class TestDocsShopModule:
+    """The docs' shop module runs from the command line and on the batch path."""
+
+    def test_cli_decide_and_tables_with_rules(
+        self, tmp_path: Any, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        import io
+        import json
+
+        from csrules.cli import main
+        from csrules.io import case_to_json
+
+        (tmp_path / "docshop.py").write_text(_shop_module(), encoding="utf-8")
+        monkeypatch.chdir(tmp_path)
+        case = _a_case()
+        line = dict(case_to_json(case))
+        line["facts"] = {"vip": True}
+        text = json.dumps(line) + "\n" + json.dumps({**line, "facts": {}}) + "\n"
+        out, err = io.StringIO(), io.StringIO()
+        monkeypatch.setattr("sys.stdin", io.StringIO(text))
+        code = main(["decide", "--rules", "docshop:SHOP", "-"], out=out, err=err)
+        results = [json.loads(x) for x in out.getvalue().splitlines()]
+        assert code == 0, err.getvalue()
+        single = [
+            csrules.ruleset("docshop:SHOP").decide(case, facts={"vip": v}) for v in (True, False)
+        ]
+        assert [r["decision"]["freight_payer"] for r in results] == [d.freight_payer.value for d in single]
+        assert [r["decision"]["rules"] for r in results] == [list(d.rules) for d in single]
+        out = io.StringIO()
+        assert main(["tables", "--rules", "docshop:SHOP"], out=out, err=err) == 0
+        assert "`vip_free_returns`" in out.getvalue()
+        assert "`cod_confirm`" not in out.getvalue()
+        out = io.StringIO()
+        assert main(["decide", "--rules", "nosuchmodule:SHOP", "-"], out=out, err=err) == 2
+
+    @batches
+    @given(cases=st.lists(return_cases(), min_size=1, max_size=8), data=st.data())
+    def test_batch_equals_single(self, cases: list[ReturnCase], data: st.DataObject) -> None:
+        namespace: dict[str, Any] = {}
+        exec(compile(_shop_module(), "myshop.py", "exec"), namespace)  # noqa: S102
+        usable = _usable(cases)
+        if usable:
+            extra = [{"vip": data.draw(st.booleans())} for _ in usable]
+            _assert_batch_matches(namespace["SHOP"], usable, extra)

@@ -944,8 +944,8 @@ def ruleset(name: str | RuleSet = "b2c") -> RuleSet:
         sys.path.insert(0, "")
     try:
         module = importlib.import_module(module_name)
-    except ImportError as err:
-        msg = f"rule set {name!r}: cannot import {module_name!r} ({err})"
+    except Exception as err:  # an import runs the module: any error is the module's
+        msg = f"rule set {name!r}: cannot import {module_name!r} ({type(err).__name__}: {err})"
         raise RuleDefinitionError(msg) from err
     value: object = module
     for part in attr.split("."):
