@@ -23,13 +23,10 @@ from csrules import (
 from csrules.batch import facts_frame, input_records
 from csrules.batch._ruleset import column_kinds
 from csrules.exceptions import DomainValueError, RuleDefinitionError
-from csrules.rules import HitPolicy, Rule, Table, call, fact, param
-from csrules.rules import returns
+from csrules.rules import HitPolicy, Rule, Table, fact, param, returns
 from csrules.testing import return_cases
 
-batches = settings(
-    max_examples=10, deadline=None, suppress_health_check=[HealthCheck.too_slow]
-)
+batches = settings(max_examples=10, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 
 def _usable(cases: Sequence[ReturnCase]) -> list[ReturnCase]:
@@ -43,7 +40,9 @@ def _usable(cases: Sequence[ReturnCase]) -> list[ReturnCase]:
     return found
 
 
-def _assert_batch_matches(rs: RuleSet, cases: list[ReturnCase], extra: list[dict[str, Any]]) -> None:
+def _assert_batch_matches(
+    rs: RuleSet, cases: list[ReturnCase], extra: list[dict[str, Any]]
+) -> None:
     kind = rs.kind("return")
     records = input_records(
         kind, [((c.order, c.request, c.at), x) for c, x in zip(cases, extra, strict=True)]
@@ -125,8 +124,9 @@ class TestDerivedFacts:
 
 
 def _a_case() -> ReturnCase:
-    from csrules.io import parse_case_line
     from pathlib import Path
+
+    from csrules.io import parse_case_line
 
     lines = (Path(__file__).parent.parent / "examples" / "cases.jsonl").read_text().splitlines()
     for line in lines:
@@ -172,7 +172,9 @@ class TestExtension:
     def test_enum_constant_that_names_no_member_is_refused(self) -> None:
         rule = Rule("NEW-7", fact("payment_method") == "COD", {"duty": "x"},
                     en="x", zh="x", id="shout")  # fmt: skip
-        with pytest.raises(RuleDefinitionError, match=r"return_duties.*shout.*'COD'.*PaymentMethod"):
+        with pytest.raises(
+            RuleDefinitionError, match=r"return_duties.*shout.*'COD'.*PaymentMethod"
+        ):
             csrules.ruleset("b2c").with_rule("return_duties", rule)
 
     def test_unknown_fact_parameter_and_placeholder(self) -> None:
@@ -194,10 +196,10 @@ class TestExtension:
 
     def test_table_cycle_is_refused(self) -> None:
         kind = returns.RETURN_KIND
-        loop = Table("loop", "reads its reader", HitPolicy.FIRST, ("duty",), ("action_x",),
-                     [Rule("NEW-1", fact("duty").is_none(), {"action_x": 1}, en="x", zh="x")])
-        reader = Table("reader", "reads loop", HitPolicy.FIRST, ("action_x",), ("duty",),
-                       [Rule("NEW-2", fact("action_x") == 1, {"duty": 1}, en="x", zh="x")])  # fmt: skip
+        one = Rule("NEW-1", fact("duty").is_none(), {"action_x": 1}, en="x", zh="x")
+        two = Rule("NEW-2", fact("action_x") == 1, {"duty": 1}, en="x", zh="x")
+        loop = Table("loop", "reads its reader", HitPolicy.FIRST, ("duty",), ("action_x",), [one])
+        reader = Table("reader", "reads loop", HitPolicy.FIRST, ("action_x",), ("duty",), [two])
         with pytest.raises(RuleDefinitionError, match="cycle"):
             kind.evolve(tables=(*kind.tables[:3], loop, reader))
 
@@ -295,7 +297,9 @@ class TestDocsShopModule:
         single = [
             csrules.ruleset("docshop:SHOP").decide(case, facts={"vip": v}) for v in (True, False)
         ]
-        assert [r["decision"]["freight_payer"] for r in results] == [d.freight_payer.value for d in single]
+        assert [r["decision"]["freight_payer"] for r in results] == [
+            d.freight_payer.value for d in single
+        ]
         assert [r["decision"]["rules"] for r in results] == [list(d.rules) for d in single]
         out = io.StringIO()
         assert main(["tables", "--rules", "docshop:SHOP"], out=out, err=err) == 0
@@ -308,7 +312,7 @@ class TestDocsShopModule:
     @given(cases=st.lists(return_cases(), min_size=1, max_size=8), data=st.data())
     def test_batch_equals_single(self, cases: list[ReturnCase], data: st.DataObject) -> None:
         namespace: dict[str, Any] = {}
-        exec(compile(_shop_module(), "myshop.py", "exec"), namespace)  # noqa: S102
+        exec(compile(_shop_module(), "myshop.py", "exec"), namespace)
         usable = _usable(cases)
         if usable:
             extra = [{"vip": data.draw(st.booleans())} for _ in usable]

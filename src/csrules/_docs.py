@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Sequence
-
 from typing import TYPE_CHECKING
 
 from csrules.policy import Policy

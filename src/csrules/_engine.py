@@ -29,7 +29,8 @@ __all__ = ["decide"]
 
 @overload
 def decide(
-    case: ReturnCase, *,
+    case: ReturnCase,
+    *,
     policy: Policy | None = ...,
     monitor: EscalationMonitor | None = ...,
     ruleset: RuleSet | str | None = ...,
@@ -37,7 +38,8 @@ def decide(
 ) -> ReturnDecision: ...
 @overload
 def decide(
-    case: ComplaintCase, *,
+    case: ComplaintCase,
+    *,
     policy: Policy | None = ...,
     monitor: EscalationMonitor | None = ...,
     ruleset: RuleSet | str | None = ...,
@@ -45,7 +47,8 @@ def decide(
 ) -> ComplaintDecision: ...
 @overload
 def decide(
-    case: PromotionCase, *,
+    case: PromotionCase,
+    *,
     policy: Policy | None = ...,
     monitor: EscalationMonitor | None = ...,
     ruleset: RuleSet | str | None = ...,

@@ -133,6 +133,10 @@ def _tables(value: Iterable[Table]) -> tuple[Table, ...]:
     return tuple(value)
 
 
+def _names(value: Iterable[str]) -> tuple[str, ...]:
+    return tuple(value)
+
+
 def _facts(value: Iterable[FactSpec]) -> tuple[FactSpec, ...]:
     return tuple(value)
 
@@ -173,7 +177,7 @@ class KindSpec:
     tables: tuple[Table, ...] = attrs.field(converter=_tables)
     decision: DecisionBuilder
     date_fact: str
-    roots: tuple[str, ...] = attrs.field(default=("case",), converter=tuple)
+    roots: tuple[str, ...] = attrs.field(default=("case",), converter=_names)
     check: Callable[..., None] | None = None
     invariants: tuple[tuple[tuple[str, object], tuple[str, object]], ...] = ()
     _lock: threading.Lock = attrs.field(init=False, factory=threading.Lock, repr=False)
@@ -214,11 +218,12 @@ class KindSpec:
                 found = self._cache.get("single")
                 if found is None:
                     found = self._cache["single"] = CompiledKind(self)
-        return found  # type: ignore[no-any-return]
+        result: CompiledKind = found
+        return result
 
     def evolve(self, **changes: Any) -> KindSpec:
         """A new kind with ``changes`` (checked again)."""
-        fields = {
+        fields: dict[str, Any] = {
             "name": self.name,
             "facts": self.facts,
             "tables": self.tables,
@@ -252,7 +257,10 @@ def _check_kind(kind: KindSpec) -> tuple[Table, ...]:
     for spec in kind.facts:
         unknown = spec.reads() - set(names)
         if unknown:
-            msg = f"kind {kind.name!r}, fact {spec.name!r}: derived from unknown facts {sorted(unknown)}"
+            msg = (
+                f"kind {kind.name!r}, fact {spec.name!r}: derived from unknown facts "
+                f"{sorted(unknown)}"
+            )
             raise RuleDefinitionError(msg)
     _derived_order(kind.name, kind.facts)
     for root in kind.roots:
@@ -282,7 +290,9 @@ def _check_kind(kind: KindSpec) -> tuple[Table, ...]:
         for rule in table.rules:
             for (out, value), (other, expected) in kind.invariants:
                 then = rule.then
-                got = then.get(out, lift(table.defaults.get(out)) if out in table.defaults else None)
+                got = then.get(
+                    out, lift(table.defaults.get(out)) if out in table.defaults else None
+                )
                 if isinstance(got, Const) and got.value == value and other in table.outputs:
                     sets = then.get(
                         other,
@@ -307,7 +317,7 @@ def _derived_order(kind: str, facts: Sequence[FactSpec]) -> list[FactSpec]:
         if state.get(name) == 2 or name not in derived:
             return
         if state.get(name) == 1:
-            cycle = " -> ".join((*path[path.index(name):], name))
+            cycle = " -> ".join((*path[path.index(name) :], name))
             msg = f"kind {kind!r}: derived facts depend on each other in a cycle: {cycle}"
             raise RuleDefinitionError(msg)
         state[name] = 1
@@ -334,7 +344,7 @@ def _table_order(kind: str, tables: Sequence[Table], facts: set[str]) -> tuple[T
         if state.get(table.name) == 2:
             return
         if state.get(table.name) == 1:
-            cycle = " -> ".join((*path[path.index(table.name):], table.name))
+            cycle = " -> ".join((*path[path.index(table.name) :], table.name))
             msg = f"kind {kind!r}: tables read each other's outputs in a cycle: {cycle}"
             raise RuleDefinitionError(msg)
         state[table.name] = 1
@@ -511,7 +521,7 @@ class CompiledKind:
             reads |= set(table.inputs)
         later_reads.reverse()
         self.steps = tuple(
-            (t, t._run, tuple(o for o in t.outputs if o in later))  # noqa: SLF001
+            (t, t._run, tuple(o for o in t.outputs if o in later))
             for t, later in zip(kind.tables, later_reads, strict=True)
         )
 
@@ -529,7 +539,7 @@ class CompiledKind:
             try:
                 result = run(facts, params, calendar)
             except KeyError as err:
-                raise table._missing(err) from err  # noqa: SLF001
+                raise table._missing(err) from err
             results[table.name] = result
             if feeds:
                 outputs = result.outputs
@@ -538,9 +548,7 @@ class CompiledKind:
         return self.decision(case_id, results, facts, resolved, params, policy)
 
 
-def _path_lines(
-    local: str, path: str, default_name: str, prefixes: dict[str, str]
-) -> list[str]:
+def _path_lines(local: str, path: str, default_name: str, prefixes: dict[str, str]) -> list[str]:
     """Statements setting ``local`` from a dotted path of the case; prefixes
     already read (``request.condition``) are shared through ``prefixes``."""
     lines: list[str] = []
@@ -592,9 +600,7 @@ def _compile_facts(kind: KindSpec) -> tuple[str, Callable[..., Any]]:
     # before the parameters are resolved; the date fact must be among them
     needs_params: set[str] = set()
     for spec in derived:
-        if spec.derive is not None and (
-            spec.derive.params() or spec.reads() & needs_params
-        ):
+        if spec.derive is not None and (spec.derive.params() or spec.reads() & needs_params):
             needs_params.add(spec.name)
     if kind.date_fact in needs_params:
         msg = f"kind {kind.name!r}: the date fact {kind.date_fact!r} cannot depend on parameters"
@@ -737,11 +743,13 @@ class RuleSet:
         return found
 
     # -- deciding ---------------------------------------------------------
-    def decide(self, case: Any, *, monitor: Any = None, facts: Mapping[str, Any] | None = None) -> Decision:
+    def decide(
+        self, case: Any, *, monitor: Any = None, facts: Mapping[str, Any] | None = None
+    ) -> Decision:
         """Decide one case (as :func:`csrules.decide` with ``ruleset=self``)."""
         from csrules._engine import decide
 
-        return decide(case, ruleset=self, monitor=monitor, facts=facts)  # type: ignore[call-overload,no-any-return]
+        return decide(case, ruleset=self, monitor=monitor, facts=facts)  # type: ignore[no-any-return]
 
     def decide_columns(
         self,
@@ -797,7 +805,7 @@ class RuleSet:
     def with_fact(
         self,
         name: str,
-        type: Any = bool,  # noqa: A002 - the declaration's own word
+        type: Any = bool,
         *,
         default: object = None,
         source: str | None = None,

@@ -88,9 +88,8 @@ class ReturnsBatch:
 
 
 def _returns_batch(batch: KindBatch, names: tuple[str, ...], duties: bool) -> ReturnsBatch:
-    action, freight, refund, duty = (batch.results[n] for n in names)  if duties else (
-        *(batch.results[n] for n in names[:3]), None
-    )  # fmt: skip
+    action, freight, refund = (batch.results[n] for n in names[:3])
+    duty = batch.results[names[3]] if duties else None
     return ReturnsBatch(action=action, freight=freight, refund=refund, duties=duty)
 
 

@@ -125,7 +125,8 @@ def input_records(kind: KindSpec, cases: Iterable[tuple[Any, ...]]) -> list[dict
     records = []
     inputs = [f for f in kind.facts if f.derive is None]
     for case in cases:
-        parts, extra = case, {}
+        parts: tuple[Any, ...] = case
+        extra: Mapping[str, Any] = {}
         if len(case) == 2 and isinstance(case[1], Mapping):
             parts, extra = case[0], case[1]
         if kind.check is not None:
@@ -164,7 +165,7 @@ def _walk(value: Any, parts: list[str]) -> Any:
 def _derivation(kind: KindSpec, spec: FactSpec) -> VectorTable:
     """The numpy function of a derived fact (compiled once, kept on the kind)."""
     key = f"batch_fact:{spec.name}"
-    found = kind._cache.get(key)  # noqa: SLF001 - the kind's own cache
+    found = kind._cache.get(key)
     if found is None:
         assert spec.derive is not None
         table = Table(
@@ -175,8 +176,9 @@ def _derivation(kind: KindSpec, spec: FactSpec) -> VectorTable:
             outputs=(spec.name,),
             rules=[Rule("FACT-1", TRUE, {spec.name: spec.derive}, en="", zh="", id=spec.name)],
         )
-        found = kind._cache[key] = compile_table(table)  # noqa: SLF001
-    return found  # type: ignore[no-any-return]
+        found = kind._cache[key] = compile_table(table)
+    result: VectorTable = found
+    return result
 
 
 def _needed(kind: KindSpec, tables: Iterable[str] | None) -> tuple[Table, ...]:
@@ -227,7 +229,7 @@ def decide_kind_columns(
         raise ArgumentTypeError("columns", columns, "a mapping of fact name to numpy array")
     run = _needed(kind, tables)
     derived = [f for f in _derived_order(kind.name, kind.facts) if f.name not in columns]
-    needs_params = set()
+    needs_params: set[str] = set()
     for spec in derived:
         assert spec.derive is not None
         if spec.derive.params() or spec.reads() & needs_params:
@@ -263,9 +265,7 @@ def decide_kind_columns(
         on = dt.date.fromordinal(max(low, int(breaks[k - 1])) if k > 0 else low)
         subset = {name: np.asarray(column)[rows] for name, column in facts.items()}
         parts.append((rows, _decide(kind, run, later, subset, policy, on)))
-    results = {
-        t.name: _merge([(r, p.results[t.name]) for r, p in parts], n) for t in run
-    }
+    results = {t.name: _merge([(r, p.results[t.name]) for r, p in parts], n) for t in run}
     return KindBatch(kind.name, results, facts)
 
 

@@ -21,7 +21,6 @@ from csrules._decision import (
     ReturnDecision,
     Role,
     make_trace,
-    params_in_force,
     policy_argument,
 )
 from csrules._domain import (
@@ -797,7 +796,8 @@ RETURN_FACTS: Final = (
     _in("request_type", "request.type", RequestType, "what the customer asks for", "请求类型"),
     _in("reason", "request.reason", Reason, "the reason given", "原因"),
     _in("status", "order.status", OrderStatus, "the order's status", "订单状态"),
-    _in("payment_method", "order.payment_method", PaymentMethod, "how the order is paid", "支付方式"),
+    _in("payment_method", "order.payment_method", PaymentMethod,
+        "how the order is paid", "支付方式"),
     _in("paid_at", "order.paid_at", dt.datetime, "when the order was paid", "付款时间"),
     _in("in_warehouse_system", "order.in_warehouse_system", bool,
         "the order is in the warehouse system", "已录入仓储系统"),
@@ -973,7 +973,9 @@ def return_facts(order: Order, request: ReturnRequest, at: dt.datetime) -> dict[
             precedes the order.
     """
     _check_return(order, request, at)
-    facts: dict[str, Any] = RETURN_KIND.compiled().build(order, request, at, {}, default_policy())[0]
+    facts: dict[str, Any] = RETURN_KIND.compiled().build(order, request, at, {}, default_policy())[
+        0
+    ]
     return facts
 
 
