@@ -919,9 +919,8 @@ def _bundled(name: str) -> RuleSet:
 
                 found = RuleSet("b2c", default_policy(), [RETURN_KIND])
             else:
-                from csrules.policy._policy import _bundled as bundled_policy
-
-                found = _bundled("b2c").with_parameters(bundled_policy("taobao")).with_name(name)
+                # Taobao is B2C with the Taobao parameters, built as a shop would
+                found = _bundled("b2c").with_parameters(load_policy("taobao")).with_name(name)
             _BUNDLED[name] = found
     return found
 
