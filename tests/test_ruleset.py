@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 import csrules
 from csrules import (
     Action,
+    ComplaintCase,
     FreightPayer,
     OrderStatus,
     PaymentMethod,
@@ -24,7 +25,7 @@ from csrules.batch import facts_frame, input_records
 from csrules.batch._ruleset import column_kinds
 from csrules.exceptions import DomainValueError, RuleDefinitionError
 from csrules.rules import HitPolicy, Rule, Table, fact, param, returns
-from csrules.testing import return_cases
+from csrules.testing import complaint_cases, return_cases
 
 batches = settings(max_examples=10, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
@@ -317,3 +318,36 @@ class TestDocsShopModule:
         if usable:
             extra = [{"vip": data.draw(st.booleans())} for _ in usable]
             _assert_batch_matches(namespace["SHOP"], usable, extra)
+
+
+class TestComplaintKind:
+    """Complaints are a kind of the rule set too: declared facts, single and batch paths."""
+
+    @pytest.mark.parametrize("name", ["b2c", "taobao"])
+    @batches
+    @given(cases=st.lists(complaint_cases(), min_size=1, max_size=8))
+    def test_batch_equals_single(self, name: str, cases: list[ComplaintCase]) -> None:
+        rs = csrules.ruleset(name)
+        kind = rs.kind("complaint")
+        records = input_records(kind, [(c.complaint,) for c in cases])
+        batch = rs.decide_columns("complaint", facts_frame(records, kinds=column_kinds(kind)))
+        for case, got in zip(cases, batch.records(), strict=True):
+            decision = decide(case, ruleset=rs)
+            assert got["route_to"] == decision.route_to
+            assert got["answer_due"] == decision.answer_due
+            assert got["reply_due"] == decision.reply_due
+            assert set(got["escalate_to"]) == set(decision.escalate_to)
+            assert got["duty"] == decision.duties
+            fired = [r.table.rules[r.hits[0][0]].clause for r in decision.trace.results[:2]]
+            assert got["clauses"] == tuple(fired)
+
+    def test_stream_facts_are_not_case_facts(self) -> None:
+        """The monitor's facts cannot be given by a JSON case."""
+        assert csrules.ruleset("b2c").extra_facts() == {}
+        assert _vip_shop().extra_facts() == {"vip": "boolean"}
+
+    def test_escalation_facts_follow_the_escalation_table(self) -> None:
+        kind = csrules.ruleset("b2c").kind("complaint")
+        assert kind.fact("to_cs_head").reads() == {"escalate_to"}
+        names = [t.name for t in kind.tables]
+        assert names.index("complaint_escalation") < names.index("complaint_duties")

@@ -130,7 +130,14 @@ def decide(
             # a complaint the rules refuse never reaches the monitor's state
             check_complaint(case.complaint)
             stream = monitor.observe(case.complaint)
-        return decide_complaint(case.complaint, policy=policy, stream=stream, case_id=case.id)
+        return decide_complaint(
+            case.complaint,
+            policy=policy,
+            stream=stream,
+            case_id=case.id,
+            ruleset=ruleset,
+            facts=facts,
+        )
     if isinstance(case, PromotionCase):
         return decide_promotion(case.promotion, at=case.at, policy=policy, case_id=case.id)
     if isinstance(case, PriceAdjustmentCase):

@@ -168,6 +168,7 @@ class KindSpec:
             given the roots; raises :class:`~csrules.exceptions.DomainValueError`.
         invariants: pairs of ``(output, value) -> (output, value)``: whenever
             a rule's constant outcome sets the first, it must set the second.
+        stream_facts: extra facts the escalation monitor gives (not the case).
 
     .. versionadded:: 0.2.0
     """
@@ -180,6 +181,7 @@ class KindSpec:
     roots: tuple[str, ...] = attrs.field(default=("case",), converter=_names)
     check: Callable[..., None] | None = None
     invariants: tuple[tuple[tuple[str, object], tuple[str, object]], ...] = ()
+    stream_facts: tuple[str, ...] = attrs.field(default=(), converter=_names)
     _lock: threading.Lock = attrs.field(init=False, factory=threading.Lock, repr=False)
     _cache: dict[str, Any] = attrs.field(init=False, factory=dict, repr=False)
 
@@ -191,7 +193,7 @@ class KindSpec:
         return (
             _load_kind,
             (self.name, self.facts, self.tables, self.decision, self.date_fact, self.roots,
-             self.check, self.invariants),
+             self.check, self.invariants, self.stream_facts),
         )  # fmt: skip
 
     def fact(self, name: str) -> FactSpec:
@@ -232,6 +234,7 @@ class KindSpec:
             "roots": self.roots,
             "check": self.check,
             "invariants": self.invariants,
+            "stream_facts": self.stream_facts,
         }
         fields.update(changes)
         return KindSpec(**fields)
@@ -254,8 +257,9 @@ def _check_kind(kind: KindSpec) -> tuple[Table, ...]:
             msg = f"kind {kind.name!r}: the fact {spec.name!r} is declared twice"
             raise RuleDefinitionError(msg)
         names[spec.name] = spec
+    outputs = {o for t in kind.tables for o in t.outputs}
     for spec in kind.facts:
-        unknown = spec.reads() - set(names)
+        unknown = spec.reads() - set(names) - outputs
         if unknown:
             msg = (
                 f"kind {kind.name!r}, fact {spec.name!r}: derived from unknown facts "
@@ -520,9 +524,11 @@ class CompiledKind:
             later_reads.append(set(reads))
             reads |= set(table.inputs)
         later_reads.reverse()
+        after = _after_tables(kind)
+        derived = {name for spec in kind.facts for name in spec.reads()}
         self.steps = tuple(
-            (t, t._run, tuple(o for o in t.outputs if o in later))
-            for t, later in zip(kind.tables, later_reads, strict=True)
+            (t, t._run, tuple(o for o in t.outputs if o in later or o in derived), after[i])
+            for i, (t, later) in enumerate(zip(kind.tables, later_reads, strict=True))
         )
 
     def decide(
@@ -535,7 +541,7 @@ class CompiledKind:
         facts, resolved, params = self.build(*roots, extra, policy)
         calendar = policy.calendar
         results: dict[str, TableResult] = {}
-        for table, run, feeds in self.steps:
+        for table, run, feeds, post in self.steps:
             try:
                 result = run(facts, params, calendar)
             except KeyError as err:
@@ -545,6 +551,8 @@ class CompiledKind:
                 outputs = result.outputs
                 for name in feeds:
                     facts[name] = outputs[name]
+            if post is not None:
+                post(facts, params, calendar)
         return self.decision(case_id, results, facts, resolved, params, policy)
 
 
@@ -595,7 +603,8 @@ def _compile_facts(kind: KindSpec) -> tuple[str, Callable[..., Any]]:
         locals_[spec.name] = f"_f{i}"
     compiler.facts.update(locals_)
     lines = [f"def _build({', '.join(kind.roots)}, _x, _pol):"]
-    derived = _derived_order(kind.name, kind.facts)
+    post = post_facts(kind)
+    derived = [f for f in _derived_order(kind.name, kind.facts) if f.name not in post]
     # derived facts that need no parameter (directly or through another) come
     # before the parameters are resolved; the date fact must be among them
     needs_params: set[str] = set()
@@ -625,12 +634,52 @@ def _compile_facts(kind: KindSpec) -> tuple[str, Callable[..., Any]]:
         if spec.name in needs_params:
             lines.append(f"    {locals_[spec.name]} = {_derive_source(compiler, kind, spec)}")
     kept = _visible_facts(kind)
-    items = ", ".join(f"{name!r}: {local}" for name, local in locals_.items() if name in kept)
+    items = ", ".join(
+        f"{name!r}: {local}" for name, local in locals_.items() if name in kept and name not in post
+    )
     lines.append(f"    return {{{items}}}, _res, p")
     source = "\n".join(lines)
     namespace: dict[str, Any] = dict(compiler.values)
     exec(compile(source, f"<facts of {kind.name}>", "exec"), namespace)
     return source, namespace["_build"]
+
+
+def post_facts(kind: KindSpec) -> dict[str, int]:
+    """Derived facts that read a table's outcome (directly or through another
+    derived fact), with the index of the table after which they are known."""
+    writer = {o: i for i, t in enumerate(kind.tables) for o in t.outputs}
+    found: dict[str, int] = {}
+    for spec in _derived_order(kind.name, kind.facts):
+        steps = [writer[r] for r in spec.reads() if r in writer and r not in found]
+        steps += [found[r] for r in spec.reads() if r in found]
+        if steps:
+            found[spec.name] = max(steps)
+    return found
+
+
+def _after_tables(kind: KindSpec) -> list[Callable[..., None] | None]:
+    """Per table, a function setting the derived facts known once it has run."""
+    post = post_facts(kind)
+    order = _derived_order(kind.name, kind.facts)
+    result: list[Callable[..., None] | None] = []
+    for index in range(len(kind.tables)):
+        specs = [s for s in order if post.get(s.name) == index]
+        if not specs:
+            result.append(None)
+            continue
+        values: dict[str, object] = {}
+        # each statement reads its facts afresh: an earlier one may have set them
+        text = ["def _post(f, p, cal):"]
+        for spec in specs:
+            one = SourceCompiler()
+            one.values = values
+            expr = _derive_source(one, kind, spec)
+            text.extend(f"    {local} = f[{name!r}]" for name, local in one.facts.items())
+            text.append(f"    f[{spec.name!r}] = {expr}")
+        namespace: dict[str, Any] = dict(values)
+        exec(compile("\n".join(text), f"<facts of {kind.name}>", "exec"), namespace)
+        result.append(namespace["_post"])
+    return result
 
 
 def _visible_facts(kind: KindSpec) -> frozenset[str]:
@@ -733,7 +782,7 @@ class RuleSet:
         found: dict[str, str] = {}
         for kind in self.kinds.values():
             for spec in kind.facts:
-                if spec.extra:
+                if spec.extra and spec.name not in kind.stream_facts:
                     import decimal
 
                     if spec.type is decimal.Decimal:
@@ -915,9 +964,10 @@ def _bundled(name: str) -> RuleSet:
         found = _BUNDLED.get(name)
         if found is None:
             if name == "b2c":
+                from csrules.rules.complaints import COMPLAINT_KIND
                 from csrules.rules.returns import RETURN_KIND
 
-                found = RuleSet("b2c", default_policy(), [RETURN_KIND])
+                found = RuleSet("b2c", default_policy(), [RETURN_KIND, COMPLAINT_KIND])
             else:
                 # Taobao is B2C with the Taobao parameters, built as a shop would
                 found = _bundled("b2c").with_parameters(load_policy("taobao")).with_name(name)

@@ -223,12 +223,17 @@ def decide_kind_columns(
         DomainValueError: the date fact is missing or has nulls, or a column
             is badly encoded.
     """
-    from csrules._ruleset import _derived_order
+    from csrules._ruleset import _derived_order, post_facts
 
     if not isinstance(columns, Mapping):
         raise ArgumentTypeError("columns", columns, "a mapping of fact name to numpy array")
     run = _needed(kind, tables)
-    derived = [f for f in _derived_order(kind.name, kind.facts) if f.name not in columns]
+    post = post_facts(kind)
+    derived = [
+        f
+        for f in _derived_order(kind.name, kind.facts)
+        if f.name not in columns and f.name not in post
+    ]
     needs_params: set[str] = set()
     for spec in derived:
         assert spec.derive is not None
@@ -306,13 +311,31 @@ def _decide(
     calendar = policy.calendar
     facts = dict(columns)
     _derive(kind, later, facts, params, policy, _rows(facts))
+    from csrules._ruleset import _derived_order, post_facts
+
+    post = post_facts(kind)
+    pending = [f for f in _derived_order(kind.name, kind.facts) if f.name in post]
+    reads = {name for spec in pending for name in spec.reads()}
     results: dict[str, BatchResult] = {}
     for table in tables:
         result = table.vectorised().evaluate(facts, params, calendar)
         results[table.name] = result
         for name in table.outputs:
-            facts[name] = result.outputs[name]
+            column = result.outputs[name]
+            if column.ndim == 1:
+                facts[name] = column
+            elif name in reads:  # a collect table: each row's values as a tuple
+                facts[name] = _tuples(result.to_python(name))
+        ready = [f for f in pending if f.reads() <= set(facts) and f.name not in facts]
+        _derive(kind, ready, facts, params, policy, _rows(facts))
     return KindBatch(kind.name, results, facts)
+
+
+def _tuples(values: list[object]) -> NDArray[Any]:
+    out = np.empty(len(values), dtype=object)
+    for i, value in enumerate(values):
+        out[i] = value
+    return out
 
 
 def _as_objects(column: NDArray[Any], kind: Kind, enum_class: type[enum.Enum] | None) -> Any:

@@ -37,3 +37,11 @@ def local_date_or_none(t: dt.datetime | None) -> dt.date | None:
 def to_cst(t: dt.datetime) -> dt.datetime:
     """The same instant as a plain ``datetime`` at UTC+8."""
     return _astimezone(t, CST)
+
+
+def local_time(t: dt.datetime) -> dt.time:
+    """The Asia/Shanghai time of day of an aware time."""
+    tz = t.tzinfo
+    if tz is CST or getattr(tz, "offset", None) == 28800 or getattr(tz, "name", None) in _ZONES:
+        return t.time()
+    return _astimezone(t, CST).time()

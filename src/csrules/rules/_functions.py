@@ -25,7 +25,7 @@ from typing import Any, Final
 
 import attrs
 
-from csrules.rules._common import local_date_or_none
+from csrules.rules._common import local_date_or_none, local_time
 
 __all__ = ["FUNCTIONS", "Function", "register"]
 
@@ -137,6 +137,24 @@ def _service_period_end(cal: Any, t: Any, opens: dt.time, closes: dt.time) -> An
     return cal.service_period_end(t, opens, closes)
 
 
+def _in_shanghai(t: Any) -> Any:
+    from csrules._calendar import SHANGHAI
+
+    return None if t is None else t.astimezone(SHANGHAI)
+
+
+def _time_of_day(t: Any) -> Any:
+    if t is None:
+        return None
+    return local_time(t)
+
+
+def _days_between(a: Any, b: Any) -> Any:
+    if a is None or b is None:
+        return None
+    return (b - a).days
+
+
 def _all_in(values: Any, allowed: frozenset[Any]) -> bool:
     return allowed.issuperset(values)
 
@@ -197,6 +215,18 @@ for _function in (
     Function(
         "local_date", ("datetime",), "date", local_date_or_none, None,
         doc="the Asia/Shanghai calendar date of an aware time (None stays None)",
+    ),
+    Function(
+        "in_shanghai", ("datetime",), "datetime", _in_shanghai, None,
+        doc="the same instant in Asia/Shanghai time",
+    ),
+    Function(
+        "time_of_day", ("datetime",), "time", _time_of_day, None,
+        doc="the Asia/Shanghai time of day of an aware time",
+    ),
+    Function(
+        "days_between", ("date", "date"), "int", _days_between, None,
+        doc="whole days from the first date to the second",
     ),
     Function(
         "all_in", ("tuple", "set"), "bool", _all_in, None,
