@@ -61,6 +61,7 @@ _KINDS: dict[str, tuple[st.SearchStrategy[Any], str]] = {
     "tuple": (st.lists(st.sampled_from(["apparel", "fresh", "periodical"]), max_size=3).map(tuple),
               "object"),
     "set": (st.frozensets(st.sampled_from(["fresh", "periodical"])), "object"),
+    "money": (st.decimals(0, 2, places=2), "money"),
 }  # fmt: skip
 
 

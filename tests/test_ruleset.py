@@ -17,6 +17,8 @@ from csrules import (
     FreightPayer,
     OrderStatus,
     PaymentMethod,
+    PriceAdjustmentCase,
+    PromotionCase,
     ReturnCase,
     RuleSet,
     decide,
@@ -25,7 +27,12 @@ from csrules.batch import facts_frame, input_records
 from csrules.batch._ruleset import column_kinds
 from csrules.exceptions import DomainValueError, RuleDefinitionError
 from csrules.rules import HitPolicy, Rule, Table, fact, param, returns
-from csrules.testing import complaint_cases, return_cases
+from csrules.testing import (
+    complaint_cases,
+    price_adjustment_cases,
+    promotion_cases,
+    return_cases,
+)
 
 batches = settings(max_examples=10, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
@@ -351,3 +358,46 @@ class TestComplaintKind:
         assert kind.fact("to_cs_head").reads() == {"escalate_to"}
         names = [t.name for t in kind.tables]
         assert names.index("complaint_escalation") < names.index("complaint_duties")
+
+
+class TestPromotionKinds:
+    """Promotions and price adjustments are kinds of the rule set too."""
+
+    @pytest.mark.parametrize("name", ["b2c", "taobao"])
+    @batches
+    @given(cases=st.lists(promotion_cases(), min_size=1, max_size=8))
+    def test_promotion_batch_equals_single(self, name: str, cases: list[PromotionCase]) -> None:
+        rs = csrules.ruleset(name)
+        kind = rs.kind("promotion")
+        records = input_records(kind, [(c.promotion, c.at) for c in cases])
+        batch = rs.decide_columns("promotion", facts_frame(records, kinds=column_kinds(kind)))
+        for case, got in zip(cases, batch.records(), strict=True):
+            decision = decide(case, ruleset=rs)
+            assert got["remind_days_before"] == decision.remind_days_before
+            assert got["remind_on"] == decision.remind_on
+            assert got["size"] == decision.size
+            assert got["outreach"] == decision.outreach
+            assert got["training_on"] == decision.training_on
+            assert got["duty"] == decision.duties
+
+    @pytest.mark.parametrize("name", ["b2c", "taobao"])
+    @batches
+    @given(cases=st.lists(price_adjustment_cases(), min_size=1, max_size=8))
+    def test_price_adjustment_batch_equals_single(
+        self, name: str, cases: list[PriceAdjustmentCase]
+    ) -> None:
+        rs = csrules.ruleset(name)
+        kind = rs.kind("price_adjustment")
+        records = input_records(kind, [(c.request, c.at) for c in cases])
+        columns = facts_frame(records, kinds=column_kinds(kind))
+        batch = rs.decide_columns("price_adjustment", columns)
+        for case, got in zip(cases, batch.records(), strict=True):
+            decision = decide(case, ruleset=rs)
+            assert got["action"] == decision.action
+            assert got["gift_eligible"] == decision.gift_eligible
+            fired = [r.table.rules[r.hits[0][0]].clause for r in decision.trace.results]
+            assert got["clauses"] == tuple(fired)
+
+    def test_every_kind_is_bundled(self) -> None:
+        kinds = set(csrules.ruleset("b2c").kinds)
+        assert kinds == {"return", "complaint", "promotion", "price_adjustment"}

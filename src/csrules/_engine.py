@@ -139,9 +139,23 @@ def decide(
             facts=facts,
         )
     if isinstance(case, PromotionCase):
-        return decide_promotion(case.promotion, at=case.at, policy=policy, case_id=case.id)
+        return decide_promotion(
+            case.promotion,
+            at=case.at,
+            policy=policy,
+            case_id=case.id,
+            ruleset=ruleset,
+            facts=facts,
+        )
     if isinstance(case, PriceAdjustmentCase):
-        return decide_price_adjustment(case.request, at=case.at, policy=policy, case_id=case.id)
+        return decide_price_adjustment(
+            case.request,
+            at=case.at,
+            policy=policy,
+            case_id=case.id,
+            ruleset=ruleset,
+            facts=facts,
+        )
     raise ArgumentTypeError(
         "case", case, "a ReturnCase, ComplaintCase, PromotionCase or PriceAdjustmentCase"
     )

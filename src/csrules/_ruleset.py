@@ -965,9 +965,11 @@ def _bundled(name: str) -> RuleSet:
         if found is None:
             if name == "b2c":
                 from csrules.rules.complaints import COMPLAINT_KIND
+                from csrules.rules.promotions import PRICE_ADJUSTMENT_KIND, PROMOTION_KIND
                 from csrules.rules.returns import RETURN_KIND
 
-                found = RuleSet("b2c", default_policy(), [RETURN_KIND, COMPLAINT_KIND])
+                kinds = [RETURN_KIND, COMPLAINT_KIND, PROMOTION_KIND, PRICE_ADJUSTMENT_KIND]
+                found = RuleSet("b2c", default_policy(), kinds)
             else:
                 # Taobao is B2C with the Taobao parameters, built as a shop would
                 found = _bundled("b2c").with_parameters(load_policy("taobao")).with_name(name)

@@ -155,6 +155,13 @@ def _days_between(a: Any, b: Any) -> Any:
     return (b - a).days
 
 
+def _zhe(price_factor: Any) -> Any:
+    """A price factor as 折 (N折 = N/10 of the price): 0.7 -> "7", 0.65 -> "6.5"."""
+    if price_factor is None:
+        return None
+    return f"{(price_factor * 10).normalize():f}"
+
+
 def _all_in(values: Any, allowed: frozenset[Any]) -> bool:
     return allowed.issuperset(values)
 
@@ -227,6 +234,10 @@ for _function in (
     Function(
         "days_between", ("date", "date"), "int", _days_between, None,
         doc="whole days from the first date to the second",
+    ),
+    Function(
+        "zhe", ("money",), "str", _zhe, None,
+        doc="a price factor as 折 (0.7 -> '7', 0.65 -> '6.5')",
     ),
     Function(
         "all_in", ("tuple", "set"), "bool", _all_in, None,
