@@ -401,3 +401,15 @@ class TestPromotionKinds:
     def test_every_kind_is_bundled(self) -> None:
         kinds = set(csrules.ruleset("b2c").kinds)
         assert kinds == {"return", "complaint", "promotion", "price_adjustment"}
+
+
+def test_taobao_first_in_a_fresh_process() -> None:
+    """Loading taobao before b2c (it is built from b2c) does not deadlock."""
+    import subprocess
+    import sys
+
+    code = "import csrules; print(csrules.ruleset('taobao').name)"
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=False
+    )
+    assert done.stdout.strip() == "taobao", done.stderr

@@ -953,7 +953,7 @@ class RuleSet:
 # ---------------------------------------------------------------- bundled rule sets
 
 _BUNDLED: dict[str, RuleSet] = {}
-_BUNDLED_LOCK = threading.Lock()
+_BUNDLED_LOCK = threading.RLock()
 
 
 def _bundled(name: str) -> RuleSet:
