@@ -25,6 +25,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
+import csrules
 from csrules._domain import OrderStatus, PaymentMethod, Reason, RequestType
 from csrules.batch import NULL_INT, compile_table, decide_returns_columns, facts_frame, with_kind
 from csrules.batch._encode import to_python
@@ -142,6 +143,12 @@ def main() -> None:
     _line(
         "pipeline: action, freight payer, refund due",
         _best(lambda: decide_returns_columns(columns, policy=policy), args.repeat),
+        n,
+    )
+    b2c = csrules.ruleset("b2c")
+    _line(
+        "ruleset.decide_columns('return') (all tables)",
+        _best(lambda: b2c.decide_columns("return", columns), args.repeat),
         n,
     )
     _line(

@@ -57,7 +57,12 @@ _KINDS: dict[str, tuple[st.SearchStrategy[Any], str]] = {
     "datetime": (_instants, "datetime"),
     "int": (st.integers(-3, 40), "int"),
     "time": (_times, "time"),
-}
+    # line categories and the set they are tested against
+    "tuple": (st.lists(st.sampled_from(["apparel", "fresh", "periodical"]), max_size=3).map(tuple),
+              "object"),
+    "set": (st.frozensets(st.sampled_from(["fresh", "periodical"])), "object"),
+    "money": (st.decimals(0, 2, places=2), "money"),
+}  # fmt: skip
 
 
 def _kind_of(declared: str, draw: Callable[..., Any]) -> str:
@@ -129,7 +134,8 @@ class TestRegistry:
             ("out",),
             [Rule("B2C-1", TRUE, {"out": call(name, *(fact(n) for n in names))}, en="", zh="")],
         )
-        frame = facts_frame(records, kinds={f"a{i}": _KINDS[k][1] for i, k in enumerate(kinds)})
+        declared = {f"a{i}": _KINDS[k][1] for i, k in enumerate(kinds)}
+        frame = facts_frame(records, kinds={k: v for k, v in declared.items() if v != "object"})
         got = compile_table(table).evaluate(frame, {}, CALENDAR).to_python("out")
         expected = [_scalar_or_none(function, tuple(r[n] for n in names)) for r in records]
         assert got == expected

@@ -55,6 +55,7 @@ from csrules._domain import (
     Topic,
 )
 from csrules._engine import decide
+from csrules._ruleset import FactSpec, KindSpec, RuleSet, ruleset
 from csrules.policy import Policy, default_policy, load_policy
 from csrules.rules.complaints import decide_complaint
 from csrules.rules.promotions import decide_price_adjustment, decide_promotion
@@ -68,7 +69,9 @@ __all__: list[str] = [
     "ComplaintDecision",
     "Decision",
     "Escalation",
+    "FactSpec",
     "FreightPayer",
+    "KindSpec",
     "ParameterUse",
     "Policy",
     "PriceAdjustmentDecision",
@@ -76,6 +79,7 @@ __all__: list[str] = [
     "PromotionSize",
     "ReturnDecision",
     "Role",
+    "RuleSet",
     "Trace",
     "WorkCalendar",
     "__version__",
@@ -86,6 +90,7 @@ __all__: list[str] = [
     "decide_return",
     "default_policy",
     "load_policy",
+    "ruleset",
 ]
 
 # --- domain objects and cases -------------------------------------------------

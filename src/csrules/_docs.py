@@ -9,23 +9,33 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 from csrules.policy import Policy
 from csrules.rules import Table
 
+if TYPE_CHECKING:
+    from csrules._ruleset import RuleSet
+
 __all__ = ["all_tables", "policy_markdown", "table_markdown", "tables_markdown"]
 
 
-def _rule_sets() -> Sequence[tuple[str, str, Sequence[Table]]]:
+def _rule_sets(ruleset: RuleSet | None = None) -> Sequence[tuple[str, str, Sequence[Table]]]:
     from csrules.rules.complaints import COMPLAINT_TABLES
     from csrules.rules.promotions import PRICE_ADJUSTMENT_TABLES, PROMOTION_TABLES
     from csrules.rules.returns import RETURN_TABLES
 
-    return (
+    found: Sequence[tuple[str, str, Sequence[Table]]] = (
         ("Returns, exchanges, cancellations, refunds, redirects", "return", RETURN_TABLES),
         ("Complaints", "complaint", COMPLAINT_TABLES),
         ("Promotions", "promotion", PROMOTION_TABLES),
         ("Price adjustments before a promotion", "price_adjustment", PRICE_ADJUSTMENT_TABLES),
+    )
+    if ruleset is None:
+        return found
+    return tuple(
+        (title, kind, ruleset.kinds[kind].tables if kind in ruleset.kinds else tables)
+        for title, kind, tables in found
     )
 
 
@@ -58,8 +68,9 @@ def table_markdown(table: Table) -> str:
     return "\n".join(lines)
 
 
-def tables_markdown() -> str:
-    """Every rule table as Markdown (the content of ``docs/rule-tables.md``)."""
+def tables_markdown(ruleset: RuleSet | None = None) -> str:
+    """Every rule table as Markdown (the content of ``docs/rule-tables.md``),
+    of a rule set's kinds (the bundled tables by default)."""
     parts = [
         "# Rule tables",
         "",
@@ -70,7 +81,7 @@ def tables_markdown() -> str:
         "A *silent* row is a default that is kept in the trace but not cited.",
         "",
     ]
-    for title, kind, tables in _rule_sets():
+    for title, kind, tables in _rule_sets(ruleset):
         parts.extend([f"## {title} (`{kind}`)", ""])
         parts.extend(table_markdown(t) for t in tables)
     return "\n".join(parts)

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, overload
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any, overload
 
 from csrules._cases import Case, ComplaintCase, PriceAdjustmentCase, PromotionCase, ReturnCase
 from csrules._decision import (
@@ -20,6 +21,7 @@ from csrules.rules.promotions import decide_price_adjustment, decide_promotion
 from csrules.rules.returns import decide_return
 
 if TYPE_CHECKING:
+    from csrules._ruleset import RuleSet
     from csrules.stream import EscalationMonitor
 
 __all__ = ["decide"]
@@ -27,15 +29,30 @@ __all__ = ["decide"]
 
 @overload
 def decide(
-    case: ReturnCase, *, policy: Policy | None = ..., monitor: EscalationMonitor | None = ...
+    case: ReturnCase,
+    *,
+    policy: Policy | None = ...,
+    monitor: EscalationMonitor | None = ...,
+    ruleset: RuleSet | str | None = ...,
+    facts: Mapping[str, Any] | None = ...,
 ) -> ReturnDecision: ...
 @overload
 def decide(
-    case: ComplaintCase, *, policy: Policy | None = ..., monitor: EscalationMonitor | None = ...
+    case: ComplaintCase,
+    *,
+    policy: Policy | None = ...,
+    monitor: EscalationMonitor | None = ...,
+    ruleset: RuleSet | str | None = ...,
+    facts: Mapping[str, Any] | None = ...,
 ) -> ComplaintDecision: ...
 @overload
 def decide(
-    case: PromotionCase, *, policy: Policy | None = ..., monitor: EscalationMonitor | None = ...
+    case: PromotionCase,
+    *,
+    policy: Policy | None = ...,
+    monitor: EscalationMonitor | None = ...,
+    ruleset: RuleSet | str | None = ...,
+    facts: Mapping[str, Any] | None = ...,
 ) -> PromotionDecision: ...
 @overload
 def decide(
@@ -43,21 +60,34 @@ def decide(
     *,
     policy: Policy | None = ...,
     monitor: EscalationMonitor | None = ...,
+    ruleset: RuleSet | str | None = ...,
+    facts: Mapping[str, Any] | None = ...,
 ) -> PriceAdjustmentDecision: ...
 def decide(
-    case: Case, *, policy: Policy | None = None, monitor: EscalationMonitor | None = None
+    case: Case,
+    *,
+    policy: Policy | None = None,
+    monitor: EscalationMonitor | None = None,
+    ruleset: RuleSet | str | None = None,
+    facts: Mapping[str, Any] | None = None,
 ) -> Decision:
     """Decide one case under a policy.
 
     Args:
         case: a :class:`ReturnCase`, :class:`ComplaintCase`,
             :class:`PromotionCase` or :class:`PriceAdjustmentCase`.
-        policy: the shop's policy; the bundled B2C policy by default.
+        policy: the shop's policy; the rule set's by default (for the
+            bundled ``b2c`` rule set, the bundled B2C policy).
         monitor: for complaint cases, the escalation monitor that correlates
             complaints over time (B2C-8.7.1, B2C-8.7.5). The complaint is fed
             to it, and the escalations it triggers join the decision. Without
             a monitor only the per-case rules apply. A complaint that ends in
             an error leaves the monitor as it was.
+        ruleset: the rule set (a :class:`~csrules.RuleSet`, or a name
+            :func:`csrules.ruleset` knows); the bundled ``b2c`` by default.
+        facts: values of the extra facts the rule set declares
+            (:meth:`~csrules.RuleSet.with_fact`); ``read_case`` gives them
+            for a JSON case.
 
     Returns:
         The decision of the case's kind, with its trace.
@@ -70,7 +100,21 @@ def decide(
         PolicyError: a parameter the rules need has no value on the case's date.
 
     .. versionadded:: 0.1.0
+    .. versionchanged:: 0.2.0 ``ruleset=`` and ``facts=``.
     """
+    if ruleset is not None:
+        from csrules._ruleset import ruleset as find
+
+        chosen = find(ruleset)
+        policy = chosen.policy if policy is None else policy_argument(policy)
+        kind = chosen.kinds.get(case.kind) if hasattr(case, "kind") else None
+        if kind is not None and isinstance(case, ReturnCase):
+            from csrules.rules.returns import decide_return as _decide_return
+
+            return _decide_return(
+                case.order, case.request, at=case.at, policy=policy, case_id=case.id,
+                ruleset=chosen, facts=facts,
+            )  # fmt: skip
     policy = policy_argument(policy)
     if monitor is not None:
         from csrules.stream import EscalationMonitor
@@ -78,20 +122,45 @@ def decide(
         if not isinstance(monitor, EscalationMonitor):
             raise ArgumentTypeError("monitor", monitor, "an EscalationMonitor or None")
     if isinstance(case, ReturnCase):
-        return decide_return(case.order, case.request, at=case.at, policy=policy, case_id=case.id)
+        return decide_return(
+            case.order, case.request, at=case.at, policy=policy, case_id=case.id, facts=facts
+        )
     if isinstance(case, ComplaintCase):
         if monitor is None:
-            return decide_complaint(case.complaint, policy=policy, case_id=case.id)
+            return decide_complaint(
+                case.complaint, policy=policy, case_id=case.id, ruleset=ruleset, facts=facts
+            )
         # a complaint the rules refuse never reaches the monitor's state, and
         # one that fails after it was observed is taken back
         check_complaint(case.complaint)
         with monitor.transaction():
             stream = monitor.observe(case.complaint)
-            return decide_complaint(case.complaint, policy=policy, stream=stream, case_id=case.id)
+            return decide_complaint(
+                case.complaint,
+                policy=policy,
+                stream=stream,
+                case_id=case.id,
+                ruleset=ruleset,
+                facts=facts,
+            )
     if isinstance(case, PromotionCase):
-        return decide_promotion(case.promotion, at=case.at, policy=policy, case_id=case.id)
+        return decide_promotion(
+            case.promotion,
+            at=case.at,
+            policy=policy,
+            case_id=case.id,
+            ruleset=ruleset,
+            facts=facts,
+        )
     if isinstance(case, PriceAdjustmentCase):
-        return decide_price_adjustment(case.request, at=case.at, policy=policy, case_id=case.id)
+        return decide_price_adjustment(
+            case.request,
+            at=case.at,
+            policy=policy,
+            case_id=case.id,
+            ruleset=ruleset,
+            facts=facts,
+        )
     raise ArgumentTypeError(
         "case", case, "a ReturnCase, ComplaintCase, PromotionCase or PriceAdjustmentCase"
     )

@@ -167,6 +167,7 @@ def decide_lines(
     lang: Lang = "en",
     monitor: Any = None,
     parameters: bool = True,
+    ruleset: Any = None,
 ) -> Iterator[dict[str, JSONValue]]:
     """Decide JSON Lines cases one by one: one result per input line, in order.
 
@@ -177,7 +178,12 @@ def decide_lines(
     (``{"id", "line", "error": {"code", "message"}}``) and the run goes on.
     Complaint cases go through ``monitor`` (an
     :class:`~csrules.stream.EscalationMonitor`) in input order when given.
+    With ``ruleset`` (a :class:`~csrules.RuleSet`), cases are decided by its
+    rules, ``policy`` (when given) replacing its parameters, and a case may
+    give the extra facts it declares in ``facts``.
     """
+    if ruleset is not None:
+        policy = policy or ruleset.policy
     policy = policy or default_policy()
     for number, line in enumerate(_text_lines(lines), start=1):
         if isinstance(line, _BadLine):
@@ -187,7 +193,13 @@ def decide_lines(
             yield error_to_json(None, number, "invalid_json", "empty line: expected one JSON case")
             continue
         yield decide_line(
-            line, number, policy=policy, lang=lang, monitor=monitor, parameters=parameters
+            line,
+            number,
+            policy=policy,
+            lang=lang,
+            monitor=monitor,
+            parameters=parameters,
+            ruleset=ruleset,
         )[0]
 
 
@@ -199,19 +211,30 @@ def decide_line(
     lang: Lang = "en",
     monitor: Any = None,
     parameters: bool = True,
+    ruleset: Any = None,
 ) -> tuple[dict[str, JSONValue], Decision | None]:
     """Decide one JSON case line as ``csrules decide`` does.
+
+    With ``ruleset`` (a :class:`~csrules.RuleSet`), the case is decided by its
+    rules, ``policy`` (when given) replacing its parameters, and the case may
+    give the extra facts it declares in ``facts``.
 
     Returns:
         The result line ``csrules decide`` writes for it (a decision, or an
         error with its code), and the decision itself (``None`` for an error).
     """
+    extra = None
+    if ruleset is not None:
+        policy = policy or ruleset.policy
+        extra = ruleset.extra_facts() or None
     policy = policy or default_policy()
     meta = None
     try:
-        read = read_case_line(line)
+        read = read_case_line(line, facts=extra)
         meta = read.meta
-        decision = decide(read.case, policy=policy, monitor=monitor)
+        decision = decide(
+            read.case, policy=policy, monitor=monitor, ruleset=ruleset, facts=read.facts
+        )
         result = decision_to_json(
             decision, lang=lang, line=number, parameters=parameters, meta=meta
         )
@@ -444,8 +467,24 @@ def _with_schedule(policy: Policy, path: str | None) -> Policy:
         raise _UsageError(msg) from err
 
 
+def _load_rules(name: str | None) -> Any:
+    if name is None:
+        return None
+    from csrules._ruleset import ruleset
+
+    try:
+        return ruleset(name)
+    except CsrulesError as err:
+        msg = f"bad rule set: {err}"
+        raise _UsageError(msg) from err
+
+
 def _cmd_decide(args: argparse.Namespace, out: IO[str], err: IO[str]) -> int:
-    policy = _with_schedule(_load_policy(args.policy), args.schedule)
+    rules = _load_rules(args.rules)
+    if rules is not None and args.policy is None:
+        policy = _with_schedule(rules.policy, args.schedule)
+    else:
+        policy = _with_schedule(_load_policy(args.policy), args.schedule)
     if args.state is not None and args.no_stream:
         msg = "--state keeps the escalation monitor's state: it cannot go with --no-stream"
         raise _UsageError(msg)
@@ -461,7 +500,12 @@ def _cmd_decide(args: argparse.Namespace, out: IO[str], err: IO[str]) -> int:
         results: list[dict[str, JSONValue]] = []
         try:
             for result in decide_lines(
-                source, policy=policy, lang=args.lang, monitor=monitor, parameters=args.parameters
+                source,
+                policy=policy,
+                lang=args.lang,
+                monitor=monitor,
+                parameters=args.parameters,
+                ruleset=rules,
             ):
                 if args.format == "jsonl":
                     interrupts.write(out, _json_line(result))
@@ -579,7 +623,7 @@ def _render_overdue(late: Sequence[Any]) -> str:
 def _cmd_tables(args: argparse.Namespace, out: IO[str], err: IO[str]) -> int:
     from csrules._docs import tables_markdown
 
-    out.write(tables_markdown())
+    out.write(tables_markdown(_load_rules(args.rules)))
     return EXIT_OK
 
 
@@ -651,6 +695,11 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("file", nargs="?", default="-", help="JSON Lines cases, or - for stdin")
     p.add_argument("--policy", help="a policy TOML file, or a bundled name (b2c, taobao)")
     p.add_argument(
+        "--rules",
+        help="a rule set: b2c, taobao, or MODULE:ATTR importable from here or sys.path "
+        "(--policy then replaces its parameters)",
+    )
+    p.add_argument(
         "--schedule",
         help="a holiday schedule file (TOML or JSON) for years without official data",
     )
@@ -705,6 +754,7 @@ def _parser() -> argparse.ArgumentParser:
     w.set_defaults(handler=_cmd_watch)
 
     t = sub.add_parser("tables", help="print every rule table as Markdown", parents=[common])
+    t.add_argument("--rules", help="a rule set: b2c, taobao, or MODULE:ATTR")
     t.set_defaults(handler=_cmd_tables)
 
     q = sub.add_parser("policy", help="print the policy's parameters as Markdown", parents=[common])

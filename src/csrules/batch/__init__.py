@@ -9,12 +9,13 @@ same fired rule, same outcomes. See ``docs/batch.md`` for the encodings.
 """
 
 from csrules.batch._encode import NULL_CODE, NULL_INT, enum_code, facts_frame, with_kind
-from csrules.batch._returns import (
+from csrules.batch._legacy import (
     RETURN_FACT_KINDS,
     ReturnsBatch,
     decide_returns_batch,
     decide_returns_columns,
 )
+from csrules.batch._ruleset import KindBatch, column_kinds, decide_kind_columns, input_records
 from csrules.batch._vector import VECTORISED_FUNCTIONS, BatchResult, VectorTable, compile_table
 
 __all__ = [
@@ -23,12 +24,16 @@ __all__ = [
     "RETURN_FACT_KINDS",
     "VECTORISED_FUNCTIONS",
     "BatchResult",
+    "KindBatch",
     "ReturnsBatch",
     "VectorTable",
+    "column_kinds",
     "compile_table",
+    "decide_kind_columns",
     "decide_returns_batch",
     "decide_returns_columns",
     "enum_code",
     "facts_frame",
+    "input_records",
     "with_kind",
 ]

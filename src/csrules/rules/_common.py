@@ -26,9 +26,22 @@ def local_date(t: dt.datetime) -> dt.date:
 
 def local_date_or_none(t: dt.datetime | None) -> dt.date | None:
     """:func:`local_date`, passing ``None`` through."""
-    return None if t is None else local_date(t)
+    if t is None:
+        return None
+    tz = t.tzinfo
+    if tz is CST or getattr(tz, "offset", None) == 28800 or getattr(tz, "name", None) in _ZONES:
+        return _date_of(t)
+    return _date_of(_astimezone(t, CST))
 
 
 def to_cst(t: dt.datetime) -> dt.datetime:
     """The same instant as a plain ``datetime`` at UTC+8."""
     return _astimezone(t, CST)
+
+
+def local_time(t: dt.datetime) -> dt.time:
+    """The Asia/Shanghai time of day of an aware time."""
+    tz = t.tzinfo
+    if tz is CST or getattr(tz, "offset", None) == 28800 or getattr(tz, "name", None) in _ZONES:
+        return t.time()
+    return _astimezone(t, CST).time()

@@ -25,6 +25,8 @@ from typing import Any, Final
 
 import attrs
 
+from csrules.rules._common import local_date_or_none, local_time
+
 __all__ = ["FUNCTIONS", "Function", "register"]
 
 
@@ -135,6 +137,39 @@ def _service_period_end(cal: Any, t: Any, opens: dt.time, closes: dt.time) -> An
     return cal.service_period_end(t, opens, closes)
 
 
+def _in_shanghai(t: Any) -> Any:
+    from csrules._calendar import SHANGHAI
+
+    return None if t is None else t.astimezone(SHANGHAI)
+
+
+def _time_of_day(t: Any) -> Any:
+    if t is None:
+        return None
+    return local_time(t)
+
+
+def _days_between(a: Any, b: Any) -> Any:
+    if a is None or b is None:
+        return None
+    return (b - a).days
+
+
+def _zhe(price_factor: Any) -> Any:
+    """A price factor as 折 (N折 = N/10 of the price): 0.7 -> "7", 0.65 -> "6.5"."""
+    if price_factor is None:
+        return None
+    return f"{(price_factor * 10).normalize():f}"
+
+
+def _all_in(values: Any, allowed: frozenset[Any]) -> bool:
+    return allowed.issuperset(values)
+
+
+def _any_in(values: Any, allowed: frozenset[Any]) -> bool:
+    return not allowed.isdisjoint(values)
+
+
 # ---------------------------------------------------------------- the registry
 
 for _function in (
@@ -183,6 +218,34 @@ for _function in (
         "service_period_end", ("datetime", "time", "time"), "datetime",
         _service_period_end, "time_of_day",
         calendar=True, doc="closing time of the service period a moment falls in",
+    ),
+    Function(
+        "local_date", ("datetime",), "date", local_date_or_none, None,
+        doc="the Asia/Shanghai calendar date of an aware time (None stays None)",
+    ),
+    Function(
+        "in_shanghai", ("datetime",), "datetime", _in_shanghai, None,
+        doc="the same instant in Asia/Shanghai time",
+    ),
+    Function(
+        "time_of_day", ("datetime",), "time", _time_of_day, None,
+        doc="the Asia/Shanghai time of day of an aware time",
+    ),
+    Function(
+        "days_between", ("date", "date"), "int", _days_between, None,
+        doc="whole days from the first date to the second",
+    ),
+    Function(
+        "zhe", ("money",), "str", _zhe, None,
+        doc="a price factor as 折 (0.7 -> '7', 0.65 -> '6.5')",
+    ),
+    Function(
+        "all_in", ("tuple", "set"), "bool", _all_in, None,
+        doc="whether every value of a tuple is one of a set of values (true for none)",
+    ),
+    Function(
+        "any_in", ("tuple", "set"), "bool", _any_in, None,
+        doc="whether some value of a tuple is one of a set of values",
     ),
 ):  # fmt: skip
     register(_function)

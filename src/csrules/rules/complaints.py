@@ -19,15 +19,15 @@ escalation monitor reports for the complaint.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import datetime as dt
+import decimal
+from collections.abc import Iterable, Mapping
 from typing import Any, Final
 
-from csrules._calendar import SHANGHAI
 from csrules._decision import (
     ComplaintDecision,
     Escalation,
     make_trace,
-    params_in_force,
     policy_argument,
 )
 from csrules._domain import (
@@ -39,16 +39,18 @@ from csrules._domain import (
     check_not_before,
     check_tables,
 )
+from csrules._ruleset import FactSpec, KindSpec, RuleSet
 from csrules.exceptions import ArgumentTypeError
-from csrules.policy import Policy
-from csrules.rules._common import local_date
+from csrules.policy import ParameterSet, Policy
 from csrules.rules._expr import TRUE, Expr, call, fact, param
 from csrules.rules._stream_rules import StreamCount, StreamRule
-from csrules.rules._table import HitPolicy, Rule, Table
+from csrules.rules._table import HitPolicy, Rule, Table, TableResult
 
 __all__ = [
     "COMPLAINT_DUTIES",
     "COMPLAINT_ESCALATION",
+    "COMPLAINT_FACTS",
+    "COMPLAINT_KIND",
     "COMPLAINT_REPLY",
     "COMPLAINT_ROUTE",
     "COMPLAINT_TABLES",
@@ -562,8 +564,97 @@ COMPLAINT_TABLES: Final = (
 )
 
 
+def _in(name: str, source: str, type_: Any, en: str, zh: str) -> FactSpec:
+    return FactSpec(name, type_, source=source, en=en, zh=zh)
+
+
+def _derived(name: str, type_: Any, derive: Expr, en: str, zh: str) -> FactSpec:
+    return FactSpec(name, type_, derive=derive, en=en, zh=zh)
+
+
+#: The facts of a complaint: read from it, derived, or given by the
+#: escalation monitor (``repeat_complaint``, ``quality_reports_exceeded``).
+COMPLAINT_FACTS: Final = (
+    _in("topic", "complaint.topic", Topic, "what the complaint is about", "投诉主题"),
+    _in("channel", "complaint.channel", Channel, "how it came in", "渠道"),
+    _in("order_amount", "complaint.order_amount", decimal.Decimal,
+        "the order's amount", "订单金额"),
+    _in("customer_paid_total", "complaint.customer_paid_total", decimal.Decimal,
+        "what the customer has paid in all", "客户累计付款"),
+    _in("contact_count", "complaint.contact_count", int,
+        "how often the customer called", "联系次数"),
+    _in("received", "complaint.received_at", dt.datetime, "when it came in", "收到时间"),
+    _in("delivered_at", "complaint.delivered_at", dt.datetime, "when the goods came", "送达时间"),
+    FactSpec("repeat_complaint", bool, default=False,
+             en="the customer complained before (B2C-8.7.1, from the stream)", zh="重复投诉"),
+    FactSpec("quality_reports_exceeded", bool, default=False,
+             en="too many customers report the product (B2C-8.7.5, from the stream)",
+             zh="质量反映超过阈值"),
+    _derived("received_at", dt.datetime, call("in_shanghai", fact("received")),
+             "when it came in, Asia/Shanghai time", "收到时间(北京时间)"),
+    _derived("received_date", dt.date, call("local_date", fact("received_at")),
+             "the date it came in", "收到日期"),
+    _derived("local_time", dt.time, call("time_of_day", fact("received_at")),
+             "the local time it came in", "收到时刻"),
+    _derived(
+        "days_since_delivered", int,
+        call("days_between", call("local_date", fact("delivered_at")), fact("received_date")),
+        "whole days from delivery to the complaint", "送达后天数",
+    ),
+    _derived("to_cs_head", bool,
+             call("any_in", fact("escalate_to"), frozenset({Escalation.CS_HEAD})),
+             "escalated to the customer-service head", "上报客服主管"),
+    _derived("to_general_manager", bool,
+             call("any_in", fact("escalate_to"), frozenset({Escalation.GENERAL_MANAGER})),
+             "escalated to the general manager", "上报总经理"),
+)  # fmt: skip
+
+
+def _complaint_decision(
+    case_id: str,
+    results: Mapping[str, TableResult],
+    facts: Mapping[str, Any],
+    resolved: ParameterSet,
+    params: Mapping[str, Any],
+    policy: Policy,
+) -> ComplaintDecision:
+    route = results["complaint_route"]
+    raised = frozenset(results["complaint_escalation"].outputs["escalate_to"])
+    return ComplaintDecision(
+        case_id=case_id,
+        route_to=route.outputs["route_to"],
+        answer_due=route.outputs["answer_due"],
+        reply_due=results["complaint_reply"].outputs["reply_due"],
+        escalate_to=tuple(e for e in Escalation if e in raised),
+        duties=results["complaint_duties"].outputs["duty"],
+        trace=make_trace(tuple(results.values()), resolved, policy),
+    )
+
+
+def _check_dates(complaint: Complaint) -> None:
+    check_not_before(
+        "complaint.received_at",
+        complaint.received_at,
+        (("complaint.delivered_at", complaint.delivered_at),),
+    )
+
+
+#: The complaint kind of the bundled rule sets.
+COMPLAINT_KIND: Final = KindSpec(
+    name="complaint",
+    facts=COMPLAINT_FACTS,
+    tables=COMPLAINT_TABLES,
+    decision=_complaint_decision,
+    date_fact="received_date",
+    roots=("complaint",),
+    check=_check_dates,
+    stream_facts=("repeat_complaint", "quality_reports_exceeded"),
+)
+
+
 def complaint_facts(complaint: Complaint) -> dict[str, Any]:
-    """The fact record of a complaint.
+    """The fact record of a complaint (the facts :data:`COMPLAINT_FACTS`
+    declares that its tables read before any outcome).
 
     Times are in Asia/Shanghai. ``days_since_delivered`` counts whole
     calendar days from the local date of delivery to the local date the
@@ -574,24 +665,10 @@ def complaint_facts(complaint: Complaint) -> dict[str, Any]:
     Args:
         complaint: the complaint.
     """
-    received = complaint.received_at.in_timezone(SHANGHAI)
-    received_date = local_date(received)
-    delivered = complaint.delivered_at
-    return {
-        "topic": complaint.topic,
-        "channel": complaint.channel,
-        "order_amount": complaint.order_amount,
-        "customer_paid_total": complaint.customer_paid_total,
-        "contact_count": complaint.contact_count,
-        "received_at": received,
-        "received_date": received_date,
-        "local_time": received.time(),
-        "days_since_delivered": (
-            None if delivered is None else (received_date - local_date(delivered)).days
-        ),
-        "repeat_complaint": False,
-        "quality_reports_exceeded": False,
-    }
+    from csrules.policy import default_policy
+
+    facts: dict[str, Any] = COMPLAINT_KIND.compiled().build(complaint, {}, default_policy())[0]
+    return facts
 
 
 def check_complaint(complaint: object) -> None:
@@ -620,7 +697,9 @@ def decide_complaint(
     policy: Policy | None = None,
     stream: Iterable[object] = (),
     case_id: str | None = None,
-    tables: tuple[Table, Table, Table, Table] = COMPLAINT_TABLES,
+    tables: tuple[Table, Table, Table, Table] | None = None,
+    ruleset: RuleSet | str | None = None,
+    facts: Mapping[str, Any] | None = None,
 ) -> ComplaintDecision:
     """Decide a complaint: route, answer and reply deadlines, escalations, duties.
 
@@ -635,7 +714,10 @@ def decide_complaint(
             ``quality_reports_exceeded``; other clauses are ignored.
         case_id: echoed in the decision; the complaint's id by default.
         tables: the route, reply, escalation and duties tables to use, to
-            swap in a shop's own rules.
+            swap in a shop's own rules (a rule set is the better way).
+        ruleset: the rule set (a :class:`~csrules.RuleSet` or a name for
+            :func:`csrules.ruleset`); the bundled ``b2c`` by default.
+        facts: values of extra facts the rule set declares.
 
     Returns:
         The decision; its times are in Asia/Shanghai and ``escalate_to``
@@ -654,38 +736,28 @@ def decide_complaint(
     .. versionadded:: 0.1.0
     """
     check_complaint(complaint)
-    policy = policy_argument(policy)
     if not isinstance(stream, Iterable):
         raise ArgumentTypeError("stream", stream, "an iterable of escalations")
     if case_id is not None:
         check_instance("case_id", case_id, str, "a str or None")
-    check_tables("tables", tables, 4)
-    facts = complaint_facts(complaint)
+    if ruleset is None and tables is None:
+        kind = COMPLAINT_KIND
+        policy = policy_argument(policy)
+    else:
+        from csrules._ruleset import ruleset as find
+
+        chosen = find(ruleset if ruleset is not None else "b2c")
+        kind = chosen.kind("complaint")
+        policy = chosen.policy if policy is None else policy_argument(policy)
+        if tables is not None:
+            check_tables("tables", tables, 4)
+            kind = kind.evolve(tables=tables)
     clauses = _stream_clauses(stream)
-    facts["repeat_complaint"] = REPEAT_COMPLAINT_CLAUSE in clauses
-    facts["quality_reports_exceeded"] = QUALITY_REPORTS_CLAUSE in clauses
-    resolved = policy.resolve(facts["received_date"])
-    params = params_in_force(policy, resolved)
-    calendar = policy.calendar
-    route_table, reply_table, escalation_table, duties_table = tables
-    route = route_table.evaluate(facts, params, calendar)
-    facts["route_to"] = route.outputs["route_to"]
-    reply = reply_table.evaluate(facts, params, calendar)
-    escalation = escalation_table.evaluate(facts, params, calendar)
-    raised = frozenset(escalation.outputs["escalate_to"])
-    escalate_to = tuple(e for e in Escalation if e in raised)
-    facts["to_cs_head"] = Escalation.CS_HEAD in raised
-    facts["to_general_manager"] = Escalation.GENERAL_MANAGER in raised
-    duties = duties_table.evaluate(facts, params, calendar)
-    trace = make_trace((route, reply, escalation, duties), resolved, policy)
-    return ComplaintDecision(
-        case_id=complaint.id if case_id is None else case_id,
-        route_to=route.outputs["route_to"],
-        answer_due=route.outputs["answer_due"],
-        reply_due=reply.outputs["reply_due"],
-        escalate_to=escalate_to,
-        duties=duties.outputs["duty"],
-        trace=trace,
+    extra: dict[str, Any] = dict(facts or {})
+    extra["repeat_complaint"] = REPEAT_COMPLAINT_CLAUSE in clauses
+    extra["quality_reports_exceeded"] = QUALITY_REPORTS_CLAUSE in clauses
+    return kind.compiled().decide(  # type: ignore[return-value]
+        (complaint,), extra, policy, complaint.id if case_id is None else case_id
     )
 
 

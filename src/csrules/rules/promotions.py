@@ -27,6 +27,7 @@ a promotion runs ``length_days`` = end date - start date + 1 days.
 from __future__ import annotations
 
 import datetime as dt
+import decimal
 from collections.abc import Mapping
 from typing import Any, Final
 
@@ -36,7 +37,6 @@ from csrules._decision import (
     PromotionDecision,
     PromotionSize,
     make_trace,
-    params_in_force,
     policy_argument,
 )
 from csrules._domain import (
@@ -46,17 +46,21 @@ from csrules._domain import (
     check_tables,
     check_time,
 )
-from csrules.policy import Policy
-from csrules.rules._common import local_date
-from csrules.rules._expr import TRUE, call, fact, param
-from csrules.rules._table import HitPolicy, Rule, Table
+from csrules._ruleset import FactSpec, KindSpec, RuleSet
+from csrules.policy import ParameterSet, Policy
+from csrules.rules._expr import TRUE, Expr, call, fact, param
+from csrules.rules._table import HitPolicy, Rule, Table, TableResult
 
 __all__ = [
     "GIFT_ELIGIBILITY",
     "OUTREACH",
     "PRICE_ADJUSTMENT",
+    "PRICE_ADJUSTMENT_FACTS",
+    "PRICE_ADJUSTMENT_KIND",
     "PRICE_ADJUSTMENT_TABLES",
     "PROMOTION_DUTIES",
+    "PROMOTION_FACTS",
+    "PROMOTION_KIND",
     "PROMOTION_SIZE",
     "PROMOTION_TABLES",
     "PROMOTION_TRAINING",
@@ -393,81 +397,54 @@ def _zhe(price_factor: Any) -> str:
     return f"{(price_factor * 10).normalize():f}"
 
 
-def promotion_facts(promotion: Promotion, at: dt.datetime) -> dict[str, Any]:
-    """The fact record of a promotion case.
-
-    Args:
-        promotion: the promotion.
-        at: when the case is decided (time-zone aware).
-    """
-    start = local_date(promotion.starts_at)
-    end = local_date(promotion.ends_at)
-    return {
-        "start_date": start,
-        "end_date": end,
-        "length_days": (end - start).days + 1,
-        "planned_sales": promotion.planned_sales,
-        "price_factor": promotion.price_factor,
-        "discount_zhe": _zhe(promotion.price_factor),
-        "discounted": promotion.price_factor < 1,
-        "coupon_value": promotion.coupon_value,
-        "exclusive": promotion.exclusive,
-        "free_shipping": promotion.free_shipping,
-        "decision_date": local_date(at),
-    }
+def _in(name: str, source: str, type_: Any, en: str, zh: str) -> FactSpec:
+    return FactSpec(name, type_, source=source, en=en, zh=zh)
 
 
-def decide_promotion(
-    promotion: Promotion,
-    *,
-    at: dt.datetime,
-    policy: Policy | None = None,
-    case_id: str = "",
-    tables: tuple[Table, Table, Table, Table] = PROMOTION_TABLES,
+def _derived(name: str, type_: Any, derive: Expr, en: str, zh: str) -> FactSpec:
+    return FactSpec(name, type_, derive=derive, en=en, zh=zh)
+
+
+#: The facts of a promotion case.
+PROMOTION_FACTS: Final = (
+    _in("starts_at", "promotion.starts_at", dt.datetime, "when it starts", "开始时间"),
+    _in("ends_at", "promotion.ends_at", dt.datetime, "when it ends", "结束时间"),
+    _in("planned_sales", "promotion.planned_sales", decimal.Decimal,
+        "planned sales", "计划销售额"),
+    _in("price_factor", "promotion.price_factor", decimal.Decimal, "price factor", "折扣系数"),
+    _in("coupon_value", "promotion.coupon_value", decimal.Decimal, "coupon value", "优惠券面值"),
+    _in("exclusive", "promotion.exclusive", bool, "exclusive", "独家"),
+    _in("free_shipping", "promotion.free_shipping", bool, "free shipping", "包邮"),
+    _in("at", "at", dt.datetime, "when the case is decided", "决定时间"),
+    _derived("start_date", dt.date, call("local_date", fact("starts_at")),
+             "start date", "开始日期"),
+    _derived("end_date", dt.date, call("local_date", fact("ends_at")), "end date", "结束日期"),
+    _derived("length_days", int,
+             call("days_between", fact("start_date"), fact("end_date")) + 1,
+             "days it runs, both ends counted", "活动天数"),
+    _derived("discount_zhe", str, call("zhe", fact("price_factor")), "the discount in 折", "折数"),
+    _derived("discounted", bool, fact("price_factor") < 1, "prices are cut", "有折扣"),
+    _derived("decision_date", dt.date, call("local_date", fact("at")), "decision date", "决定日期"),
+)  # fmt: skip
+
+
+def _promotion_decision(
+    case_id: str,
+    results: Mapping[str, TableResult],
+    facts: Mapping[str, Any],
+    resolved: ParameterSet,
+    params: Mapping[str, Any],
+    policy: Policy,
 ) -> PromotionDecision:
-    """Decide a promotion: reminder date, size class, training date and duties.
-
-    Args:
-        promotion: the promotion.
-        at: when the case is decided (aware; its Asia/Shanghai date picks the
-            parameter values in force).
-        policy: the shop's policy; the bundled B2C policy by default.
-        case_id: echoed in the decision.
-        tables: the reminder, size, training and duties tables to use, to
-            swap in a shop's own rules.
-
-    Raises:
-        ArgumentTypeError: an argument is not of the type above.
-        DomainValueError: ``at`` is naive.
-        PolicyError: a parameter the rules need has no value on the
-            decision date.
-        RuleOverlapError: a swapped-in reminder table (or band parameters out
-            of order) gives a length two bands.
-        NoRuleMatchedError: a length falls in no band.
-
-    .. versionadded:: 0.1.0
-    """
-    check_instance("promotion", promotion, Promotion, "a Promotion")
-    check_time("at", at)
-    policy = policy_argument(policy)
-    check_instance("case_id", case_id, str, "a str")
-    check_tables("tables", tables, 4)
-    facts = promotion_facts(promotion, at)
-    resolved = policy.resolve(facts["decision_date"])
-    params = params_in_force(policy, resolved)
-    calendar = policy.calendar
-    lead_table, size_table, training_table, duties_table = tables
-    lead = lead_table.evaluate(facts, params, calendar)
-    size = size_table.evaluate(facts, params, calendar)
-    facts["size"] = size.outputs["size"]
-    training = training_table.evaluate(facts, params, calendar)
-    facts["training_on"] = training.outputs["training_on"]
-    duties = duties_table.evaluate(facts, params, calendar)
+    lead = results["reminder_lead"]
+    size = results["promotion_size"]
+    training = results["promotion_training"]
+    duties = results["promotion_duties"]
     codes: tuple[str, ...] = duties.outputs["duty"]
     due: dict[str, dt.date | None] = dict(zip(codes, duties.outputs["due_on"], strict=True))
     last_ship_by = due.get("tell_ships_within_working_days")
     trace = make_trace(
-        (lead, size, training, duties),
+        tuple(results.values()),
         resolved,
         policy,
         # Only TB-0.1 counts working days; every other date is plain calendar
@@ -489,6 +466,73 @@ def decide_promotion(
         duties=codes,
         trace=trace,
     )
+
+
+#: The promotion kind of the bundled rule sets.
+PROMOTION_KIND: Final = KindSpec(
+    name="promotion",
+    facts=PROMOTION_FACTS,
+    tables=PROMOTION_TABLES,
+    decision=_promotion_decision,
+    date_fact="decision_date",
+    roots=("promotion", "at"),
+)
+
+
+def promotion_facts(promotion: Promotion, at: dt.datetime) -> dict[str, Any]:
+    """The fact record of a promotion case (the facts :data:`PROMOTION_FACTS`
+    declares that its tables read).
+
+    Args:
+        promotion: the promotion.
+        at: when the case is decided (time-zone aware).
+    """
+    from csrules.policy import default_policy
+
+    facts: dict[str, Any] = PROMOTION_KIND.compiled().build(promotion, at, {}, default_policy())[0]
+    return facts
+
+
+def decide_promotion(
+    promotion: Promotion,
+    *,
+    at: dt.datetime,
+    policy: Policy | None = None,
+    case_id: str = "",
+    tables: tuple[Table, Table, Table, Table] | None = None,
+    ruleset: RuleSet | str | None = None,
+    facts: Mapping[str, Any] | None = None,
+) -> PromotionDecision:
+    """Decide a promotion: reminder date, size class, training date and duties.
+
+    Args:
+        promotion: the promotion.
+        at: when the case is decided (aware; its Asia/Shanghai date picks the
+            parameter values in force).
+        policy: the shop's policy; the bundled B2C policy by default.
+        case_id: echoed in the decision.
+        tables: the reminder, size, training and duties tables to use, to
+            swap in a shop's own rules (a rule set is the better way).
+        ruleset: the rule set (a :class:`~csrules.RuleSet` or a name for
+            :func:`csrules.ruleset`); the bundled ``b2c`` by default.
+        facts: values of extra facts the rule set declares.
+
+    Raises:
+        ArgumentTypeError: an argument is not of the type above.
+        DomainValueError: ``at`` is naive.
+        PolicyError: a parameter the rules need has no value on the
+            decision date.
+        RuleOverlapError: a swapped-in reminder table (or band parameters out
+            of order) gives a length two bands.
+        NoRuleMatchedError: a length falls in no band.
+
+    .. versionadded:: 0.1.0
+    """
+    check_instance("promotion", promotion, Promotion, "a Promotion")
+    check_time("at", at)
+    check_instance("case_id", case_id, str, "a str")
+    kind, policy = _kind_for("promotion", PROMOTION_KIND, policy, ruleset, tables, 4)
+    return kind.compiled().decide((promotion, at), facts or {}, policy, case_id)  # type: ignore[return-value]
 
 
 # ---------------------------------------------------------------- price adjustment
@@ -649,6 +693,56 @@ GIFT_ELIGIBILITY: Final = Table(
 PRICE_ADJUSTMENT_TABLES: Final = (PRICE_ADJUSTMENT, GIFT_ELIGIBILITY)
 
 
+#: The facts of a price-adjustment case.
+PRICE_ADJUSTMENT_FACTS: Final = (
+    _in("request_time", "at", dt.datetime, "when the request was made", "申请时间"),
+    _in("starts_at", "request.promotion.starts_at", dt.datetime, "promotion start", "活动开始"),
+    _in("ends_at", "request.promotion.ends_at", dt.datetime, "promotion end", "活动结束"),
+    _in("paid", "request.paid", bool, "the order is paid", "已付款"),
+    _in("manager_approved", "request.manager_approved", bool,
+        "a manager approved", "经理批准"),
+    _in("customer_paid_total", "request.customer_paid_total", decimal.Decimal,
+        "what the customer has paid in all", "客户累计付款"),
+    _in("requested_amount", "request.requested_amount", decimal.Decimal,
+        "the amount asked back", "申请金额"),
+    _derived("start_date", dt.date, call("local_date", fact("starts_at")),
+             "start date", "开始日期"),
+    _derived("end_date", dt.date, call("local_date", fact("ends_at")), "end date", "结束日期"),
+    _derived("decision_date", dt.date, call("local_date", fact("request_time")),
+             "decision date", "决定日期"),
+)  # fmt: skip
+
+
+def _price_adjustment_decision(
+    case_id: str,
+    results: Mapping[str, TableResult],
+    facts: Mapping[str, Any],
+    resolved: ParameterSet,
+    params: Mapping[str, Any],
+    policy: Policy,
+) -> PriceAdjustmentDecision:
+    action = results["price_adjustment"]
+    gift = results["gift_eligibility"]
+    # No date here is counted in working days, so the decision is never estimated.
+    return PriceAdjustmentDecision(
+        case_id=case_id,
+        action=action.outputs["action"],
+        gift_eligible=gift.outputs["gift_eligible"],
+        trace=make_trace(tuple(results.values()), resolved, policy),
+    )
+
+
+#: The price-adjustment kind of the bundled rule sets.
+PRICE_ADJUSTMENT_KIND: Final = KindSpec(
+    name="price_adjustment",
+    facts=PRICE_ADJUSTMENT_FACTS,
+    tables=PRICE_ADJUSTMENT_TABLES,
+    decision=_price_adjustment_decision,
+    date_fact="decision_date",
+    roots=("request", "at"),
+)
+
+
 def price_adjustment_facts(request: PriceAdjustmentRequest, at: dt.datetime) -> dict[str, Any]:
     """The fact record of a price-adjustment case.
 
@@ -656,19 +750,32 @@ def price_adjustment_facts(request: PriceAdjustmentRequest, at: dt.datetime) -> 
         request: what the customer asks for.
         at: when the request was made (time-zone aware).
     """
-    promotion = request.promotion
-    return {
-        "request_time": at,
-        "starts_at": promotion.starts_at,
-        "ends_at": promotion.ends_at,
-        "start_date": local_date(promotion.starts_at),
-        "end_date": local_date(promotion.ends_at),
-        "paid": request.paid,
-        "manager_approved": request.manager_approved,
-        "customer_paid_total": request.customer_paid_total,
-        "requested_amount": request.requested_amount,
-        "decision_date": local_date(at),
-    }
+    from csrules.policy import default_policy
+
+    kind = PRICE_ADJUSTMENT_KIND.compiled()
+    facts: dict[str, Any] = kind.build(request, at, {}, default_policy())[0]
+    return facts
+
+
+def _kind_for(
+    name: str,
+    bundled: KindSpec,
+    policy: Policy | None,
+    ruleset: RuleSet | str | None,
+    tables: tuple[Table, ...] | None,
+    count: int,
+) -> tuple[KindSpec, Policy]:
+    """The kind and policy a ``decide_*`` call uses."""
+    if ruleset is None and tables is None:
+        return bundled, policy_argument(policy)
+    from csrules._ruleset import ruleset as find
+
+    chosen = find(ruleset if ruleset is not None else "b2c")
+    kind = chosen.kind(name)
+    if tables is not None:
+        check_tables("tables", tables, count)
+        kind = kind.evolve(tables=tables)
+    return kind, chosen.policy if policy is None else policy_argument(policy)
 
 
 def decide_price_adjustment(
@@ -677,7 +784,9 @@ def decide_price_adjustment(
     at: dt.datetime,
     policy: Policy | None = None,
     case_id: str = "",
-    tables: tuple[Table, Table] = PRICE_ADJUSTMENT_TABLES,
+    tables: tuple[Table, Table] | None = None,
+    ruleset: RuleSet | str | None = None,
+    facts: Mapping[str, Any] | None = None,
 ) -> PriceAdjustmentDecision:
     """Decide a request to re-price an order at a promotion's price.
 
@@ -689,7 +798,10 @@ def decide_price_adjustment(
         policy: the shop's policy; the bundled B2C policy by default.
         case_id: echoed in the decision.
         tables: the adjustment and gift tables to use, to swap in a shop's
-            own rules.
+            own rules (a rule set is the better way).
+        ruleset: the rule set (a :class:`~csrules.RuleSet` or a name for
+            :func:`csrules.ruleset`); the bundled ``b2c`` by default.
+        facts: values of extra facts the rule set declares.
 
     Raises:
         ArgumentTypeError: an argument is not of the type above.
@@ -701,22 +813,6 @@ def decide_price_adjustment(
     """
     check_instance("request", request, PriceAdjustmentRequest, "a PriceAdjustmentRequest")
     check_time("at", at)
-    policy = policy_argument(policy)
     check_instance("case_id", case_id, str, "a str")
-    check_tables("tables", tables, 2)
-    facts = price_adjustment_facts(request, at)
-    resolved = policy.resolve(facts["decision_date"])
-    params = params_in_force(policy, resolved)
-    calendar = policy.calendar
-    action_table, gift_table = tables
-    action = action_table.evaluate(facts, params, calendar)
-    facts["action"] = action.outputs["action"]
-    gift = gift_table.evaluate(facts, params, calendar)
-    # No date here is counted in working days, so the decision is never estimated.
-    trace = make_trace((action, gift), resolved, policy)
-    return PriceAdjustmentDecision(
-        case_id=case_id,
-        action=action.outputs["action"],
-        gift_eligible=gift.outputs["gift_eligible"],
-        trace=trace,
-    )
+    kind, policy = _kind_for("price_adjustment", PRICE_ADJUSTMENT_KIND, policy, ruleset, tables, 2)
+    return kind.compiled().decide((request, at), facts or {}, policy, case_id)  # type: ignore[return-value]

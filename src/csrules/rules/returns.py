@@ -12,6 +12,7 @@ outcomes of the tables before it:
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Mapping
 from typing import Any, Final
 
 from csrules._decision import (
@@ -20,7 +21,6 @@ from csrules._decision import (
     ReturnDecision,
     Role,
     make_trace,
-    params_in_force,
     policy_argument,
 )
 from csrules._domain import (
@@ -36,11 +36,11 @@ from csrules._domain import (
     check_tables,
     check_time,
 )
-from csrules.exceptions import DomainValueError
-from csrules.policy import Policy
-from csrules.rules._common import local_date, local_date_or_none
-from csrules.rules._expr import TRUE, call, fact, param
-from csrules.rules._table import HitPolicy, Rule, Table
+from csrules._ruleset import FactSpec, KindSpec, RuleSet
+from csrules.exceptions import ArgumentTypeError, DomainValueError
+from csrules.policy import ParameterSet, Policy, default_policy
+from csrules.rules._expr import TRUE, Expr, call, fact, param
+from csrules.rules._table import HitPolicy, Rule, Table, TableResult
 
 __all__ = [
     "FREIGHT_PAYER",
@@ -48,6 +48,8 @@ __all__ = [
     "REFUND_DUE",
     "RETURN_ACTION",
     "RETURN_DUTIES",
+    "RETURN_FACTS",
+    "RETURN_KIND",
     "RETURN_TABLES",
     "decide_return",
     "return_facts",
@@ -777,21 +779,99 @@ RETURN_DUTIES: Final = Table(
 RETURN_TABLES: Final = (RETURN_ACTION, FREIGHT_PAYER, REFUND_DUE, RETURN_DUTIES)
 
 
-def return_facts(order: Order, request: ReturnRequest, at: dt.datetime) -> dict[str, Any]:
-    """The fact record of a return case.
+def _in(name: str, source: str, type_: Any, en: str, zh: str, default: object = None) -> FactSpec:
+    return FactSpec(name, type_, source=source, default=default, en=en, zh=zh)
 
-    Args:
-        order: the order concerned.
-        request: what the customer asks for.
-        at: when the request was made (time-zone aware).
 
-    Raises:
-        DomainValueError: goods come back after shipment but the request has
-            no ``condition`` (the contract requires it then); ``at``
-            precedes a time recorded on the order (placed, paid, shipped,
-            signed); the goods came back before they shipped, or the proof
-            precedes the order.
-    """
+def _derived(name: str, type_: Any, derive: Expr, en: str, zh: str) -> FactSpec:
+    return FactSpec(name, type_, derive=derive, en=en, zh=zh)
+
+
+_cond = fact("condition_given")
+_tag = fact("tag_intact")
+
+#: The facts of a return case: read from the order and the request, or
+#: derived from those.
+RETURN_FACTS: Final = (
+    # ---- read from the case
+    _in("request_type", "request.type", RequestType, "what the customer asks for", "请求类型"),
+    _in("reason", "request.reason", Reason, "the reason given", "原因"),
+    _in("status", "order.status", OrderStatus, "the order's status", "订单状态"),
+    _in("payment_method", "order.payment_method", PaymentMethod,
+        "how the order is paid", "支付方式"),
+    _in("paid_at", "order.paid_at", dt.datetime, "when the order was paid", "付款时间"),
+    _in("in_warehouse_system", "order.in_warehouse_system", bool,
+        "the order is in the warehouse system", "已录入仓储系统"),
+    _in("courier_confirmed", "request.courier_confirmed", bool,
+        "the courier confirmed the damage", "快递已确认"),
+    _in("free_shipping_promotion", "order.free_shipping_promotion", bool,
+        "bought in a free-shipping promotion", "包邮活动订单"),
+    _in("condition", "request.condition", object, "the state of the goods", "货品状况"),
+    _in("tag_intact", "request.condition.tag_intact", bool, "tag intact", "吊牌完好", False),
+    _in("packaging_intact", "request.condition.packaging_intact", bool,
+        "packaging intact", "包装完好", False),
+    _in("unwashed", "request.condition.unwashed", bool, "unwashed", "无洗涤痕迹", False),
+    _in("undamaged", "request.condition.undamaged", bool, "undamaged", "无人为破损", False),
+    _in("delivery_note_complete", "request.condition.delivery_note_complete", bool,
+        "delivery note complete", "发货单齐全", False),
+    _in("order_number_given", "request.condition.order_number_given", bool,
+        "order number given", "提供订单号", False),
+    _in("delivery_note_number_given", "request.condition.delivery_note_number_given", bool,
+        "delivery-note number given", "提供发货单号", False),
+    _in("categories", "order.lines[].category", tuple, "the category of each line", "商品类别"),
+    _in("signed_at", "order.signed_at", dt.datetime, "when the order was signed for", "签收时间"),
+    _in("at", "at", dt.datetime, "when the request was made", "申请时间"),
+    _in("proof_submitted_at", "request.proof_submitted_at", dt.datetime,
+        "when the payment proof came in", "提交付款凭据时间"),
+    _in("goods_received_at", "request.goods_received_at", dt.datetime,
+        "when the returned goods came back", "收到退货时间"),
+    # ---- derived
+    # a cash-on-delivery order is paid at the door: signed means paid
+    _derived(
+        "paid", bool,
+        fact("paid_at").is_not_none()
+        | (S == OrderStatus.SIGNED)
+        | (S.isin(_PAID_STATES) & (fact("payment_method") != PaymentMethod.COD)),
+        "money has been paid on the order", "订单已付款",
+    ),
+    _derived("merchant_fault", bool, R.isin(MERCHANT_FAULT_REASONS),
+             "the reason is the shop's or the courier's fault", "商家或快递责任"),
+    _derived("condition_given", bool, fact("condition").is_not_none(),
+             "the request describes the goods", "已说明货品状况"),
+    _derived(
+        "goods_normal", bool,
+        _cond & _tag & fact("unwashed") & fact("undamaged") & fact("delivery_note_complete")
+        & fact("order_number_given") & fact("delivery_note_number_given"),
+        "every normal-return condition holds", "满足正常退货条件",
+    ),
+    _derived("tag_or_packaging_missing", bool, _cond & ~(_tag & fact("packaging_intact")),
+             "tag or packaging missing", "吊牌或包装缺失"),
+    _derived("tag_missing", bool, _cond & ~_tag, "tag missing", "吊牌缺失"),
+    # LAW-25.3: removed tag, soiled (washed) or damaged goods are not intact
+    _derived("not_intact", bool, _cond & ~(_tag & fact("unwashed") & fact("undamaged")),
+             "the goods are not intact", "商品不完好"),
+    _derived("excluded_category", bool,
+             call("all_in", fact("categories"), EXCLUDED_CATEGORIES),
+             "every line is of a kind the law excludes", "全部商品属法定排除类别"),
+    _derived(
+        "some_lines_excluded", bool,
+        call("any_in", fact("categories"), EXCLUDED_CATEGORIES) & ~fact("excluded_category"),
+        "some lines, not all, are of a kind the law excludes", "部分商品属法定排除类别",
+    ),
+    _derived("signed_date", dt.date, call("local_date", fact("signed_at")),
+             "the date the order was signed for", "签收日期"),
+    _derived("request_date", dt.date, call("local_date", fact("at")),
+             "the date of the request", "申请日期"),
+    _derived("proof_date", dt.date, call("local_date", fact("proof_submitted_at")),
+             "the date the payment proof came in", "提交凭据日期"),
+    _derived("goods_received_date", dt.date, call("local_date", fact("goods_received_at")),
+             "the date the returned goods came back", "收到退货日期"),
+)  # fmt: skip
+
+
+def _check_return(order: Order, request: ReturnRequest, at: dt.datetime) -> None:
+    """What a return case must satisfy beyond its facts (times in order, a
+    condition when goods come back)."""
     check_not_before(
         "at",
         at,
@@ -817,57 +897,87 @@ def return_facts(order: Order, request: ReturnRequest, at: dt.datetime) -> dict[
             request.proof_submitted_at,
             (("order.placed_at", order.placed_at),),
         )
-    condition = request.condition
     status = order.status
-    if condition is None and _needs_condition(request, status):
+    if request.condition is None and _needs_condition(request, status):
         raise DomainValueError(
             "request.condition",
             None,
             "a Condition when goods come back after shipment "
             f"(request type {request.type.value!r}, order status {status.value!r})",
         )
-    categories = {line.category for line in order.lines}
-    return {
-        "request_type": request.type,
-        "reason": request.reason,
-        "status": status,
-        # a cash-on-delivery order is paid at the door: signed means paid
-        "paid": order.paid_at is not None
-        or status is OrderStatus.SIGNED
-        or (status in _PAID_STATES and order.payment_method is not PaymentMethod.COD),
-        "in_warehouse_system": order.in_warehouse_system,
-        "merchant_fault": request.reason in MERCHANT_FAULT_REASONS,
-        "courier_confirmed": request.courier_confirmed,
-        "condition_given": condition is not None,
-        "goods_normal": condition is not None
-        and condition.tag_intact
-        and condition.unwashed
-        and condition.undamaged
-        and condition.delivery_note_complete
-        and condition.order_number_given
-        and condition.delivery_note_number_given,
-        "tag_or_packaging_missing": condition is not None
-        and not (condition.tag_intact and condition.packaging_intact),
-        "tag_missing": condition is not None and not condition.tag_intact,
-        # LAW-25.3: removed tag, soiled (washed) or damaged goods are not intact
-        "not_intact": condition is not None
-        and not (condition.tag_intact and condition.unwashed and condition.undamaged),
-        "free_shipping_promotion": order.free_shipping_promotion,
-        "excluded_category": categories <= EXCLUDED_CATEGORIES,
-        "some_lines_excluded": not EXCLUDED_CATEGORIES.isdisjoint(categories)
-        and not categories <= EXCLUDED_CATEGORIES,
-        "signed_date": local_date_or_none(order.signed_at),
-        "request_date": local_date(at),
-        "proof_date": local_date_or_none(request.proof_submitted_at),
-        "goods_received_date": local_date_or_none(request.goods_received_at),
-        "payment_method": order.payment_method,
-    }
 
 
 def _needs_condition(request: ReturnRequest, status: OrderStatus) -> bool:
     if status is not OrderStatus.SIGNED:
         return False
     return request.type in (RequestType.RETURN, RequestType.EXCHANGE)
+
+
+def _return_decision(
+    case_id: str,
+    results: Mapping[str, TableResult],
+    facts: Mapping[str, Any],
+    resolved: ParameterSet,
+    params: Mapping[str, Any],
+    policy: Policy,
+) -> ReturnDecision:
+    action = results["return_action"]
+    freight = results["freight_payer"]
+    refund = results["refund_due"]
+    duties = results["return_duties"]
+    outputs = action.outputs
+    refund_due = refund.outputs["refund_due"]
+    dates: list[dt.date] = [] if refund_due is None else [refund_due]
+    signed = facts["signed_date"]
+    if signed is not None and params.get("no_reason_extend_past_holiday"):
+        # the moved last day of the no-reason window depends on working days
+        dates.append(signed + dt.timedelta(days=params["no_reason_return_days"]))
+    trace = make_trace(tuple(results.values()), resolved, policy, dates)
+    return ReturnDecision(
+        case_id=case_id,
+        action=outputs["action"],
+        eligible=outputs["eligible"],
+        approvals=outputs["approvals"],
+        freight_payer=freight.outputs["freight_payer"],
+        refund_due=refund_due,
+        duties=duties.outputs["duty"],
+        trace=trace,
+    )
+
+
+#: The return kind of the bundled rule sets: facts, tables, decision.
+RETURN_KIND: Final = KindSpec(
+    name="return",
+    facts=RETURN_FACTS,
+    tables=RETURN_TABLES,
+    decision=_return_decision,
+    date_fact="request_date",
+    roots=("order", "request", "at"),
+    check=_check_return,
+    invariants=((("action", Action.REJECTED), ("eligible", False)),),
+)
+
+
+def return_facts(order: Order, request: ReturnRequest, at: dt.datetime) -> dict[str, Any]:
+    """The fact record of a return case (every fact :data:`RETURN_FACTS` declares).
+
+    Args:
+        order: the order concerned.
+        request: what the customer asks for.
+        at: when the request was made (time-zone aware).
+
+    Raises:
+        DomainValueError: goods come back after shipment but the request has
+            no ``condition`` (the contract requires it then); ``at``
+            precedes a time recorded on the order (placed, paid, shipped,
+            signed); the goods came back before they shipped, or the proof
+            precedes the order.
+    """
+    _check_return(order, request, at)
+    facts: dict[str, Any] = RETURN_KIND.compiled().build(order, request, at, {}, default_policy())[
+        0
+    ]
+    return facts
 
 
 def decide_return(
@@ -877,7 +987,9 @@ def decide_return(
     at: dt.datetime,
     policy: Policy | None = None,
     case_id: str = "",
-    tables: tuple[Table, Table, Table, Table] = RETURN_TABLES,
+    tables: tuple[Table, Table, Table, Table] | None = None,
+    ruleset: RuleSet | str | None = None,
+    facts: Mapping[str, Any] | None = None,
 ) -> ReturnDecision:
     """Decide a return, exchange, cancellation, refund-only or redirect request.
 
@@ -886,10 +998,16 @@ def decide_return(
         request: what the customer asks for.
         at: when the request was made (aware; its Asia/Shanghai date picks
             the parameter values in force).
-        policy: the shop's policy; the bundled B2C policy by default.
+        policy: the shop's policy; the rule set's (the bundled B2C policy)
+            by default.
         case_id: echoed in the decision.
         tables: the action, freight, refund and duties tables to use, to
-            swap in a shop's own rules.
+            swap in a shop's own rules (a rule set built with
+            :meth:`~csrules.RuleSet.replacing_rule` is the better way).
+        ruleset: the rule set (a :class:`~csrules.RuleSet` or a name for
+            :func:`csrules.ruleset`); the bundled ``b2c`` by default.
+        facts: values of extra facts the rule set declares
+            (:meth:`~csrules.RuleSet.with_fact`).
 
     Raises:
         ArgumentTypeError: an argument is not of the type above.
@@ -901,40 +1019,43 @@ def decide_return(
             request's date.
 
     .. versionadded:: 0.1.0
+    .. versionchanged:: 0.2.0 ``ruleset=`` and ``facts=``.
     """
     check_instance("order", order, Order, "an Order")
     check_instance("request", request, ReturnRequest, "a ReturnRequest")
     check_time("at", at)
-    policy = policy_argument(policy)
     check_instance("case_id", case_id, str, "a str")
-    check_tables("tables", tables, 4)
-    facts = return_facts(order, request, at)
-    resolved = policy.resolve(facts["request_date"])
-    params = params_in_force(policy, resolved)
-    calendar = policy.calendar
-    action_table, freight_table, refund_table, duties_table = tables
-    action = action_table.evaluate(facts, params, calendar)
-    facts["action"] = action.outputs["action"]
-    freight = freight_table.evaluate(facts, params, calendar)
-    facts["freight_payer"] = freight.outputs["freight_payer"]
-    refund = refund_table.evaluate(facts, params, calendar)
-    refund_due = refund.outputs["refund_due"]
-    facts["refund_due"] = refund_due
-    duties = duties_table.evaluate(facts, params, calendar)
-    outputs = action.outputs
-    dates: list[dt.date] = [] if refund_due is None else [refund_due]
-    signed = facts["signed_date"]
-    if signed is not None and params.get("no_reason_extend_past_holiday"):
-        # the moved last day of the no-reason window depends on working days
-        dates.append(signed + dt.timedelta(days=params["no_reason_return_days"]))
-    trace = make_trace((action, freight, refund, duties), resolved, policy, dates)
-    return ReturnDecision(
-        case_id=case_id,
-        action=outputs["action"],
-        eligible=outputs["eligible"],
-        approvals=outputs["approvals"],
-        freight_payer=freight.outputs["freight_payer"],
-        refund_due=refund_due,
-        duties=duties.outputs["duty"],
-        trace=trace,
-    )
+    if ruleset is None and tables is None:
+        kind = RETURN_KIND
+        policy = policy_argument(policy)
+    else:
+        from csrules._ruleset import ruleset as find
+
+        chosen = find(ruleset if ruleset is not None else "b2c")
+        kind = chosen.kind("return")
+        policy = chosen.policy if policy is None else policy_argument(policy)
+        if tables is not None:
+            check_tables("tables", tables, 4)
+            kind = _with_tables(kind, tables)
+    if facts is None:
+        facts = {}
+    elif not isinstance(facts, Mapping):
+        raise ArgumentTypeError("facts", facts, "a mapping of extra fact values")
+    return kind.compiled().decide((order, request, at), facts, policy, case_id)  # type: ignore[return-value]
+
+
+_swapped: dict[int, tuple[tuple[Table, ...], KindSpec]] = {}
+
+
+def _with_tables(kind: KindSpec, tables: tuple[Table, ...]) -> KindSpec:
+    """The return kind with its four tables swapped (kept for the last few
+    table tuples, so repeated calls compile once)."""
+    found = _swapped.get(id(tables))
+    if found is not None and found[0] is tables and kind is RETURN_KIND:
+        return found[1]
+    swapped = kind.evolve(tables=tables)
+    if kind is RETURN_KIND:
+        if len(_swapped) > 16:
+            _swapped.clear()
+        _swapped[id(tables)] = (tables, swapped)
+    return swapped

@@ -1,0 +1,415 @@
+"""The rule set object: declared facts, the single and batch paths, checks, extension."""
+
+from __future__ import annotations
+
+import pickle
+from collections.abc import Sequence
+from typing import Any
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+import csrules
+from csrules import (
+    Action,
+    ComplaintCase,
+    FreightPayer,
+    OrderStatus,
+    PaymentMethod,
+    PriceAdjustmentCase,
+    PromotionCase,
+    ReturnCase,
+    RuleSet,
+    decide,
+)
+from csrules.batch import facts_frame, input_records
+from csrules.batch._ruleset import column_kinds
+from csrules.exceptions import DomainValueError, RuleDefinitionError
+from csrules.rules import HitPolicy, Rule, Table, fact, param, returns
+from csrules.testing import (
+    complaint_cases,
+    price_adjustment_cases,
+    promotion_cases,
+    return_cases,
+)
+
+batches = settings(max_examples=10, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+
+
+def _usable(cases: Sequence[ReturnCase]) -> list[ReturnCase]:
+    found = []
+    for case in cases:
+        try:
+            returns.return_facts(case.order, case.request, case.at)
+        except DomainValueError:
+            continue
+        found.append(case)
+    return found
+
+
+def _assert_batch_matches(
+    rs: RuleSet, cases: list[ReturnCase], extra: list[dict[str, Any]]
+) -> None:
+    kind = rs.kind("return")
+    records = input_records(
+        kind, [((c.order, c.request, c.at), x) for c, x in zip(cases, extra, strict=True)]
+    )
+    columns = facts_frame(records, kinds=column_kinds(kind))
+    batch = rs.decide_columns("return", columns)
+    assert len(batch) == len(cases)
+    for case, x, got in zip(cases, extra, batch.records(), strict=True):
+        decision = decide(case, ruleset=rs, facts=x)
+        assert got["action"] == decision.action
+        assert got["eligible"] == decision.eligible
+        assert got["approvals"] == decision.approvals
+        assert got["freight_payer"] == decision.freight_payer
+        assert got["refund_due"] == decision.refund_due
+        assert got["duty"] == decision.duties
+        fired = [r.table.rules[r.hits[0][0]].clause for r in decision.trace.results[:3]]
+        assert got["clauses"] == tuple(fired)
+
+
+class TestBatchEqualsSingle:
+    """The batch path, deriving facts with numpy from input columns, gives the
+    single path's decision row by row."""
+
+    @pytest.mark.parametrize("name", ["b2c", "taobao"])
+    @batches
+    @given(cases=st.lists(return_cases(), min_size=1, max_size=8))
+    def test_bundled_returns(self, name: str, cases: list[ReturnCase]) -> None:
+        usable = _usable(cases)
+        if usable:
+            _assert_batch_matches(csrules.ruleset(name), usable, [{} for _ in usable])
+
+    @batches
+    @given(cases=st.lists(return_cases(), min_size=1, max_size=8), data=st.data())
+    def test_shop_with_an_extra_fact(self, cases: list[ReturnCase], data: st.DataObject) -> None:
+        usable = _usable(cases)
+        if not usable:
+            return
+        extra = [{"vip": data.draw(st.booleans())} for _ in usable]
+        _assert_batch_matches(_vip_shop(), usable, extra)
+
+
+def _vip_shop() -> RuleSet:
+    return (
+        csrules.ruleset("b2c")
+        .with_fact("vip", bool, default=False, en="VIP customer", zh="VIP客户")
+        .with_rule(
+            "freight_payer",
+            Rule(
+                "SHOP-1",
+                fact("vip") & fact("action").isin({Action.NORMAL_RETURN, Action.ABNORMAL_RETURN}),
+                {"freight_payer": FreightPayer.MERCHANT},
+                en="VIP customer: the shop pays the return freight.",
+                zh="VIP客户:退货运费由本店承担。",
+                id="vip_free_returns",
+            ),
+            after="not_shipped",
+        )
+    )
+
+
+class TestDerivedFacts:
+    def test_facts_are_declared_and_derived(self) -> None:
+        kind = csrules.ruleset("b2c").kind("return")
+        assert kind.fact("status").source == "order.status"
+        assert kind.fact("goods_normal").derive is not None
+        assert kind.fact("request_date").derive is not None
+
+    def test_batch_derives_missing_facts_from_inputs(self) -> None:
+        """Columns of input facts only: the derived columns are computed."""
+        case = _usable([_a_case()])[0]
+        kind = returns.RETURN_KIND
+        columns = facts_frame(input_records(kind, [(case.order, case.request, case.at)]))
+        assert "goods_normal" not in columns
+        batch = csrules.ruleset("b2c").decide_columns("return", columns)
+        assert "goods_normal" in batch.facts
+        single = returns.return_facts(case.order, case.request, case.at)
+        assert bool(batch.facts["goods_normal"][0]) == single["goods_normal"]
+        assert int(batch.facts["request_date"][0]) == single["request_date"].toordinal()
+
+
+def _a_case() -> ReturnCase:
+    from pathlib import Path
+
+    from csrules.io import parse_case_line
+
+    lines = (Path(__file__).parent.parent / "examples" / "cases.jsonl").read_text().splitlines()
+    for line in lines:
+        case = parse_case_line(line)
+        if isinstance(case, ReturnCase):
+            return case
+    raise AssertionError("no return case in the examples")
+
+
+class TestExtension:
+    def test_vip_rule_changes_the_freight_payer(self) -> None:
+        case = _a_case()
+        shop = _vip_shop()
+        plain = decide(case, ruleset=shop)
+        vip = shop.decide(case, facts={"vip": True})
+        if plain.action in (Action.NORMAL_RETURN, Action.ABNORMAL_RETURN):
+            assert vip.freight_payer is FreightPayer.MERCHANT
+            assert "SHOP-1" in vip.rules
+        assert "SHOP-1" not in plain.rules
+
+    def test_without_rule_and_replacing_rule(self) -> None:
+        b2c = csrules.ruleset("b2c")
+        dropped = b2c.without_rule("cod_confirm")
+        ids = {r.id for r in dropped.kind("return").table("return_duties").rules}
+        assert "cod_confirm" not in ids
+        assert "cod_confirm" in {r.id for r in b2c.kind("return").table("return_duties").rules}
+        with pytest.raises(RuleDefinitionError, match="no rule 'nope'"):
+            b2c.without_rule("nope")
+        new = Rule("NEW-7", fact("payment_method") == "cod", {"duty": "call_twice"},
+                   en="Call twice.", zh="电话确认两次。", id="cod_confirm")  # fmt: skip
+        replaced = b2c.replacing_rule("cod_confirm", new)
+        rule = next(r for r in replaced.kind("return").table("return_duties").rules
+                    if r.id == "cod_confirm")  # fmt: skip
+        # the string constant became the enum member it names
+        assert rule.when.right.value is PaymentMethod.COD  # type: ignore[attr-defined]
+
+    def test_duplicate_rule_id_is_refused(self) -> None:
+        rule = Rule("NEW-7", fact("status") == OrderStatus.SIGNED, {"duty": "x"},
+                    en="x", zh="x", id="cod_confirm")  # fmt: skip
+        with pytest.raises(RuleDefinitionError, match="cod_confirm"):
+            csrules.ruleset("b2c").with_rule("return_duties", rule)
+
+    def test_enum_constant_that_names_no_member_is_refused(self) -> None:
+        rule = Rule("NEW-7", fact("payment_method") == "COD", {"duty": "x"},
+                    en="x", zh="x", id="shout")  # fmt: skip
+        with pytest.raises(
+            RuleDefinitionError, match=r"return_duties.*shout.*'COD'.*PaymentMethod"
+        ):
+            csrules.ruleset("b2c").with_rule("return_duties", rule)
+
+    def test_unknown_fact_parameter_and_placeholder(self) -> None:
+        b2c = csrules.ruleset("b2c")
+        bad_fact = Rule("NEW-7", fact("loyalty") == 1, {"duty": "x"}, en="x", zh="x", id="r1")
+        with pytest.raises(RuleDefinitionError, match="loyalty"):
+            b2c.with_rule("return_duties", bad_fact)
+        bad_param = Rule("NEW-7", param("no_such") == 1, {"duty": "x"}, en="x", zh="x", id="r2")
+        with pytest.raises(RuleDefinitionError, match=r"r2.*no_such"):
+            b2c.with_rule("return_duties", bad_param)
+        bad_text = Rule("NEW-7", fact("paid"), {"duty": "x"}, en="{nothing}", zh="x", id="r3")
+        with pytest.raises(RuleDefinitionError, match=r"r3.*\{nothing\}"):
+            b2c.with_rule("return_duties", bad_text)
+
+    def test_invariant_rejected_means_not_eligible(self) -> None:
+        rule = Rule("NEW-7", fact("paid"), {"action": Action.REJECTED}, en="x", zh="x", id="r4")
+        with pytest.raises(RuleDefinitionError, match=r"return_action.*r4.*eligible"):
+            csrules.ruleset("b2c").with_rule("return_action", rule, before="closed_order")
+
+    def test_table_cycle_is_refused(self) -> None:
+        kind = returns.RETURN_KIND
+        one = Rule("NEW-1", fact("duty").is_none(), {"action_x": 1}, en="x", zh="x")
+        two = Rule("NEW-2", fact("action_x") == 1, {"duty": 1}, en="x", zh="x")
+        loop = Table("loop", "reads its reader", HitPolicy.FIRST, ("duty",), ("action_x",), [one])
+        reader = Table("reader", "reads loop", HitPolicy.FIRST, ("action_x",), ("duty",), [two])
+        with pytest.raises(RuleDefinitionError, match="cycle"):
+            kind.evolve(tables=(*kind.tables[:3], loop, reader))
+
+    def test_derived_fact_cycle_is_refused(self) -> None:
+        from csrules import FactSpec
+
+        kind = returns.RETURN_KIND
+        a = FactSpec("a", bool, derive=fact("b"))
+        b = FactSpec("b", bool, derive=fact("a"))
+        with pytest.raises(RuleDefinitionError, match="cycle: a -> b -> a"):
+            kind.evolve(facts=(*kind.facts, a, b))
+
+    def test_parameters_changed_from_a_date(self) -> None:
+        shop = csrules.ruleset("b2c").with_parameters(on="2026-01-01", no_reason_return_days=15)
+        assert shop.policy.value("no_reason_return_days", _date("2026-02-01")) == 15
+        assert shop.policy.value("no_reason_return_days", _date("2025-02-01")) == 7
+
+    def test_pickles_and_decides_the_same(self) -> None:
+        shop = _vip_shop()
+        again = pickle.loads(pickle.dumps(shop))
+        case = _a_case()
+        assert again.decide(case, facts={"vip": True}) == shop.decide(case, facts={"vip": True})
+
+
+def _date(text: str) -> Any:
+    import datetime as dt
+
+    return dt.date.fromisoformat(text)
+
+
+class TestBundled:
+    def test_taobao_is_b2c_with_taobao_parameters(self) -> None:
+        taobao = csrules.ruleset("taobao")
+        assert taobao.name == "taobao"
+        assert taobao.policy.name == "taobao"
+        b2c = csrules.ruleset("b2c")
+        assert [t.name for _, t in taobao.tables()] == [t.name for _, t in b2c.tables()]
+        assert taobao.policy is not b2c.policy
+
+    def test_ruleset_by_module_attr(self, tmp_path: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+        (tmp_path / "myshop_rules.py").write_text(
+            "import csrules\nSHOP = csrules.ruleset('b2c').without_rule('cod_confirm')\n"
+        )
+        monkeypatch.syspath_prepend(str(tmp_path))
+        shop = csrules.ruleset("myshop_rules:SHOP")
+        assert "cod_confirm" not in {r.id for _, t in shop.tables() for r in t.rules}
+        with pytest.raises(RuleDefinitionError, match="is not a RuleSet"):
+            csrules.ruleset("myshop_rules:csrules")
+
+    def test_unknown_name(self) -> None:
+        with pytest.raises(RuleDefinitionError, match="MODULE:ATTR"):
+            csrules.ruleset("nope")
+
+    def test_stream_rules_default_empty(self) -> None:
+        assert csrules.ruleset("b2c").stream_rules == ()
+
+    def test_policy_argument_means_b2c_with_that_policy(self) -> None:
+        case = _a_case()
+        taobao = csrules.ruleset("taobao")
+        assert decide(case, policy=taobao.policy) == decide(case, ruleset=taobao)
+
+
+def _shop_module() -> str:
+    """The shop module of docs/extending.md, as written there."""
+    from pathlib import Path
+
+    page = (Path(__file__).parent.parent / "docs" / "extending.md").read_text(encoding="utf-8")
+    after = page.split("<!-- shop module: tests run this block as a module -->", 1)[1]
+    return after.split("```python\n", 1)[1].split("```", 1)[0]
+
+
+class TestDocsShopModule:
+    """The docs' shop module runs from the command line and on the batch path."""
+
+    def test_cli_decide_and_tables_with_rules(
+        self, tmp_path: Any, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        import io
+        import json
+
+        from csrules.cli import main
+        from csrules.io import case_to_json
+
+        (tmp_path / "docshop.py").write_text(_shop_module(), encoding="utf-8")
+        monkeypatch.chdir(tmp_path)
+        case = _a_case()
+        line = dict(case_to_json(case))
+        line["facts"] = {"vip": True}
+        text = json.dumps(line) + "\n" + json.dumps({**line, "facts": {}}) + "\n"
+        out, err = io.StringIO(), io.StringIO()
+        monkeypatch.setattr("sys.stdin", io.StringIO(text))
+        code = main(["decide", "--rules", "docshop:SHOP", "-"], out=out, err=err)
+        results = [json.loads(x) for x in out.getvalue().splitlines()]
+        assert code == 0, err.getvalue()
+        single = [
+            csrules.ruleset("docshop:SHOP").decide(case, facts={"vip": v}) for v in (True, False)
+        ]
+        assert [r["decision"]["freight_payer"] for r in results] == [
+            d.freight_payer.value for d in single
+        ]
+        assert [r["decision"]["rules"] for r in results] == [list(d.rules) for d in single]
+        out = io.StringIO()
+        assert main(["tables", "--rules", "docshop:SHOP"], out=out, err=err) == 0
+        assert "`vip_free_returns`" in out.getvalue()
+        assert "`cod_confirm`" not in out.getvalue()
+        out = io.StringIO()
+        assert main(["decide", "--rules", "nosuchmodule:SHOP", "-"], out=out, err=err) == 2
+
+    @batches
+    @given(cases=st.lists(return_cases(), min_size=1, max_size=8), data=st.data())
+    def test_batch_equals_single(self, cases: list[ReturnCase], data: st.DataObject) -> None:
+        namespace: dict[str, Any] = {}
+        exec(compile(_shop_module(), "myshop.py", "exec"), namespace)
+        usable = _usable(cases)
+        if usable:
+            extra = [{"vip": data.draw(st.booleans())} for _ in usable]
+            _assert_batch_matches(namespace["SHOP"], usable, extra)
+
+
+class TestComplaintKind:
+    """Complaints are a kind of the rule set too: declared facts, single and batch paths."""
+
+    @pytest.mark.parametrize("name", ["b2c", "taobao"])
+    @batches
+    @given(cases=st.lists(complaint_cases(), min_size=1, max_size=8))
+    def test_batch_equals_single(self, name: str, cases: list[ComplaintCase]) -> None:
+        rs = csrules.ruleset(name)
+        kind = rs.kind("complaint")
+        records = input_records(kind, [(c.complaint,) for c in cases])
+        batch = rs.decide_columns("complaint", facts_frame(records, kinds=column_kinds(kind)))
+        for case, got in zip(cases, batch.records(), strict=True):
+            decision = decide(case, ruleset=rs)
+            assert got["route_to"] == decision.route_to
+            assert got["answer_due"] == decision.answer_due
+            assert got["reply_due"] == decision.reply_due
+            assert set(got["escalate_to"]) == set(decision.escalate_to)
+            assert got["duty"] == decision.duties
+            fired = [r.table.rules[r.hits[0][0]].clause for r in decision.trace.results[:2]]
+            assert got["clauses"] == tuple(fired)
+
+    def test_stream_facts_are_not_case_facts(self) -> None:
+        """The monitor's facts cannot be given by a JSON case."""
+        assert csrules.ruleset("b2c").extra_facts() == {}
+        assert _vip_shop().extra_facts() == {"vip": "boolean"}
+
+    def test_escalation_facts_follow_the_escalation_table(self) -> None:
+        kind = csrules.ruleset("b2c").kind("complaint")
+        assert kind.fact("to_cs_head").reads() == {"escalate_to"}
+        names = [t.name for t in kind.tables]
+        assert names.index("complaint_escalation") < names.index("complaint_duties")
+
+
+class TestPromotionKinds:
+    """Promotions and price adjustments are kinds of the rule set too."""
+
+    @pytest.mark.parametrize("name", ["b2c", "taobao"])
+    @batches
+    @given(cases=st.lists(promotion_cases(), min_size=1, max_size=8))
+    def test_promotion_batch_equals_single(self, name: str, cases: list[PromotionCase]) -> None:
+        rs = csrules.ruleset(name)
+        kind = rs.kind("promotion")
+        records = input_records(kind, [(c.promotion, c.at) for c in cases])
+        batch = rs.decide_columns("promotion", facts_frame(records, kinds=column_kinds(kind)))
+        for case, got in zip(cases, batch.records(), strict=True):
+            decision = decide(case, ruleset=rs)
+            assert got["remind_days_before"] == decision.remind_days_before
+            assert got["remind_on"] == decision.remind_on
+            assert got["size"] == decision.size
+            assert got["outreach"] == decision.outreach
+            assert got["training_on"] == decision.training_on
+            assert got["duty"] == decision.duties
+
+    @pytest.mark.parametrize("name", ["b2c", "taobao"])
+    @batches
+    @given(cases=st.lists(price_adjustment_cases(), min_size=1, max_size=8))
+    def test_price_adjustment_batch_equals_single(
+        self, name: str, cases: list[PriceAdjustmentCase]
+    ) -> None:
+        rs = csrules.ruleset(name)
+        kind = rs.kind("price_adjustment")
+        records = input_records(kind, [(c.request, c.at) for c in cases])
+        columns = facts_frame(records, kinds=column_kinds(kind))
+        batch = rs.decide_columns("price_adjustment", columns)
+        for case, got in zip(cases, batch.records(), strict=True):
+            decision = decide(case, ruleset=rs)
+            assert got["action"] == decision.action
+            assert got["gift_eligible"] == decision.gift_eligible
+            fired = [r.table.rules[r.hits[0][0]].clause for r in decision.trace.results]
+            assert got["clauses"] == tuple(fired)
+
+    def test_every_kind_is_bundled(self) -> None:
+        kinds = set(csrules.ruleset("b2c").kinds)
+        assert kinds == {"return", "complaint", "promotion", "price_adjustment"}
+
+
+def test_taobao_first_in_a_fresh_process() -> None:
+    """Loading taobao before b2c (it is built from b2c) does not deadlock."""
+    import subprocess
+    import sys
+
+    code = "import csrules; print(csrules.ruleset('taobao').name)"
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=False
+    )
+    assert done.stdout.strip() == "taobao", done.stderr
