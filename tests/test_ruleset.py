@@ -261,8 +261,12 @@ class TestBundled:
         with pytest.raises(RuleDefinitionError, match="MODULE:ATTR"):
             csrules.ruleset("nope")
 
-    def test_stream_rules_default_empty(self) -> None:
-        assert csrules.ruleset("b2c").stream_rules == ()
+    def test_bundled_rule_sets_carry_the_stream_rules(self) -> None:
+        """b2c and taobao correlate complaints by B2C-8.7.1 and B2C-8.7.5 as declared."""
+        from csrules.rules.complaints import STREAM_RULES
+
+        assert csrules.ruleset("b2c").stream_rules == STREAM_RULES
+        assert csrules.ruleset("taobao").stream_rules == STREAM_RULES
 
     def test_policy_argument_means_b2c_with_that_policy(self) -> None:
         case = _a_case()
@@ -413,3 +417,73 @@ def test_taobao_first_in_a_fresh_process() -> None:
         [sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=False
     )
     assert done.stdout.strip() == "taobao", done.stderr
+
+
+class TestStreamRulesOfARuleSet:
+    """``csrules decide --rules`` correlates complaints by the rule set's own stream rules."""
+
+    SHOP = '''
+import attrs
+import csrules
+from csrules.rules.complaints import STREAM_RULES
+
+_b2c = csrules.ruleset("b2c")
+# the same customer about the same department: escalate from the 3rd complaint on
+STRICT = attrs.evolve(
+    _b2c,
+    stream_rules=tuple(
+        attrs.evolve(r, threshold=3) if r.id == "same_department" else r for r in STREAM_RULES
+    ),
+)
+NONE = attrs.evolve(_b2c, stream_rules=())
+'''
+
+    def _run(self, rules: str | None, tmp_path: Any, monkeypatch: pytest.MonkeyPatch) -> list[Any]:
+        import io
+        import json
+
+        from csrules.cli import main
+
+        (tmp_path / "streamshop.py").write_text(self.SHOP, encoding="utf-8")
+        monkeypatch.chdir(tmp_path)
+        monkeypatch.syspath_prepend(str(tmp_path))
+        lines = [
+            {
+                "id": f"c{i}",
+                "kind": "complaint",
+                "at": f"2026-05-0{i + 4}T10:00:00+08:00",
+                "complaint": {
+                    "customer_id": "C1",
+                    "channel": "phone",
+                    "topic": "service",
+                    "about_department": "operations",
+                },
+            }
+            for i in range(1, 4)
+        ]
+        monkeypatch.setattr("sys.stdin", io.StringIO("".join(json.dumps(x) + "\n" for x in lines)))
+        out, err = io.StringIO(), io.StringIO()
+        args = ["decide", "-"] if rules is None else ["decide", "--rules", rules, "-"]
+        assert main(args, out=out, err=err) == 0, err.getvalue()
+        return [
+            "B2C-8.7.1" in json.loads(x)["decision"]["rules"] for x in out.getvalue().splitlines()
+        ]
+
+    def test_bundled_rule_set_escalates_the_second_complaint(
+        self, tmp_path: Any, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """B2C-8.7.1 as bundled: the 2nd and 3rd complaints escalate."""
+        assert self._run(None, tmp_path, monkeypatch) == [False, True, True]
+        assert csrules.ruleset("b2c").stream_rules  # the bundled rules are the rule set's
+
+    def test_a_stricter_shop_rule_escalates_from_the_third(
+        self, tmp_path: Any, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """A shop that raises the threshold to 3 escalates only the 3rd complaint."""
+        assert self._run("streamshop:STRICT", tmp_path, monkeypatch) == [False, False, True]
+
+    def test_a_rule_set_without_stream_rules_correlates_nothing(
+        self, tmp_path: Any, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """No stream rules: complaints are decided one by one."""
+        assert self._run("streamshop:NONE", tmp_path, monkeypatch) == [False, False, False]

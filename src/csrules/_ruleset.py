@@ -711,6 +711,10 @@ def _kinds(value: Mapping[str, KindSpec] | Iterable[KindSpec]) -> Mapping[str, K
     return {k.name: k for k in value}
 
 
+def _as_tuple(value: Iterable[Any]) -> tuple[Any, ...]:
+    return tuple(value)
+
+
 @attrs.frozen(eq=False)
 class RuleSet:
     """A shop's rules: facts, tables and parameters of every kind of case.
@@ -719,7 +723,11 @@ class RuleSet:
         name: a short name (``"b2c"``, ``"taobao"``, a shop's own).
         policy: the dated parameters the rules read.
         kinds: each kind of case, by name (see :class:`KindSpec`).
-        stream_rules: the correlation rules of the complaint stream.
+        stream_rules: the correlation rules of the complaint stream
+            (:class:`~csrules.rules.StreamRule`; the bundled rule sets carry
+            ``STREAM_RULES``, B2C-8.7.1 and B2C-8.7.5). ``csrules decide
+            --rules`` runs its escalation monitor on them; a rule set without
+            any decides complaints one by one.
 
     Build a shop's rule set from a bundled one with the ``with_*``,
     ``without_rule`` and ``replacing_rule`` methods; each returns a new rule
@@ -737,7 +745,7 @@ class RuleSet:
     name: str
     policy: Policy
     kinds: Mapping[str, KindSpec] = attrs.field(converter=_kinds)
-    stream_rules: tuple[Any, ...] = attrs.field(default=(), converter=tuple)
+    stream_rules: tuple[Any, ...] = attrs.field(default=(), converter=_as_tuple)
 
     def __attrs_post_init__(self) -> None:
         if not isinstance(self.policy, Policy):
@@ -964,12 +972,12 @@ def _bundled(name: str) -> RuleSet:
         found = _BUNDLED.get(name)
         if found is None:
             if name == "b2c":
-                from csrules.rules.complaints import COMPLAINT_KIND
+                from csrules.rules.complaints import COMPLAINT_KIND, STREAM_RULES
                 from csrules.rules.promotions import PRICE_ADJUSTMENT_KIND, PROMOTION_KIND
                 from csrules.rules.returns import RETURN_KIND
 
                 kinds = [RETURN_KIND, COMPLAINT_KIND, PROMOTION_KIND, PRICE_ADJUSTMENT_KIND]
-                found = RuleSet("b2c", default_policy(), kinds)
+                found = RuleSet("b2c", default_policy(), kinds, STREAM_RULES)
             else:
                 # Taobao is B2C with the Taobao parameters, built as a shop would
                 found = _bundled("b2c").with_parameters(load_policy("taobao")).with_name(name)
