@@ -55,6 +55,7 @@ from csrules._domain import (
     Topic,
 )
 from csrules._engine import decide
+from csrules._explain import Explanation, explain
 from csrules._ruleset import FactSpec, KindSpec, RuleSet, ruleset
 from csrules.policy import Policy, default_policy, load_policy
 from csrules.rules.complaints import decide_complaint
@@ -69,6 +70,7 @@ __all__: list[str] = [
     "ComplaintDecision",
     "Decision",
     "Escalation",
+    "Explanation",
     "FactSpec",
     "FreightPayer",
     "KindSpec",
@@ -89,6 +91,7 @@ __all__: list[str] = [
     "decide_promotion",
     "decide_return",
     "default_policy",
+    "explain",
     "load_policy",
     "ruleset",
 ]

@@ -49,6 +49,7 @@ from csrules.rules._table import Rule, Table, TableResult
 if TYPE_CHECKING:
     from numpy.typing import NDArray
 
+    from csrules._explain import Explanation
     from csrules.batch._ruleset import KindBatch
 
 __all__ = ["FactSpec", "KindSpec", "RuleSet", "ruleset"]
@@ -807,6 +808,20 @@ class RuleSet:
         from csrules._engine import decide
 
         return decide(case, ruleset=self, monitor=monitor, facts=facts)  # type: ignore[no-any-return]
+
+    def explain(
+        self, case: Any, *, facts: Mapping[str, Any] | None = None, policy: Policy | None = None
+    ) -> Explanation:
+        """Decide one case and explain it table by table (as
+        :func:`csrules.explain` with ``ruleset=self``): the facts each table
+        read, each rule tried and the first part of its condition that was
+        false, the outputs, the parameters and the decision.
+
+        .. versionadded:: 0.2.0
+        """
+        from csrules._explain import explain
+
+        return explain(case, ruleset=self, policy=policy, facts=facts)
 
     def decide_columns(
         self,
