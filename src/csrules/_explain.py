@@ -321,8 +321,8 @@ def _step(result: TableResult, kind: KindSpec, trace: Trace) -> TableStep:
     record, params = result.facts, result.params
     calendar = trace.policy.calendar
     evaluator = Evaluator(record, params, calendar)
-    fired = {i: out for i, out in result.hits}
-    fired_rules = {i: f for i, f in zip(fired, result.fired, strict=True)}
+    fired = dict(result.hits)
+    fired_rules = dict(zip(fired, result.fired, strict=True))
     trials: list[RuleTrial] = []
     matched: list[int] = []
     stopped = False
@@ -347,9 +347,7 @@ def _step(result: TableResult, kind: KindSpec, trace: Trace) -> TableStep:
                 rule.when.render(),
                 "fired",
                 outputs=fired.get(index, {}),
-                explanation=(
-                    {lang: one.explanation(lang) for lang in ("en", "zh")} if one else {}
-                ),
+                explanation=({lang: one.explanation(lang) for lang in ("en", "zh")} if one else {}),
                 silent=rule.silent,
             )
         )
@@ -473,7 +471,7 @@ def _with_values(part: Expr, evaluator: Evaluator) -> tuple[str, tuple[tuple[str
         item = _side(part, part.item)
         text = part.render()
         if text.startswith(item):
-            text = f"{item} ({show_value(value)}){text[len(item):]}"
+            text = f"{item} ({show_value(value)}){text[len(item) :]}"
         return text, ((part.item.render(), value),)
     if isinstance(part, Fact | Param):
         value = evaluator.visit(part)

@@ -7,7 +7,7 @@ from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Final
 
 from csrules._explain import show_value
-from csrules.io._decisions import _fit, _join, _printable, _row, _width, _wrap, decision_to_json
+from csrules.io._decisions import _fit, _printable, _row, _width, _wrap, decision_to_json
 from csrules.io._json import JSONValue, encode_value
 
 if TYPE_CHECKING:
@@ -253,10 +253,14 @@ def _encode(value: object) -> JSONValue:
         return show_value(value)
 
 
+def _param_value(value: object) -> object:
+    return value.strftime("%H:%M") if isinstance(value, dt.time) else value
+
+
 def _uses_json(uses: Sequence[ParameterUse]) -> dict[str, JSONValue]:
     return {
         u.name: {
-            "value": _encode(u.value.strftime("%H:%M") if isinstance(u.value, dt.time) else u.value),
+            "value": _encode(_param_value(u.value)),
             "since": u.since.isoformat(),
             "clause": u.clause,
         }
