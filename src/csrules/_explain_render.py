@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import enum
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Final
 
@@ -247,6 +248,8 @@ def _json_cell(value: object) -> str:
 
 
 def _encode(value: object) -> JSONValue:
+    if isinstance(value, enum.Enum):  # a StrEnum is a str: its plain value, not the member
+        value = value.value
     try:
         return encode_value(value)
     except (TypeError, ValueError):
