@@ -373,3 +373,29 @@ class TestCommand:
             assert json.loads(out)["decision"] == decision_to_json(decision)["decision"]
 
         check()
+
+
+def test_command_with_a_shops_rule_set(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """--rules MODULE:ATTR: the case's extra facts are read, and the shop's rule shows."""
+    (tmp_path / "explain_shop.py").write_text(
+        "import csrules\n"
+        "from csrules.rules import Rule, fact\n"
+        "SHOP = csrules.ruleset('b2c').with_fact('vip', bool, default=False).with_rule(\n"
+        "    'return_duties',\n"
+        "    Rule('SHOP-1', fact('vip'), {'duty': 'call_vip'}, 'Call the VIP.', '致电VIP。'),\n"
+        ")\n",
+        encoding="utf-8",
+    )
+    monkeypatch.syspath_prepend(str(tmp_path))
+    case = json.loads(CASE_LINES[0])
+    case["facts"] = {"vip": True}
+    status, out, err = run(
+        "explain", "-", "--rules", "explain_shop:SHOP", "--lang", "zh", stdin=json.dumps(case)
+    )
+    assert (status, err) == (0, "")
+    assert "致电VIP。" in out
+    assert "附加事实 facts.vip" in out
+    case["facts"] = {"vipp": True}  # a typo: the same error decide gives
+    status, _, err = run("explain", "-", "--rules", "explain_shop:SHOP", stdin=json.dumps(case))
+    assert status == 2
+    assert "line 1: unknown_field" in err

@@ -17,7 +17,10 @@ Complaints are explained on their own (no escalation monitor).
 from __future__ import annotations
 
 import argparse
+import contextlib
+import itertools
 import json
+from collections.abc import Iterator
 from typing import IO, Any
 
 from csrules.cli import (
@@ -76,52 +79,75 @@ def _line_number(text: str) -> int:
     return value
 
 
-def _read_all(path: str) -> list[str | bytes]:
+@contextlib.contextmanager
+def _lines(path: str) -> Iterator[Iterator[str | _BadLine]]:
+    """The input's lines as text (or :class:`_BadLine`), read as they are asked for."""
     source = _open_input(path)
     name = "standard input" if path == "-" else path
+
+    def raw() -> Iterator[str | bytes]:
+        try:
+            yield from source
+        except OSError as err:
+            msg = f"cannot read {name}: {err.strerror or err}"
+            raise _ReadError(msg) from err
+
     try:
-        return list(source)
-    except OSError as err:
-        msg = f"cannot read {name}: {err.strerror or err}"
-        raise _ReadError(msg) from err
+        yield _text_lines(raw())
     finally:
         if path != "-":
             source.close()
 
 
-def _pick(raw: list[str | bytes], line: int | None) -> tuple[str, int]:
-    """The case's text and its line number."""
-    texts = list(_text_lines(raw))
+def _bad(number: int, line: _BadLine) -> _UsageError:
+    return _UsageError(f"line {number}: {line.code}: {_printable(line.message)}")
+
+
+def _is_json(text: str) -> bool:
+    try:
+        json.loads(text)
+    except (ValueError, RecursionError):
+        return False
+    return True
+
+
+def _pick(lines: Iterator[str | _BadLine], line: int | None) -> tuple[str, int]:
+    """The case's text and its line number; only the lines needed are read."""
     if line is not None:
-        if line > len(texts):
-            msg = f"--line {line}: the input has only {len(texts)} line(s)"
+        count = 0
+        for count, text in enumerate(itertools.islice(lines, line), start=1):  # noqa: B007
+            pass
+        if count < line:
+            msg = f"--line {line}: the input has only {count} line(s)"
             raise _UsageError(msg)
-        chosen = texts[line - 1]
-        if isinstance(chosen, _BadLine):
-            raise _UsageError(f"line {line}: {chosen.code}: {_printable(chosen.message)}")
-        return chosen, line
-    filled = [(n, t) for n, t in enumerate(texts, start=1) if isinstance(t, _BadLine) or t.strip()]
+        if isinstance(text, _BadLine):
+            raise _bad(line, text)
+        return text, line
+    kept: list[str] = []
+    filled: list[int] = []
+    for number, text in enumerate(lines, start=1):
+        if isinstance(text, _BadLine):
+            raise _bad(number, text)
+        kept.append(text)
+        if not text.strip():
+            continue
+        filled.append(number)
+        if len(filled) == 2 and _is_json(kept[filled[0] - 1]):
+            # the first line is a whole JSON value: this is JSON Lines
+            msg = "the input holds more than one case: pick one with --line N"
+            raise _UsageError(msg)
     if not filled:
         msg = "no case in the input: expected one JSON case"
         raise _UsageError(msg)
-    bad = next(((n, t) for n, t in filled if isinstance(t, _BadLine)), None)
-    if bad is not None:
-        number, problem = bad
-        assert isinstance(problem, _BadLine)
-        raise _UsageError(f"line {number}: {problem.code}: {_printable(problem.message)}")
     if len(filled) == 1:
-        number, only = filled[0]
-        assert isinstance(only, str)
-        return only, number
-    whole = "\n".join(t for t in texts if isinstance(t, str))
-    try:
-        json.loads(whole)
-    except (ValueError, RecursionError):
+        return kept[filled[0] - 1], filled[0]
+    whole = "\n".join(kept)
+    if not _is_json(whole):
         msg = (
             f"the input holds {len(filled)} lines that are not one JSON case: "
             "pick one case with --line N"
         )
-        raise _UsageError(msg) from None
+        raise _UsageError(msg)
     return whole, 1
 
 
@@ -134,7 +160,8 @@ def run(args: argparse.Namespace, out: IO[str], err: IO[str]) -> int:
     rules = _load_rules(args.rules) or find("b2c")
     base = rules.policy if args.policy is None else _load_policy(args.policy)
     policy = _with_schedule(base, args.schedule)
-    text, number = _pick(_read_all(args.file), args.line)
+    with _lines(args.file) as lines:
+        text, number = _pick(lines, args.line)
     extra: Any = rules.extra_facts() or None  # JSON type names, as read_case_line takes them
     try:
         read = read_case_line(text, facts=extra)
