@@ -280,7 +280,13 @@ def explain(
         gives for the same arguments.
 
     Raises:
-        The errors of :func:`csrules.decide` for a case it cannot decide.
+        ArgumentTypeError: ``case`` or ``policy`` is not of the type above.
+        DomainValueError: the case lacks something its rules need (as
+            :func:`csrules.decide`).
+        PolicyError: a parameter the rules need has no value on the case's date.
+        RuleDefinitionError: the rule set has no such name, or (never
+            expected) evaluating the conditions again disagrees with the
+            compiled tables.
 
     .. versionadded:: 0.2.0
     """
