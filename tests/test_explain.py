@@ -399,3 +399,26 @@ def test_command_with_a_shops_rule_set(tmp_path: Path, monkeypatch: pytest.Monke
     status, _, err = run("explain", "-", "--rules", "explain_shop:SHOP", stdin=json.dumps(case))
     assert status == 2
     assert "line 1: unknown_field" in err
+
+
+def test_legal_floor_off_is_said(tmp_path: Path) -> None:
+    """Under a policy with legal_floor = false (via --policy), the explanation
+    says so and its decision cites LAW-25 first, as csrules decide does."""
+    path = tmp_path / "strict.toml"
+    path.write_text(
+        '[policy]\nname = "strict"\nlegal_floor = false\n\n'
+        "[parameters.no_reason_return_days]\nvalues = { 2026-01-01 = 5 }\n",
+        encoding="utf-8",
+    )
+    policy = csrules.load_policy(path)
+    case = read_case_line(CASE_LINES[0]).case
+    explanation = csrules.explain(case, policy=policy)
+    assert not explanation.legal_floor
+    assert explanation.decision.rules[0] == "LAW-25"
+    assert "Legal floor: off" in explanation.render("en")
+    assert "法定底线:已关闭" in explanation.render("zh")
+    status, out, _ = run("explain", "-", "--policy", path, "--format", "json", stdin=CASE_LINES[0])
+    assert status == 0
+    data = json.loads(out)
+    assert data["legal_floor"] is False
+    assert data["decision"]["rules"][0] == "LAW-25"

@@ -334,5 +334,6 @@ def to_json(explanation: Explanation, lang: Lang) -> dict[str, JSONValue]:
         "tables": tables,
         "estimated": e.estimated,
         "estimated_years": list(e.estimated_years),
+        "legal_floor": e.legal_floor,
         "decision": decision["decision"],
     }
