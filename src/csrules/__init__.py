@@ -55,6 +55,7 @@ from csrules._domain import (
     Topic,
 )
 from csrules._engine import decide
+from csrules._check import FactDomain, Finding, check_tables
 from csrules._ruleset import FactSpec, KindSpec, RuleSet, ruleset
 from csrules.policy import Policy, default_policy, load_policy
 from csrules.rules.complaints import decide_complaint
@@ -69,7 +70,9 @@ __all__: list[str] = [
     "ComplaintDecision",
     "Decision",
     "Escalation",
+    "FactDomain",
     "FactSpec",
+    "Finding",
     "FreightPayer",
     "KindSpec",
     "ParameterUse",
@@ -83,6 +86,7 @@ __all__: list[str] = [
     "Trace",
     "WorkCalendar",
     "__version__",
+    "check_tables",
     "decide",
     "decide_complaint",
     "decide_price_adjustment",

@@ -49,6 +49,8 @@ from csrules.rules._table import Rule, Table, TableResult
 if TYPE_CHECKING:
     from numpy.typing import NDArray
 
+    from csrules._check import Finding
+
     from csrules.batch._ruleset import KindBatch
 
 __all__ = ["FactSpec", "KindSpec", "RuleSet", "ruleset"]
@@ -88,6 +90,11 @@ class FactSpec:
         unit: the unit of a number (``"yuan"``, ``"days"``), for docs.
         en: one line describing the fact, in English.
         zh: the same in Chinese.
+        nullable: whether the source may give ``None`` (and ``default`` is
+            ``None``): ``order.signed_at`` before signing. ``csrules check``
+            then counts ``None`` among the fact's values. An extra fact with
+            no default is always nullable; a derived fact other than a
+            ``bool`` is nullable when a fact it reads is.
 
     .. versionadded:: 0.2.0
     """
@@ -100,6 +107,7 @@ class FactSpec:
     unit: str = ""
     en: str = ""
     zh: str = ""
+    nullable: bool = attrs.field(default=False, validator=attrs.validators.instance_of(bool))
 
     def __attrs_post_init__(self) -> None:
         if not isinstance(self.name, str) or not _NAME.match(self.name):
@@ -779,6 +787,28 @@ class RuleSet:
             raise RuleDefinitionError(msg)
         return found
 
+    def check(self, on: dt.date | None = None) -> list[Finding]:
+        """The defects of this rule set's tables, facts and parameters.
+
+        Every table of every kind is analysed as :func:`csrules.check_tables`
+        does (``docs/check.md``), with the fact domains built from the kinds'
+        own declarations (:class:`FactSpec` types, ``nullable``, boolean
+        derived facts read as their derivation) and the parameter values in
+        force on ``on`` (today in Asia/Shanghai by default). Parameters no
+        table, derived fact or stream rule reads, and facts no table reads
+        (directly or through a derived fact), are findings too.
+
+        Returns:
+            The findings (:class:`csrules.Finding`), table by table in rule
+            order, then the unused parameters and facts; empty for a sound
+            rule set.
+
+        .. versionadded:: 0.2.0
+        """
+        from csrules._check import check_ruleset
+
+        return list(check_ruleset(self, on))
+
     def tables(self) -> tuple[tuple[str, Table], ...]:
         """Every table with its kind, in evaluation order."""
         return tuple((k.name, t) for k in self.kinds.values() for t in k.tables)
@@ -871,9 +901,11 @@ class RuleSet:
         unit: str = "",
         en: str = "",
         zh: str = "",
+        nullable: bool = False,
     ) -> RuleSet:
-        """A new rule set where kind ``kind`` declares the fact ``name``."""
-        spec = FactSpec(name, type, source, derive, default, unit, en, zh)
+        """A new rule set where kind ``kind`` declares the fact ``name``
+        (the arguments are those of :class:`FactSpec`)."""
+        spec = FactSpec(name, type, source, derive, default, unit, en, zh, nullable)
         k = self.kind(kind)
         return self._with_kinds({**self.kinds, kind: k.evolve(facts=(*k.facts, spec))})
 

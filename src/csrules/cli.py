@@ -796,6 +796,10 @@ def _parser() -> argparse.ArgumentParser:
     )
     y.add_argument("-v", "--verbose", action="store_true", help="list the tests that passed too")
     y.set_defaults(handler=_cmd_test)
+
+    from csrules._check_cli import add_check_parser
+
+    add_check_parser(sub, common)
     return parser
 
 
