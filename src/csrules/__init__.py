@@ -21,6 +21,7 @@ from csrules._cases import (
     PromotionCase,
     ReturnCase,
 )
+from csrules._check import FactDomain, Finding, check_tables
 from csrules._decision import (
     Action,
     AdjustmentAction,
@@ -55,7 +56,6 @@ from csrules._domain import (
     Topic,
 )
 from csrules._engine import decide
-from csrules._check import FactDomain, Finding, check_tables
 from csrules._ruleset import FactSpec, KindSpec, RuleSet, ruleset
 from csrules.policy import Policy, default_policy, load_policy
 from csrules.rules.complaints import decide_complaint

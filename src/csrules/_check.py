@@ -1159,9 +1159,9 @@ def kind_domains(kind: KindSpec) -> tuple[dict[str, FactDomain], dict[str, Expr]
                     domains[output] = found
     derived: dict[str, Expr] = {}
     for spec in derived_specs:
-        if spec.type is bool and spec.derive is not None:
-            if _Modelable(domains, derived).visit(spec.derive):
-                derived[spec.name] = spec.derive
+        derive = spec.derive
+        if spec.type is bool and derive is not None and _Modelable(domains, derived).visit(derive):
+            derived[spec.name] = derive
     return domains, derived
 
 

@@ -50,7 +50,6 @@ if TYPE_CHECKING:
     from numpy.typing import NDArray
 
     from csrules._check import Finding
-
     from csrules.batch._ruleset import KindBatch
 
 __all__ = ["FactSpec", "KindSpec", "RuleSet", "ruleset"]
