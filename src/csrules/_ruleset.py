@@ -770,6 +770,9 @@ class RuleSet:
             _check_against_policy(kind, self.policy)
             kinds[name] = kind
         object.__setattr__(self, "kinds", kinds)
+        from csrules._ruleset_floor import enforce_ruleset_floor
+
+        enforce_ruleset_floor(self)
 
     def __reduce__(self) -> tuple[Any, ...]:
         return (RuleSet, (self.name, self.policy, dict(self.kinds), self.stream_rules))
