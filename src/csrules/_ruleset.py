@@ -447,10 +447,12 @@ def convert_enum_constants(expr: Expr, types: Mapping[str, Any], where: str) -> 
             left, right = walk(node.left), walk(node.right)
             cls = enum_of(left)
             if cls is not None and isinstance(right, Const):
-                right = Const(_enum_const(right.value, cls, where))
+                member = _enum_const(right.value, cls, where)
+                right = right if member is right.value else Const(member)
             cls = enum_of(right)
             if cls is not None and isinstance(left, Const):
-                left = Const(_enum_const(left.value, cls, where))
+                member = _enum_const(left.value, cls, where)
+                left = left if member is left.value else Const(member)
             if left is node.left and right is node.right:
                 return node
             return Compare(node.op, left, right)
