@@ -701,3 +701,46 @@ def test_interval_findings_match_brute_force(whens: list[Expr]) -> None:
     assert ids(found, "unreachable") == set(range(len(rules))) - own
     assert ids(found, "masked") == own - fired
     assert any(f.kind == "gap" for f in found) == any(not m for m in matched)
+
+
+def derived_atoms() -> st.SearchStrategy[Expr]:
+    d = fact("d")
+    return st.one_of(
+        atoms(), st.just(d), st.just(~d), st.booleans().map(lambda b: Compare("==", d, lift(b)))
+    )
+
+
+derived_conditions = st.recursive(
+    derived_atoms(),
+    lambda inner: st.one_of(
+        st.tuples(inner, inner).map(lambda p: p[0] & p[1]),
+        st.tuples(inner, inner).map(lambda p: p[0] | p[1]),
+        inner.map(lambda e: ~e),
+    ),
+    max_leaves=3,
+)
+
+
+@settings(max_examples=150, deadline=None)
+@given(conditions, st.lists(derived_conditions, min_size=1, max_size=4))
+def test_derived_facts_are_read_as_their_derivation(derive: Expr, whens: list[Expr]) -> None:
+    """A boolean fact ``d`` derived from the others: with ``derived=``, the
+    findings are exactly those of the inputs the fact records can hold (``d``
+    always equal to its derivation)."""
+    holds = Table("d", "derive", HitPolicy.COLLECT, tuple(VALUES), ("out",), [rule("d", derive)])
+    rules = [rule(f"r{i}", w) for i, w in enumerate(whens)]
+    inputs = (*VALUES, "d")
+    every = Table("s", "all", HitPolicy.COLLECT, inputs, ("out",), rules)
+    matched = []
+    for combo in itertools.product(*VALUES.values()):
+        record: dict[str, object] = dict(zip(VALUES, combo, strict=True))
+        record["d"] = bool(holds.matches(record, {}))
+        matched.append(set(every.matches(record, {})))
+    own = set().union(*matched)
+    fired = {min(m) for m in matched if m}
+    t = Table("t", "random", HitPolicy.FIRST, inputs, ("out",), rules)
+    domains = {**SMALL, "d": D(bool)}
+    found = check_tables([t], domains, POLICY, ON, derived={"d": derive})
+    assert ids(found, "unreachable") == set(range(len(rules))) - own
+    assert ids(found, "masked") == own - fired
+    assert any(f.kind == "gap" for f in found) == any(not m for m in matched)
