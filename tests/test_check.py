@@ -16,7 +16,7 @@ import csrules
 from csrules._check import KINDS, FactDomain, Finding, check_tables, kind_domains
 from csrules._decision import Action, PromotionSize
 from csrules._domain import Channel, Department, OrderStatus, RequestType, Topic
-from csrules.exceptions import ArgumentTypeError
+from csrules.exceptions import ArgumentTypeError, PolicyError
 from csrules.policy import default_policy
 from csrules.rules import TRUE, Expr, HitPolicy, Rule, Table, call, fact, param
 from csrules.rules._expr import Compare, lift
@@ -522,6 +522,12 @@ class TestRuleSets:
         assert shop.check(ON) == []
         later = [(f.rule, f.kind) for f in shop.check(dt.date(2030, 1, 1))]
         assert later == [("band2", "unreachable"), ("band3", "band")]
+
+    def test_a_date_before_the_parameters(self) -> None:
+        with pytest.raises(
+            PolicyError, match=r"no_reason_return_days.*check on 2014-03-15 or later"
+        ):
+            csrules.ruleset("b2c").check(dt.date(2014, 3, 14))
 
     def test_bad_date(self) -> None:
         with pytest.raises(ArgumentTypeError, match="on"):

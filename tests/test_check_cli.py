@@ -86,6 +86,7 @@ def test_a_shop_module_from_the_working_directory(monkeypatch: pytest.MonkeyPatc
     ("argv", "words"),
     [
         (("--on", "2026-13-01"), "--on '2026-13-01': expected a date YYYY-MM-DD"),
+        (("--on", "2009-12-31"), "no value in force on 2009-12-31"),
         (("--rules", "no_such_module:RULES"), "cannot import 'no_such_module'"),
         (("--rules", "b2c:"), "expected 'b2c', 'taobao' or 'MODULE:ATTR'"),
         (("--policy", "/no/such/policy.toml"), "bad policy"),

@@ -42,7 +42,7 @@ from typing import TYPE_CHECKING, Any, Final
 
 import attrs
 
-from csrules.exceptions import ArgumentTypeError
+from csrules.exceptions import ArgumentTypeError, PolicyError
 from csrules.policy import Policy
 from csrules.rules._expr import (
     All,
@@ -1209,6 +1209,19 @@ def check_ruleset(ruleset: RuleSet, on: dt.date | None = None) -> tuple[Finding,
     if not isinstance(on, dt.date) or isinstance(on, dt.datetime):
         raise ArgumentTypeError("on", on, "a datetime.date")
     policy = ruleset.policy
+    read = _read_params(ruleset)
+    resolved = policy.resolve(on)
+    missing = sorted(n for n in read if n in policy.parameters and n not in resolved.values)
+    if missing:
+        ready = max(policy.parameters[n].values[0][0] for n in missing)
+        shown = ", ".join(missing[:3]) + (
+            f" and {len(missing) - 3} more" if len(missing) > 3 else ""
+        )
+        msg = (
+            f"no value in force on {on.isoformat()}, and the rules read them: check on "
+            f"{ready.isoformat()} or later"
+        )
+        raise PolicyError(policy.source, shown, msg)
     findings: list[Finding] = []
     for kind in ruleset.kinds.values():
         domains, derived = kind_domains(kind)
@@ -1218,7 +1231,6 @@ def check_ruleset(ruleset: RuleSet, on: dt.date | None = None) -> tuple[Finding,
         ):
             if finding.table is not None:
                 findings.append(finding)
-    read = _read_params(ruleset)
     for name in sorted(set(policy.parameters) - read):
         findings.append(
             Finding(

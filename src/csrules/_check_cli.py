@@ -11,7 +11,7 @@ import argparse
 import datetime as dt
 from typing import IO, Any
 
-from csrules.exceptions import CsrulesError
+from csrules.exceptions import CsrulesError, PolicyError
 
 __all__ = ["add_check_parser", "run_check"]
 
@@ -62,7 +62,11 @@ def run_check(args: argparse.Namespace, out: IO[str], err: IO[str]) -> int:
         except CsrulesError as exc:
             msg = f"bad policy for rule set {rules.name!r}: {exc}"
             raise _UsageError(msg) from exc
-    findings = rules.check(on)
+    try:
+        findings = rules.check(on)
+    except PolicyError as exc:
+        msg = f"--on {on}: {exc}"
+        raise _UsageError(msg) from exc
     for finding in findings:
         out.write(f"{finding}\n")
     return 1 if findings else 0

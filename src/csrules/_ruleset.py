@@ -807,6 +807,10 @@ class RuleSet:
             order, then the unused parameters and facts; empty for a sound
             rule set.
 
+        Raises:
+            PolicyError: a parameter the rules read has no value in force on ``on``.
+            ArgumentTypeError: ``on`` is not a ``datetime.date``.
+
         .. versionadded:: 0.2.0
         """
         from csrules._check import check_ruleset
