@@ -114,9 +114,9 @@ def _refuses(table: Table, rule: Rule) -> bool:
     return isinstance(given, Const) and given.value is False
 
 
-def _excluded(kind: KindSpec, derived: Mapping[str, Expr], rule: Rule) -> set[str]:
-    """The categories a refusing rule's condition names."""
-    categories = _category_facts(kind)
+def _excluded(categories: frozenset[str], derived: Mapping[str, Expr], rule: Rule) -> set[str]:
+    """The categories a refusing rule's condition names (``categories``: the
+    facts of line categories)."""
     found: set[str] = set()
     for node in _walk(rule.when, derived):
         if isinstance(node, Call | In | Compare) and node.facts() & categories:
@@ -191,12 +191,13 @@ def check_ruleset_floor(ruleset: RuleSet) -> list[str]:
         if not any("eligible" in t.outputs for t in kind.tables):
             continue
         derived = {f.name: f.derive for f in kind.facts if f.derive is not None}
+        categories = _category_facts(kind)
         excluded: set[str] = set()
         for table in kind.tables:
             for rule in table.rules:
                 if not _refuses(table, rule):
                     continue
-                extra = _excluded(kind, derived, rule) - LAW_EXCLUDED_CATEGORIES
+                extra = _excluded(categories, derived, rule) - LAW_EXCLUDED_CATEGORIES
                 if extra:
                     excluded |= extra
                     problems.append(
