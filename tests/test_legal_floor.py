@@ -487,3 +487,34 @@ class TestRuleSetFloor:
         # switching the floor back on refuses the rule set
         with pytest.raises(RuleDefinitionError, match="LAW-25"):
             shop.with_policy(default_policy())
+
+
+CATEGORY_NAMES = sorted(LAW_EXCLUDED_CATEGORIES | {"underwear", "cosmetics", "electronics"})
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    st.sets(st.sampled_from(CATEGORY_NAMES), min_size=1, max_size=4),
+    st.sampled_from(["any_in", "all_in"]),
+    st.booleans(),
+)
+def test_a_refusing_rule_is_refused_iff_it_names_a_category_beyond_the_law(
+    named: set[str], function: str, through_a_fact: bool
+) -> None:
+    from csrules.rules import call, fact
+
+    test = call(function, fact("categories"), frozenset(named))
+    shop = csrules.ruleset("b2c")
+    if through_a_fact:
+        shop = shop.with_fact("shop_excluded", bool, derive=test)
+        test = fact("shop_excluded")
+    beyond = named - LAW_EXCLUDED_CATEGORIES
+    add = lambda: shop.with_rule(  # noqa: E731
+        "return_action", _refusing("shop_refusal", test), after="closed_order"
+    )
+    if beyond:
+        with pytest.raises(RuleDefinitionError, match=r"LAW-25\.2") as info:
+            add()
+        assert all(repr(c) in str(info.value) for c in beyond)
+    else:
+        assert add().kind("return").table("return_action").rules[1].id == "shop_refusal"
