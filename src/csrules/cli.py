@@ -10,7 +10,8 @@ on. Output is always UTF-8.
 ``csrules watch FILE --now TIME`` lists what is overdue among open cases.
 ``csrules tables`` prints the rule tables; ``csrules policy`` the parameters;
 ``csrules schema [KIND]`` the JSON Schema of a case; ``csrules test PATH...``
-runs policy tests (``*.csrules.yaml``, see ``docs/policy-tests.md``).
+runs policy tests (``*.csrules.yaml``, see ``docs/policy-tests.md``);
+``csrules check`` analyses a rule set's tables (``docs/check.md``).
 
 Exit status:
 
