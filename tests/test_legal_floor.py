@@ -484,6 +484,9 @@ class TestRuleSetFloor:
             after="closed_order",
         )
         assert not shop.policy.legal_floor
+        decision = shop.decide(case("r02"))
+        assert decision.legal_floor is False
+        assert decision.rules[0] == "LAW-25"
         # switching the floor back on refuses the rule set
         with pytest.raises(RuleDefinitionError, match="LAW-25"):
             shop.with_policy(default_policy())

@@ -495,19 +495,18 @@ def test_a_shop_module_beside_the_test_file(tmp_path: Path) -> None:
     assert "2 passed, 0 failed" in done.stdout
 
 
-def test_a_shop_rule_that_fails_shows_the_rules_that_fired(tmp_path: Path) -> None:
+def test_a_shop_rule_that_fails_shows_the_rules_that_fired(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # not imported yet, and not on sys.path: only the working directory finds it
+    monkeypatch.delitem(sys.modules, "vip_shop", raising=False)
+    monkeypatch.setattr(sys, "path", [p for p in sys.path if p != str(SHOP_TESTS)])
     text = (SHOP_TESTS / "vip-shop.csrules.yaml").read_text(encoding="utf-8")
     path = tmp_path / "vip.csrules.yaml"
     path.write_text(text.replace("freight_payer: merchant", "freight_payer: customer"), "utf-8")
     # the module is beside the original file, not this one: the cwd finds it
-    import os
-
-    here = os.getcwd()
-    os.chdir(SHOP_TESTS)
-    try:
-        outcomes = [run_test(t) for t in load_file(path)]
-    finally:
-        os.chdir(here)
+    monkeypatch.chdir(SHOP_TESTS)
+    outcomes = [run_test(t) for t in load_file(path)]
     failed = [o for o in outcomes if not o.passed]
     assert len(failed) == 1
     report = format_failure(failed[0])
