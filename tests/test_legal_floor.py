@@ -456,6 +456,23 @@ class TestRuleSetFloor:
             "return_action", _refusing("seven", seven), before="no_reason_excluded"
         )
 
+    def test_short_window_through_a_parameter_of_the_shop(self, tmp_path: Path) -> None:
+        from csrules.rules import call, fact, param
+
+        path = tmp_path / "window.toml"
+        path.write_text(
+            '[parameters.shop_window_days]\nclause = "SHOP-2"\ntype = "int"\n'
+            'description = "The shop\'s return window."\n'
+            "values = { 2026-01-01 = 10, 2027-01-01 = 5 }\n",
+            encoding="utf-8",
+        )
+        shop = csrules.ruleset("b2c").with_parameters(path)
+        late = fact("request_date") > call(
+            "add_days", fact("signed_date"), param("shop_window_days")
+        )
+        with pytest.raises(RuleDefinitionError, match=r"LAW-25\.1.*\[shop_window_days\] = 5 days"):
+            shop.with_rule("return_action", _refusing("short", late), before="no_reason_excluded")
+
     def test_dropping_the_law_refund_row(self) -> None:
         with pytest.raises(RuleDefinitionError, match=r"LAW-25\.5.*'refund_due'"):
             csrules.ruleset("b2c").without_rule("law_refund_clock")
