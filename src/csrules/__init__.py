@@ -21,6 +21,7 @@ from csrules._cases import (
     PromotionCase,
     ReturnCase,
 )
+from csrules._check import FactDomain, Finding, check_tables
 from csrules._decision import (
     Action,
     AdjustmentAction,
@@ -71,7 +72,9 @@ __all__: list[str] = [
     "Decision",
     "Escalation",
     "Explanation",
+    "FactDomain",
     "FactSpec",
+    "Finding",
     "FreightPayer",
     "KindSpec",
     "ParameterUse",
@@ -85,6 +88,7 @@ __all__: list[str] = [
     "Trace",
     "WorkCalendar",
     "__version__",
+    "check_tables",
     "decide",
     "decide_complaint",
     "decide_price_adjustment",

@@ -50,6 +50,7 @@ if TYPE_CHECKING:
     from numpy.typing import NDArray
 
     from csrules._explain import Explanation
+    from csrules._check import Finding
     from csrules.batch._ruleset import KindBatch
 
 __all__ = ["FactSpec", "KindSpec", "RuleSet", "ruleset"]
@@ -89,6 +90,11 @@ class FactSpec:
         unit: the unit of a number (``"yuan"``, ``"days"``), for docs.
         en: one line describing the fact, in English.
         zh: the same in Chinese.
+        nullable: whether the source may give ``None`` (and ``default`` is
+            ``None``): ``order.signed_at`` before signing. ``csrules check``
+            then counts ``None`` among the fact's values. An extra fact with
+            no default is always nullable; a derived fact other than a
+            ``bool`` is nullable when a fact it reads is.
 
     .. versionadded:: 0.2.0
     """
@@ -101,6 +107,7 @@ class FactSpec:
     unit: str = ""
     en: str = ""
     zh: str = ""
+    nullable: bool = attrs.field(default=False, validator=attrs.validators.instance_of(bool))
 
     def __attrs_post_init__(self) -> None:
         if not isinstance(self.name, str) or not _NAME.match(self.name):
@@ -441,10 +448,12 @@ def convert_enum_constants(expr: Expr, types: Mapping[str, Any], where: str) -> 
             left, right = walk(node.left), walk(node.right)
             cls = enum_of(left)
             if cls is not None and isinstance(right, Const):
-                right = Const(_enum_const(right.value, cls, where))
+                member = _enum_const(right.value, cls, where)
+                right = right if member is right.value else Const(member)
             cls = enum_of(right)
             if cls is not None and isinstance(left, Const):
-                left = Const(_enum_const(left.value, cls, where))
+                member = _enum_const(left.value, cls, where)
+                left = left if member is left.value else Const(member)
             if left is node.left and right is node.right:
                 return node
             return Compare(node.op, left, right)
@@ -764,6 +773,9 @@ class RuleSet:
             _check_against_policy(kind, self.policy)
             kinds[name] = kind
         object.__setattr__(self, "kinds", kinds)
+        from csrules._ruleset_floor import enforce_ruleset_floor
+
+        enforce_ruleset_floor(self)
 
     def __reduce__(self) -> tuple[Any, ...]:
         return (RuleSet, (self.name, self.policy, dict(self.kinds), self.stream_rules))
@@ -779,6 +791,32 @@ class RuleSet:
             msg = f"rule set {self.name!r} has no kind {name!r}: it has {sorted(self.kinds)}"
             raise RuleDefinitionError(msg)
         return found
+
+    def check(self, on: dt.date | None = None) -> list[Finding]:
+        """The defects of this rule set's tables, facts and parameters.
+
+        Every table of every kind is analysed as :func:`csrules.check_tables`
+        does (``docs/check.md``), with the fact domains built from the kinds'
+        own declarations (:class:`FactSpec` types, ``nullable``, boolean
+        derived facts read as their derivation) and the parameter values in
+        force on ``on`` (today in Asia/Shanghai by default). Parameters no
+        table, derived fact or stream rule reads, and facts no table reads
+        (directly or through a derived fact), are findings too.
+
+        Returns:
+            The findings (:class:`csrules.Finding`), table by table in rule
+            order, then the unused parameters and facts; empty for a sound
+            rule set.
+
+        Raises:
+            PolicyError: a parameter the rules read has no value in force on ``on``.
+            ArgumentTypeError: ``on`` is not a ``datetime.date``.
+
+        .. versionadded:: 0.2.0
+        """
+        from csrules._check import check_ruleset
+
+        return list(check_ruleset(self, on))
 
     def tables(self) -> tuple[tuple[str, Table], ...]:
         """Every table with its kind, in evaluation order."""
@@ -886,9 +924,11 @@ class RuleSet:
         unit: str = "",
         en: str = "",
         zh: str = "",
+        nullable: bool = False,
     ) -> RuleSet:
-        """A new rule set where kind ``kind`` declares the fact ``name``."""
-        spec = FactSpec(name, type, source, derive, default, unit, en, zh)
+        """A new rule set where kind ``kind`` declares the fact ``name``
+        (the arguments are those of :class:`FactSpec`)."""
+        spec = FactSpec(name, type, source, derive, default, unit, en, zh, nullable)
         k = self.kind(kind)
         return self._with_kinds({**self.kinds, kind: k.evolve(facts=(*k.facts, spec))})
 

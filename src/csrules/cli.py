@@ -12,6 +12,7 @@ on. Output is always UTF-8.
 ``csrules schema [KIND]`` the JSON Schema of a case; ``csrules test PATH...``
 runs policy tests (``*.csrules.yaml``, see ``docs/policy-tests.md``);
 ``csrules explain [FILE|-]`` explains one case (see ``docs/explain.md``).
+``csrules check`` analyses a rule set's tables (``docs/check.md``).
 
 Exit status:
 
@@ -808,6 +809,9 @@ def _parser() -> argparse.ArgumentParser:
 
     add_explain(sub, common)
     sub.choices["explain"].set_defaults(handler=_cmd_explain)
+    from csrules._check_cli import add_check_parser
+
+    add_check_parser(sub, common)
     return parser
 
 
