@@ -49,8 +49,8 @@ from csrules.rules._table import Rule, Table, TableResult
 if TYPE_CHECKING:
     from numpy.typing import NDArray
 
-    from csrules._explain import Explanation
     from csrules._check import Finding
+    from csrules._explain import Explanation
     from csrules.batch._ruleset import KindBatch
 
 __all__ = ["FactSpec", "KindSpec", "RuleSet", "ruleset"]
