@@ -376,7 +376,9 @@ class TestNames:
         unused = {f.explanation.split("'")[1] for f in found if f.kind == "unused_param"}
         assert "no_reason_return_days" not in unused
         assert "refund_clock" in unused
-        assert unused == set(POLICY.parameters) - {"no_reason_return_days"}
+        staff = {p.name for p in POLICY.parameters.values() if p.staff_only}
+        assert staff, "the bundled policy has staff-only parameters"
+        assert unused == set(POLICY.parameters) - {"no_reason_return_days"} - staff
         fewer = check_tables([t], FACTS, POLICY, ON, also_read={"refund_clock"})
         assert not any("'refund_clock'" in f.explanation for f in fewer)
 
@@ -514,6 +516,33 @@ class TestRuleSets:
         bare = csrules.RuleSet("bare", b2c.policy, b2c.kinds)  # no stream rules
         unused = {f.explanation.split("'")[1] for f in bare.check(ON) if f.kind == "unused_param"}
         assert unused == {"repeat_complaint_window_days", "quality_window_days"}
+
+    def test_staff_only_parameters_are_not_reported(self, tmp_path: Any) -> None:
+        b2c = csrules.ruleset("b2c")
+        staff = {p.name for p in b2c.policy.parameters.values() if p.staff_only}
+        assert "ship_cutoff" in staff and "wait_hold_max_minutes" in staff
+        text = (
+            '[parameters.gift_wrap_fee]\nclause = "SHOP-9"\ntype = "money"\n'
+            'description = "Gift wrapping."\nvalues = { 2010-04-01 = "5" }\n'
+        )
+        (tmp_path / "plain.toml").write_text(text, encoding="utf-8")
+        (tmp_path / "staff.toml").write_text(
+            text.replace('type = "money"', 'type = "money"\nstaff_only = true'), encoding="utf-8"
+        )
+        plain = [f.kind for f in b2c.with_parameters(tmp_path / "plain.toml").check(ON)]
+        assert plain == ["unused_param"]
+        assert b2c.with_parameters(tmp_path / "staff.toml").check(ON) == []
+        # an override keeps the definition's flag; a flag that is not a bool is refused
+        (tmp_path / "change.toml").write_text(
+            "[parameters.ship_cutoff]\nvalues = { 2027-01-01 = \"15:00\" }\n", encoding="utf-8"
+        )
+        changed = b2c.with_parameters(tmp_path / "change.toml").policy.parameters["ship_cutoff"]
+        assert changed.staff_only
+        (tmp_path / "bad.toml").write_text(
+            "[parameters.ship_cutoff]\nstaff_only = \"yes\"\n", encoding="utf-8"
+        )
+        with pytest.raises(PolicyError, match=r"ship_cutoff\.staff_only: expected true or false"):
+            b2c.with_parameters(tmp_path / "bad.toml")
 
     def test_the_date_picks_parameter_values(self) -> None:
         shop = csrules.ruleset("b2c").with_parameters(

@@ -1011,7 +1011,8 @@ def check_tables(
         per_table.sort(key=lambda item: (item[0], KINDS.index(item[1].kind)))
         findings.extend(f for _, f in per_table)
     read_params = frozenset().union(*(t.params() for t in tables)) | extra
-    for name in sorted(set(policy.parameters) - read_params):
+    staff = {p.name for p in policy.parameters.values() if p.staff_only}
+    for name in sorted(set(policy.parameters) - read_params - staff):
         findings.append(
             Finding(
                 None,
@@ -1231,7 +1232,8 @@ def check_ruleset(ruleset: RuleSet, on: dt.date | None = None) -> tuple[Finding,
         ):
             if finding.table is not None:
                 findings.append(finding)
-    for name in sorted(set(policy.parameters) - read):
+    staff = {p.name for p in policy.parameters.values() if p.staff_only}
+    for name in sorted(set(policy.parameters) - read - staff):
         findings.append(
             Finding(
                 None,
