@@ -219,7 +219,9 @@ def _build_parameter(
     key = f"parameters.{name}"
     if not _NAME.fullmatch(name):
         raise PolicyError(source, key, "a parameter name must be lower_snake_case")
-    allowed = {"clause", "type", "description", "values", "unit", "choices", "replace", "staff_only"}
+    allowed = {
+        *("clause", "type", "description", "values", "unit", "choices", "replace", "staff_only"),
+    }
     extra = set(spec) - allowed
     if extra:
         raise PolicyError(source, key, f"unknown keys {sorted(extra)}; expected {sorted(allowed)}")
