@@ -481,12 +481,12 @@ def _output(
         duty.append([_label(v) for v in values])
     del combos
     take = pa.array(inverse)
-    refund_days = np.asarray(refund.outputs["refund_due"], dtype=np.int64)
+    refund_days = _ordinals(refund.outputs["refund_due"])
     refund_null = refund_days == NULL_INT
     # a decision is estimated when a date it relied on lies in a year without
     # official holiday data: leave such rows (and any that might be) to the line path
     calendar = policy.calendar
-    signed = np.asarray(batch.facts["signed_date"], dtype=np.int64)
+    signed = _ordinals(batch.facts["signed_date"])
     candidates = [np.where(refund_null, NULL_INT, refund_days)]
     window = policy.parameters.get("no_reason_return_days")
     days = {v for _, v in window.values if isinstance(v, int)} if window is not None else set()
@@ -531,6 +531,19 @@ def _output(
         out = out.take(pa.array(keep))
         rows = rows[keep]
     return rows, out
+
+
+def _ordinals(column: NDArray[Any]) -> NDArray[np.int64]:
+    """A date column as int64 ordinals (``NULL_INT`` for none), also when it holds objects."""
+    from csrules.batch._encode import NULL_INT
+
+    if column.dtype.kind == "i":
+        return np.asarray(column, dtype=np.int64)
+    return np.array(
+        [NULL_INT if v is None else v.toordinal() if isinstance(v, dt.date) else int(v)
+         for v in column],
+        dtype=np.int64,
+    )  # fmt: skip
 
 
 def _label(value: object) -> str:
