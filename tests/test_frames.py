@@ -61,7 +61,9 @@ def broken(draw: st.DrawFn, case: dict[str, Any]) -> dict[str, Any]:
     """A case with one thing wrong (or kept valid): a key removed, a text value
     replaced, an unknown key added, a line's price made bad."""
     case = json.loads(json.dumps(case))
-    what = draw(st.sampled_from(["valid", "valid", "drop", "text", "unknown", "line"]))
+    what = draw(
+        st.sampled_from(["valid", "valid", "drop", "text", "unknown", "line", "time", "label"])
+    )
     leaves = [p for p, v in _leaves(case).items()]
     if what == "drop":
         path = draw(st.sampled_from(leaves)).split(".")
@@ -80,10 +82,37 @@ def broken(draw: st.DrawFn, case: dict[str, Any]) -> dict[str, Any]:
         section = draw(st.sampled_from([k for k, v in case.items() if isinstance(v, dict)] or [""]))
         target = case[section] if section else case
         target[draw(st.sampled_from(["statuss", "courier_confirmd", "vip", "zz"]))] = "x"
+    elif what == "time":
+        # one time moved to just before another: typed columns stay typed
+        times = [p for p, v in _leaves(case).items() if isinstance(v, str) and _is_time(v)]
+        moved, anchor = draw(st.sampled_from(times)), draw(st.sampled_from(times))
+        earlier = dt.datetime.fromisoformat(_leaves(case)[anchor]) - dt.timedelta(
+            minutes=draw(st.sampled_from([1, 60 * 24 * 400]))
+        )
+        path = moved.split(".")
+        target = case
+        for key in path[:-1]:
+            target = target[key]
+        target[path[-1]] = earlier.isoformat()
+    elif what == "label" and case["kind"] == "return":
+        section, key, values = draw(st.sampled_from([
+            ("order", "status", [m.value for m in csrules.OrderStatus]),
+            ("order", "payment_method", [m.value for m in csrules.PaymentMethod]),
+            ("request", "type", [m.value for m in csrules.RequestType]),
+            ("request", "reason", [m.value for m in csrules.Reason]),
+        ]))  # fmt: skip
+        case[section][key] = draw(st.sampled_from(values))
     elif what == "line" and case["kind"] == "return":
         line = case["order"]["lines"][0]
         line["unit_price"] = draw(st.sampled_from(["-1.00", "1.005", "abc", "0"]))
     return case
+
+
+def _is_time(text: str) -> bool:
+    try:
+        return dt.datetime.fromisoformat(text).tzinfo is not None
+    except ValueError:
+        return False
 
 
 def _table(rows: list[dict[str, Any]], typed: bool) -> Any:
@@ -152,17 +181,22 @@ def _json_of(value: Any) -> Any:
     return value
 
 
-def _assert_same(out: Any, expected: list[dict[str, Any]]) -> None:
+def _assert_same(out: Any, expected: list[dict[str, Any]], *, exact_messages: bool = True) -> None:
+    """The frame's output equals the JSON lines, field by field. With timestamp
+    columns (``exact_messages=False``) a message shows a time at the column's
+    zone, not at the offset the JSON text had: the code and the field it names
+    must agree."""
     rows = out.to_pylist()
     assert len(rows) == len(expected)
     for got, want in zip(rows, expected, strict=True):
         assert got["id"] == want["id"]
         assert got["row"] == want["line"]
         if "error" in want:
-            assert (got["error.code"], got["error.message"]) == (
-                want["error"]["code"],
-                want["error"]["message"],
-            ), want
+            assert got["error.code"] == want["error"]["code"], want
+            if exact_messages:
+                assert got["error.message"] == want["error"]["message"], want
+            else:
+                assert got["error.message"].split(" ")[0] == want["error"]["message"].split(" ")[0]
             assert got["kind"] is None
             assert all(v is None for k, v in got.items() if k.startswith("decision."))
             continue
@@ -202,7 +236,7 @@ def test_frame_equals_decide_lines(data: Any, kind: str, layout: str, typed: boo
     table = _table(rows, typed)
     out = decide_arrow(RULES, table)
     assert out.schema == decision_schema(RULES)
-    _assert_same(out, _expected(cases))
+    _assert_same(out, _expected(cases), exact_messages=not typed)
     if all(c.get("kind") == kind for c in cases):
         one = decide_arrow(RULES, table, kind=kind, first_row=1)
         assert one.schema == decision_schema(RULES, kind)
@@ -375,3 +409,16 @@ def _sample_returns() -> list[Any]:
     del find
     collect()
     return found
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow],
+          phases=[Phase.explicit, Phase.reuse, Phase.generate])  # fmt: skip
+@given(data=st.data())
+def test_typed_returns_equal_decide_lines(data: Any) -> None:
+    """Returns in the Parquet layout (the vectorised path), valid and broken."""
+    cases = [
+        data.draw(broken(case_to_json(c)))
+        for c in data.draw(st.lists(cst.return_cases(), min_size=1, max_size=12))
+    ]
+    table = _table([_leaves(c) for c in cases], typed=True)
+    _assert_same(decide_arrow(RULES, table), _expected(cases), exact_messages=False)

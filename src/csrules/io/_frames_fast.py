@@ -215,7 +215,9 @@ def _us(pa: Any, array: Any) -> NDArray[np.int64]:
 def _in(pc: Any, array: Any, labels: list[str], *, optional: bool) -> NDArray[np.bool_]:
     if array.type.id == 0:
         return np.full(len(array), optional, dtype=bool)
-    found = pc.is_in(array, value_set=__import__("pyarrow").array(labels))
+    import pyarrow as pa
+
+    found = pc.is_in(array, value_set=pa.array(labels))
     out = np.asarray(_np(pc.fill_null(found, False)), dtype=bool)
     if optional:
         out |= ~_valid(array)
@@ -227,6 +229,7 @@ def _checks(pa: Any, pc: Any, c: _Columns) -> NDArray[np.bool_]:
     from csrules._domain import OrderStatus, PaymentMethod, Reason, RequestType
 
     null = np.iinfo(np.int64).min
+    text = pa.string()
     ok = np.ones(c.n, dtype=bool)
     for name in _TEXT:
         ok &= _nonempty(pc, c.get(name, pa.string()))
@@ -254,8 +257,11 @@ def _checks(pa: Any, pc: Any, c: _Columns) -> NDArray[np.bool_]:
     def not_before(later: NDArray[np.int64], earlier: NDArray[np.int64]) -> NDArray[np.bool_]:
         return np.asarray((later == null) | (earlier == null) | (later >= earlier), dtype=bool)
 
-    # the order's times in sequence (stricter than the codec: paid before shipped even for COD)
-    ok &= not_before(paid, placed) & not_before(shipped, placed) & not_before(shipped, paid)
+    # the order's times in sequence (a cash-on-delivery order is paid at the door)
+    cod = np.asarray(
+        _np(pc.fill_null(pc.equal(c.get("order.payment_method", text), "cod"), False)), dtype=bool
+    )
+    ok &= not_before(paid, placed) & not_before(shipped, placed) & (cod | not_before(shipped, paid))
     ok &= not_before(signed, placed) & not_before(signed, shipped)
     for earlier in (placed, paid, shipped, signed):
         ok &= not_before(at, earlier)
@@ -483,23 +489,8 @@ def _output(
     take = pa.array(inverse)
     refund_days = _ordinals(refund.outputs["refund_due"])
     refund_null = refund_days == NULL_INT
-    # a decision is estimated when a date it relied on lies in a year without
-    # official holiday data: leave such rows (and any that might be) to the line path
-    calendar = policy.calendar
-    signed = _ordinals(batch.facts["signed_date"])
-    candidates = [np.where(refund_null, NULL_INT, refund_days)]
-    window = policy.parameters.get("no_reason_return_days")
-    days = {v for _, v in window.values if isinstance(v, int)} if window is not None else set()
-    for d in days:
-        candidates.append(np.where(signed == NULL_INT, NULL_INT, signed + d))
-    candidates.append(signed)
-    sure = np.ones(n, dtype=bool)
-    for ordinals in candidates:
-        present = ordinals != NULL_INT
-        distinct = np.unique(ordinals[present]).tolist()
-        estimated = {v for v in distinct if calendar.is_estimated(dt.date.fromordinal(v))}
-        if estimated:
-            sure &= ~(present & np.isin(ordinals, np.array(sorted(estimated), dtype=np.int64)))
+    estimated = _estimated(policy, refund_days, _ordinals(batch.facts["signed_date"]),
+                           _ordinals(batch.facts["request_date"]))  # fmt: skip
     ids = c.get("id")
     columns: dict[str, Any] = {
         "id": ids.cast(pa.string()),
@@ -517,7 +508,7 @@ def _output(
         ).cast(pa.date32()),
         "decision.duties": pa.array(duty, pa.list_(pa.string())).take(take),
         "decision.rules": pa.array(rules, pa.list_(pa.string())).take(take),
-        "decision.estimated": pa.array(np.zeros(n, dtype=bool)),
+        "decision.estimated": pa.array(estimated),
         "decision.legal_floor": pa.array(np.full(n, policy.legal_floor, dtype=bool)),
     }
     arrays = []
@@ -525,12 +516,37 @@ def _output(
     for field in fields:
         value = columns.get(field.name)
         arrays.append(pa.nulls(n, field.type) if value is None else value.cast(field.type))
-    out = pa.Table.from_arrays(arrays, schema=pa.schema(fields))
-    if not sure.all():
-        keep = np.flatnonzero(sure)
-        out = out.take(pa.array(keep))
-        rows = rows[keep]
-    return rows, out
+    return rows, pa.Table.from_arrays(arrays, schema=pa.schema(fields))
+
+
+def _estimated(
+    policy: Policy,
+    refund: NDArray[np.int64],
+    signed: NDArray[np.int64],
+    request: NDArray[np.int64],
+) -> NDArray[np.bool_]:
+    """``estimated`` of each row, from the dates the return decision relies on
+    (:func:`~csrules.rules.returns.return_dates`), once per distinct combination."""
+    from csrules._decision import params_in_force
+    from csrules.batch._encode import NULL_INT
+    from csrules.rules.returns import return_dates
+
+    keys = np.stack([refund, signed, request], axis=1)
+    distinct, inverse = np.unique(keys, axis=0, return_inverse=True)
+    calendar = policy.calendar
+    params: dict[int, Any] = {}
+    found = np.zeros(len(distinct), dtype=bool)
+
+    def date(ordinal: int) -> dt.date | None:
+        return None if ordinal == NULL_INT else dt.date.fromordinal(ordinal)
+
+    for i, (r, s, q) in enumerate(distinct.tolist()):
+        in_force = params.get(q)
+        if in_force is None:
+            in_force = params[q] = params_in_force(policy, policy.resolve(dt.date.fromordinal(q)))
+        dates = return_dates(date(r), date(s), in_force)
+        found[i] = any(calendar.is_estimated(d) for d in dates)
+    return np.asarray(found[inverse.reshape(-1)], dtype=bool)
 
 
 def _ordinals(column: NDArray[Any]) -> NDArray[np.int64]:
