@@ -712,9 +712,13 @@ def decide_arrow(
     if decided:
         import numpy as np
 
-        order = np.concatenate([np.asarray(remaining, dtype=np.int64), decided[0][0]])
-        joined = pa.concat_tables([exact, decided[0][1]])
-        result_table = joined.take(pa.array(np.argsort(order, kind="stable")))
+        if len(remaining) == 0:
+            result_table = decided[0][1]  # every row, in order
+        else:
+            order = np.concatenate([np.asarray(remaining, dtype=np.int64), decided[0][0]])
+            position = np.empty(n, dtype=np.int64)
+            position[order] = np.arange(n, dtype=np.int64)
+            result_table = pa.concat_tables([exact, decided[0][1]]).take(pa.array(position))
     else:
         result_table = exact
     for field in schema:
