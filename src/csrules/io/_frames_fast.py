@@ -526,7 +526,11 @@ def _output(
     fields = [f for f in schema if not (f.name == "meta" or f.name.startswith("meta."))]
     for field in fields:
         value = columns.get(field.name)
-        arrays.append(pa.nulls(n, field.type) if value is None else value.cast(field.type))
+        if value is None:
+            value = pa.nulls(n, field.type)
+        elif value.type != field.type:
+            value = value.cast(field.type)
+        arrays.append(value)
     return rows, pa.Table.from_arrays(arrays, schema=pa.schema(fields))
 
 
