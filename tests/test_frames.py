@@ -292,6 +292,28 @@ def test_polars_round_trip() -> None:
     _assert_same(out.to_arrow(), _expected(cases))
 
 
+def test_polars_typed_returns_take_the_fast_path(monkeypatch: pytest.MonkeyPatch) -> None:
+    """polars' large strings and large lists are read like plain ones."""
+    pl = pytest.importorskip("polars")
+    from csrules.io import _frames
+
+    cases = [case_to_json(c) for c in _sample_returns()[:20]]
+    frame = pl.from_arrow(_table([_leaves(c) for c in cases], typed=True))
+    assert pa.types.is_large_string(frame.to_arrow().schema.field("id").type)
+    exact_rows: list[int] = []
+    original = _frames.decide_rows
+
+    def counting(*args: Any, **kwargs: Any) -> Any:
+        for i, result in original(*args, **kwargs):
+            exact_rows.append(i)
+            yield i, result
+
+    monkeypatch.setattr(_frames, "decide_rows", counting)
+    out = RULES.decide_frame(frame)
+    assert len(exact_rows) < len(cases)
+    _assert_same(out.to_arrow(), _expected(cases), exact_messages=False)
+
+
 def test_pandas_round_trip() -> None:
     pd = pytest.importorskip("pandas")
     cases = _sample()

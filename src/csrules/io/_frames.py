@@ -178,6 +178,37 @@ def decision_schema(
     return schema
 
 
+def _plain_type(pa: Any, typ: Any) -> Any:
+    """``typ`` with large, view and dictionary strings and lists as plain ones
+    (polars writes ``large_string`` and ``large_list``)."""
+    t = pa.types
+    if t.is_large_string(typ) or t.is_string_view(typ):
+        return pa.string()
+    if t.is_dictionary(typ):
+        return _plain_type(pa, typ.value_type)
+    if t.is_large_list(typ) or t.is_list_view(typ) or t.is_large_list_view(typ):
+        return pa.list_(_plain_type(pa, typ.value_type))
+    if t.is_list(typ):
+        return pa.list_(_plain_type(pa, typ.value_type))
+    if t.is_struct(typ):
+        return pa.struct([
+            pa.field(typ.field(i).name, _plain_type(pa, typ.field(i).type))
+            for i in range(typ.num_fields)
+        ])  # fmt: skip
+    return typ
+
+
+def _plain_table(pa: Any, table: pa.Table) -> pa.Table:
+    """The table with its case columns in plain Arrow types (``meta`` columns as given)."""
+    for i, field in enumerate(table.schema):
+        if _is_meta(field.name):
+            continue
+        plain = _plain_type(pa, field.type)
+        if plain != field.type:
+            table = table.set_column(i, field.name, table.column(i).cast(plain))
+    return table
+
+
 def _is_meta(name: str) -> bool:
     return name == "meta" or name.startswith("meta.")
 
@@ -668,6 +699,7 @@ def decide_arrow(
         input_schema=table.schema,
     )
     n = table.num_rows
+    table = _plain_table(pa, table)
     layout = _layout(ruleset, table, kind, tz)
     decided: list[Any] = []
     done = None
