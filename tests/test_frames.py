@@ -319,6 +319,8 @@ def test_pandas_round_trip() -> None:
     cases = _sample()
     frame = _table([_leaves(c) for c in cases], typed=True).to_pandas()
     assert isinstance(frame, pd.DataFrame)
+    for name in ("at", "order.placed_at"):
+        frame[name] = frame[name].astype("datetime64[ns, UTC]")  # as older pandas reads times
     out = csrules.decide_frame(frame, "b2c")
     assert isinstance(out, pd.DataFrame)
     assert out["error.code"].isna().tolist() == [True, True, False]

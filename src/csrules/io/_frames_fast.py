@@ -99,13 +99,24 @@ def _types_fit(pa: Any, table: Any) -> bool:
         elif name in _FLAGS or name.startswith("request.condition."):
             ok = t.is_boolean(typ)
         elif name in _TIMES:
-            ok = t.is_timestamp(typ) and typ.tz is not None and typ.unit in ("s", "ms", "us")
+            ok = t.is_timestamp(typ) and typ.tz is not None and _whole_micros(pa, column)
         elif name in _MONEY:
             ok = t.is_decimal(typ) and typ.scale <= 2
         else:  # order.lines
             ok = t.is_list(typ) and t.is_struct(typ.value_type) and _line_type_fits(pa, typ)
         if not ok:
             return False
+    return True
+
+
+def _whole_micros(pa: Any, column: Any) -> bool:
+    """Whether a timestamp column holds whole microseconds (pandas writes nanoseconds)."""
+    if column.type.unit != "ns":
+        return True
+    try:
+        column.cast(pa.timestamp("us", tz=column.type.tz))
+    except pa.ArrowInvalid:
+        return False
     return True
 
 
