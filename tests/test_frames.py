@@ -446,3 +446,14 @@ def test_typed_returns_equal_decide_lines(data: Any) -> None:
     ]
     table = _table([_leaves(c) for c in cases], typed=True)
     _assert_same(decide_arrow(RULES, table), _expected(cases), exact_messages=False)
+
+
+def test_times_out_of_any_range_are_row_errors() -> None:
+    """A timestamp beyond what Python holds is the row's invalid_value, not a crash."""
+    rows = [_leaves(c) for c in _sample()[:2]]
+    table = _table(rows, typed=False)
+    at = pa.array([2**62, 0], pa.timestamp("us", tz="UTC"))
+    table = table.set_column(table.column_names.index("at"), "at", at)
+    out = decide_arrow(RULES, table)
+    assert out.column("error.code").to_pylist() == ["invalid_value", "invalid_value"]
+    assert "out of range" in out.column("error.message")[0].as_py()

@@ -317,8 +317,11 @@ def _column_values(pa: Any, name: str, array: Any, label: str | None, tz: str | 
                     "an aware timestamp column, or tz= naming the zone of its naive times",
                 )
             zone = _zone(tz)
-            return [None if v is None else _iso(v.replace(tzinfo=zone)) for v in array.to_pylist()]
-        return [None if v is None else _iso(v) for v in array.to_pylist()]
+            return [
+                v if v is None or isinstance(v, str) else _iso(v.replace(tzinfo=zone))
+                for v in _times(array)
+            ]
+        return [v if v is None or isinstance(v, str) else _iso(v) for v in _times(array)]
     if pat.is_decimal(typ):
         return [None if v is None else format(v, "f") for v in array.to_pylist()]
     if pat.is_string(typ) or pat.is_large_string(typ):
@@ -336,6 +339,22 @@ def _column_values(pa: Any, name: str, array: Any, label: str | None, tz: str | 
     if pat.is_list(typ) or pat.is_large_list(typ) or pat.is_struct(typ):
         return [_plain(v) for v in array.to_pylist()]
     return [_plain(v) for v in array.to_pylist()]
+
+
+def _times(array: Any) -> list[Any]:
+    """A timestamp column's values; one Python cannot hold (beyond year 9999)
+    as a text the codec refuses, naming the raw value."""
+    try:
+        return list(array.to_pylist())
+    except (OverflowError, ValueError):
+        out: list[Any] = []
+        raw = array.cast("int64").to_pylist()
+        for i, value in enumerate(raw):
+            try:
+                out.append(array[i].as_py())
+            except (OverflowError, ValueError):
+                out.append(f"{value} {array.type.unit} since 1970-01-01 (out of range)")
+        return out
 
 
 def _flags(values: list[Any]) -> list[Any]:

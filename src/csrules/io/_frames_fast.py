@@ -202,7 +202,10 @@ def decide_fast(
     c = _Columns(pa, table)
     kind_column = pa.array(kinds, pa.string())
     ok = _np(pc.fill_null(pc.equal(kind_column, "return"), False)).copy()
-    ok &= _checks(pa, pc, c)
+    try:
+        ok &= _checks(pa, pc, c)
+    except (pa.ArrowInvalid, OverflowError):  # a value beyond a cast: the line path says
+        return none
     rows = np.flatnonzero(ok)
     if rows.size == 0:
         return none
