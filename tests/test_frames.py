@@ -457,3 +457,15 @@ def test_times_out_of_any_range_are_row_errors() -> None:
     out = decide_arrow(RULES, table)
     assert out.column("error.code").to_pylist() == ["invalid_value", "invalid_value"]
     assert "out of range" in out.column("error.message")[0].as_py()
+
+
+def test_bytes_that_are_not_utf8_are_invalid_encoding() -> None:
+    """A binary column is read as UTF-8 text; a cell that is not is the row's invalid_encoding."""
+    rows = [_leaves(c) for c in _sample()[:2]]
+    table = _table(rows, typed=False)
+    ids = pa.array([b"ok", b"\xff\xfe"], pa.binary())
+    table = table.set_column(table.column_names.index("id"), "id", ids)
+    out = decide_arrow(RULES, table).to_pylist()
+    assert (out[0]["id"], out[0]["error.code"]) == ("ok", None)
+    assert out[1]["error.code"] == "invalid_encoding"
+    assert "id: not UTF-8" in out[1]["error.message"]

@@ -334,6 +334,8 @@ def _column_values(pa: Any, name: str, array: Any, label: str | None, tz: str | 
         return values
     if pat.is_date(typ):
         return [None if v is None else v.isoformat() for v in array.to_pylist()]
+    if pat.is_binary(typ) or pat.is_large_binary(typ):
+        return [None if v is None else _text_of(name, v) for v in array.to_pylist()]
     if pat.is_dictionary(typ):
         return _column_values(pa, name, array.cast(typ.value_type), label, tz)
     if pat.is_list(typ) or pat.is_large_list(typ) or pat.is_struct(typ):
@@ -521,7 +523,29 @@ def _case(columns: Sequence[_Column], row: int) -> dict[str, Any]:
     return case
 
 
+class _Undecodable:
+    """A cell of a binary column that is not UTF-8."""
+
+    __slots__ = ("message",)
+
+    def __init__(self, message: str) -> None:
+        self.message = message
+
+
+class _EncodingError(Exception):
+    """A cell that is not UTF-8 met while writing the line."""
+
+
+def _text_of(name: str, value: bytes) -> str | _Undecodable:
+    try:
+        return value.decode("utf-8")
+    except UnicodeDecodeError as err:
+        return _Undecodable(f"{name}: not UTF-8 (byte offset {err.start}): {value[:40]!r}")
+
+
 def _default(value: object) -> Any:
+    if isinstance(value, _Undecodable):
+        raise _EncodingError(value.message)
     if isinstance(value, _Fragment):
         return orjson.Fragment(value.text.encode("utf-8", "surrogatepass"))
     if isinstance(value, decimal.Decimal):
@@ -533,7 +557,10 @@ def _line(case: Mapping[str, Any]) -> str | None:
     """The JSON text of a case, or ``None`` when a text cell is not JSON."""
     try:
         return orjson.dumps(case, default=_default).decode("utf-8")
-    except orjson.JSONEncodeError:
+    except orjson.JSONEncodeError as err:
+        cause = err.__cause__ or err.__context__
+        if isinstance(cause, _EncodingError):
+            raise cause from None
         return None
 
 
@@ -594,11 +621,15 @@ def decide_rows(
         case = _case(plan.columns, i)
         number = first_row + row
         problem = _fragment_problem(case)
-        line = None if problem is not None else _line(case)
+        code = "invalid_json"
+        try:
+            line = None if problem is not None else _line(case)
+        except _EncodingError as err:
+            line, code, problem = None, "invalid_encoding", str(err)
         if line is None:
             case_id = case.get("id") if isinstance(case.get("id"), str) else None
             message = problem or "a value that cannot be written as JSON"
-            yield i, error_to_json(case_id, number, "invalid_json", message)
+            yield i, error_to_json(case_id, number, code, message)
             continue
         result, _ = decide_line(
             line,
