@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import re
 from decimal import Decimal
 from typing import Any
 
@@ -103,8 +104,13 @@ def broken(draw: st.DrawFn, case: dict[str, Any]) -> dict[str, Any]:
         ]))  # fmt: skip
         case[section][key] = draw(st.sampled_from(values))
     elif what == "line" and case["kind"] == "return":
-        line = case["order"]["lines"][0]
-        line["unit_price"] = draw(st.sampled_from(["-1.00", "1.005", "abc", "0"]))
+        line = case["order"]["lines"][draw(st.integers(0, len(case["order"]["lines"]) - 1))]
+        key, value = draw(st.sampled_from([
+            ("unit_price", "-1.00"), ("unit_price", "1.005"), ("unit_price", "abc"),
+            ("unit_price", "0"), ("quantity", 0), ("quantity", -3), ("sku", ""),
+            ("category", ""), ("category", "fresh"),
+        ]))  # fmt: skip
+        line[key] = value
     return case
 
 
@@ -136,10 +142,7 @@ def _typed_lines(values: list[Any]) -> list[Any]:
     if not all(v is None or isinstance(v, list) for v in values):
         return values
     prices = [line.get("unit_price") for lines in values if lines for line in lines]
-    if not all(
-        isinstance(p, str) and p.replace(".", "", 1).isdigit() and len(p.partition(".")[2]) == 2
-        for p in prices
-    ):
+    if not all(isinstance(p, str) and re.fullmatch(r"-?[0-9]+\.[0-9]{2}", p) for p in prices):
         return values
     return [
         None
