@@ -39,8 +39,6 @@ __all__ = ["decide_arrow", "decide_frame", "decision_schema"]
 
 #: The zone output times are written in (the contract writes +08:00).
 ZONE: Final = "Asia/Shanghai"
-#: Output columns before the decision's.
-HEAD: Final = ("id", "row", "kind")
 _KIND_ORDER: Final = ("return", "complaint", "promotion", "price_adjustment")
 _FLAT_LINE: Final = re.compile(r"^order\.lines\.(\d+)\.([A-Za-z_][A-Za-z0-9_]*)$")
 
@@ -407,7 +405,6 @@ class _Plan:
     """How the rows of a table become JSON case lines."""
 
     columns: tuple[_Column, ...]
-    ids: list[Any]
 
 
 @attrs.frozen
@@ -490,8 +487,7 @@ def _plan(layout: _Layout, table: pa.Table, tz: str | None) -> _Plan:
         columns.append(_Column(name, path, _column_values(pa, name, array, label, tz)))
     if layout.fill_kind is not None:
         columns.append(_Column("kind", ("kind",), [layout.fill_kind] * n))
-    ids = next((c.values for c in columns if c.name == "id"), [None] * n)
-    return _Plan(tuple(columns), ids)
+    return _Plan(tuple(columns))
 
 
 def _case(columns: Sequence[_Column], row: int) -> dict[str, Any]:
