@@ -172,7 +172,7 @@ class TestDecideOnSpark:
         per partition in file order."""
         import pyarrow.parquet as pq
 
-        from csrules.io._frames import decision_schema
+        from csrules.io import decision_schema
 
         rules = csrules.ruleset("b2c")
         table = pq.read_table(cases[kind])
@@ -211,7 +211,7 @@ class TestDecideOnSpark:
         """On one partition the whole output, row numbers included, is decide_frame's."""
         import pyarrow.parquet as pq
 
-        from csrules.io._frames import decision_schema
+        from csrules.io import decision_schema
 
         rules = csrules.ruleset("b2c")
         schema = decision_schema(rules, "promotion")
@@ -241,7 +241,7 @@ class TestDecideOnSpark:
         executors pickled and decides as it does locally, which differs from b2c."""
         import pyarrow.parquet as pq
 
-        from csrules.io._frames import decision_schema
+        from csrules.io import decision_schema
 
         mine = csrules.ruleset("taobao").with_name("my-shop")
         schema = decision_schema(mine, "return")

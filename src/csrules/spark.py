@@ -107,7 +107,7 @@ def decide(
     _require_pyspark()
     from pyspark.sql import DataFrame as SparkDataFrame
 
-    from csrules.io._frames import decision_schema
+    from csrules.io import decision_schema
 
     if not isinstance(df, SparkDataFrame):
         raise ArgumentTypeError("df", df, "a pyspark.sql.DataFrame")
@@ -118,14 +118,34 @@ def decide(
         shipped = ruleset
     else:
         shipped = pickle.dumps(rules, protocol=pickle.HIGHEST_PROTOCOL)
-    schema = spark_arrow_schema(decision_schema(rules, kind))
+    input_schema = _arrow_input_schema(df)
+    schema = spark_arrow_schema(decision_schema(rules, kind, input_schema=input_schema))
     # mapInArrow resolves its input columns by name, and Spark reads a dot in a
     # name as a struct field: hand it plain positional names, renamed back on
     # the executor to the contract's dotted paths
     names = tuple(df.columns)
     plain = df.toDF(*(f"_c{i}" for i in range(len(names))))
-    fn = functools.partial(_decide_partition, shipped, kind, tz, names)
+    fn = functools.partial(_decide_partition, shipped, kind, tz, names, schema)
     return plain.mapInArrow(fn, _spark_schema(schema))
+
+
+def _arrow_input_schema(df: DataFrame) -> pa.Schema:
+    """The Arrow schema of the batches the executors get, as far as it converts
+    (:func:`~csrules.io.decision_schema` reads it for the ``meta.*`` columns)."""
+    import pyarrow as pa
+    from pyspark.sql.pandas.types import to_arrow_type
+
+    fields = []
+    for field in df.schema.fields:
+        try:
+            try:  # pyspark 4 asks for the zone of timestamps
+                arrow = to_arrow_type(field.dataType, timezone="UTC")
+            except TypeError:  # pyspark 3.5 writes them in UTC
+                arrow = to_arrow_type(field.dataType)
+        except Exception:  # a type Arrow cannot take is not a meta column
+            continue
+        fields.append(pa.field(field.name, arrow))
+    return pa.schema(fields)
 
 
 def _spark_schema(schema: pa.Schema) -> Any:
@@ -180,16 +200,16 @@ def _decide_partition(
     kind: str,
     tz: str | None,
     names: tuple[str, ...],
+    schema: pa.Schema,
     batches: Iterator[pa.RecordBatch],
 ) -> Iterator[pa.RecordBatch]:
     """Decide the Arrow batches of one partition (runs on an executor)."""
     import pyarrow as pa
     from pyspark import TaskContext
 
-    from csrules.io._frames import decide_arrow, decision_schema
+    from csrules.io import decide_arrow
 
     rules = _worker_ruleset(shipped)
-    schema = spark_arrow_schema(decision_schema(rules, kind))
     context = TaskContext.get()
     partition = context.partitionId() if context is not None else 0
     next_row = partition * PARTITION_ROWS + 1
