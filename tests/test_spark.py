@@ -126,7 +126,8 @@ def spark() -> Iterator[Any]:
 
 @pytest.fixture(scope="module")
 def cases(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
-    """Generated Parquet files: 5,000 returns, 300 promotions, 300 price adjustments."""
+    """Generated Parquet files: 5,000 returns, 300 promotions, 300 price adjustments, and
+    another 500 returns."""
     _need("pyarrow")
     generate = _generate()
     out = tmp_path_factory.mktemp("spark-cases")
@@ -135,10 +136,11 @@ def cases(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
         ("return", 5000, 21),
         ("promotion", 300, 22),
         ("price_adjustment", 300, 23),
+        ("return-small", 500, 24),
     ):
         path = out / f"{kind}.parquet"
         status = generate.main(
-            [str(path), "--kind", kind, "--rows", str(rows), "--seed", str(seed),
+            [str(path), "--kind", kind.split("-")[0], "--rows", str(rows), "--seed", str(seed),
              "--chunk-rows", "1000", "--no-progress"],
             out=open(os.devnull, "w"),  # noqa: SIM115
             err=sys.stderr,
@@ -204,6 +206,13 @@ class TestDecideOnSpark:
         assert sorted(blocks) == list(range(partitions))
         for block in blocks.values():
             assert block == list(range(1, len(block) + 1))
+        # ... which is monotonically_increasing_id() + 1 of the same DataFrame
+        from pyspark.sql import functions as F  # noqa: N812
+
+        ids = df.select("id", F.monotonically_increasing_id().alias("mid")).collect()
+        assert {r["id"]: r["mid"] + 1 for r in ids} == dict(
+            zip(numbered["id"].to_pylist(), rows, strict=True)
+        )
 
     def test_one_partition_numbers_rows_as_decide_frame(
         self, spark: Any, cases: dict[str, Path], tmp_path: Path
@@ -222,18 +231,6 @@ class TestDecideOnSpark:
         assert got["row"].to_pylist() == list(range(1, local.num_rows + 1))
         assert got.equals(local.select(schema.names).cast(schema))
 
-    def test_rows_are_monotonically_increasing_id_plus_one(
-        self, spark: Any, cases: dict[str, Path]
-    ) -> None:
-        """row is monotonically_increasing_id() + 1 of the same DataFrame."""
-        from pyspark.sql import functions as F  # noqa: N812
-
-        df = spark.read.parquet(str(cases["return"]))
-        ids = df.select("id", F.monotonically_increasing_id().alias("mid")).collect()
-        rows = csrules_spark.decide(df, kind="return").select("id", "row").collect()
-        assert len(ids) == len(rows) == 5000
-        assert {r["id"]: r["mid"] + 1 for r in ids} == {r["id"]: r["row"] for r in rows}
-
     def test_a_rule_set_of_ones_own_is_shipped_pickled(
         self, spark: Any, cases: dict[str, Path], tmp_path: Path
     ) -> None:
@@ -245,10 +242,10 @@ class TestDecideOnSpark:
 
         mine = csrules.ruleset("taobao").with_name("my-shop")
         schema = decision_schema(mine, "return")
-        table = pq.read_table(cases["return"])
+        table = pq.read_table(cases["return-small"])
         local = _by_id(mine.decide_frame(table, kind="return"), schema)
         b2c = _by_id(csrules.ruleset("b2c").decide_frame(table, kind="return"), schema)
-        df = spark.read.parquet(str(cases["return"]))
+        df = spark.read.parquet(str(cases["return-small"]))
         got = _by_id(_spark_result(spark, csrules_spark.decide(df, mine, kind="return"),
                                    tmp_path / "o"), schema)
         assert got.equals(local)
@@ -268,7 +265,7 @@ class TestDecideOnSpark:
     def test_an_empty_dataframe_gives_an_empty_result(
         self, spark: Any, cases: dict[str, Path]
     ) -> None:
-        df = spark.read.parquet(str(cases["return"])).limit(0)
+        df = spark.read.parquet(str(cases["return-small"])).limit(0)
         out = csrules_spark.decide(df, kind="return")
         assert out.count() == 0
         assert "decision.freight_payer" in out.columns or any(

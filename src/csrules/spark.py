@@ -12,8 +12,9 @@ is rebuilt and compiled once per Python worker).
 
 Complaints are refused: escalation correlates every complaint of a
 customer, an order or a department in time order on one monitor, which a
-partitioned DataFrame cannot give. Decide them with ``csrules batch`` or
-``RuleSet.decide_frame`` and a monitor.
+partitioned DataFrame cannot give. Decide them on one machine with
+``csrules decide`` (or ``csrules batch``) or ``RuleSet.decide_frame`` and a
+monitor.
 
 Needs ``pip install 'csrules[spark]'`` (pyspark 3.5 or later, pyarrow) and a
 Java runtime Spark supports. See ``docs/spark.md``.
@@ -48,12 +49,12 @@ PARTITION_ROWS = 1 << 33
 
 _BUNDLED_NAMES = ("b2c", "taobao")
 
-COMPLAINTS_NOT_DISTRIBUTED = (
+_COMPLAINTS_NOT_DISTRIBUTED = (
     "kind 'complaint' is not decided on Spark: escalation correlates every complaint of a "
     "customer, an order or a department in time order on one monitor (B2C-8.7), and a "
     "partitioned DataFrame splits them across executors; expected 'return', 'promotion' or "
-    "'price_adjustment'. Decide complaints with `csrules batch` or with "
-    "RuleSet.decide_frame(..., monitor=...) on one machine, in received_at order"
+    "'price_adjustment'. Decide complaints on one machine, in received_at order, with "
+    "`csrules decide` or `csrules batch`, or with RuleSet.decide_frame(..., monitor=...)"
 )
 
 
@@ -103,7 +104,7 @@ def decide(
     if not isinstance(kind, str):
         raise ArgumentTypeError("kind", kind, "a kind of case name (a str)")
     if kind == "complaint":
-        raise StreamError(COMPLAINTS_NOT_DISTRIBUTED)
+        raise StreamError(_COMPLAINTS_NOT_DISTRIBUTED)
     _require_pyspark()
     from pyspark.sql import DataFrame as SparkDataFrame
 
@@ -119,7 +120,7 @@ def decide(
     else:
         shipped = pickle.dumps(rules, protocol=pickle.HIGHEST_PROTOCOL)
     input_schema = _arrow_input_schema(df)
-    schema = spark_arrow_schema(decision_schema(rules, kind, input_schema=input_schema))
+    schema = _spark_arrow_schema(decision_schema(rules, kind, input_schema=input_schema))
     # mapInArrow resolves its input columns by name, and Spark reads a dot in a
     # name as a struct field: hand it plain positional names, renamed back on
     # the executor to the contract's dotted paths
@@ -155,7 +156,7 @@ def _spark_schema(schema: pa.Schema) -> Any:
     return from_arrow_schema(schema)
 
 
-def spark_arrow_schema(schema: pa.Schema) -> pa.Schema:
+def _spark_arrow_schema(schema: pa.Schema) -> pa.Schema:
     """``schema`` with every timestamp in microseconds, the one unit Spark takes from Arrow.
 
     Decision times are whole seconds, so the cast loses nothing.
