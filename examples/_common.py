@@ -390,6 +390,9 @@ def decide_table(table: Any, policy: Policy, *, name: str, kinds: Sequence[str])
             file=sys.stderr,
         )
     keep.sort()  # time order, stable for equal times
+    unknown = sum(1 for _, i in keep if kind_of[i] not in KINDS)
+    if unknown:
+        print(f"note: {name}: left out {unknown} row(s) of no known kind", file=sys.stderr)
     rules = csrules.ruleset("b2c")
     decided: list[Decided] = []
     for kind in kinds:
@@ -415,7 +418,9 @@ def decide_source(
     decided: list[Decided] = []
     for path in source.paths:
         if path.suffix in LINE_SUFFIXES:
-            cases = by_time(c for c in read_cases(path) if c.get("kind") in kinds)
+            # every kind: a case of an unknown kind is decided too, as an error
+            every = set(kinds) >= set(KINDS)
+            cases = by_time(c for c in read_cases(path) if every or c.get("kind") in kinds)
             decided += decide(cases, policy)
         else:
             decided += decide_table(read_table(path), policy, name=path.name, kinds=kinds)
