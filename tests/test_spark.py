@@ -7,6 +7,7 @@ Skipped when pyspark is not installed, unless ``CSRULES_REQUIRE_SPARK=1``
 from __future__ import annotations
 
 import importlib.util
+import io
 import os
 import shutil
 import sys
@@ -142,7 +143,7 @@ def cases(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
         status = generate.main(
             [str(path), "--kind", kind.split("-")[0], "--rows", str(rows), "--seed", str(seed),
              "--chunk-rows", "1000", "--no-progress"],
-            out=open(os.devnull, "w"),  # noqa: SIM115
+            out=io.StringIO(),
             err=sys.stderr,
         )
         assert status == 0
