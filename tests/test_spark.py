@@ -259,6 +259,20 @@ class TestDecideOnSpark:
         with pytest.raises(RuleDefinitionError, match="'refund'"):
             csrules_spark.decide(df, kind="refund")
 
+    def test_a_naive_time_column_fails_the_job_unless_tz_says_its_zone(
+        self, spark: Any, tmp_path: Path
+    ) -> None:
+        """TIMESTAMP_NTZ `at`: the job fails with decide_arrow's message naming 'at'; with
+        tz the rows are decided (here: an error row, the case has no order)."""
+        df = spark.sql(
+            "SELECT 'R1' AS id, 'return' AS kind, TIMESTAMP_NTZ'2026-05-01 10:00:00' AS at"
+        )
+        with pytest.raises(Exception, match="'at' must be an aware timestamp column"):
+            csrules_spark.decide(df, kind="return").collect()
+        rows = csrules_spark.decide(df, kind="return", tz="Asia/Shanghai").collect()
+        assert [(r["id"], r["row"]) for r in rows] == [("R1", 1)]
+        assert rows[0]["error.code"] == "missing_field"
+
     def test_not_a_dataframe(self, spark: Any) -> None:
         with pytest.raises(ArgumentTypeError, match="'df'"):
             csrules_spark.decide([{"id": "a"}], kind="return")  # type: ignore[arg-type]

@@ -85,13 +85,15 @@ def decide(
             pickled) or a :class:`~csrules.RuleSet`.
         kind: the kind of every row: ``"return"``, ``"promotion"`` or
             ``"price_adjustment"``. Complaints are refused (see the module).
-        tz: the zone of naive time columns (as in ``decide_arrow``); ``None``
-            makes a naive time an error of its row.
+        tz: the zone of naive time columns (Spark's ``TIMESTAMP_NTZ``, ISO
+            strings without an offset), as in ``decide_arrow``.
 
     Returns:
-        A lazy DataFrame with :func:`csrules.io.decision_schema`: per input
-        row ``id``, ``row``, the ``decision.*`` columns, ``error.code`` and
-        ``error.message``. ``row`` is numbered per partition (see
+        A lazy DataFrame with :func:`csrules.io.decision_schema`'s columns:
+        per input row ``id``, ``row``, ``kind``, the ``decision.*`` columns,
+        ``error.code`` and ``error.message`` (a row that cannot be decided
+        gets the error ``csrules decide`` gives its JSON line), and the
+        input's ``meta.*`` columns. ``row`` is numbered per partition (see
         :data:`PARTITION_ROWS`), not consecutively across partitions.
 
     Raises:
@@ -100,6 +102,10 @@ def decide(
             no rule set.
         ArgumentTypeError: ``df`` is not a DataFrame or ``kind`` not a string.
         MissingDependencyError: pyspark (or pyarrow) is not installed.
+
+    A column ``decide_arrow`` refuses as a whole (a naive time column without
+    ``tz``, a floating-point money column) fails the Spark job when it runs:
+    its ``DomainValueError`` message, naming the column, is in Spark's error.
     """
     if not isinstance(kind, str):
         raise ArgumentTypeError("kind", kind, "a kind of case name (a str)")
