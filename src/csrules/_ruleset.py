@@ -50,6 +50,8 @@ if TYPE_CHECKING:
     from numpy.typing import NDArray
 
     from csrules.batch._ruleset import KindBatch
+    from csrules.rules._stream_rules import StreamRule
+    from csrules.stream import EscalationMonitor
 
 __all__ = ["FactSpec", "KindSpec", "RuleSet", "ruleset"]
 
@@ -736,8 +738,9 @@ class RuleSet:
     Raises:
         RuleDefinitionError: a rule reads an unknown fact or parameter, an
             explanation names nothing, an enum constant matches no member,
-            tables or derived facts read each other in a cycle, or a rule
-            breaks an invariant of its kind.
+            tables or derived facts read each other in a cycle, a rule
+            breaks an invariant of its kind, or a stream rule is declared
+            twice or reads a parameter the policy does not define.
 
     .. versionadded:: 0.2.0
     """
@@ -763,6 +766,14 @@ class RuleSet:
             _check_against_policy(kind, self.policy)
             kinds[name] = kind
         object.__setattr__(self, "kinds", kinds)
+        if self.stream_rules:
+            from csrules.rules._stream_rules import check_stream_rules
+
+            try:
+                check_stream_rules(self.stream_rules, self.policy)
+            except RuleDefinitionError as err:
+                msg = f"rule set {self.name!r}: {err}"
+                raise RuleDefinitionError(msg) from err
 
     def __reduce__(self) -> tuple[Any, ...]:
         return (RuleSet, (self.name, self.policy, dict(self.kinds), self.stream_rules))
@@ -956,6 +967,89 @@ class RuleSet:
             msg = f"table {t.name!r} has a rule {rule.id!r} already: give the new one another id="
             raise RuleDefinitionError(msg)
         return self._edited(kind, t, [rule if r.id == rule_id else r for r in t.rules])
+
+    # -- stream rules -------------------------------------------------------
+    def _stream_index(self, rule_id: str) -> int:
+        ids = [r.id for r in self.stream_rules]
+        if rule_id not in ids:
+            msg = f"rule set {self.name!r} has no stream rule {rule_id!r}: it has {ids}"
+            raise RuleDefinitionError(msg)
+        return ids.index(rule_id)
+
+    def _with_stream_rules(self, rules: Iterable[Any]) -> RuleSet:
+        return RuleSet(self.name, self.policy, self.kinds, tuple(rules))
+
+    def with_stream_rule(
+        self, rule: StreamRule, *, before: str | None = None, after: str | None = None
+    ) -> RuleSet:
+        """A new rule set with the stream rule ``rule``
+        (:class:`~csrules.rules.StreamRule`) added before or after the
+        stream rule with that id (at the end without either). Escalations
+        are listed in the order of the stream rules.
+
+        Raises:
+            RuleDefinitionError: a stream rule with ``rule.id`` exists
+                already, ``before``/``after`` names none, or both are given.
+        """
+        from csrules.rules._stream_rules import StreamRule
+
+        if not isinstance(rule, StreamRule):
+            raise ArgumentTypeError("rule", rule, "a StreamRule")
+        if any(r.id == rule.id for r in self.stream_rules):
+            msg = (
+                f"rule set {self.name!r} has a stream rule {rule.id!r} already: "
+                "give the new one another id, or use replacing_stream_rule"
+            )
+            raise RuleDefinitionError(msg)
+        if before is not None and after is not None:
+            msg = "with_stream_rule: give before= or after=, not both"
+            raise RuleDefinitionError(msg)
+        rules = list(self.stream_rules)
+        if before is not None:
+            rules.insert(self._stream_index(before), rule)
+        elif after is not None:
+            rules.insert(self._stream_index(after) + 1, rule)
+        else:
+            rules.append(rule)
+        return self._with_stream_rules(rules)
+
+    def without_stream_rule(self, rule_id: str) -> RuleSet:
+        """A new rule set without the stream rule ``rule_id`` (with none left,
+        ``csrules decide --rules`` decides complaints one by one).
+
+        Raises:
+            RuleDefinitionError: no stream rule has that id.
+        """
+        index = self._stream_index(rule_id)
+        return self._with_stream_rules(r for i, r in enumerate(self.stream_rules) if i != index)
+
+    def replacing_stream_rule(self, rule_id: str, rule: StreamRule) -> RuleSet:
+        """A new rule set with the stream rule ``rule_id`` replaced by ``rule``
+        (in its place).
+
+        Raises:
+            RuleDefinitionError: no stream rule has the id ``rule_id``, or
+                another one has ``rule.id`` already.
+        """
+        from csrules.rules._stream_rules import StreamRule
+
+        if not isinstance(rule, StreamRule):
+            raise ArgumentTypeError("rule", rule, "a StreamRule")
+        index = self._stream_index(rule_id)
+        if rule.id != rule_id and any(r.id == rule.id for r in self.stream_rules):
+            msg = f"rule set {self.name!r} has a stream rule {rule.id!r} already"
+            raise RuleDefinitionError(msg)
+        return self._with_stream_rules(
+            rule if i == index else r for i, r in enumerate(self.stream_rules)
+        )
+
+    def monitor(self, **options: Any) -> EscalationMonitor:
+        """An :class:`~csrules.stream.EscalationMonitor` running this rule
+        set's stream rules and policy (``options``: ``backend=``,
+        ``related_limit=``, ``policy=``), as ``EscalationMonitor(ruleset=self)``."""
+        from csrules.stream import EscalationMonitor
+
+        return EscalationMonitor(ruleset=self, **options)
 
 
 # ---------------------------------------------------------------- bundled rule sets
