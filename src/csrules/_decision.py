@@ -482,24 +482,11 @@ def _same_result(a: TableResult, b: TableResult) -> bool:
 # their definition (recompiled on loading) and other policies by value; the
 # parameter set is resolved again from the policy on loading.
 
-_BUNDLED_MODULES = (
-    "csrules.rules.returns",
-    "csrules.rules.complaints",
-    "csrules.rules.promotions",
-)
-_bundled_tables: dict[int, tuple[Table, str, str]] = {}
-
 
 def _table_ref(table: Table) -> tuple[Any, ...]:
-    if not _bundled_tables:
-        for module_name in _BUNDLED_MODULES:
-            module = importlib.import_module(module_name)
-            for attr, value in vars(module).items():
-                if isinstance(value, Table):
-                    _bundled_tables[id(value)] = (value, module_name, attr)
-    found = _bundled_tables.get(id(table))
-    if found is not None and found[0] is table:
-        return ("bundled", found[1], found[2])
+    origin = table._origin
+    if origin is not None:
+        return ("bundled", *origin)
     return (
         "table",
         table.name,

@@ -104,20 +104,8 @@ def decide(
     .. versionadded:: 0.1.0
     .. versionchanged:: 0.2.0 ``ruleset=`` and ``facts=``.
     """
-    if ruleset is not None:
-        from csrules._ruleset import ruleset as find
-
-        chosen = find(ruleset)
-        policy = chosen.policy if policy is None else policy_argument(policy)
-        kind = chosen.kinds.get(case.kind) if hasattr(case, "kind") else None
-        if kind is not None and isinstance(case, ReturnCase):
-            from csrules.rules.returns import decide_return as _decide_return
-
-            return _decide_return(
-                case.order, case.request, at=case.at, policy=policy, case_id=case.id,
-                ruleset=chosen, facts=facts,
-            )  # fmt: skip
-    policy = policy_argument(policy)
+    if ruleset is None or policy is not None:
+        policy = policy_argument(policy)  # else the rule set's, chosen by decide_*
     if monitor is not None:
         from csrules.stream import EscalationMonitor
 
@@ -127,7 +115,13 @@ def decide(
             _same_stream_rules(monitor, ruleset)
     if isinstance(case, ReturnCase):
         return decide_return(
-            case.order, case.request, at=case.at, policy=policy, case_id=case.id, facts=facts
+            case.order,
+            case.request,
+            at=case.at,
+            policy=policy,
+            case_id=case.id,
+            ruleset=ruleset,
+            facts=facts,
         )
     if isinstance(case, ComplaintCase):
         if monitor is None:

@@ -26,7 +26,8 @@ from typing import TYPE_CHECKING, Any, Final
 
 import attrs
 
-from csrules._decision import Decision, params_in_force
+from csrules._decision import Decision, params_in_force, policy_argument
+from csrules._domain import check_tables
 from csrules.exceptions import ArgumentTypeError, RuleDefinitionError
 from csrules.policy import ParameterSet, Policy, default_policy, load_policy
 from csrules.rules._expr import (
@@ -53,12 +54,14 @@ if TYPE_CHECKING:
     from csrules.rules._stream_rules import StreamRule
     from csrules.stream import EscalationMonitor
 
-__all__ = ["FactSpec", "KindSpec", "RuleSet", "ruleset"]
+__all__ = ["FactSpec", "KindSpec", "RuleSet", "kind_and_policy", "ruleset"]
 
 _NAME = re.compile(r"^[a-z][a-z0-9_]*$")
 _PATH = re.compile(r"^[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*(\[\])?)*$")
 _FIELD = re.compile(r"\{([a-z][a-z0-9_]*)\}")
 _SCALAR_TYPES: Final = (bool, int, str, dt.date, dt.datetime, object)
+#: How many swapped-table kinds :meth:`KindSpec.with_tables` keeps on a kind.
+_SWAPPED_KEPT: Final = 16
 
 
 def _fact_type(value: object) -> object:
@@ -224,6 +227,29 @@ class KindSpec:
                     found = self._cache["single"] = CompiledKind(self)
         result: CompiledKind = found
         return result
+
+    def with_tables(self, tables: Sequence[Table]) -> KindSpec:
+        """This kind with ``tables`` instead of its own (the legacy ``tables=``
+        argument of the ``decide_*`` functions).
+
+        The kinds made are kept on this kind for the last
+        :data:`_SWAPPED_KEPT` table tuples (matched table by table, by
+        identity), so repeated calls with the same tables compile once.
+        """
+        tables = tuple(tables)
+        with self._lock:
+            kept: list[tuple[tuple[Table, ...], KindSpec]] = self._cache.setdefault("swapped", [])
+            for key, found in kept:
+                if len(key) == len(tables) and all(
+                    a is b for a, b in zip(key, tables, strict=True)
+                ):
+                    return found
+        swapped = self.evolve(tables=tables)
+        with self._lock:
+            if len(kept) >= _SWAPPED_KEPT:
+                del kept[0]
+            kept.append((tables, swapped))
+        return swapped
 
     def evolve(self, **changes: Any) -> KindSpec:
         """A new kind with ``changes`` (checked again)."""
@@ -935,21 +961,7 @@ class RuleSet:
         if any(r.id == rule.id for r in t.rules):
             msg = f"table {table!r} has a rule {rule.id!r} already: give the new one another id="
             raise RuleDefinitionError(msg)
-        if before is not None and after is not None:
-            msg = "with_rule: give before= or after=, not both"
-            raise RuleDefinitionError(msg)
-        ids = [r.id for r in t.rules]
-        anchor = before if before is not None else after
-        if anchor is not None and anchor not in ids:
-            msg = f"table {table!r} has no rule {anchor!r}"
-            raise RuleDefinitionError(msg)
-        rules = list(t.rules)
-        if before is not None:
-            rules.insert(ids.index(before), rule)
-        elif after is not None:
-            rules.insert(ids.index(after) + 1, rule)
-        else:
-            rules.append(rule)
+        rules = _placed(t.rules, rule, before, after, f"table {table!r} has no rule")
         return self._edited(kind, t, rules)
 
     def without_rule(self, rule_id: str) -> RuleSet:
@@ -1001,17 +1013,8 @@ class RuleSet:
                 "give the new one another id, or use replacing_stream_rule"
             )
             raise RuleDefinitionError(msg)
-        if before is not None and after is not None:
-            msg = "with_stream_rule: give before= or after=, not both"
-            raise RuleDefinitionError(msg)
-        rules = list(self.stream_rules)
-        if before is not None:
-            rules.insert(self._stream_index(before), rule)
-        elif after is not None:
-            rules.insert(self._stream_index(after) + 1, rule)
-        else:
-            rules.append(rule)
-        return self._with_stream_rules(rules)
+        missing = f"rule set {self.name!r} has no stream rule"
+        return self._with_stream_rules(_placed(self.stream_rules, rule, before, after, missing))
 
     def without_stream_rule(self, rule_id: str) -> RuleSet:
         """A new rule set without the stream rule ``rule_id`` (with none left,
@@ -1050,6 +1053,59 @@ class RuleSet:
         from csrules.stream import EscalationMonitor
 
         return EscalationMonitor(ruleset=self, **options)
+
+
+def _placed(
+    rules: Sequence[Any], rule: Any, before: str | None, after: str | None, missing: str
+) -> list[Any]:
+    """``rules`` with ``rule`` inserted before or after the one with that id
+    (at the end without either); ``missing`` starts the error for an
+    unknown id."""
+    if before is not None and after is not None:
+        msg = "give before= or after=, not both"
+        raise RuleDefinitionError(msg)
+    ids = [r.id for r in rules]
+    anchor = before if before is not None else after
+    placed = list(rules)
+    if anchor is None:
+        placed.append(rule)
+        return placed
+    if anchor not in ids:
+        msg = f"{missing} {anchor!r}: it has {ids}"
+        raise RuleDefinitionError(msg)
+    placed.insert(ids.index(anchor) + (after is not None), rule)
+    return placed
+
+
+def kind_and_policy(
+    name: str,
+    bundled: KindSpec,
+    policy: Policy | None,
+    ruleset: RuleSet | str | None,
+    tables: Sequence[Table] | None,
+    count: int,
+) -> tuple[KindSpec, Policy]:
+    """The kind and policy a ``decide_*`` call uses, from its arguments.
+
+    Without ``ruleset`` and ``tables``: ``bundled`` (the kind as its module
+    declares it) under ``policy`` (the bundled B2C policy for ``None``).
+    Otherwise the kind ``name`` of the rule set (``"b2c"`` by default), with
+    ``tables`` (``count`` of them) swapped in if given, under ``policy`` or
+    the rule set's.
+
+    Raises:
+        ArgumentTypeError: ``policy`` is not a :class:`Policy`, or ``tables``
+            is not a tuple of ``count`` tables.
+        RuleDefinitionError: the rule set has no kind ``name``.
+    """
+    if ruleset is None and tables is None:
+        return bundled, policy_argument(policy)
+    chosen = _find_ruleset(ruleset if ruleset is not None else "b2c")
+    kind = chosen.kind(name)
+    if tables is not None:
+        check_tables("tables", tables, count)
+        kind = kind.with_tables(tables)
+    return kind, chosen.policy if policy is None else policy_argument(policy)
 
 
 # ---------------------------------------------------------------- bundled rule sets
@@ -1117,3 +1173,7 @@ def ruleset(name: str | RuleSet = "b2c") -> RuleSet:
         msg = f"rule set {name!r}: {attr!r} in {module_name!r} is not a RuleSet"
         raise RuleDefinitionError(msg)
     return value
+
+
+# The function under another name, for kind_and_policy (whose argument hides it).
+_find_ruleset = ruleset

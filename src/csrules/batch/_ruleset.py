@@ -12,7 +12,6 @@ becoming fact columns of the tables after it.
 from __future__ import annotations
 
 import datetime as dt
-import decimal
 import enum
 from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Any, Final
@@ -22,7 +21,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from csrules._decision import params_in_force
-from csrules.batch._encode import Kind, facts_frame, to_python
+from csrules.batch._encode import Kind, facts_frame, scalar_kind_of_type, to_python
 from csrules.batch._vector import BatchResult, VectorTable, compile_table
 from csrules.exceptions import ArgumentTypeError, DomainValueError, RuleDefinitionError
 from csrules.policy import Policy
@@ -88,32 +87,14 @@ class KindBatch:
 # ---------------------------------------------------------------- encodings of declared facts
 
 
-def _kind_of_type(t: object) -> Kind | type[enum.Enum] | None:
-    if isinstance(t, type):
-        if issubclass(t, enum.Enum):
-            return t
-        if issubclass(t, bool):
-            return "bool"
-        if issubclass(t, int):
-            return "int"
-        if issubclass(t, decimal.Decimal):
-            return "money"
-        if issubclass(t, dt.datetime):
-            return "datetime"
-        if issubclass(t, dt.date):
-            return "date"
-        if issubclass(t, dt.time):
-            return "time"
-    return None
-
-
 def column_kinds(kind: KindSpec) -> dict[str, Kind | type[enum.Enum]]:
     """The column encodings of a kind's declared dates and times (for
     :func:`~csrules.batch.facts_frame`'s ``kinds=``, so that a batch where a
     date is always ``None`` still gets a date column)."""
     found: dict[str, Kind | type[enum.Enum]] = {}
     for spec in kind.facts:
-        encoding = _kind_of_type(spec.type)
+        t = spec.type
+        encoding = scalar_kind_of_type(t) if isinstance(t, type) else None
         if encoding in ("date", "datetime", "time", "money"):
             found[spec.name] = encoding
     return found

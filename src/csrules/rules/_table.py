@@ -80,6 +80,15 @@ class Rule:
     zh: str
     id: str = attrs.field(default="")
     silent: bool = False
+    # What output code derives from the rule (its parsed templates, texts
+    # filled in for given values); never pickled.
+    _cache: dict[Any, Any] = attrs.field(init=False, factory=dict, repr=False)
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (
+            Rule,
+            (self.clause, self.when, dict(self.then), self.en, self.zh, self.id, self.silent),
+        )
 
     def __attrs_post_init__(self) -> None:
         if not _CLAUSE.match(self.clause):
@@ -266,6 +275,11 @@ class Table:
     _batch: list[VectorTable] = attrs.field(init=False, eq=False, repr=False, hash=False)
     _params_of: Mapping[Rule, frozenset[str]] = attrs.field(
         init=False, eq=False, repr=False, hash=False
+    )
+    # (module, attribute) of a table the library ships (see mark_bundled): a
+    # trace pickles it by that reference.
+    _origin: tuple[str, str] | None = attrs.field(
+        init=False, default=None, eq=False, repr=False, hash=False
     )
 
     def __attrs_post_init__(self) -> None:
@@ -547,3 +561,11 @@ class Table:
             )
             for r in self.rules
         ]
+
+
+def mark_bundled(namespace: Mapping[str, object], module: str) -> None:
+    """Record the module and attribute of each table in ``namespace`` (a
+    bundled rules module's globals), so traces pickle them by reference."""
+    for attr, value in namespace.items():
+        if isinstance(value, Table) and value._origin is None:
+            object.__setattr__(value, "_origin", (module, attr))
