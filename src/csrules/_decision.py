@@ -13,6 +13,7 @@ from typing import Any, Literal, TypeAlias
 import attrs
 import pendulum
 
+from csrules._calendar import ESTIMATES
 from csrules._domain import Department
 from csrules.exceptions import ArgumentTypeError
 from csrules.policy import ParameterSet, Policy, default_policy
@@ -452,11 +453,15 @@ def make_trace(
 ) -> Trace:
     """Assemble a :class:`Trace` from table results.
 
-    ``dates`` are the dates the decision computed or relied on; if any lies
-    in a year the calendar only estimates, the trace is marked estimated.
+    The trace is estimated when the working-day functions touched a year
+    without official holiday data since the decision began (see
+    :class:`~csrules._calendar.EstimateProbe`), or when one of ``dates``
+    lies in such a year.
     """
-    estimated = False
+    estimated = ESTIMATES.estimated
     for d in dates:
+        if estimated:
+            break
         if d is not None and policy.calendar.is_estimated(d):
             estimated = True
             break

@@ -16,6 +16,7 @@ its definition and compiles again on first use.
 from __future__ import annotations
 
 import datetime as dt
+import decimal
 import enum
 import importlib
 import re
@@ -26,6 +27,7 @@ from typing import TYPE_CHECKING, Any, Final
 
 import attrs
 
+from csrules._calendar import ESTIMATES
 from csrules._decision import Decision, params_in_force, policy_argument
 from csrules._domain import check_tables
 from csrules.exceptions import ArgumentTypeError, RuleDefinitionError
@@ -42,6 +44,7 @@ from csrules.rules._expr import (
     In,
     IsNone,
     Not,
+    Param,
     lift,
 )
 from csrules.rules._pysource import SourceCompiler
@@ -434,6 +437,122 @@ def _check_against_policy(kind: KindSpec, policy: Policy) -> None:
                 raise RuleDefinitionError(msg)
 
 
+# ---------------------------------------------------------------- value types
+
+_PARAMETER_KINDS: Final = {
+    "money": "number",
+    "decimal": "number",
+    "int": "number",
+    "bool": "bool",
+    "str": "str",
+    "time": "time",
+}
+
+
+def _kind_of_type(t: object) -> object:
+    """What values of type ``t`` compare with: ``"bool"``, ``"number"``
+    (int and Decimal), ``"date"``, ``"datetime"``, ``"time"``, ``"str"``, an
+    enum class, or ``None`` (anything: ``object``, tuples, unknown types)."""
+    if not isinstance(t, type):
+        return None
+    if issubclass(t, enum.Enum):
+        return t
+    if issubclass(t, bool):
+        return "bool"
+    if issubclass(t, int | decimal.Decimal):
+        return "number"
+    if issubclass(t, dt.datetime):
+        return "datetime"
+    if issubclass(t, dt.date):
+        return "date"
+    if issubclass(t, dt.time):
+        return "time"
+    if issubclass(t, str):
+        return "str"
+    return None
+
+
+def _describe(kind: object) -> str:
+    if isinstance(kind, type):
+        return f"a {kind.__name__}"
+    return {"number": "a number"}.get(str(kind), f"a {kind}")
+
+
+def check_value_types(
+    expr: Expr, types: Mapping[str, Any], policy: Policy, where: str
+) -> None:
+    """Refuse a comparison whose two sides can never be alike: a fact or a
+    parameter compared with a constant, fact or parameter of another type (a
+    date fact with an int, a money fact with a str, an enum fact with another
+    enum's member).
+
+    Raises:
+        RuleDefinitionError: naming ``where`` (table and rule), the
+            comparison and both types.
+    """
+
+    def side(node: Expr) -> tuple[object, str] | None:
+        if isinstance(node, Fact):
+            kind = _kind_of_type(types.get(node.name, object))
+            return (kind, f"the fact {node.name!r}") if kind is not None else None
+        if isinstance(node, Param):
+            parameter = policy.parameters.get(node.name)
+            kind = None if parameter is None else _PARAMETER_KINDS.get(parameter.type)
+            return (kind, f"the parameter {node.name!r}") if kind is not None else None
+        if isinstance(node, Const) and node.value is not None:
+            kind = _kind_of_type(type(node.value))
+            return (kind, repr(node.value)) if kind is not None else None
+        return None
+
+    def clash(a: Expr, b: Expr, what: str) -> None:
+        left, right = side(a), side(b)
+        if left is None or right is None or left[0] == right[0]:
+            return
+        if isinstance(a, Const) and isinstance(b, Const):
+            return
+        msg = (
+            f"{where}: {what} compares {left[1]} ({_describe(left[0])}) with "
+            f"{right[1]} ({_describe(right[0])}), which is never alike"
+        )
+        raise RuleDefinitionError(msg)
+
+    def walk(node: Expr) -> None:
+        if isinstance(node, Compare):
+            clash(node.left, node.right, f"`{node.render()}`")
+        elif isinstance(node, In):
+            for value in node.values:
+                clash(node.item, Const(value), f"`{node.render()}`")
+        for child in _children(node):
+            walk(child)
+
+    walk(expr)
+
+
+def _children(node: Expr) -> tuple[Expr, ...]:
+    if isinstance(node, All | AnyOf):
+        return tuple(node.items)
+    if isinstance(node, Compare | Arith):
+        return (node.left, node.right)
+    if isinstance(node, Not | IsNone | In):
+        return (node.item,)
+    if isinstance(node, Call):
+        return tuple(node.args)
+    return ()
+
+
+def _check_types(kind: KindSpec, policy: Policy) -> None:
+    types: dict[str, Any] = {f.name: f.type for f in kind.facts}
+    for table in kind.tables:
+        for rule in table.rules:
+            where = f"table {table.name!r}, rule {rule.id!r}"
+            check_value_types(rule.when, types, policy, where)
+            for value in rule.then.values():
+                check_value_types(value, types, policy, where)
+    for spec in kind.facts:
+        if spec.derive is not None:
+            check_value_types(spec.derive, types, policy, f"kind {kind.name!r}, fact {spec.name!r}")
+
+
 # ---------------------------------------------------------------- enum constants
 
 
@@ -566,6 +685,7 @@ class CompiledKind:
         check = self.check
         if check is not None:
             check(*roots)
+        ESTIMATES.estimated = False  # the working-day functions set it (read by make_trace)
         facts, resolved, params = self.build(*roots, extra, policy)
         calendar = policy.calendar
         results: dict[str, TableResult] = {}
@@ -790,6 +910,7 @@ class RuleSet:
             if any(a is not b for a, b in zip(tables, kind.tables, strict=True)):
                 kind = kind.evolve(tables=tables)
             _check_against_policy(kind, self.policy)
+            _check_types(kind, self.policy)
             kinds[name] = kind
         object.__setattr__(self, "kinds", kinds)
         if self.stream_rules:

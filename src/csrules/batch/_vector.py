@@ -23,6 +23,7 @@ kernels (:mod:`csrules.batch._kernels`).
 
 from __future__ import annotations
 
+import datetime as dt
 import enum
 import itertools
 from collections.abc import Mapping, Sequence
@@ -84,6 +85,8 @@ __all__ = ["VECTORISED_FUNCTIONS", "BatchResult", "VectorTable", "compile_table"
 #: function is computed row by row from its scalar implementation.
 VECTORISED_FUNCTIONS: Final = frozenset(f.name for f in FUNCTIONS.values() if f.vectorised)
 _MISSING: Final = object()
+_EPOCH_ORDINAL: Final = dt.date(1970, 1, 1).toordinal()
+_A_COVERED_ORDINAL: Final = _EPOCH_ORDINAL  # any: the rows it stands in for are null
 # ---------------------------------------------------------------- compilation
 
 
@@ -162,6 +165,10 @@ class _Compiler(ExprVisitor[Fn]):
         if found is not None:
             return found
         compute = super().visit(expr)
+        if _touches_holidays(expr):
+            tracked = _tracked(key, compute)
+            self.nodes[key] = tracked
+            return tracked
 
         def cached(env: Env, _key: object = key, _compute: Fn = compute) -> object:
             cache = env.cache
@@ -207,10 +214,14 @@ class _Compiler(ExprVisitor[Fn]):
 
     def all(self, expr: All) -> Fn:
         items = [self.visit(i) for i in expr.items]
+        if _touches_holidays(expr):
+            return lambda env: _boolop_live(True, items, env)
         return lambda env: _boolop(True, items, env)
 
     def any(self, expr: AnyOf) -> Fn:
         items = [self.visit(i) for i in expr.items]
+        if _touches_holidays(expr):
+            return lambda env: _boolop_live(False, items, env)
         return lambda env: _boolop(False, items, env)
 
     def not_(self, expr: Not) -> Fn:
@@ -246,7 +257,144 @@ class _Compiler(ExprVisitor[Fn]):
         args = [self.visit(a) for a in expr.args]
         function = FUNCTIONS[expr.function]
         kernel, where = kernel_of(expr.function), self.where
-        return lambda env: kernel(function, [a(env) for a in args], env, where)
+        if not function.holidays:
+            return lambda env: kernel(function, [a(env) for a in args], env, where)
+
+        def counted(env: Env) -> object:
+            values = [a(env) for a in args]
+            result = kernel(function, values, env, where)
+            env.note_estimated(_estimated_rows(env, values[0] if values else None, result))
+            return result
+
+        return counted
+
+
+# ---------------------------------------------------------------- estimated rows
+#
+# A single decision is estimated when its working-day arithmetic (the
+# registered functions with ``holidays=True``) touched a year without official
+# holiday data. The single-case code evaluates conditions lazily (``and``,
+# ``or``, the first rule that matches) and only the fired rules' outcomes; a
+# batch computes every expression for every row. So a batch notes, per row,
+# what the single-case code would have touched: Env.live holds the rows an
+# expression is evaluated for there, and a sub-expression that holds
+# working-day calls keeps in its cache entry the rows it touched (relative
+# to its own evaluation), noted again for the live rows at each use.
+
+
+def _touches_holidays(expr: Expr) -> bool:
+    """Whether ``expr`` calls a function that reads holiday data."""
+    if isinstance(expr, Call) and FUNCTIONS[expr.function].holidays:
+        return True
+    return any(_touches_holidays(child) for child in _children(expr))
+
+
+def _children(expr: Expr) -> tuple[Expr, ...]:
+    if isinstance(expr, All | AnyOf):
+        return tuple(expr.items)
+    if isinstance(expr, Compare | Arith):
+        return (expr.left, expr.right)
+    if isinstance(expr, Not | IsNone):
+        return (expr.item,)
+    if isinstance(expr, In):
+        return (expr.item,)
+    if isinstance(expr, Call):
+        return tuple(expr.args)
+    return ()
+
+
+def _tracked(key: object, compute: Fn) -> Fn:
+    """A cached column function that notes its working-day rows at every use."""
+
+    def tracked(env: Env) -> object:
+        cache = env.cache
+        entry = cache.get(key)
+        if entry is None:
+            live, estimated = env.live, env.estimated
+            env.live = env.estimated = None
+            try:
+                value = compute(env)
+                touched = env.estimated
+            finally:
+                env.live, env.estimated = live, estimated
+            if isinstance(value, np.ndarray):  # a condition's rows
+                value = Vec(value, "bool", null=None)
+            entry = cache[key] = (value, touched)
+        value, touched = entry  # type: ignore[misc]
+        if touched is not None:
+            env.note_estimated(touched)
+        return value
+
+    return tracked
+
+
+def _years(ordinals: NDArray[np.int64]) -> NDArray[np.int64]:
+    days = (ordinals - _EPOCH_ORDINAL).astype("datetime64[D]")
+    return days.astype("datetime64[Y]").astype(np.int64) + 1970
+
+
+def _estimated_rows(env: Env, start: object, result: object) -> NDArray[np.bool_] | bool:
+    """The rows where working days from ``start`` to ``result`` cross a year
+    the calendar only estimates."""
+    calendar = env.calendar
+    if not isinstance(calendar, WorkCalendar):
+        return False
+    if not isinstance(start, Vec) and not isinstance(result, Vec):
+        if not isinstance(start, dt.date) or not isinstance(result, dt.date):
+            return False
+        return calendar.is_estimated_between(start, result)
+    n = env.n
+    null = np.zeros(n, dtype=bool)
+    ends: list[NDArray[np.int64]] = []
+    for value in (start, result):
+        if isinstance(value, Vec):
+            vec_null = value.null()
+            if vec_null is not None:
+                null |= vec_null
+            ends.append(np.asarray(value.data, dtype=np.int64))
+        elif isinstance(value, dt.date):
+            ends.append(np.full(n, value.toordinal(), dtype=np.int64))
+        else:
+            return False
+    first = np.where(null, _A_COVERED_ORDINAL, ends[0])
+    last = np.where(null, _A_COVERED_ORDINAL, ends[1])
+    low, high = _years(np.minimum(first, last)), _years(np.maximum(first, last))
+    covered = np.fromiter(calendar.covered_years(), dtype=np.int64)
+    flags = ~np.isin(low, covered) | ~np.isin(high, covered)
+    for row in np.flatnonzero((high - low >= 2) & ~flags):  # rare: spans of years
+        flags[row] = any(
+            year not in calendar.covered_years() for year in range(low[row], high[row] + 1)
+        )
+    flags &= ~null
+    return flags
+
+
+def _boolop_live(is_all: bool, items: Sequence[Fn], env: Env) -> object:
+    """:func:`_boolop` for items holding working-day calls: each item is live
+    only on the rows the single-case ``and`` / ``or`` would evaluate it for."""
+    outer = env.live
+    masks: list[NDArray[np.bool_]] = []
+    try:
+        for item in items:
+            truth = truth_of(item(env))
+            if isinstance(truth, bool):
+                if truth != is_all:
+                    return truth
+                continue
+            masks.append(truth)
+            going_on = truth if is_all else ~truth
+            env.live = going_on if env.live is None else env.live & going_on
+    finally:
+        env.live = outer
+    if not masks:
+        return is_all
+    if len(masks) == 1:
+        return masks[0]
+    combine = np.logical_and if is_all else np.logical_or
+    out = combine(masks[0], masks[1])
+    for mask in masks[2:]:
+        combine(out, mask, out=out)
+    return out
 
 
 def _boolop(is_all: bool, items: Sequence[Fn], env: Env) -> object:
@@ -408,8 +556,12 @@ class BatchResult:
         hits: for ``collect`` tables, the ``rows x rules`` matrix of the
             rules that fired; ``None`` otherwise.
         sets: for each outcome, the indices of the rules that set it.
+        estimated: the rows whose working-day arithmetic (as a single
+            decision would run it) touched a year without official holiday
+            data; ``None`` when no row's did.
 
     .. versionadded:: 0.1.0
+    .. versionchanged:: 0.2.0 ``estimated``.
     """
 
     table: Table
@@ -419,6 +571,7 @@ class BatchResult:
     enums: Mapping[str, type[enum.Enum]]
     hits: NDArray[np.bool_] | None
     sets: Mapping[str, tuple[int, ...]]
+    estimated: NDArray[np.bool_] | None = None
 
     def __len__(self) -> int:
         return int(self.rule_index.shape[0])
@@ -481,6 +634,8 @@ class VectorTable:
     _outputs: tuple[_Output, ...] = attrs.field(repr=False)
     _facts: frozenset[str] = attrs.field(repr=False)
     _params: frozenset[str] = attrs.field(repr=False)
+    # whether some rule calls a function that reads holiday data
+    _holidays: bool = attrs.field(default=False, repr=False)
 
     @property
     def name(self) -> str:
@@ -535,7 +690,10 @@ class VectorTable:
             np.zeros(n, dtype=acc_type) if policy is HitPolicy.UNIQUE else None
         )
         masks: list[NDArray[np.bool_] | bool] = []
+        lazy = self._holidays and policy is HitPolicy.FIRST
         for i, condition in enumerate(self._conditions):
+            if lazy:  # the single-case code stops at the first rule that matches
+                env.live = best == 0
             truth = truth_of(condition(env))
             weight = acc_type(count - i)
             if policy is not HitPolicy.FIRST:  # kept to report overlaps and build hits
@@ -552,6 +710,7 @@ class VectorTable:
             np.maximum(best, weighted, out=best)
             if matched is not None:
                 np.add(matched, truth, out=matched, casting="unsafe")
+        env.live = None
         rule_index = count - best.astype(np.intp)
         unmatched = best == 0
         rule_index[unmatched] = -1
@@ -604,6 +763,7 @@ class VectorTable:
             enums=enums,
             hits=hits,
             sets=sets,
+            estimated=env.estimated,
         )
 
     def _assemble(
@@ -616,7 +776,14 @@ class VectorTable:
         n = env.n
         # every rule's outcome is computed, so the encoding of the column
         # depends on the table, the parameters and the column types only
-        parts = [_value_of(part, env) for part in output.parts]
+        if self._holidays:  # each rule's outcome as if computed for its rows only
+            parts = []
+            for i, part in enumerate(output.parts):
+                env.live = rule_index == i if hits is None else hits[:, i]
+                parts.append(_value_of(part, env))
+            env.live = None
+        else:
+            parts = [_value_of(part, env) for part in output.parts]
         kind, enum_class, _ = _unify(parts)
         dtype = _dtype(kind, enum_class, parts)
         where = f"table {self.name!r}, outcome {output.name!r}"
@@ -687,4 +854,10 @@ def compile_table(table: Table) -> VectorTable:
     outputs = tuple(
         _Output(name, tuple(r.get(name, _MISSING) for r in per_rule)) for name in table.outputs
     )
-    return VectorTable(table, tuple(conditions), outputs, frozenset(facts), frozenset(params))
+    holidays = any(
+        _touches_holidays(rule.when) or any(_touches_holidays(lift(v)) for v in rule.then.values())
+        for rule in table.rules
+    ) or any(_touches_holidays(lift(v)) for v in table.defaults.values())
+    return VectorTable(
+        table, tuple(conditions), outputs, frozenset(facts), frozenset(params), holidays
+    )

@@ -441,14 +441,7 @@ def _promotion_decision(
     codes: tuple[str, ...] = duties.outputs["duty"]
     due: dict[str, dt.date | None] = dict(zip(codes, duties.outputs["due_on"], strict=True))
     last_ship_by = due.get("tell_ships_within_working_days")
-    trace = make_trace(
-        tuple(results.values()),
-        resolved,
-        policy,
-        # Only TB-0.1 counts working days; every other date is plain calendar
-        # days and so never an estimate.
-        (last_ship_by,),
-    )
+    trace = make_trace(tuple(results.values()), resolved, policy)
     return PromotionDecision(
         case_id=case_id,
         length_days=facts["length_days"],

@@ -925,12 +925,7 @@ def _return_decision(
     duties = results["return_duties"]
     outputs = action.outputs
     refund_due = refund.outputs["refund_due"]
-    dates: list[dt.date] = [] if refund_due is None else [refund_due]
-    signed = facts["signed_date"]
-    if signed is not None and params.get("no_reason_extend_past_holiday"):
-        # the moved last day of the no-reason window depends on working days
-        dates.append(signed + dt.timedelta(days=params["no_reason_return_days"]))
-    trace = make_trace(tuple(results.values()), resolved, policy, dates)
+    trace = make_trace(tuple(results.values()), resolved, policy)
     return ReturnDecision(
         case_id=case_id,
         action=outputs["action"],
