@@ -16,7 +16,6 @@ its definition and compiles again on first use.
 from __future__ import annotations
 
 import datetime as dt
-import decimal
 import enum
 import importlib
 import re
@@ -32,6 +31,7 @@ from csrules._decision import Decision, params_in_force, policy_argument
 from csrules._domain import check_tables
 from csrules.exceptions import ArgumentTypeError, RuleDefinitionError
 from csrules.policy import ParameterSet, Policy, default_policy, load_policy
+from csrules.rules._common import value_kind
 from csrules.rules._expr import (
     All,
     AnyOf,
@@ -439,6 +439,16 @@ def _check_against_policy(kind: KindSpec, policy: Policy) -> None:
 
 # ---------------------------------------------------------------- value types
 
+# value_kind's encodings, as what compares with what
+_COMPARABLE: Final = {
+    "bool": "bool",
+    "int": "number",
+    "money": "number",
+    "date": "date",
+    "datetime": "datetime",
+    "time": "time",
+    "str": "str",
+}
 _PARAMETER_KINDS: Final = {
     "money": "number",
     "decimal": "number",
@@ -455,21 +465,10 @@ def _kind_of_type(t: object) -> object:
     enum class, or ``None`` (anything: ``object``, tuples, unknown types)."""
     if not isinstance(t, type):
         return None
-    if issubclass(t, enum.Enum):
+    kind = value_kind(t)
+    if kind == "enum":
         return t
-    if issubclass(t, bool):
-        return "bool"
-    if issubclass(t, int | decimal.Decimal):
-        return "number"
-    if issubclass(t, dt.datetime):
-        return "datetime"
-    if issubclass(t, dt.date):
-        return "date"
-    if issubclass(t, dt.time):
-        return "time"
-    if issubclass(t, str):
-        return "str"
-    return None
+    return _COMPARABLE.get(kind)
 
 
 def _describe(kind: object) -> str:
@@ -522,22 +521,10 @@ def check_value_types(
         elif isinstance(node, In):
             for value in node.values:
                 clash(node.item, Const(value), f"`{node.render()}`")
-        for child in _children(node):
+        for child in node.children():
             walk(child)
 
     walk(expr)
-
-
-def _children(node: Expr) -> tuple[Expr, ...]:
-    if isinstance(node, All | AnyOf):
-        return tuple(node.items)
-    if isinstance(node, Compare | Arith):
-        return (node.left, node.right)
-    if isinstance(node, Not | IsNone | In):
-        return (node.item,)
-    if isinstance(node, Call):
-        return tuple(node.args)
-    return ()
 
 
 def _check_types(kind: KindSpec, policy: Policy) -> None:
@@ -885,8 +872,11 @@ class RuleSet:
         RuleDefinitionError: a rule reads an unknown fact or parameter, an
             explanation names nothing, an enum constant matches no member,
             tables or derived facts read each other in a cycle, a rule
-            breaks an invariant of its kind, or a stream rule is declared
-            twice or reads a parameter the policy does not define.
+            breaks an invariant of its kind, a fact or parameter is
+            compared with a value of another type (a date fact with an int,
+            a money fact with a str, an enum fact with another enum's
+            member), or a stream rule is declared twice or reads a parameter
+            the policy does not define.
 
     .. versionadded:: 0.2.0
     """

@@ -284,23 +284,7 @@ class _Compiler(ExprVisitor[Fn]):
 
 def _touches_holidays(expr: Expr) -> bool:
     """Whether ``expr`` calls a function that reads holiday data."""
-    if isinstance(expr, Call) and FUNCTIONS[expr.function].holidays:
-        return True
-    return any(_touches_holidays(child) for child in _children(expr))
-
-
-def _children(expr: Expr) -> tuple[Expr, ...]:
-    if isinstance(expr, All | AnyOf):
-        return tuple(expr.items)
-    if isinstance(expr, Compare | Arith):
-        return (expr.left, expr.right)
-    if isinstance(expr, Not | IsNone):
-        return (expr.item,)
-    if isinstance(expr, In):
-        return (expr.item,)
-    if isinstance(expr, Call):
-        return tuple(expr.args)
-    return ()
+    return any(isinstance(n, Call) and FUNCTIONS[n.function].holidays for n in expr.walk())
 
 
 def _tracked(key: object, compute: Fn) -> Fn:
@@ -333,6 +317,15 @@ def _years(ordinals: NDArray[np.int64]) -> NDArray[np.int64]:
     return days.astype("datetime64[Y]").astype(np.int64) + 1970
 
 
+def _covered_span(calendar: WorkCalendar) -> tuple[int, int] | None:
+    """The first and last ordinal of the calendar's covered years when they
+    are one run of years (a span between two covered dates is then covered)."""
+    years = sorted(calendar.covered_years())
+    if not years or years[-1] - years[0] + 1 != len(years):
+        return None
+    return dt.date(years[0], 1, 1).toordinal(), dt.date(years[-1], 12, 31).toordinal()
+
+
 def _estimated_rows(env: Env, start: object, result: object) -> NDArray[np.bool_] | bool:
     """The rows where working days from ``start`` to ``result`` cross a year
     the calendar only estimates."""
@@ -356,6 +349,13 @@ def _estimated_rows(env: Env, start: object, result: object) -> NDArray[np.bool_
             ends.append(np.full(n, value.toordinal(), dtype=np.int64))
         else:
             return False
+    span = _covered_span(calendar)
+    if span is not None:  # the covered years are one run: compare ordinals
+        lo, hi = span
+        a, b = ends
+        flags = (a < lo) | (a > hi) | (b < lo) | (b > hi)
+        flags &= ~null
+        return flags
     first = np.where(null, _A_COVERED_ORDINAL, ends[0])
     last = np.where(null, _A_COVERED_ORDINAL, ends[1])
     low, high = _years(np.minimum(first, last)), _years(np.maximum(first, last))
@@ -367,6 +367,19 @@ def _estimated_rows(env: Env, start: object, result: object) -> NDArray[np.bool_
         )
     flags &= ~null
     return flags
+
+
+def _combined(is_all: bool, masks: list[NDArray[np.bool_]]) -> object:
+    """The rows where all (``is_all``) or any of ``masks`` hold."""
+    if not masks:
+        return is_all
+    if len(masks) == 1:
+        return masks[0]
+    combine = np.logical_and if is_all else np.logical_or
+    out = combine(masks[0], masks[1])
+    for mask in masks[2:]:
+        combine(out, mask, out=out)
+    return out
 
 
 def _boolop_live(is_all: bool, items: Sequence[Fn], env: Env) -> object:
@@ -386,15 +399,7 @@ def _boolop_live(is_all: bool, items: Sequence[Fn], env: Env) -> object:
             env.live = going_on if env.live is None else env.live & going_on
     finally:
         env.live = outer
-    if not masks:
-        return is_all
-    if len(masks) == 1:
-        return masks[0]
-    combine = np.logical_and if is_all else np.logical_or
-    out = combine(masks[0], masks[1])
-    for mask in masks[2:]:
-        combine(out, mask, out=out)
-    return out
+    return _combined(is_all, masks)
 
 
 def _boolop(is_all: bool, items: Sequence[Fn], env: Env) -> object:
@@ -406,15 +411,7 @@ def _boolop(is_all: bool, items: Sequence[Fn], env: Env) -> object:
                 return truth
             continue
         masks.append(truth)
-    if not masks:
-        return is_all
-    if len(masks) == 1:
-        return masks[0]
-    combine = np.logical_and if is_all else np.logical_or
-    out = combine(masks[0], masks[1])
-    for mask in masks[2:]:
-        combine(out, mask, out=out)
-    return out
+    return _combined(is_all, masks)
 
 
 # ---------------------------------------------------------------- outcomes
@@ -519,10 +516,12 @@ def _scalar_row(values: Sequence[object], kind: Kind, dtype: Any, where: str) ->
 class _Computed:
     """An outcome computed from the case (not a constant)."""
 
-    __slots__ = ("compute",)
+    __slots__ = ("compute", "holidays")
 
-    def __init__(self, compute: Fn) -> None:
+    def __init__(self, compute: Fn, holidays: bool = False) -> None:
         self.compute = compute
+        # whether it calls a working-day function (see _estimated_rows)
+        self.holidays = holidays
 
 
 @attrs.frozen(eq=False)
@@ -634,8 +633,8 @@ class VectorTable:
     _outputs: tuple[_Output, ...] = attrs.field(repr=False)
     _facts: frozenset[str] = attrs.field(repr=False)
     _params: frozenset[str] = attrs.field(repr=False)
-    # whether some rule calls a function that reads holiday data
-    _holidays: bool = attrs.field(default=False, repr=False)
+    # per rule, whether its condition calls a function that reads holiday data
+    _holidays: tuple[bool, ...] = attrs.field(default=(), repr=False)
 
     @property
     def name(self) -> str:
@@ -690,9 +689,9 @@ class VectorTable:
             np.zeros(n, dtype=acc_type) if policy is HitPolicy.UNIQUE else None
         )
         masks: list[NDArray[np.bool_] | bool] = []
-        lazy = self._holidays and policy is HitPolicy.FIRST
+        lazy = self._holidays if policy is HitPolicy.FIRST else ()
         for i, condition in enumerate(self._conditions):
-            if lazy:  # the single-case code stops at the first rule that matches
+            if lazy and lazy[i]:  # the single-case code stops at the first rule that matches
                 env.live = best == 0
             truth = truth_of(condition(env))
             weight = acc_type(count - i)
@@ -776,14 +775,15 @@ class VectorTable:
         n = env.n
         # every rule's outcome is computed, so the encoding of the column
         # depends on the table, the parameters and the column types only
-        if self._holidays:  # each rule's outcome as if computed for its rows only
-            parts = []
-            for i, part in enumerate(output.parts):
+        parts = []
+        for i, part in enumerate(output.parts):
+            if isinstance(part, _Computed) and part.holidays:
+                # as if computed for the rows of its rule only
                 env.live = rule_index == i if hits is None else hits[:, i]
+                parts.append(part.compute(env))
+                env.live = None
+            else:
                 parts.append(_value_of(part, env))
-            env.live = None
-        else:
-            parts = [_value_of(part, env) for part in output.parts]
         kind, enum_class, _ = _unify(parts)
         dtype = _dtype(kind, enum_class, parts)
         where = f"table {self.name!r}, outcome {output.name!r}"
@@ -847,17 +847,16 @@ def compile_table(table: Table) -> VectorTable:
             if isinstance(expr, Const):
                 compiled[name] = expr.value
             else:
-                compiled[name] = _Computed(compiler.compile(expr, where))
+                compiled[name] = _Computed(
+                    compiler.compile(expr, where), holidays=_touches_holidays(expr)
+                )
         per_rule.append(compiled)
         facts |= rule.when.facts()
         params |= rule.when.params()
     outputs = tuple(
         _Output(name, tuple(r.get(name, _MISSING) for r in per_rule)) for name in table.outputs
     )
-    holidays = any(
-        _touches_holidays(rule.when) or any(_touches_holidays(lift(v)) for v in rule.then.values())
-        for rule in table.rules
-    ) or any(_touches_holidays(lift(v)) for v in table.defaults.values())
+    holidays = tuple(_touches_holidays(rule.when) for rule in table.rules)
     return VectorTable(
         table, tuple(conditions), outputs, frozenset(facts), frozenset(params), holidays
     )
