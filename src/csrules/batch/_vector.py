@@ -263,7 +263,8 @@ class _Compiler(ExprVisitor[Fn]):
         def counted(env: Env) -> object:
             values = [a(env) for a in args]
             result = kernel(function, values, env, where)
-            env.note_estimated(_estimated_rows(env, values[0] if values else None, result))
+            first = values[0] if values else None
+            env.note_estimated(_estimated_rows(env, first, result, forward=True))
             return result
 
         return counted
@@ -326,9 +327,12 @@ def _covered_span(calendar: WorkCalendar) -> tuple[int, int] | None:
     return dt.date(years[0], 1, 1).toordinal(), dt.date(years[-1], 12, 31).toordinal()
 
 
-def _estimated_rows(env: Env, start: object, result: object) -> NDArray[np.bool_] | bool:
+def _estimated_rows(
+    env: Env, start: object, result: object, *, forward: bool = False
+) -> NDArray[np.bool_] | bool:
     """The rows where working days from ``start`` to ``result`` cross a year
-    the calendar only estimates."""
+    the calendar only estimates (``forward``: ``result`` is never before
+    ``start``, as for the registered working-day functions)."""
     calendar = env.calendar
     if not isinstance(calendar, WorkCalendar):
         return False
@@ -353,8 +357,9 @@ def _estimated_rows(env: Env, start: object, result: object) -> NDArray[np.bool_
     if span is not None:  # the covered years are one run: compare ordinals
         lo, hi = span
         a, b = ends
-        flags = (a < lo) | (a > hi) | (b < lo) | (b > hi)
-        flags &= ~null
+        flags = (a < lo) | (b > hi) if forward else (a < lo) | (a > hi) | (b < lo) | (b > hi)
+        if null.any():
+            flags &= ~null
         return flags
     first = np.where(null, _A_COVERED_ORDINAL, ends[0])
     last = np.where(null, _A_COVERED_ORDINAL, ends[1])
@@ -382,26 +387,6 @@ def _combined(is_all: bool, masks: list[NDArray[np.bool_]]) -> object:
     return out
 
 
-def _boolop_live(is_all: bool, items: Sequence[Fn], env: Env) -> object:
-    """:func:`_boolop` for items holding working-day calls: each item is live
-    only on the rows the single-case ``and`` / ``or`` would evaluate it for."""
-    outer = env.live
-    masks: list[NDArray[np.bool_]] = []
-    try:
-        for item in items:
-            truth = truth_of(item(env))
-            if isinstance(truth, bool):
-                if truth != is_all:
-                    return truth
-                continue
-            masks.append(truth)
-            going_on = truth if is_all else ~truth
-            env.live = going_on if env.live is None else env.live & going_on
-    finally:
-        env.live = outer
-    return _combined(is_all, masks)
-
-
 def _boolop(is_all: bool, items: Sequence[Fn], env: Env) -> object:
     masks: list[NDArray[np.bool_]] = []
     for item in items:
@@ -412,6 +397,40 @@ def _boolop(is_all: bool, items: Sequence[Fn], env: Env) -> object:
             continue
         masks.append(truth)
     return _combined(is_all, masks)
+
+
+def _boolop_live(is_all: bool, items: Sequence[Fn], env: Env) -> object:
+    """:func:`_boolop` for items holding working-day calls: what an item's
+    calls touched counts only on the rows the single-case ``and`` / ``or``
+    would evaluate it for (the earlier items held / did not hold)."""
+    masks: list[NDArray[np.bool_]] = []
+    for item in items:
+        value, touched = _touched_by(item, env)
+        truth = truth_of(value)
+        if touched is not None:
+            if masks:
+                going_on = masks if is_all else [~m for m in masks]
+                touched = touched & _combined(True, going_on)  # type: ignore[operator]
+            env.note_estimated(touched)
+        if isinstance(truth, bool):
+            if truth != is_all:  # False in an "and", True in an "or" decides every row
+                return truth
+            continue
+        masks.append(truth)
+    return _combined(is_all, masks)
+
+
+def _touched_by(compute: Fn, env: Env) -> tuple[Any, NDArray[np.bool_] | None]:
+    """``compute``'s truth (or value, for an outcome) and the rows its
+    working-day calls touched, evaluated as for every row."""
+    live, estimated = env.live, env.estimated
+    env.live = env.estimated = None
+    try:
+        value = compute(env)
+        touched = env.estimated
+    finally:
+        env.live, env.estimated = live, estimated
+    return value, touched
 
 
 # ---------------------------------------------------------------- outcomes
@@ -692,8 +711,14 @@ class VectorTable:
         lazy = self._holidays if policy is HitPolicy.FIRST else ()
         for i, condition in enumerate(self._conditions):
             if lazy and lazy[i]:  # the single-case code stops at the first rule that matches
-                env.live = best == 0
-            truth = truth_of(condition(env))
+                value, touched = _touched_by(condition, env)
+                if touched is not None:
+                    env.live = best == 0
+                    env.note_estimated(touched)
+                    env.live = None
+                truth = truth_of(value)
+            else:
+                truth = truth_of(condition(env))
             weight = acc_type(count - i)
             if policy is not HitPolicy.FIRST:  # kept to report overlaps and build hits
                 masks.append(truth)
@@ -709,7 +734,6 @@ class VectorTable:
             np.maximum(best, weighted, out=best)
             if matched is not None:
                 np.add(matched, truth, out=matched, casting="unsafe")
-        env.live = None
         rule_index = count - best.astype(np.intp)
         unmatched = best == 0
         rule_index[unmatched] = -1
@@ -779,9 +803,12 @@ class VectorTable:
         for i, part in enumerate(output.parts):
             if isinstance(part, _Computed) and part.holidays:
                 # as if computed for the rows of its rule only
-                env.live = rule_index == i if hits is None else hits[:, i]
-                parts.append(part.compute(env))
-                env.live = None
+                value, touched = _touched_by(part.compute, env)
+                if touched is not None:
+                    env.live = rule_index == i if hits is None else hits[:, i]
+                    env.note_estimated(touched)
+                    env.live = None
+                parts.append(value)
             else:
                 parts.append(_value_of(part, env))
         kind, enum_class, _ = _unify(parts)
