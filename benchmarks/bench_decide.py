@@ -1,7 +1,7 @@
 """Time single decisions: a full return decision from domain objects, and each rule table.
 
 Run: ``python benchmarks/bench_decide.py [--repeat 5] [--number 20000]``.
-Prints microseconds per call (best of the repeats) for:
+Prints microseconds per call (the median of the repeats) for:
 
 - a full return decision (action, approvals, freight, refund date, duties,
   with trace) from ready domain objects, for a few typical requests;
@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import json
 import platform
+import statistics
 import timeit
 from collections.abc import Callable
 from decimal import Decimal
@@ -41,7 +42,7 @@ EXAMPLES = Path(__file__).resolve().parent.parent / "examples" / "cases.jsonl"
 
 def _time(func: Callable[[], object], number: int, repeat: int) -> float:
     func()  # warm caches (parameters by date, calendar years)
-    return min(timeit.repeat(func, number=number, repeat=repeat)) / number * 1e6
+    return statistics.median(timeit.repeat(func, number=number, repeat=repeat)) / number * 1e6
 
 
 def _order(status: str) -> Order:
@@ -70,7 +71,7 @@ def main() -> None:
     ok = Condition(True, True, True, True, True, True)
     print(
         f"csrules decision benchmark — {platform.python_implementation()} "
-        f"{platform.python_version()}, {platform.machine()}, best of {r} × {n} calls\n"
+        f"{platform.python_version()}, {platform.machine()}, median of {r} × {n} calls\n"
     )
 
     print("Full return decision from domain objects (with trace):")

@@ -33,9 +33,17 @@ CASE_LINES = [
 
 
 def _clear() -> None:
-    _decisions._PARAMETERS.clear()
-    _decisions._TEMPLATES.clear()
-    _decisions._EXPLAINED.clear()
+    """Empty what decision_to_json keeps: on the bundled rules and the parameter sets."""
+    from csrules.policy import default_policy
+
+    for name in ("b2c", "taobao"):
+        rules = csrules.ruleset(name)
+        for _, table in rules.tables():
+            for rule in table.rules:
+                rule._cache.clear()
+        for policy in (rules.policy, default_policy()):
+            for params in policy._by_date.values():
+                params._encoded.clear()
 
 
 def _plain(decision: csrules.Decision, lang: csrules.Lang) -> dict[str, Any]:
@@ -115,7 +123,7 @@ class TestDecisionCaches:
         for i in range(100):
             variant = FiredRule(f.table, f.rule, f.outputs, {**f.facts, name: i}, f.params)
             assert _decisions._explain(variant, "en") == variant.explanation("en")
-            assert len(_decisions._EXPLAINED) <= 8
+            assert len(f.rule._cache) <= 8
 
     @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
     @given(st.lists(cases(), min_size=1, max_size=4))

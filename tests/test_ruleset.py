@@ -58,8 +58,10 @@ def _assert_batch_matches(
     columns = facts_frame(records, kinds=column_kinds(kind))
     batch = rs.decide_columns("return", columns)
     assert len(batch) == len(cases)
-    for case, x, got in zip(cases, extra, batch.records(), strict=True):
+    estimated = batch.estimated
+    for case, x, got, flag in zip(cases, extra, batch.records(), estimated, strict=True):
         decision = decide(case, ruleset=rs, facts=x)
+        assert bool(flag) == decision.estimated
         assert got["action"] == decision.action
         assert got["eligible"] == decision.eligible
         assert got["approvals"] == decision.approvals
@@ -375,8 +377,9 @@ class TestPromotionKinds:
         kind = rs.kind("promotion")
         records = input_records(kind, [(c.promotion, c.at) for c in cases])
         batch = rs.decide_columns("promotion", facts_frame(records, kinds=column_kinds(kind)))
-        for case, got in zip(cases, batch.records(), strict=True):
+        for case, got, flag in zip(cases, batch.records(), batch.estimated, strict=True):
             decision = decide(case, ruleset=rs)
+            assert bool(flag) == decision.estimated
             assert got["remind_days_before"] == decision.remind_days_before
             assert got["remind_on"] == decision.remind_on
             assert got["size"] == decision.size
@@ -487,3 +490,79 @@ NONE = attrs.evolve(_b2c, stream_rules=())
     ) -> None:
         """No stream rules: complaints are decided one by one."""
         assert self._run("streamshop:NONE", tmp_path, monkeypatch) == [False, False, False]
+
+
+class TestTypeChecks:
+    """A comparison that can never be true because its sides differ in type is refused."""
+
+    @staticmethod
+    def _with(condition: Any) -> RuleSet:
+        return csrules.ruleset("b2c").with_rule(
+            "freight_payer",
+            Rule(
+                "SHOP-1",
+                condition,
+                {"freight_payer": FreightPayer.MERCHANT},
+                en="x",
+                zh="x",
+                id="typed",
+            ),
+            before="not_shipped",
+        )
+
+    @pytest.mark.parametrize(
+        ("condition", "message"),
+        [
+            (fact("signed_date") > 7, r"the fact 'signed_date' \(a date\) with 7 \(a number\)"),
+            (
+                fact("paid") == "yes",
+                r"the fact 'paid' \(a bool\) with 'yes' \(a str\)",
+            ),
+            (
+                fact("payment_method") == OrderStatus.SIGNED,
+                r"the fact 'payment_method' \(a PaymentMethod\) with <OrderStatus.SIGNED",
+            ),
+            (
+                fact("signed_date").isin(["2026-01-01"]),
+                r"the fact 'signed_date' \(a date\) with '2026-01-01' \(a str\)",
+            ),
+            (
+                param("no_reason_return_days") == "7",
+                r"the parameter 'no_reason_return_days' \(a number\) with '7'",
+            ),
+            (
+                fact("signed_date") == fact("paid"),
+                r"the fact 'signed_date' \(a date\) with the fact 'paid' \(a bool\)",
+            ),
+        ],
+    )
+    def test_a_mismatch_names_table_rule_and_types(self, condition: Any, message: str) -> None:
+        with pytest.raises(RuleDefinitionError, match=message) as caught:
+            self._with(condition)
+        assert "table 'freight_payer', rule 'typed'" in str(caught.value)
+
+    def test_a_money_fact_against_a_string(self) -> None:
+        kind = csrules.ruleset("b2c").kind("promotion")
+        money = next(f.name for f in kind.facts if f.type.__name__ == "Decimal")
+        table = kind.tables[0]
+        rule = Rule("SHOP-2", fact(money) > "100", {}, en="x", zh="x", id="money")
+        with pytest.raises(RuleDefinitionError, match=rf"'{money}' \(a number\) with '100'"):
+            csrules.ruleset("b2c").with_rule(table.name, rule)
+
+    def test_alike_types_pass(self) -> None:
+        """Numbers with numbers (int and Decimal), dates with dates, None with anything."""
+        import datetime as dt
+        from decimal import Decimal
+
+        shop = self._with(
+            (fact("signed_date") > dt.date(2026, 1, 1))
+            & (fact("signed_date") != None)  # noqa: E711
+            & (param("no_reason_return_days") > Decimal(3))
+            & (fact("payment_method") == PaymentMethod.COD)
+            & (fact("payment_method") == "cod")
+        )
+        assert "typed" in [r.id for r in shop.kind("return").table("freight_payer").rules]
+
+    def test_a_derived_fact_is_checked_too(self) -> None:
+        with pytest.raises(RuleDefinitionError, match=r"kind 'return', fact 'odd'.*a date"):
+            csrules.ruleset("b2c").with_fact("odd", bool, derive=fact("signed_date") == 3)

@@ -15,7 +15,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from csrules import Complaint, Topic
-from csrules.exceptions import RuleDefinitionError, StreamError
+from csrules.exceptions import ArgumentTypeError, RuleDefinitionError, StreamError
 from csrules.policy import default_policy
 from csrules.rules import StreamCount, StreamRule, fact
 from csrules.rules.complaints import QUALITY_TOPICS, STREAM_RULES
@@ -328,3 +328,157 @@ class TestGeneratedRules:
             ]
             for c in later:
                 assert one.observe(c) == two.observe(c)
+
+
+# ------------------------------------------------------- stream rules of a rule set
+
+
+def _same_department_stream(n: int) -> list[Complaint]:
+    return [complaint(f"d{i}", "C1", T0.add(days=i), dept="operations") for i in range(n)]
+
+
+class TestRuleSetStreamRules:
+    """A rule set's stream rules are extended like its tables, and drive the monitor."""
+
+    def test_added_before_after_and_at_the_end(self) -> None:
+        import csrules
+
+        b2c = csrules.ruleset("b2c")
+        ids = [r.id for r in b2c.stream_rules]
+        shop = b2c.with_stream_rule(PRODUCT_COMPLAINTS)
+        assert [r.id for r in shop.stream_rules] == [*ids, "product_complaints"]
+        first = b2c.with_stream_rule(PRODUCT_COMPLAINTS, before=ids[0])
+        assert [r.id for r in first.stream_rules] == ["product_complaints", *ids]
+        second = b2c.with_stream_rule(PRODUCT_COMPLAINTS, after=ids[0])
+        assert [r.id for r in second.stream_rules] == [ids[0], "product_complaints", *ids[1:]]
+        assert [r.id for r in b2c.stream_rules] == ids  # the bundled one is unchanged
+        fewer = shop.without_stream_rule("same_staff")
+        assert [r.id for r in fewer.stream_rules] == [
+            "same_department",
+            "quality_reports",
+            "product_complaints",
+        ]
+        stricter = attrs.evolve(STREAM_RULES[0], threshold=3)
+        swapped = b2c.replacing_stream_rule("same_department", stricter)
+        assert swapped.stream_rules[0] is stricter
+        assert swapped.stream_rules[1:] == b2c.stream_rules[1:]
+        assert pickle.loads(pickle.dumps(swapped)).stream_rules[0].threshold == 3
+
+    def test_unknown_and_duplicate_ids_are_errors(self) -> None:
+        import csrules
+
+        b2c = csrules.ruleset("b2c")
+        with pytest.raises(RuleDefinitionError, match="stream rule 'same_staff' already"):
+            b2c.with_stream_rule(attrs.evolve(PRODUCT_COMPLAINTS, id="same_staff"))
+        with pytest.raises(RuleDefinitionError, match="no stream rule 'nope'"):
+            b2c.with_stream_rule(PRODUCT_COMPLAINTS, before="nope")
+        with pytest.raises(RuleDefinitionError, match="no stream rule 'nope'"):
+            b2c.with_stream_rule(PRODUCT_COMPLAINTS, after="nope")
+        with pytest.raises(RuleDefinitionError, match="not both"):
+            b2c.with_stream_rule(PRODUCT_COMPLAINTS, before="same_staff", after="same_staff")
+        with pytest.raises(RuleDefinitionError, match="no stream rule 'nope'"):
+            b2c.without_stream_rule("nope")
+        with pytest.raises(RuleDefinitionError, match="no stream rule 'nope'"):
+            b2c.replacing_stream_rule("nope", PRODUCT_COMPLAINTS)
+        with pytest.raises(RuleDefinitionError, match="'quality_reports' already"):
+            b2c.replacing_stream_rule(
+                "same_staff", attrs.evolve(PRODUCT_COMPLAINTS, id="quality_reports")
+            )
+        with pytest.raises(ArgumentTypeError):
+            b2c.with_stream_rule("same_staff")  # type: ignore[arg-type]
+
+    def test_a_rule_reading_an_unknown_parameter_is_refused_at_construction(self) -> None:
+        import csrules
+
+        with pytest.raises(RuleDefinitionError, match=r"'b2c'.*'mine'.*'sku_threshold'"):
+            csrules.ruleset("b2c").with_stream_rule(_rule(threshold="sku_threshold"))
+        with pytest.raises(RuleDefinitionError, match="declared twice"):
+            attrs.evolve(csrules.ruleset("b2c"), stream_rules=(*STREAM_RULES, STREAM_RULES[0]))
+
+    @pytest.mark.parametrize("backend", BACKENDS)
+    def test_the_monitor_runs_the_rule_sets_rules(self, backend: str) -> None:
+        """EscalationMonitor(ruleset=) follows an added, a replaced and a dropped rule."""
+        import csrules
+
+        b2c = csrules.ruleset("b2c")
+        shop = (
+            b2c.with_stream_rule(PRODUCT_COMPLAINTS)
+            .replacing_stream_rule("same_department", attrs.evolve(STREAM_RULES[0], threshold=3))
+            .without_stream_rule("quality_reports")
+        )
+        with EscalationMonitor(ruleset=shop, backend=backend) as monitor:  # type: ignore[arg-type]
+            assert monitor.ruleset is shop
+            assert monitor.policy is shop.policy
+            assert [r.id for r in monitor.rules] == [r.id for r in shop.stream_rules]
+            departments = [len(monitor.observe(c)) for c in _same_department_stream(4)]
+            # threshold 3: the 3rd and 4th complaints escalate, not the 2nd
+            assert departments == [0, 0, 1, 1]
+            quality = [
+                monitor.observe(
+                    complaint(f"q{i}", f"Q{i}", T0.add(hours=i), topic="product_defect",
+                              sku="S9", channel="email")
+                )
+                for i in range(6)
+            ]  # fmt: skip
+            assert all(found == () for found in quality)  # the quality rule was dropped
+            products = [
+                monitor.observe(complaint(f"p{i}", f"P{i}", T0.add(hours=i), sku="S1"))
+                for i in range(3)
+            ]
+            assert [len(x) for x in products] == [0, 0, 1]
+            assert products[2][0].reason == "product_complaints"
+            data = json.loads(json.dumps(monitor.snapshot()))
+        with EscalationMonitor.restore(data, ruleset=shop, backend=backend) as again:  # type: ignore[arg-type]
+            assert again.observe(complaint("p9", "P9", T0.add(hours=5), sku="S1"))[0].count == 4
+        with (
+            EscalationMonitor(ruleset=b2c, backend=backend) as bundled,  # type: ignore[arg-type]
+            EscalationMonitor(backend=backend) as default,  # type: ignore[arg-type]
+        ):
+            stream = _same_department_stream(3)
+            assert [len(bundled.observe(c)) for c in stream] == [0, 1, 1]
+            assert [len(default.observe(c)) for c in stream] == [0, 1, 1]
+
+    def test_monitor_arguments(self) -> None:
+        import csrules
+        from csrules.policy import load_policy
+
+        b2c = csrules.ruleset("b2c")
+        with pytest.raises(RuleDefinitionError, match="not both"):
+            EscalationMonitor(ruleset=b2c, rules=STREAM_RULES)
+        none = attrs.evolve(b2c, stream_rules=())
+        with pytest.raises(RuleDefinitionError, match="no stream rules"):
+            EscalationMonitor(ruleset=none)
+        taobao = csrules.ruleset("taobao")
+        with EscalationMonitor(ruleset="taobao") as monitor:
+            assert monitor.policy is taobao.policy
+            assert monitor.ruleset is taobao
+        other = load_policy("taobao")
+        with EscalationMonitor(other, ruleset=b2c) as monitor:  # policy= overrides
+            assert monitor.policy is other
+        with b2c.monitor() as monitor:
+            assert monitor.ruleset is b2c
+        with pytest.raises(ArgumentTypeError):
+            EscalationMonitor("b2c", ruleset=b2c)  # type: ignore[arg-type]
+
+    def test_decide_refuses_a_monitor_of_other_stream_rules(self) -> None:
+        import csrules
+        from csrules import ComplaintCase
+
+        stricter = csrules.ruleset("b2c").replacing_stream_rule(
+            "same_department", attrs.evolve(STREAM_RULES[0], threshold=3)
+        )
+        cases = [
+            ComplaintCase(id=c.id, at=c.received_at, complaint=c)
+            for c in _same_department_stream(3)
+        ]
+        with EscalationMonitor() as bundled, pytest.raises(ArgumentTypeError, match="ruleset="):
+            csrules.decide(cases[0], ruleset=stricter, monitor=bundled)
+        with stricter.monitor() as monitor:
+            fired = [
+                "B2C-8.7.1" in csrules.decide(c, ruleset=stricter, monitor=monitor).trace.rules
+                for c in cases
+            ]
+        assert fired == [False, False, True]
+        with EscalationMonitor() as bundled:  # the bundled rules are taobao's too
+            decision = csrules.decide(cases[0], ruleset="taobao", monitor=bundled)
+            assert decision.case_id == "d0"

@@ -26,6 +26,7 @@ from __future__ import annotations
 import functools
 import os
 import re
+import threading
 from bisect import bisect_right
 from collections.abc import Iterable, Mapping
 from datetime import date, datetime, time, timedelta
@@ -575,6 +576,18 @@ class WorkCalendar:
             d = _as_date(d, "d")
         return d.year not in self._covered
 
+    def is_estimated_between(self, first: date, last: date) -> bool:
+        """Tell whether some year from ``first``'s to ``last``'s (either order,
+        both included) is estimated: working days counted across that span
+        may be wrong."""
+        covered = self._covered
+        low, high = first.year, last.year
+        if low > high:
+            low, high = high, low
+        if high - low < 2:
+            return low not in covered or high not in covered
+        return any(year not in covered for year in range(low, high + 1))
+
     def add_working_days(self, d: date, n: int) -> Date:
         """Return the ``n``-th working day strictly after a date.
 
@@ -878,3 +891,20 @@ def _parse_dates(source: str, key: str, name: str, year: int, value: object) -> 
         seen.add(d)
         out.append(d)
     return out
+
+
+class EstimateProbe(threading.local):
+    """Per thread: whether working-day arithmetic touched an estimated year.
+
+    The registered working-day functions (``add_working_days``,
+    ``roll_to_working_day``) set :attr:`estimated` when a date they read or
+    return, or a year between them, has no official holiday data; a
+    single-case decision clears it before it runs its facts and tables and
+    reads it for its trace. Each thread has its own flag.
+    """
+
+    estimated: bool = False
+
+
+#: The probe the working-day functions report to (see :class:`EstimateProbe`).
+ESTIMATES: EstimateProbe = EstimateProbe()

@@ -13,6 +13,7 @@ from typing import Any, Literal, TypeAlias
 import attrs
 import pendulum
 
+from csrules._calendar import ESTIMATES
 from csrules._domain import Department
 from csrules.exceptions import ArgumentTypeError
 from csrules.policy import ParameterSet, Policy, default_policy
@@ -452,11 +453,15 @@ def make_trace(
 ) -> Trace:
     """Assemble a :class:`Trace` from table results.
 
-    ``dates`` are the dates the decision computed or relied on; if any lies
-    in a year the calendar only estimates, the trace is marked estimated.
+    The trace is estimated when the working-day functions touched a year
+    without official holiday data since the decision began (see
+    :class:`~csrules._calendar.EstimateProbe`), or when one of ``dates``
+    lies in such a year.
     """
-    estimated = False
+    estimated = ESTIMATES.estimated
     for d in dates:
+        if estimated:
+            break
         if d is not None and policy.calendar.is_estimated(d):
             estimated = True
             break
@@ -482,24 +487,11 @@ def _same_result(a: TableResult, b: TableResult) -> bool:
 # their definition (recompiled on loading) and other policies by value; the
 # parameter set is resolved again from the policy on loading.
 
-_BUNDLED_MODULES = (
-    "csrules.rules.returns",
-    "csrules.rules.complaints",
-    "csrules.rules.promotions",
-)
-_bundled_tables: dict[int, tuple[Table, str, str]] = {}
-
 
 def _table_ref(table: Table) -> tuple[Any, ...]:
-    if not _bundled_tables:
-        for module_name in _BUNDLED_MODULES:
-            module = importlib.import_module(module_name)
-            for attr, value in vars(module).items():
-                if isinstance(value, Table):
-                    _bundled_tables[id(value)] = (value, module_name, attr)
-    found = _bundled_tables.get(id(table))
-    if found is not None and found[0] is table:
-        return ("bundled", found[1], found[2])
+    origin = table._origin
+    if origin is not None:
+        return ("bundled", *origin)
     return (
         "table",
         table.name,

@@ -352,8 +352,6 @@ def check_not_before(
 
 def check_tables(argument: str, value: object, count: int) -> None:
     """Raise :class:`ArgumentTypeError` unless ``value`` is a tuple of ``count`` tables."""
-    if _checked_tables.get(id(value)) is value:
-        return
     from csrules.rules._table import Table
 
     if (
@@ -362,13 +360,6 @@ def check_tables(argument: str, value: object, count: int) -> None:
         or not all(isinstance(t, Table) for t in value)
     ):
         raise ArgumentTypeError(argument, value, f"a tuple of {count} Table objects")
-    if len(_checked_tables) < 64:
-        _checked_tables[id(value)] = value
-
-
-#: Table tuples already checked, by id; each entry keeps its tuple alive, so
-#: the id cannot be reused meanwhile.
-_checked_tables: dict[int, object] = {}
 
 
 # ---------------------------------------------------------------- classes

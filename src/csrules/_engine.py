@@ -82,7 +82,9 @@ def decide(
             complaints over time (B2C-8.7.1, B2C-8.7.5). The complaint is fed
             to it, and the escalations it triggers join the decision. Without
             a monitor only the per-case rules apply. A complaint that ends in
-            an error leaves the monitor as it was.
+            an error leaves the monitor as it was. With ``ruleset``, it must
+            run that rule set's stream rules
+            (``EscalationMonitor(ruleset=...)``).
         ruleset: the rule set (a :class:`~csrules.RuleSet`, or a name
             :func:`csrules.ruleset` knows); the bundled ``b2c`` by default.
         facts: values of the extra facts the rule set declares
@@ -94,7 +96,7 @@ def decide(
 
     Raises:
         ArgumentTypeError: ``case``, ``policy`` or ``monitor`` is not of the
-            type above.
+            type above, or the monitor runs other stream rules than ``ruleset``.
         DomainValueError: the case lacks something its rules need, or its
             ``at`` precedes an event it depends on (see ``docs/decisions.md``).
         PolicyError: a parameter the rules need has no value on the case's date.
@@ -102,28 +104,24 @@ def decide(
     .. versionadded:: 0.1.0
     .. versionchanged:: 0.2.0 ``ruleset=`` and ``facts=``.
     """
-    if ruleset is not None:
-        from csrules._ruleset import ruleset as find
-
-        chosen = find(ruleset)
-        policy = chosen.policy if policy is None else policy_argument(policy)
-        kind = chosen.kinds.get(case.kind) if hasattr(case, "kind") else None
-        if kind is not None and isinstance(case, ReturnCase):
-            from csrules.rules.returns import decide_return as _decide_return
-
-            return _decide_return(
-                case.order, case.request, at=case.at, policy=policy, case_id=case.id,
-                ruleset=chosen, facts=facts,
-            )  # fmt: skip
-    policy = policy_argument(policy)
+    if ruleset is None or policy is not None:
+        policy = policy_argument(policy)  # else the rule set's, chosen by decide_*
     if monitor is not None:
         from csrules.stream import EscalationMonitor
 
         if not isinstance(monitor, EscalationMonitor):
             raise ArgumentTypeError("monitor", monitor, "an EscalationMonitor or None")
+        if ruleset is not None:
+            _same_stream_rules(monitor, ruleset)
     if isinstance(case, ReturnCase):
         return decide_return(
-            case.order, case.request, at=case.at, policy=policy, case_id=case.id, facts=facts
+            case.order,
+            case.request,
+            at=case.at,
+            policy=policy,
+            case_id=case.id,
+            ruleset=ruleset,
+            facts=facts,
         )
     if isinstance(case, ComplaintCase):
         if monitor is None:
@@ -163,4 +161,20 @@ def decide(
         )
     raise ArgumentTypeError(
         "case", case, "a ReturnCase, ComplaintCase, PromotionCase or PriceAdjustmentCase"
+    )
+
+
+def _same_stream_rules(monitor: EscalationMonitor, ruleset: RuleSet | str) -> None:
+    """Refuse a monitor that correlates by other stream rules than the rule set's."""
+    from csrules._ruleset import ruleset as find
+
+    chosen = find(ruleset)
+    if monitor.ruleset is chosen or monitor.rules == tuple(chosen.stream_rules):
+        return
+    raise ArgumentTypeError(
+        "monitor",
+        monitor,
+        f"an EscalationMonitor running the stream rules of rule set {chosen.name!r} "
+        f"({[r.id for r in chosen.stream_rules]}; it runs {[r.id for r in monitor.rules]}): "
+        "make it with EscalationMonitor(ruleset=...)",
     )

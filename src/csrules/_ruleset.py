@@ -26,9 +26,12 @@ from typing import TYPE_CHECKING, Any, Final
 
 import attrs
 
-from csrules._decision import Decision, params_in_force
+from csrules._calendar import ESTIMATES
+from csrules._decision import Decision, params_in_force, policy_argument
+from csrules._domain import check_tables
 from csrules.exceptions import ArgumentTypeError, RuleDefinitionError
 from csrules.policy import ParameterSet, Policy, default_policy, load_policy
+from csrules.rules._common import value_kind
 from csrules.rules._expr import (
     All,
     AnyOf,
@@ -41,6 +44,7 @@ from csrules.rules._expr import (
     In,
     IsNone,
     Not,
+    Param,
     lift,
 )
 from csrules.rules._pysource import SourceCompiler
@@ -52,13 +56,17 @@ if TYPE_CHECKING:
     from csrules._check import Finding
     from csrules._explain import Explanation
     from csrules.batch._ruleset import KindBatch
+    from csrules.rules._stream_rules import StreamRule
+    from csrules.stream import EscalationMonitor
 
-__all__ = ["FactSpec", "KindSpec", "RuleSet", "ruleset"]
+__all__ = ["FactSpec", "KindSpec", "RuleSet", "kind_and_policy", "ruleset"]
 
 _NAME = re.compile(r"^[a-z][a-z0-9_]*$")
 _PATH = re.compile(r"^[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*(\[\])?)*$")
 _FIELD = re.compile(r"\{([a-z][a-z0-9_]*)\}")
 _SCALAR_TYPES: Final = (bool, int, str, dt.date, dt.datetime, object)
+#: How many swapped-table kinds :meth:`KindSpec.with_tables` keeps on a kind.
+_SWAPPED_KEPT: Final = 16
 
 
 def _fact_type(value: object) -> object:
@@ -230,6 +238,29 @@ class KindSpec:
                     found = self._cache["single"] = CompiledKind(self)
         result: CompiledKind = found
         return result
+
+    def with_tables(self, tables: Sequence[Table]) -> KindSpec:
+        """This kind with ``tables`` instead of its own (the legacy ``tables=``
+        argument of the ``decide_*`` functions).
+
+        The kinds made are kept on this kind for the last
+        :data:`_SWAPPED_KEPT` table tuples (matched table by table, by
+        identity), so repeated calls with the same tables compile once.
+        """
+        tables = tuple(tables)
+        with self._lock:
+            kept: list[tuple[tuple[Table, ...], KindSpec]] = self._cache.setdefault("swapped", [])
+            for key, found in kept:
+                if len(key) == len(tables) and all(
+                    a is b for a, b in zip(key, tables, strict=True)
+                ):
+                    return found
+        swapped = self.evolve(tables=tables)
+        with self._lock:
+            if len(kept) >= _SWAPPED_KEPT:
+                del kept[0]
+            kept.append((tables, swapped))
+        return swapped
 
     def evolve(self, **changes: Any) -> KindSpec:
         """A new kind with ``changes`` (checked again)."""
@@ -414,6 +445,109 @@ def _check_against_policy(kind: KindSpec, policy: Policy) -> None:
                 raise RuleDefinitionError(msg)
 
 
+# ---------------------------------------------------------------- value types
+
+# value_kind's encodings, as what compares with what
+_COMPARABLE: Final = {
+    "bool": "bool",
+    "int": "number",
+    "money": "number",
+    "date": "date",
+    "datetime": "datetime",
+    "time": "time",
+    "str": "str",
+}
+_PARAMETER_KINDS: Final = {
+    "money": "number",
+    "decimal": "number",
+    "int": "number",
+    "bool": "bool",
+    "str": "str",
+    "time": "time",
+}
+
+
+def _kind_of_type(t: object) -> object:
+    """What values of type ``t`` compare with: ``"bool"``, ``"number"``
+    (int and Decimal), ``"date"``, ``"datetime"``, ``"time"``, ``"str"``, an
+    enum class, or ``None`` (anything: ``object``, tuples, unknown types)."""
+    if not isinstance(t, type):
+        return None
+    kind = value_kind(t)
+    if kind == "enum":
+        return t
+    return _COMPARABLE.get(kind)
+
+
+def _describe(kind: object) -> str:
+    if isinstance(kind, type):
+        return f"a {kind.__name__}"
+    return {"number": "a number"}.get(str(kind), f"a {kind}")
+
+
+def check_value_types(
+    expr: Expr, types: Mapping[str, Any], policy: Policy, where: str
+) -> None:
+    """Refuse a comparison whose two sides can never be alike: a fact or a
+    parameter compared with a constant, fact or parameter of another type (a
+    date fact with an int, a money fact with a str, an enum fact with another
+    enum's member).
+
+    Raises:
+        RuleDefinitionError: naming ``where`` (table and rule), the
+            comparison and both types.
+    """
+
+    def side(node: Expr) -> tuple[object, str] | None:
+        if isinstance(node, Fact):
+            kind = _kind_of_type(types.get(node.name, object))
+            return (kind, f"the fact {node.name!r}") if kind is not None else None
+        if isinstance(node, Param):
+            parameter = policy.parameters.get(node.name)
+            kind = None if parameter is None else _PARAMETER_KINDS.get(parameter.type)
+            return (kind, f"the parameter {node.name!r}") if kind is not None else None
+        if isinstance(node, Const) and node.value is not None:
+            kind = _kind_of_type(type(node.value))
+            return (kind, repr(node.value)) if kind is not None else None
+        return None
+
+    def clash(a: Expr, b: Expr, what: str) -> None:
+        left, right = side(a), side(b)
+        if left is None or right is None or left[0] == right[0]:
+            return
+        if isinstance(a, Const) and isinstance(b, Const):
+            return
+        msg = (
+            f"{where}: {what} compares {left[1]} ({_describe(left[0])}) with "
+            f"{right[1]} ({_describe(right[0])}), which is never alike"
+        )
+        raise RuleDefinitionError(msg)
+
+    def walk(node: Expr) -> None:
+        if isinstance(node, Compare):
+            clash(node.left, node.right, f"`{node.render()}`")
+        elif isinstance(node, In):
+            for value in node.values:
+                clash(node.item, Const(value), f"`{node.render()}`")
+        for child in node.children():
+            walk(child)
+
+    walk(expr)
+
+
+def _check_types(kind: KindSpec, policy: Policy) -> None:
+    types: dict[str, Any] = {f.name: f.type for f in kind.facts}
+    for table in kind.tables:
+        for rule in table.rules:
+            where = f"table {table.name!r}, rule {rule.id!r}"
+            check_value_types(rule.when, types, policy, where)
+            for value in rule.then.values():
+                check_value_types(value, types, policy, where)
+    for spec in kind.facts:
+        if spec.derive is not None:
+            check_value_types(spec.derive, types, policy, f"kind {kind.name!r}, fact {spec.name!r}")
+
+
 # ---------------------------------------------------------------- enum constants
 
 
@@ -548,6 +682,7 @@ class CompiledKind:
         check = self.check
         if check is not None:
             check(*roots)
+        ESTIMATES.estimated = False  # the working-day functions set it (read by make_trace)
         facts, resolved, params = self.build(*roots, extra, policy)
         calendar = policy.calendar
         results: dict[str, TableResult] = {}
@@ -746,8 +881,12 @@ class RuleSet:
     Raises:
         RuleDefinitionError: a rule reads an unknown fact or parameter, an
             explanation names nothing, an enum constant matches no member,
-            tables or derived facts read each other in a cycle, or a rule
-            breaks an invariant of its kind.
+            tables or derived facts read each other in a cycle, a rule
+            breaks an invariant of its kind, a fact or parameter is
+            compared with a value of another type (a date fact with an int,
+            a money fact with a str, an enum fact with another enum's
+            member), or a stream rule is declared twice or reads a parameter
+            the policy does not define.
 
     .. versionadded:: 0.2.0
     """
@@ -771,11 +910,20 @@ class RuleSet:
             if any(a is not b for a, b in zip(tables, kind.tables, strict=True)):
                 kind = kind.evolve(tables=tables)
             _check_against_policy(kind, self.policy)
+            _check_types(kind, self.policy)
             kinds[name] = kind
         object.__setattr__(self, "kinds", kinds)
         from csrules._ruleset_floor import enforce_ruleset_floor
 
         enforce_ruleset_floor(self)
+        if self.stream_rules:
+            from csrules.rules._stream_rules import check_stream_rules
+
+            try:
+                check_stream_rules(self.stream_rules, self.policy)
+            except RuleDefinitionError as err:
+                msg = f"rule set {self.name!r}: {err}"
+                raise RuleDefinitionError(msg) from err
 
     def __reduce__(self) -> tuple[Any, ...]:
         return (RuleSet, (self.name, self.policy, dict(self.kinds), self.stream_rules))
@@ -996,21 +1144,7 @@ class RuleSet:
         if any(r.id == rule.id for r in t.rules):
             msg = f"table {table!r} has a rule {rule.id!r} already: give the new one another id="
             raise RuleDefinitionError(msg)
-        if before is not None and after is not None:
-            msg = "with_rule: give before= or after=, not both"
-            raise RuleDefinitionError(msg)
-        ids = [r.id for r in t.rules]
-        anchor = before if before is not None else after
-        if anchor is not None and anchor not in ids:
-            msg = f"table {table!r} has no rule {anchor!r}"
-            raise RuleDefinitionError(msg)
-        rules = list(t.rules)
-        if before is not None:
-            rules.insert(ids.index(before), rule)
-        elif after is not None:
-            rules.insert(ids.index(after) + 1, rule)
-        else:
-            rules.append(rule)
+        rules = _placed(t.rules, rule, before, after, f"table {table!r} has no rule")
         return self._edited(kind, t, rules)
 
     def without_rule(self, rule_id: str) -> RuleSet:
@@ -1028,6 +1162,133 @@ class RuleSet:
             msg = f"table {t.name!r} has a rule {rule.id!r} already: give the new one another id="
             raise RuleDefinitionError(msg)
         return self._edited(kind, t, [rule if r.id == rule_id else r for r in t.rules])
+
+    # -- stream rules -------------------------------------------------------
+    def _stream_index(self, rule_id: str) -> int:
+        ids = [r.id for r in self.stream_rules]
+        if rule_id not in ids:
+            msg = f"rule set {self.name!r} has no stream rule {rule_id!r}: it has {ids}"
+            raise RuleDefinitionError(msg)
+        return ids.index(rule_id)
+
+    def _with_stream_rules(self, rules: Iterable[Any]) -> RuleSet:
+        return RuleSet(self.name, self.policy, self.kinds, tuple(rules))
+
+    def with_stream_rule(
+        self, rule: StreamRule, *, before: str | None = None, after: str | None = None
+    ) -> RuleSet:
+        """A new rule set with the stream rule ``rule``
+        (:class:`~csrules.rules.StreamRule`) added before or after the
+        stream rule with that id (at the end without either). Escalations
+        are listed in the order of the stream rules.
+
+        Raises:
+            RuleDefinitionError: a stream rule with ``rule.id`` exists
+                already, ``before``/``after`` names none, or both are given.
+        """
+        from csrules.rules._stream_rules import StreamRule
+
+        if not isinstance(rule, StreamRule):
+            raise ArgumentTypeError("rule", rule, "a StreamRule")
+        if any(r.id == rule.id for r in self.stream_rules):
+            msg = (
+                f"rule set {self.name!r} has a stream rule {rule.id!r} already: "
+                "give the new one another id, or use replacing_stream_rule"
+            )
+            raise RuleDefinitionError(msg)
+        missing = f"rule set {self.name!r} has no stream rule"
+        return self._with_stream_rules(_placed(self.stream_rules, rule, before, after, missing))
+
+    def without_stream_rule(self, rule_id: str) -> RuleSet:
+        """A new rule set without the stream rule ``rule_id`` (with none left,
+        ``csrules decide --rules`` decides complaints one by one).
+
+        Raises:
+            RuleDefinitionError: no stream rule has that id.
+        """
+        index = self._stream_index(rule_id)
+        return self._with_stream_rules(r for i, r in enumerate(self.stream_rules) if i != index)
+
+    def replacing_stream_rule(self, rule_id: str, rule: StreamRule) -> RuleSet:
+        """A new rule set with the stream rule ``rule_id`` replaced by ``rule``
+        (in its place).
+
+        Raises:
+            RuleDefinitionError: no stream rule has the id ``rule_id``, or
+                another one has ``rule.id`` already.
+        """
+        from csrules.rules._stream_rules import StreamRule
+
+        if not isinstance(rule, StreamRule):
+            raise ArgumentTypeError("rule", rule, "a StreamRule")
+        index = self._stream_index(rule_id)
+        if rule.id != rule_id and any(r.id == rule.id for r in self.stream_rules):
+            msg = f"rule set {self.name!r} has a stream rule {rule.id!r} already"
+            raise RuleDefinitionError(msg)
+        return self._with_stream_rules(
+            rule if i == index else r for i, r in enumerate(self.stream_rules)
+        )
+
+    def monitor(self, **options: Any) -> EscalationMonitor:
+        """An :class:`~csrules.stream.EscalationMonitor` running this rule
+        set's stream rules and policy (``options``: ``backend=``,
+        ``related_limit=``, ``policy=``), as ``EscalationMonitor(ruleset=self)``."""
+        from csrules.stream import EscalationMonitor
+
+        return EscalationMonitor(ruleset=self, **options)
+
+
+def _placed(
+    rules: Sequence[Any], rule: Any, before: str | None, after: str | None, missing: str
+) -> list[Any]:
+    """``rules`` with ``rule`` inserted before or after the one with that id
+    (at the end without either); ``missing`` starts the error for an
+    unknown id."""
+    if before is not None and after is not None:
+        msg = "give before= or after=, not both"
+        raise RuleDefinitionError(msg)
+    ids = [r.id for r in rules]
+    anchor = before if before is not None else after
+    placed = list(rules)
+    if anchor is None:
+        placed.append(rule)
+        return placed
+    if anchor not in ids:
+        msg = f"{missing} {anchor!r}: it has {ids}"
+        raise RuleDefinitionError(msg)
+    placed.insert(ids.index(anchor) + (after is not None), rule)
+    return placed
+
+
+def kind_and_policy(
+    name: str,
+    bundled: KindSpec,
+    policy: Policy | None,
+    ruleset: RuleSet | str | None,
+    tables: Sequence[Table] | None,
+    count: int,
+) -> tuple[KindSpec, Policy]:
+    """The kind and policy a ``decide_*`` call uses, from its arguments.
+
+    Without ``ruleset`` and ``tables``: ``bundled`` (the kind as its module
+    declares it) under ``policy`` (the bundled B2C policy for ``None``).
+    Otherwise the kind ``name`` of the rule set (``"b2c"`` by default), with
+    ``tables`` (``count`` of them) swapped in if given, under ``policy`` or
+    the rule set's.
+
+    Raises:
+        ArgumentTypeError: ``policy`` is not a :class:`Policy`, or ``tables``
+            is not a tuple of ``count`` tables.
+        RuleDefinitionError: the rule set has no kind ``name``.
+    """
+    if ruleset is None and tables is None:
+        return bundled, policy_argument(policy)
+    chosen = _find_ruleset(ruleset if ruleset is not None else "b2c")
+    kind = chosen.kind(name)
+    if tables is not None:
+        check_tables("tables", tables, count)
+        kind = kind.with_tables(tables)
+    return kind, chosen.policy if policy is None else policy_argument(policy)
 
 
 # ---------------------------------------------------------------- bundled rule sets
@@ -1095,3 +1356,7 @@ def ruleset(name: str | RuleSet = "b2c") -> RuleSet:
         msg = f"rule set {name!r}: {attr!r} in {module_name!r} is not a RuleSet"
         raise RuleDefinitionError(msg)
     return value
+
+
+# The function under another name, for kind_and_policy (whose argument hides it).
+_find_ruleset = ruleset

@@ -379,15 +379,13 @@ def _load_policy(path: str | None) -> Policy:
         raise _UsageError(msg) from err
 
 
-def _monitor(
-    policy: Policy, backend: str, state: str | None = None, rules: Sequence[Any] | None = None
-) -> Any:
+def _monitor(policy: Policy, backend: str, state: str | None = None, rules: Any = None) -> Any:
     """The escalation monitor of a run: new, or resumed from ``state``; on
-    ``rules`` (a rule set's stream rules), the bundled ones when ``None``."""
+    the stream rules of ``rules`` (a rule set), the bundled ones when ``None``."""
     from csrules.stream import EscalationMonitor
 
     if state is None or not os.path.exists(state):
-        return EscalationMonitor(policy, backend=backend, rules=rules)  # type: ignore[arg-type]
+        return EscalationMonitor(policy, backend=backend, ruleset=rules)  # type: ignore[arg-type]
     from csrules.exceptions import StreamError
 
     try:
@@ -397,7 +395,7 @@ def _monitor(
             data,
             policy,
             backend=backend,  # type: ignore[arg-type]
-            rules=rules,
+            ruleset=rules,
         )
     except (OSError, ValueError, StreamError) as err:
         msg = f"bad state file {state}: {err}"
@@ -503,11 +501,10 @@ def _cmd_decide(args: argparse.Namespace, out: IO[str], err: IO[str]) -> int:
         msg = "--state-every needs --state FILE"
         raise _UsageError(msg)
     with _reading(args.file) as lines, _Interrupts() as interrupts:
-        stream_rules = None if rules is None else tuple(rules.stream_rules)
-        if args.no_stream or stream_rules == ():  # a rule set without stream rules
-            monitor = None
+        if args.no_stream or (rules is not None and not rules.stream_rules):
+            monitor = None  # a rule set without stream rules decides complaints one by one
         else:
-            monitor = _monitor(policy, args.backend, args.state, stream_rules)
+            monitor = _monitor(policy, args.backend, args.state, rules)
         source: Iterable[str | bytes] = lines
         if args.state is not None and args.state_every:
             source = _saving(lines, monitor, args.state, args.state_every, out)

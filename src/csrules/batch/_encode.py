@@ -34,6 +34,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from csrules.exceptions import DomainValueError
+from csrules.rules._common import value_kind
 
 __all__ = [
     "NULL_CODE",
@@ -342,25 +343,7 @@ def _enum_class(t: type) -> type[enum.Enum]:
 
 def scalar_kind_of_type(t: type) -> Kind:
     """The encoding a value of type ``t`` takes in a column."""
-    if issubclass(t, enum.Enum):
-        return "enum"
-    if issubclass(t, bool):
-        return "bool"
-    if issubclass(t, int):
-        return "int"
-    if issubclass(t, float):
-        return "float"
-    if issubclass(t, decimal.Decimal):
-        return "money"
-    if issubclass(t, dt.datetime):
-        return "datetime"
-    if issubclass(t, dt.date):
-        return "date"
-    if issubclass(t, dt.time):
-        return "time"
-    if issubclass(t, str):
-        return "str"
-    return "object"
+    return value_kind(t)
 
 
 def facts_frame(

@@ -122,7 +122,7 @@ def decide_returns_columns(
     kind = RETURN_KIND
     if tables is not None:
         check_tables("tables", tables, 4)
-        kind = kind.evolve(tables=tables)
+        kind = kind.with_tables(tables)
     names = tuple(t.name for t in (tables or (kind.tables)))
     wanted = names if duties else names[:3]
     batch = decide_kind_columns(kind, policy or default_policy(), columns, tables=wanted)

@@ -12,7 +12,6 @@ becoming fact columns of the tables after it.
 from __future__ import annotations
 
 import datetime as dt
-import decimal
 import enum
 from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Any, Final
@@ -22,7 +21,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from csrules._decision import params_in_force
-from csrules.batch._encode import Kind, facts_frame, to_python
+from csrules.batch._encode import Kind, facts_frame, scalar_kind_of_type, to_python
 from csrules.batch._vector import BatchResult, VectorTable, compile_table
 from csrules.exceptions import ArgumentTypeError, DomainValueError, RuleDefinitionError
 from csrules.policy import Policy
@@ -51,9 +50,23 @@ class KindBatch:
     kind: str
     results: Mapping[str, BatchResult]
     facts: Mapping[str, NDArray[Any]] = attrs.field(factory=dict, repr=False)
+    # rows whose derived facts' working-day arithmetic touched an estimated year
+    derived_estimated: NDArray[np.bool_] | None = attrs.field(default=None, repr=False)
 
     def __len__(self) -> int:
         return len(next(iter(self.results.values())))
+
+    @property
+    def estimated(self) -> NDArray[np.bool_]:
+        """Per row, whether the decision is estimated: its working-day
+        arithmetic (in derived facts or tables) touched a year without
+        official holiday data, exactly as the single decision says."""
+        n = len(self)
+        out = np.zeros(n, dtype=bool)
+        for flags in (self.derived_estimated, *(r.estimated for r in self.results.values())):
+            if flags is not None:
+                out |= flags
+        return out
 
     def __getitem__(self, table: str) -> BatchResult:
         found = self.results.get(table)
@@ -88,32 +101,14 @@ class KindBatch:
 # ---------------------------------------------------------------- encodings of declared facts
 
 
-def _kind_of_type(t: object) -> Kind | type[enum.Enum] | None:
-    if isinstance(t, type):
-        if issubclass(t, enum.Enum):
-            return t
-        if issubclass(t, bool):
-            return "bool"
-        if issubclass(t, int):
-            return "int"
-        if issubclass(t, decimal.Decimal):
-            return "money"
-        if issubclass(t, dt.datetime):
-            return "datetime"
-        if issubclass(t, dt.date):
-            return "date"
-        if issubclass(t, dt.time):
-            return "time"
-    return None
-
-
 def column_kinds(kind: KindSpec) -> dict[str, Kind | type[enum.Enum]]:
     """The column encodings of a kind's declared dates and times (for
     :func:`~csrules.batch.facts_frame`'s ``kinds=``, so that a batch where a
     date is always ``None`` still gets a date column)."""
     found: dict[str, Kind | type[enum.Enum]] = {}
     for spec in kind.facts:
-        encoding = _kind_of_type(spec.type)
+        t = spec.type
+        encoding = scalar_kind_of_type(t) if isinstance(t, type) else None
         if encoding in ("date", "datetime", "time", "money"):
             found[spec.name] = encoding
     return found
@@ -243,7 +238,7 @@ def decide_kind_columns(
     first = [f for f in derived if f.name not in needs_params]
     later = [f for f in derived if f.name in needs_params]
     n = _rows(facts)
-    _derive(kind, first, facts, {}, policy, n)
+    derived_first = _derive(kind, first, facts, {}, policy, n)
     date_name = kind.date_fact
     if date_name not in facts:
         raise DomainValueError(f"columns[{date_name!r}]", None, "the dates as ordinals")
@@ -258,11 +253,12 @@ def decide_kind_columns(
     breaks = _breaks(policy)
     if n == 0:
         on = dt.date.fromordinal(int(breaks[-1])) if breaks.size else dt.date(2000, 1, 1)
-        return _decide(kind, run, later, facts, policy, on)
+        return _decide(kind, run, later, facts, policy, on, derived_first)
     low, high = int(dates.min()), int(dates.max())
     lo, hi = np.searchsorted(breaks, [low, high], side="right")
     if lo == hi:
-        return _decide(kind, run, later, facts, policy, dt.date.fromordinal(low))
+        on = dt.date.fromordinal(low)
+        return _decide(kind, run, later, facts, policy, on, derived_first)
     segment = np.searchsorted(breaks, dates, side="right")
     parts: list[tuple[NDArray[np.intp], KindBatch]] = []
     for k in np.flatnonzero(np.bincount(segment)):
@@ -271,7 +267,13 @@ def decide_kind_columns(
         subset = {name: np.asarray(column)[rows] for name, column in facts.items()}
         parts.append((rows, _decide(kind, run, later, subset, policy, on)))
     results = {t.name: _merge([(r, p.results[t.name]) for r, p in parts], n) for t in run}
-    return KindBatch(kind.name, results, facts)
+    touched = np.zeros(n, dtype=bool)
+    if derived_first is not None:
+        touched |= derived_first
+    for rows, part in parts:
+        if part.derived_estimated is not None:
+            touched[rows] |= part.derived_estimated
+    return KindBatch(kind.name, results, facts, touched)
 
 
 def _rows(columns: Mapping[str, NDArray[Any]]) -> int:
@@ -289,7 +291,10 @@ def _derive(
     params: Mapping[str, Any],
     policy: Policy,
     n: int,
-) -> None:
+) -> NDArray[np.bool_] | None:
+    """Add the derived facts ``specs`` to ``facts``; the rows whose
+    working-day arithmetic touched an estimated year (``None``: none)."""
+    touched: NDArray[np.bool_] | None = None
     for spec in specs:
         if not (spec.reads() <= set(facts)):
             continue  # not derivable here; a table reading it reports it
@@ -297,6 +302,9 @@ def _derive(
             continue
         result = _derivation(kind, spec).evaluate(facts, params, policy.calendar)
         facts[spec.name] = result.outputs[spec.name]
+        if result.estimated is not None:
+            touched = result.estimated if touched is None else touched | result.estimated
+    return touched
 
 
 def _decide(
@@ -306,11 +314,13 @@ def _decide(
     columns: Mapping[str, NDArray[Any]],
     policy: Policy,
     on: dt.date,
+    touched: NDArray[np.bool_] | None = None,
 ) -> KindBatch:
     params = params_in_force(policy, policy.resolve(on))
     calendar = policy.calendar
     facts = dict(columns)
-    _derive(kind, later, facts, params, policy, _rows(facts))
+    n = _rows(facts)
+    touched = _either(touched, _derive(kind, later, facts, params, policy, n))
     from csrules._ruleset import _derived_order, post_facts
 
     post = post_facts(kind)
@@ -327,8 +337,16 @@ def _decide(
             elif name in reads:  # a collect table: each row's values as a tuple
                 facts[name] = _tuples(result.to_python(name))
         ready = [f for f in pending if f.reads() <= set(facts) and f.name not in facts]
-        _derive(kind, ready, facts, params, policy, _rows(facts))
-    return KindBatch(kind.name, results, facts)
+        touched = _either(touched, _derive(kind, ready, facts, params, policy, _rows(facts)))
+    return KindBatch(kind.name, results, facts, touched)
+
+
+def _either(
+    a: NDArray[np.bool_] | None, b: NDArray[np.bool_] | None
+) -> NDArray[np.bool_] | None:
+    if a is None:
+        return b
+    return a if b is None else a | b
 
 
 def _tuples(values: list[object]) -> NDArray[Any]:
@@ -386,7 +404,17 @@ def _merge(parts: list[tuple[NDArray[np.intp], BatchResult]], n: int) -> BatchRe
         enums=enums,
         hits=hits,
         sets=first.sets,
+        estimated=(
+            None
+            if all(p.estimated is None for _, p in parts)
+            else scatter([_flags(p) for _, p in parts])
+        ),
     )
+
+
+def _flags(result: BatchResult) -> NDArray[np.bool_]:
+    found = result.estimated
+    return np.zeros(len(result), dtype=bool) if found is None else found
 
 
 def records_frame(kind: KindSpec, records: list[dict[str, object]]) -> dict[str, NDArray[Any]]:

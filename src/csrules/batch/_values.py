@@ -143,7 +143,7 @@ def vec_from_column(name: str, column: object, n: int) -> object:
 class Env:
     """Everything one evaluation reads, and the values it has computed."""
 
-    __slots__ = ("cache", "calendar", "columns", "n", "params", "table")
+    __slots__ = ("cache", "calendar", "columns", "estimated", "live", "n", "params", "table")
 
     def __init__(
         self,
@@ -159,6 +159,25 @@ class Env:
         self.calendar = calendar
         self.n = n
         self.cache: dict[object, object] = {}
+        # The rows the single-case code would evaluate the expression at hand
+        # for (None: all), and the rows whose working-day arithmetic touched
+        # a year without official holiday data (None: none yet).
+        self.live: NDArray[np.bool_] | None = None
+        self.estimated: NDArray[np.bool_] | None = None
+
+    def note_estimated(self, flags: NDArray[np.bool_] | bool) -> None:
+        """Mark the live rows among ``flags`` (rows whose working-day
+        arithmetic touched an estimated year) as estimated."""
+        if flags is False or (not isinstance(flags, bool) and not flags.any()):
+            return
+        rows = np.ones(self.n, dtype=bool) if flags is True else np.asarray(flags, dtype=bool)
+        live = self.live
+        if live is not None:
+            rows = rows & live
+        if self.estimated is None:
+            self.estimated = rows.copy()
+        else:
+            self.estimated |= rows
 
 
 Fn = Callable[[Env], object]

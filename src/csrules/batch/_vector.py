@@ -23,6 +23,7 @@ kernels (:mod:`csrules.batch._kernels`).
 
 from __future__ import annotations
 
+import datetime as dt
 import enum
 import itertools
 from collections.abc import Mapping, Sequence
@@ -84,6 +85,8 @@ __all__ = ["VECTORISED_FUNCTIONS", "BatchResult", "VectorTable", "compile_table"
 #: function is computed row by row from its scalar implementation.
 VECTORISED_FUNCTIONS: Final = frozenset(f.name for f in FUNCTIONS.values() if f.vectorised)
 _MISSING: Final = object()
+_EPOCH_ORDINAL: Final = dt.date(1970, 1, 1).toordinal()
+_A_COVERED_ORDINAL: Final = _EPOCH_ORDINAL  # any: the rows it stands in for are null
 # ---------------------------------------------------------------- compilation
 
 
@@ -162,6 +165,10 @@ class _Compiler(ExprVisitor[Fn]):
         if found is not None:
             return found
         compute = super().visit(expr)
+        if _touches_holidays(expr):
+            tracked = _tracked(key, compute)
+            self.nodes[key] = tracked
+            return tracked
 
         def cached(env: Env, _key: object = key, _compute: Fn = compute) -> object:
             cache = env.cache
@@ -207,10 +214,14 @@ class _Compiler(ExprVisitor[Fn]):
 
     def all(self, expr: All) -> Fn:
         items = [self.visit(i) for i in expr.items]
+        if _touches_holidays(expr):
+            return lambda env: _boolop_live(True, items, env)
         return lambda env: _boolop(True, items, env)
 
     def any(self, expr: AnyOf) -> Fn:
         items = [self.visit(i) for i in expr.items]
+        if _touches_holidays(expr):
+            return lambda env: _boolop_live(False, items, env)
         return lambda env: _boolop(False, items, env)
 
     def not_(self, expr: Not) -> Fn:
@@ -246,7 +257,134 @@ class _Compiler(ExprVisitor[Fn]):
         args = [self.visit(a) for a in expr.args]
         function = FUNCTIONS[expr.function]
         kernel, where = kernel_of(expr.function), self.where
-        return lambda env: kernel(function, [a(env) for a in args], env, where)
+        if not function.holidays:
+            return lambda env: kernel(function, [a(env) for a in args], env, where)
+
+        def counted(env: Env) -> object:
+            values = [a(env) for a in args]
+            result = kernel(function, values, env, where)
+            first = values[0] if values else None
+            env.note_estimated(_estimated_rows(env, first, result, forward=True))
+            return result
+
+        return counted
+
+
+# ---------------------------------------------------------------- estimated rows
+#
+# A single decision is estimated when its working-day arithmetic (the
+# registered functions with ``holidays=True``) touched a year without official
+# holiday data. The single-case code evaluates conditions lazily (``and``,
+# ``or``, the first rule that matches) and only the fired rules' outcomes; a
+# batch computes every expression for every row. So a batch notes, per row,
+# what the single-case code would have touched: Env.live holds the rows an
+# expression is evaluated for there, and a sub-expression that holds
+# working-day calls keeps in its cache entry the rows it touched (relative
+# to its own evaluation), noted again for the live rows at each use.
+
+
+def _touches_holidays(expr: Expr) -> bool:
+    """Whether ``expr`` calls a function that reads holiday data."""
+    return any(isinstance(n, Call) and FUNCTIONS[n.function].holidays for n in expr.walk())
+
+
+def _tracked(key: object, compute: Fn) -> Fn:
+    """A cached column function that notes its working-day rows at every use."""
+
+    def tracked(env: Env) -> object:
+        cache = env.cache
+        entry = cache.get(key)
+        if entry is None:
+            live, estimated = env.live, env.estimated
+            env.live = env.estimated = None
+            try:
+                value = compute(env)
+                touched = env.estimated
+            finally:
+                env.live, env.estimated = live, estimated
+            if isinstance(value, np.ndarray):  # a condition's rows
+                value = Vec(value, "bool", null=None)
+            entry = cache[key] = (value, touched)
+        value, touched = entry  # type: ignore[misc]
+        if touched is not None:
+            env.note_estimated(touched)
+        return value
+
+    return tracked
+
+
+def _years(ordinals: NDArray[np.int64]) -> NDArray[np.int64]:
+    days = (ordinals - _EPOCH_ORDINAL).astype("datetime64[D]")
+    return days.astype("datetime64[Y]").astype(np.int64) + 1970
+
+
+def _covered_span(calendar: WorkCalendar) -> tuple[int, int] | None:
+    """The first and last ordinal of the calendar's covered years when they
+    are one run of years (a span between two covered dates is then covered)."""
+    years = sorted(calendar.covered_years())
+    if not years or years[-1] - years[0] + 1 != len(years):
+        return None
+    return dt.date(years[0], 1, 1).toordinal(), dt.date(years[-1], 12, 31).toordinal()
+
+
+def _estimated_rows(
+    env: Env, start: object, result: object, *, forward: bool = False
+) -> NDArray[np.bool_] | bool:
+    """The rows where working days from ``start`` to ``result`` cross a year
+    the calendar only estimates (``forward``: ``result`` is never before
+    ``start``, as for the registered working-day functions)."""
+    calendar = env.calendar
+    if not isinstance(calendar, WorkCalendar):
+        return False
+    if not isinstance(start, Vec) and not isinstance(result, Vec):
+        if not isinstance(start, dt.date) or not isinstance(result, dt.date):
+            return False
+        return calendar.is_estimated_between(start, result)
+    n = env.n
+    null = np.zeros(n, dtype=bool)
+    ends: list[NDArray[np.int64]] = []
+    for value in (start, result):
+        if isinstance(value, Vec):
+            vec_null = value.null()
+            if vec_null is not None:
+                null |= vec_null
+            ends.append(np.asarray(value.data, dtype=np.int64))
+        elif isinstance(value, dt.date):
+            ends.append(np.full(n, value.toordinal(), dtype=np.int64))
+        else:
+            return False
+    span = _covered_span(calendar)
+    if span is not None:  # the covered years are one run: compare ordinals
+        lo, hi = span
+        a, b = ends
+        flags = (a < lo) | (b > hi) if forward else (a < lo) | (a > hi) | (b < lo) | (b > hi)
+        if null.any():
+            flags &= ~null
+        return flags
+    first = np.where(null, _A_COVERED_ORDINAL, ends[0])
+    last = np.where(null, _A_COVERED_ORDINAL, ends[1])
+    low, high = _years(np.minimum(first, last)), _years(np.maximum(first, last))
+    covered = np.fromiter(calendar.covered_years(), dtype=np.int64)
+    flags = ~np.isin(low, covered) | ~np.isin(high, covered)
+    for row in np.flatnonzero((high - low >= 2) & ~flags):  # rare: spans of years
+        flags[row] = any(
+            year not in calendar.covered_years() for year in range(low[row], high[row] + 1)
+        )
+    flags &= ~null
+    return flags
+
+
+def _combined(is_all: bool, masks: list[NDArray[np.bool_]]) -> object:
+    """The rows where all (``is_all``) or any of ``masks`` hold."""
+    if not masks:
+        return is_all
+    if len(masks) == 1:
+        return masks[0]
+    combine = np.logical_and if is_all else np.logical_or
+    out = combine(masks[0], masks[1])
+    for mask in masks[2:]:
+        combine(out, mask, out=out)
+    return out
 
 
 def _boolop(is_all: bool, items: Sequence[Fn], env: Env) -> object:
@@ -258,15 +396,41 @@ def _boolop(is_all: bool, items: Sequence[Fn], env: Env) -> object:
                 return truth
             continue
         masks.append(truth)
-    if not masks:
-        return is_all
-    if len(masks) == 1:
-        return masks[0]
-    combine = np.logical_and if is_all else np.logical_or
-    out = combine(masks[0], masks[1])
-    for mask in masks[2:]:
-        combine(out, mask, out=out)
-    return out
+    return _combined(is_all, masks)
+
+
+def _boolop_live(is_all: bool, items: Sequence[Fn], env: Env) -> object:
+    """:func:`_boolop` for items holding working-day calls: what an item's
+    calls touched counts only on the rows the single-case ``and`` / ``or``
+    would evaluate it for (the earlier items held / did not hold)."""
+    masks: list[NDArray[np.bool_]] = []
+    for item in items:
+        value, touched = _touched_by(item, env)
+        truth = truth_of(value)
+        if touched is not None:
+            if masks:
+                going_on = masks if is_all else [~m for m in masks]
+                touched = touched & _combined(True, going_on)  # type: ignore[operator]
+            env.note_estimated(touched)
+        if isinstance(truth, bool):
+            if truth != is_all:  # False in an "and", True in an "or" decides every row
+                return truth
+            continue
+        masks.append(truth)
+    return _combined(is_all, masks)
+
+
+def _touched_by(compute: Fn, env: Env) -> tuple[Any, NDArray[np.bool_] | None]:
+    """``compute``'s truth (or value, for an outcome) and the rows its
+    working-day calls touched, evaluated as for every row."""
+    live, estimated = env.live, env.estimated
+    env.live = env.estimated = None
+    try:
+        value = compute(env)
+        touched = env.estimated
+    finally:
+        env.live, env.estimated = live, estimated
+    return value, touched
 
 
 # ---------------------------------------------------------------- outcomes
@@ -371,10 +535,12 @@ def _scalar_row(values: Sequence[object], kind: Kind, dtype: Any, where: str) ->
 class _Computed:
     """An outcome computed from the case (not a constant)."""
 
-    __slots__ = ("compute",)
+    __slots__ = ("compute", "holidays")
 
-    def __init__(self, compute: Fn) -> None:
+    def __init__(self, compute: Fn, holidays: bool = False) -> None:
         self.compute = compute
+        # whether it calls a working-day function (see _estimated_rows)
+        self.holidays = holidays
 
 
 @attrs.frozen(eq=False)
@@ -408,8 +574,12 @@ class BatchResult:
         hits: for ``collect`` tables, the ``rows x rules`` matrix of the
             rules that fired; ``None`` otherwise.
         sets: for each outcome, the indices of the rules that set it.
+        estimated: the rows whose working-day arithmetic (as a single
+            decision would run it) touched a year without official holiday
+            data; ``None`` when no row's did.
 
     .. versionadded:: 0.1.0
+    .. versionchanged:: 0.2.0 ``estimated``.
     """
 
     table: Table
@@ -419,6 +589,7 @@ class BatchResult:
     enums: Mapping[str, type[enum.Enum]]
     hits: NDArray[np.bool_] | None
     sets: Mapping[str, tuple[int, ...]]
+    estimated: NDArray[np.bool_] | None = None
 
     def __len__(self) -> int:
         return int(self.rule_index.shape[0])
@@ -481,6 +652,8 @@ class VectorTable:
     _outputs: tuple[_Output, ...] = attrs.field(repr=False)
     _facts: frozenset[str] = attrs.field(repr=False)
     _params: frozenset[str] = attrs.field(repr=False)
+    # per rule, whether its condition calls a function that reads holiday data
+    _holidays: tuple[bool, ...] = attrs.field(default=(), repr=False)
 
     @property
     def name(self) -> str:
@@ -535,8 +708,17 @@ class VectorTable:
             np.zeros(n, dtype=acc_type) if policy is HitPolicy.UNIQUE else None
         )
         masks: list[NDArray[np.bool_] | bool] = []
+        lazy = self._holidays if policy is HitPolicy.FIRST else ()
         for i, condition in enumerate(self._conditions):
-            truth = truth_of(condition(env))
+            if lazy and lazy[i]:  # the single-case code stops at the first rule that matches
+                value, touched = _touched_by(condition, env)
+                if touched is not None:
+                    env.live = best == 0
+                    env.note_estimated(touched)
+                    env.live = None
+                truth = truth_of(value)
+            else:
+                truth = truth_of(condition(env))
             weight = acc_type(count - i)
             if policy is not HitPolicy.FIRST:  # kept to report overlaps and build hits
                 masks.append(truth)
@@ -604,6 +786,7 @@ class VectorTable:
             enums=enums,
             hits=hits,
             sets=sets,
+            estimated=env.estimated,
         )
 
     def _assemble(
@@ -616,7 +799,18 @@ class VectorTable:
         n = env.n
         # every rule's outcome is computed, so the encoding of the column
         # depends on the table, the parameters and the column types only
-        parts = [_value_of(part, env) for part in output.parts]
+        parts = []
+        for i, part in enumerate(output.parts):
+            if isinstance(part, _Computed) and part.holidays:
+                # as if computed for the rows of its rule only
+                value, touched = _touched_by(part.compute, env)
+                if touched is not None:
+                    env.live = rule_index == i if hits is None else hits[:, i]
+                    env.note_estimated(touched)
+                    env.live = None
+                parts.append(value)
+            else:
+                parts.append(_value_of(part, env))
         kind, enum_class, _ = _unify(parts)
         dtype = _dtype(kind, enum_class, parts)
         where = f"table {self.name!r}, outcome {output.name!r}"
@@ -680,11 +874,16 @@ def compile_table(table: Table) -> VectorTable:
             if isinstance(expr, Const):
                 compiled[name] = expr.value
             else:
-                compiled[name] = _Computed(compiler.compile(expr, where))
+                compiled[name] = _Computed(
+                    compiler.compile(expr, where), holidays=_touches_holidays(expr)
+                )
         per_rule.append(compiled)
         facts |= rule.when.facts()
         params |= rule.when.params()
     outputs = tuple(
         _Output(name, tuple(r.get(name, _MISSING) for r in per_rule)) for name in table.outputs
     )
-    return VectorTable(table, tuple(conditions), outputs, frozenset(facts), frozenset(params))
+    holidays = tuple(_touches_holidays(rule.when) for rule in table.rules)
+    return VectorTable(
+        table, tuple(conditions), outputs, frozenset(facts), frozenset(params), holidays
+    )

@@ -120,44 +120,44 @@ def decision_to_json(
     return out
 
 
-# Caches for decision_to_json. Each is cleared when it reaches _CACHE_SIZE
-# entries, so a long run keeps a bounded amount. Keys use object ids; each
-# entry holds the objects themselves, so an id cannot be reused while its
-# entry lives.
+# What decision_to_json keeps for reuse lives on the objects it derives
+# from: the encoded parameters block on the parameter set (per fired rules),
+# a rule's parsed templates and filled-in texts on the rule. Each store is
+# cleared when it reaches _CACHE_SIZE entries, so a long run keeps a bounded
+# amount; a race between threads only computes an entry twice.
 _CACHE_SIZE: Final = 4096
 _Encoded: TypeAlias = tuple[tuple[str, JSONValue, str, str], ...]
-_PARAMETERS: dict[tuple[int, ...], tuple[tuple[object, ...], _Encoded]] = {}
-_TEMPLATES: dict[tuple[int, str], tuple[Rule, tuple[str, ...] | None, str]] = {}
-_EXPLAINED: dict[tuple[object, ...], tuple[Rule, str]] = {}
 
 
 def _parameters(trace: Trace, fired: Sequence[FiredRule]) -> dict[str, JSONValue]:
     """The ``parameters`` block: the same for the same rules under the same values."""
-    params, policy = trace.params, trace.policy
-    key = (id(params), id(policy), *[id(f.rule) for f in fired])
-    entry = _PARAMETERS.get(key)
-    if entry is None:
+    params = trace.params
+    kept: dict[tuple[Rule, ...], _Encoded] = params._encoded
+    key = tuple([f.rule for f in fired])
+    encoded = kept.get(key)
+    if encoded is None:
         encoded = tuple(
             (use.name, encode_value(_param_value(use.value)), use.since.isoformat(), use.clause)
             for use in trace.parameters
         )
-        if len(_PARAMETERS) >= _CACHE_SIZE:
-            _PARAMETERS.clear()
-        entry = _PARAMETERS[key] = ((params, policy, *[f.rule for f in fired]), encoded)
+        if len(kept) >= _CACHE_SIZE:
+            kept.clear()
+        kept[key] = encoded
     return {
         name: {
             "value": copy.deepcopy(value) if isinstance(value, list | dict) else value,
             "since": since,
             "clause": clause,
         }
-        for name, value, since, clause in entry[1]
+        for name, value, since, clause in encoded
     }
 
 
-def _template(rule: Rule, lang: str) -> tuple[Rule, tuple[str, ...] | None, str]:
-    """``(rule, names, text)``: the names the rule's template fills in, or
-    ``None`` if it does more than ``{name}``; with no names, its fixed text."""
-    entry = _TEMPLATES.get((id(rule), lang))
+def _template(rule: Rule, lang: str) -> tuple[tuple[str, ...] | None, str]:
+    """``(names, text)``: the names the rule's template fills in, or ``None``
+    if it does more than ``{name}``; with no names, its fixed text."""
+    kept = rule._cache
+    entry: tuple[tuple[str, ...] | None, str] | None = kept.get(lang)
     if entry is None:
         template = rule.zh if lang == "zh" else rule.en
         names: list[str] | None = []
@@ -169,16 +169,15 @@ def _template(rule: Rule, lang: str) -> tuple[Rule, tuple[str, ...] | None, str]
                 break
             names.append(name)
         text = template.format_map({}) if names == [] else ""
-        if len(_TEMPLATES) >= _CACHE_SIZE:
-            _TEMPLATES.clear()
-        entry = (rule, None if names is None else tuple(names), text)
-        _TEMPLATES[(id(rule), lang)] = entry
+        if len(kept) >= _CACHE_SIZE:
+            kept.clear()
+        entry = kept[lang] = (None if names is None else tuple(names), text)
     return entry
 
 
 def _fields(rule: Rule, lang: str) -> tuple[str, ...] | None:
     """The names a rule's template fills in, or ``None`` if it does more than ``{name}``."""
-    return _template(rule, lang)[1]
+    return _template(rule, lang)[0]
 
 
 _ABSENT: Final = object()
@@ -188,11 +187,10 @@ _EXACT: Final = frozenset({str, int, bool, type(None)})
 def _explain(fired: FiredRule, lang: str) -> str:
     """``fired.explanation(lang)``, kept for the same rule and the same values."""
     rule = fired.rule
-    entry = _TEMPLATES.get((id(rule), lang)) or _template(rule, lang)
-    names = entry[1]
+    names, text = rule._cache.get(lang) or _template(rule, lang)
     if not names:
-        return entry[2] if names is not None else fired.explanation(lang)
-    values: list[object] = [id(rule), lang]
+        return text if names is not None else fired.explanation(lang)
+    values: list[object] = [lang]
     sources = (fired.outputs, fired.facts, fired.params)
     for name in names:
         for source in sources:
@@ -213,12 +211,13 @@ def _explain(fired: FiredRule, lang: str) -> str:
         else:
             values.append(_ABSENT)
     key = tuple(values)
-    cached = _EXPLAINED.get(key)
+    kept = rule._cache
+    cached: str | None = kept.get(key)
     if cached is None:
-        if len(_EXPLAINED) >= _CACHE_SIZE:
-            _EXPLAINED.clear()
-        cached = _EXPLAINED[key] = (rule, fired.explanation(lang))
-    return cached[1]
+        if len(kept) >= _CACHE_SIZE:
+            kept.clear()
+        cached = kept[key] = fired.explanation(lang)
+    return cached
 
 
 def _param_value(value: object) -> object:

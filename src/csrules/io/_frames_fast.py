@@ -514,8 +514,7 @@ def _output(
         duty.append([_label(v) for v in values])
     refund_days = _ordinals(refund.outputs["refund_due"])
     refund_null = refund_days == NULL_INT
-    estimated = _estimated(policy, refund_days, _ordinals(batch.facts["signed_date"]),
-                           _ordinals(batch.facts["request_date"]))  # fmt: skip
+    estimated = batch.estimated  # the engine's own flag, as the single decision's
     ids = c.get("id")
     columns: dict[str, Any] = {
         "id": ids.cast(pa.string()),
@@ -546,47 +545,6 @@ def _output(
             value = value.cast(field.type)
         arrays.append(value)
     return rows, pa.Table.from_arrays(arrays, schema=pa.schema(fields))
-
-
-def _estimated(
-    policy: Policy,
-    refund: NDArray[np.int64],
-    signed: NDArray[np.int64],
-    request: NDArray[np.int64],
-) -> NDArray[np.bool_]:
-    """``estimated`` of each row, from the dates the return decision relies on
-    (:func:`~csrules.rules.returns.return_dates`), once per distinct combination."""
-    from csrules._decision import params_in_force
-    from csrules.batch._encode import NULL_INT
-    from csrules.rules.returns import return_dates
-
-    # rows whose dates fall under the same parameter values share them: the
-    # key is (parameter segment, refund date, signed date), in one int64
-    breaks = np.array(
-        sorted({since.toordinal() for p in policy.parameters.values() for since, _ in p.values}),
-        dtype=np.int64,
-    )
-    segment = np.searchsorted(breaks, request, side="right").astype(np.int64)
-    bits = np.int64(23)  # ordinals of years up to 9999 are below 2**22
-    key = (segment << (2 * bits)) | (np.maximum(refund, 0) << bits) | np.maximum(signed, 0)
-    first, inverse = _distinct(key)
-    calendar = policy.calendar
-    params: dict[int, Any] = {}
-    found = np.zeros(len(first), dtype=bool)
-
-    def date(ordinal: int) -> dt.date | None:
-        return None if ordinal == NULL_INT else dt.date.fromordinal(ordinal)
-
-    triples = zip(refund[first].tolist(), signed[first].tolist(), request[first].tolist(),
-                  segment[first].tolist(), strict=True)  # fmt: skip
-    for i, (r, s, q, seg) in enumerate(triples):
-        in_force = params.get(seg)
-        if in_force is None:
-            on = dt.date.fromordinal(q)
-            in_force = params[seg] = params_in_force(policy, policy.resolve(on))
-        dates = return_dates(date(r), date(s), in_force)
-        found[i] = any(calendar.is_estimated(d) for d in dates)
-    return np.asarray(found[inverse], dtype=bool)
 
 
 def _distinct(key: NDArray[np.int64]) -> tuple[NDArray[np.intp], NDArray[np.intp]]:

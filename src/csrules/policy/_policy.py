@@ -179,6 +179,14 @@ class ParameterSet:
     on: dt.date
     values: Mapping[str, Any]
     since: Mapping[str, dt.date]
+    # The ``parameters`` block of decisions on this date, by the rules they
+    # fired (kept by csrules.io's decision_to_json); never pickled.
+    _encoded: dict[Any, Any] = attrs.field(
+        init=False, factory=dict, eq=False, repr=False, hash=False
+    )
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (ParameterSet, (self.on, dict(self.values), dict(self.since)))
 
 
 def _meta_str(

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import datetime as dt
+import decimal
+import enum
 from typing import Final
 
 #: Asia/Shanghai has kept UTC+8 without daylight saving since 1991; a fixed
@@ -45,3 +47,29 @@ def local_time(t: dt.datetime) -> dt.time:
     if tz is CST or getattr(tz, "offset", None) == 28800 or getattr(tz, "name", None) in _ZONES:
         return t.time()
     return _astimezone(t, CST).time()
+
+
+def value_kind(t: type) -> str:
+    """The kind of a value of type ``t``: ``"enum"``, ``"bool"``, ``"int"``,
+    ``"float"``, ``"money"`` (Decimal), ``"datetime"``, ``"date"``,
+    ``"time"``, ``"str"`` or ``"object"`` (the batch encodings, and what
+    compares with what at construction)."""
+    if issubclass(t, enum.Enum):
+        return "enum"
+    if issubclass(t, bool):
+        return "bool"
+    if issubclass(t, int):
+        return "int"
+    if issubclass(t, float):
+        return "float"
+    if issubclass(t, decimal.Decimal):
+        return "money"
+    if issubclass(t, dt.datetime):
+        return "datetime"
+    if issubclass(t, dt.date):
+        return "date"
+    if issubclass(t, dt.time):
+        return "time"
+    if issubclass(t, str):
+        return "str"
+    return "object"

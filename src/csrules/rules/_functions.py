@@ -25,6 +25,7 @@ from typing import Any, Final
 
 import attrs
 
+from csrules._calendar import ESTIMATES
 from csrules.rules._common import local_date_or_none, local_time
 
 __all__ = ["FUNCTIONS", "Function", "register"]
@@ -44,6 +45,9 @@ class Function:
             :mod:`csrules.batch._kernels`, or ``None`` to run ``scalar`` per row.
         calendar: whether the function needs the policy's calendar.
         doc: one line for docs.
+        holidays: whether it reads the calendar's holiday data (working
+            days): a date it touches in a year without official data makes
+            the decision estimated (both paths report it).
     """
 
     name: str
@@ -53,6 +57,7 @@ class Function:
     kernel: str | None
     calendar: bool = False
     doc: str = ""
+    holidays: bool = False
 
     @property
     def vectorised(self) -> bool:
@@ -117,12 +122,28 @@ def _add_minutes(t: Any, n: Any) -> Any:
     return _datetime_add(t, dt.timedelta(minutes=int(n)))
 
 
+# The working-day functions read the calendar's holiday data: each notes
+# (per thread, see csrules._calendar.EstimateProbe) when the dates it read or
+# gave lie in a year the data does not cover, so the decision says estimated.
+
+
+def _note_estimated(cal: Any, first: Any, last: Any) -> None:
+    # a calendar of another type (a test's stand-in) knows no estimated years
+    between = getattr(cal, "is_estimated_between", None)
+    if between is not None and between(first, last):
+        ESTIMATES.estimated = True
+
+
 def _add_working_days(cal: Any, d: Any, n: int) -> Any:
-    return cal.add_working_days(d, n)
+    result = cal.add_working_days(d, n)
+    _note_estimated(cal, d, result)
+    return result
 
 
 def _roll_to_working_day(cal: Any, d: Any) -> Any:
-    return d if cal.is_workday(d) else cal.next_working_day(d)
+    result = d if cal.is_workday(d) else cal.next_working_day(d)
+    _note_estimated(cal, d, result)
+    return result
 
 
 def _next_time_of_day(cal: Any, t: Any, at: dt.time) -> Any:
@@ -199,11 +220,13 @@ for _function in (
     ),
     Function(
         "add_working_days", ("date", "int"), "date", _add_working_days, "working_days",
-        calendar=True, doc="the n-th working day after a date (the date itself for 0)",
+        calendar=True, holidays=True,
+        doc="the n-th working day after a date (the date itself for 0)",
     ),
     Function(
         "roll_to_working_day", ("date",), "date", _roll_to_working_day, "working_days",
-        calendar=True, doc="the date if it is a working day, else the next working day",
+        calendar=True, holidays=True,
+        doc="the date if it is a working day, else the next working day",
     ),
     Function(
         "next_time_of_day", ("datetime", "time"), "datetime", _next_time_of_day, "time_of_day",

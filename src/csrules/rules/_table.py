@@ -80,6 +80,15 @@ class Rule:
     zh: str
     id: str = attrs.field(default="")
     silent: bool = False
+    # What output code derives from the rule (its parsed templates, texts
+    # filled in for given values); never pickled.
+    _cache: dict[Any, Any] = attrs.field(init=False, factory=dict, repr=False)
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (
+            Rule,
+            (self.clause, self.when, dict(self.then), self.en, self.zh, self.id, self.silent),
+        )
 
     def __attrs_post_init__(self) -> None:
         if not _CLAUSE.match(self.clause):
@@ -263,9 +272,26 @@ class Table:
         init=False, eq=False, repr=False, hash=False
     )
     _run: _Compiled = attrs.field(init=False, eq=False, repr=False, hash=False)
+    #: ``evaluate(facts, params, calendar=None)``, positional only: evaluate
+    #: the table for one fact record (a mapping with every input name), the
+    #: parameter values in force on the decision date, and the
+    #: :class:`~csrules.WorkCalendar` for date functions; a
+    #: :class:`TableResult`. It is the table's compiled function itself.
+    #: Raises NoRuleMatchedError (a ``first`` or ``unique`` table matched
+    #: nothing), RuleOverlapError (a ``unique`` table matched more than one
+    #: rule) or RuleDefinitionError (a fact or parameter the table needs is
+    #: missing).
+    evaluate: Callable[..., TableResult] = attrs.field(
+        init=False, eq=False, repr=False, hash=False
+    )
     _batch: list[VectorTable] = attrs.field(init=False, eq=False, repr=False, hash=False)
     _params_of: Mapping[Rule, frozenset[str]] = attrs.field(
         init=False, eq=False, repr=False, hash=False
+    )
+    # (module, attribute) of a table the library ships (see mark_bundled): a
+    # trace pickles it by that reference.
+    _origin: tuple[str, str] | None = attrs.field(
+        init=False, default=None, eq=False, repr=False, hash=False
     )
 
     def __attrs_post_init__(self) -> None:
@@ -277,6 +303,7 @@ class Table:
         compiled = self._compile()
         object.__setattr__(self, "_compiled", compiled)
         object.__setattr__(self, "_run", compiled[1])
+        object.__setattr__(self, "evaluate", compiled[1])
         object.__setattr__(self, "_batch", [])
 
     def __reduce__(self) -> tuple[Any, ...]:
@@ -440,6 +467,15 @@ class Table:
                 )
             run_lines.append(f"    return {compiler.bind(self._many)}(hits, f, p)")
         hits_lines[1:1] = loads
+        # the public evaluate is this function itself (no wrapper): it turns a
+        # missing fact or parameter into the table's RuleDefinitionError
+        run_lines = [
+            "def _run(f, p, cal=None, /):",
+            "    try:",
+            *(f"    {line}" for line in run_lines[1:]),
+            "    except KeyError as _err:",
+            f"        raise {compiler.bind(self._missing)}(_err) from _err",
+        ]
         source = "\n".join([*hits_lines, "", *run_lines])
         namespace: dict[str, Any] = {"_new": _new, **compiler.values}
         try:
@@ -459,26 +495,6 @@ class Table:
         except KeyError as err:
             raise self._missing(err) from err
         return tuple(i for i, _ in hits)
-
-    def evaluate(
-        self, facts: Mapping[str, Any], params: Mapping[str, Any], calendar: Any = None
-    ) -> TableResult:
-        """Evaluate the table for one fact record.
-
-        Args:
-            facts: the fact record (a mapping with every input name).
-            params: parameter values in force on the decision date.
-            calendar: the :class:`~csrules.WorkCalendar` for date functions.
-
-        Raises:
-            NoRuleMatchedError: a ``first`` or ``unique`` table matched nothing.
-            RuleOverlapError: a ``unique`` table matched more than one rule.
-            RuleDefinitionError: a fact or parameter the table needs is missing.
-        """
-        try:
-            return self._run(facts, params, calendar)  # type: ignore[no-any-return]
-        except KeyError as err:
-            raise self._missing(err) from err
 
     def _missing(self, err: KeyError) -> RuleDefinitionError:
         msg = f"table {self.name!r} needs the fact or parameter {err.args[0]!r}"
@@ -547,3 +563,11 @@ class Table:
             )
             for r in self.rules
         ]
+
+
+def mark_bundled(namespace: Mapping[str, object], module: str) -> None:
+    """Record the module and attribute of each table in ``namespace`` (a
+    bundled rules module's globals), so traces pickle them by reference."""
+    for attr, value in namespace.items():
+        if isinstance(value, Table) and value._origin is None:
+            object.__setattr__(value, "_origin", (module, attr))

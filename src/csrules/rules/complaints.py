@@ -28,7 +28,6 @@ from csrules._decision import (
     ComplaintDecision,
     Escalation,
     make_trace,
-    policy_argument,
 )
 from csrules._domain import (
     Channel,
@@ -37,14 +36,13 @@ from csrules._domain import (
     Topic,
     check_instance,
     check_not_before,
-    check_tables,
 )
-from csrules._ruleset import FactSpec, KindSpec, RuleSet
+from csrules._ruleset import FactSpec, KindSpec, RuleSet, kind_and_policy
 from csrules.exceptions import ArgumentTypeError
 from csrules.policy import ParameterSet, Policy
 from csrules.rules._expr import TRUE, Expr, call, fact, param
 from csrules.rules._stream_rules import StreamCount, StreamRule
-from csrules.rules._table import HitPolicy, Rule, Table, TableResult
+from csrules.rules._table import HitPolicy, Rule, Table, TableResult, mark_bundled
 
 __all__ = [
     "COMPLAINT_DUTIES",
@@ -740,18 +738,7 @@ def decide_complaint(
         raise ArgumentTypeError("stream", stream, "an iterable of escalations")
     if case_id is not None:
         check_instance("case_id", case_id, str, "a str or None")
-    if ruleset is None and tables is None:
-        kind = COMPLAINT_KIND
-        policy = policy_argument(policy)
-    else:
-        from csrules._ruleset import ruleset as find
-
-        chosen = find(ruleset if ruleset is not None else "b2c")
-        kind = chosen.kind("complaint")
-        policy = chosen.policy if policy is None else policy_argument(policy)
-        if tables is not None:
-            check_tables("tables", tables, 4)
-            kind = kind.evolve(tables=tables)
+    kind, policy = kind_and_policy("complaint", COMPLAINT_KIND, policy, ruleset, tables, 4)
     clauses = _stream_clauses(stream)
     extra: dict[str, Any] = dict(facts or {})
     extra["repeat_complaint"] = REPEAT_COMPLAINT_CLAUSE in clauses
@@ -825,3 +812,6 @@ STREAM_RULES: Final[tuple[StreamRule, ...]] = (
         ),
     ),
 )
+
+
+mark_bundled(globals(), __name__)

@@ -37,19 +37,17 @@ from csrules._decision import (
     PromotionDecision,
     PromotionSize,
     make_trace,
-    policy_argument,
 )
 from csrules._domain import (
     PriceAdjustmentRequest,
     Promotion,
     check_instance,
-    check_tables,
     check_time,
 )
-from csrules._ruleset import FactSpec, KindSpec, RuleSet
+from csrules._ruleset import FactSpec, KindSpec, RuleSet, kind_and_policy
 from csrules.policy import ParameterSet, Policy
 from csrules.rules._expr import TRUE, Expr, call, fact, param
-from csrules.rules._table import HitPolicy, Rule, Table, TableResult
+from csrules.rules._table import HitPolicy, Rule, Table, TableResult, mark_bundled
 
 __all__ = [
     "GIFT_ELIGIBILITY",
@@ -443,14 +441,7 @@ def _promotion_decision(
     codes: tuple[str, ...] = duties.outputs["duty"]
     due: dict[str, dt.date | None] = dict(zip(codes, duties.outputs["due_on"], strict=True))
     last_ship_by = due.get("tell_ships_within_working_days")
-    trace = make_trace(
-        tuple(results.values()),
-        resolved,
-        policy,
-        # Only TB-0.1 counts working days; every other date is plain calendar
-        # days and so never an estimate.
-        (last_ship_by,),
-    )
+    trace = make_trace(tuple(results.values()), resolved, policy)
     return PromotionDecision(
         case_id=case_id,
         length_days=facts["length_days"],
@@ -531,7 +522,7 @@ def decide_promotion(
     check_instance("promotion", promotion, Promotion, "a Promotion")
     check_time("at", at)
     check_instance("case_id", case_id, str, "a str")
-    kind, policy = _kind_for("promotion", PROMOTION_KIND, policy, ruleset, tables, 4)
+    kind, policy = kind_and_policy("promotion", PROMOTION_KIND, policy, ruleset, tables, 4)
     return kind.compiled().decide((promotion, at), facts or {}, policy, case_id)  # type: ignore[return-value]
 
 
@@ -757,27 +748,6 @@ def price_adjustment_facts(request: PriceAdjustmentRequest, at: dt.datetime) -> 
     return facts
 
 
-def _kind_for(
-    name: str,
-    bundled: KindSpec,
-    policy: Policy | None,
-    ruleset: RuleSet | str | None,
-    tables: tuple[Table, ...] | None,
-    count: int,
-) -> tuple[KindSpec, Policy]:
-    """The kind and policy a ``decide_*`` call uses."""
-    if ruleset is None and tables is None:
-        return bundled, policy_argument(policy)
-    from csrules._ruleset import ruleset as find
-
-    chosen = find(ruleset if ruleset is not None else "b2c")
-    kind = chosen.kind(name)
-    if tables is not None:
-        check_tables("tables", tables, count)
-        kind = kind.evolve(tables=tables)
-    return kind, chosen.policy if policy is None else policy_argument(policy)
-
-
 def decide_price_adjustment(
     request: PriceAdjustmentRequest,
     *,
@@ -814,5 +784,10 @@ def decide_price_adjustment(
     check_instance("request", request, PriceAdjustmentRequest, "a PriceAdjustmentRequest")
     check_time("at", at)
     check_instance("case_id", case_id, str, "a str")
-    kind, policy = _kind_for("price_adjustment", PRICE_ADJUSTMENT_KIND, policy, ruleset, tables, 2)
+    kind, policy = kind_and_policy(
+        "price_adjustment", PRICE_ADJUSTMENT_KIND, policy, ruleset, tables, 2
+    )
     return kind.compiled().decide((request, at), facts or {}, policy, case_id)  # type: ignore[return-value]
+
+
+mark_bundled(globals(), __name__)

@@ -21,7 +21,6 @@ from csrules._decision import (
     ReturnDecision,
     Role,
     make_trace,
-    policy_argument,
 )
 from csrules._domain import (
     EXCLUDED_CATEGORIES,
@@ -33,14 +32,13 @@ from csrules._domain import (
     ReturnRequest,
     check_instance,
     check_not_before,
-    check_tables,
     check_time,
 )
-from csrules._ruleset import FactSpec, KindSpec, RuleSet
+from csrules._ruleset import FactSpec, KindSpec, RuleSet, kind_and_policy
 from csrules.exceptions import ArgumentTypeError, DomainValueError
 from csrules.policy import ParameterSet, Policy, default_policy
 from csrules.rules._expr import TRUE, Expr, call, fact, param
-from csrules.rules._table import HitPolicy, Rule, Table, TableResult
+from csrules.rules._table import HitPolicy, Rule, Table, TableResult, mark_bundled
 
 __all__ = [
     "FREIGHT_PAYER",
@@ -919,18 +917,6 @@ def _needs_condition(request: ReturnRequest, status: OrderStatus) -> bool:
     return request.type in (RequestType.RETURN, RequestType.EXCHANGE)
 
 
-def return_dates(
-    refund_due: dt.date | None, signed_date: dt.date | None, params: Mapping[str, Any]
-) -> list[dt.date]:
-    """The dates a return decision relies on, whose years make it ``estimated``:
-    the refund date, and the last day of the no-reason window when it moves
-    past holidays (then it depends on working days)."""
-    dates: list[dt.date] = [] if refund_due is None else [refund_due]
-    if signed_date is not None and params.get("no_reason_extend_past_holiday"):
-        dates.append(signed_date + dt.timedelta(days=params["no_reason_return_days"]))
-    return dates
-
-
 def _return_decision(
     case_id: str,
     results: Mapping[str, TableResult],
@@ -945,8 +931,7 @@ def _return_decision(
     duties = results["return_duties"]
     outputs = action.outputs
     refund_due = refund.outputs["refund_due"]
-    dates = return_dates(refund_due, facts["signed_date"], params)
-    trace = make_trace(tuple(results.values()), resolved, policy, dates)
+    trace = make_trace(tuple(results.values()), resolved, policy)
     return ReturnDecision(
         case_id=case_id,
         action=outputs["action"],
@@ -1039,18 +1024,7 @@ def decide_return(
     check_instance("request", request, ReturnRequest, "a ReturnRequest")
     check_time("at", at)
     check_instance("case_id", case_id, str, "a str")
-    if ruleset is None and tables is None:
-        kind = RETURN_KIND
-        policy = policy_argument(policy)
-    else:
-        from csrules._ruleset import ruleset as find
-
-        chosen = find(ruleset if ruleset is not None else "b2c")
-        kind = chosen.kind("return")
-        policy = chosen.policy if policy is None else policy_argument(policy)
-        if tables is not None:
-            check_tables("tables", tables, 4)
-            kind = _with_tables(kind, tables)
+    kind, policy = kind_and_policy("return", RETURN_KIND, policy, ruleset, tables, 4)
     if facts is None:
         facts = {}
     elif not isinstance(facts, Mapping):
@@ -1058,18 +1032,4 @@ def decide_return(
     return kind.compiled().decide((order, request, at), facts, policy, case_id)  # type: ignore[return-value]
 
 
-_swapped: dict[int, tuple[tuple[Table, ...], KindSpec]] = {}
-
-
-def _with_tables(kind: KindSpec, tables: tuple[Table, ...]) -> KindSpec:
-    """The return kind with its four tables swapped (kept for the last few
-    table tuples, so repeated calls compile once)."""
-    found = _swapped.get(id(tables))
-    if found is not None and found[0] is tables and kind is RETURN_KIND:
-        return found[1]
-    swapped = kind.evolve(tables=tables)
-    if kind is RETURN_KIND:
-        if len(_swapped) > 16:
-            _swapped.clear()
-        _swapped[id(tables)] = (tables, swapped)
-    return swapped
+mark_bundled(globals(), __name__)

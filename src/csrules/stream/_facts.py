@@ -55,8 +55,6 @@ _SHANGHAI: Final = pendulum.timezone("Asia/Shanghai")
 SHANGHAI_FIXED_FROM_US: Final = 694_224_000 * _US
 #: Asia/Shanghai's offset, +08:00, in microseconds.
 SHANGHAI_OFFSET_US: Final = 8 * 3600 * _US
-_OFFSET_CACHE_MAX: Final = 4096
-_UNKNOWN: Final = -1 << 80  # not an offset any zone has
 
 
 class Record(NamedTuple):
@@ -226,13 +224,6 @@ class Backend(Protocol):
         """Release the backend's resources."""
 
 
-# By zone and local date: the epoch microseconds of local midnight, or
-# ``None`` when the zone's offset changes that day. Keyed by ``id(zone)``
-# (zones may hash slowly); each entry keeps its zone alive, so the id
-# cannot be reused while the entry exists.
-_midnights: dict[int, tuple[dt.tzinfo, dict[int, int | None]]] = {}
-
-
 def _midnight_us(tz: dt.tzinfo, ordinal: int) -> int | None:
     """Epoch microseconds of local midnight, or ``None`` if the offset changes that day."""
     start = dt.datetime.fromordinal(ordinal).replace(tzinfo=tz)
@@ -248,42 +239,16 @@ def _midnight_us(tz: dt.tzinfo, ordinal: int) -> int | None:
     return (ordinal - _EPOCH_ORDINAL) * DAY_US - offset // _ONE_US
 
 
-def _zone_days(tz: dt.tzinfo) -> dict[int, int | None]:
-    if len(_midnights) >= _OFFSET_CACHE_MAX:
-        _midnights.clear()
-    days: dict[int, int | None] = {}
-    _midnights[id(tz)] = (tz, days)
-    return days
-
-
 def epoch_us(when: dt.datetime) -> int:
     """``when`` (aware) in integer microseconds since 1970-01-01T00:00:00Z.
 
-    Exact, and cheaper than :meth:`datetime.timestamp` (which asks the zone
-    on every call and rounds through a float): local midnight is computed
-    once per zone and date, and the zone is asked only on days its offset
-    changes.
+    Exact (no float on the way, unlike :meth:`datetime.timestamp`); the
+    zone is asked once.
 
     Raises:
         ValueError: ``when`` is naive.
     """
-    tz = when.tzinfo
-    ordinal = when.toordinal()
-    entry = _midnights.get(id(tz))
-    if entry is None or entry[0] is not tz:
-        if tz is None:
-            return _exact_us(when, ordinal)
-        days = _zone_days(tz)
-    else:
-        days = entry[1]
-    midnight = days.get(ordinal, _UNKNOWN)
-    if midnight is _UNKNOWN:
-        if len(days) >= _OFFSET_CACHE_MAX:
-            days.clear()
-        midnight = days[ordinal] = _midnight_us(tz, ordinal)
-    if midnight is None:
-        return _exact_us(when, ordinal)
-    return midnight + (when.hour * 3600 + when.minute * 60 + when.second) * _US + when.microsecond
+    return _exact_us(when, when.toordinal())
 
 
 class LocalDay(NamedTuple):

@@ -24,13 +24,13 @@ import weakref
 from collections import deque
 from collections.abc import Iterable, Mapping, Sequence
 from types import TracebackType
-from typing import Final, Literal, NamedTuple, TypeAlias
+from typing import TYPE_CHECKING, Final, Literal, NamedTuple, TypeAlias
 
 import pendulum
 
 from csrules._decision import Escalation
 from csrules._domain import Complaint, Department
-from csrules.exceptions import StreamError
+from csrules.exceptions import ArgumentTypeError, RuleDefinitionError, StreamError
 from csrules.io._json import parse_aware_time
 from csrules.policy import Policy, default_policy
 from csrules.rules._stream_rules import StreamRule, check_stream_rules, members_function
@@ -50,6 +50,9 @@ from csrules.stream._facts import (
     shanghai_day,
 )
 from csrules.stream._reference import ReferenceBackend
+
+if TYPE_CHECKING:
+    from csrules._ruleset import RuleSet
 
 __all__ = ["MAX_TEXT_LENGTH", "BackendName", "EscalationMonitor", "available_backends"]
 
@@ -104,6 +107,33 @@ def _bundled_rules() -> tuple[StreamRule, ...]:
     from csrules.rules.complaints import STREAM_RULES
 
     return STREAM_RULES
+
+
+def _policy_and_rules(
+    policy: Policy | None,
+    ruleset: RuleSet | str | None,
+    rules: Iterable[StreamRule] | None,
+) -> tuple[Policy, tuple[StreamRule, ...], RuleSet | None]:
+    """The policy and stream rules a monitor runs, from its arguments (checked)."""
+    if ruleset is None:
+        chosen = None
+        policy = policy if policy is not None else default_policy()
+        found = _bundled_rules() if rules is None else rules
+    else:
+        from csrules._ruleset import ruleset as find
+
+        if rules is not None:
+            msg = "give the stream rules as ruleset= or as rules=, not both"
+            raise RuleDefinitionError(msg)
+        chosen = find(ruleset)
+        policy = policy if policy is not None else chosen.policy
+        found = chosen.stream_rules
+        if not found:
+            msg = f"rule set {chosen.name!r} has no stream rules: there is nothing to correlate"
+            raise RuleDefinitionError(msg)
+    if not isinstance(policy, Policy):
+        raise ArgumentTypeError("policy", policy, "a Policy or None")
+    return policy, check_stream_rules(found, policy), chosen
 
 
 def available_backends() -> tuple[str, ...]:
@@ -324,7 +354,8 @@ class EscalationMonitor:
     block of work around :meth:`observe` (deciding the complaint, say).
 
     Args:
-        policy: the shop's policy; the bundled B2C policy by default.
+        policy: the shop's policy; the rule set's (``ruleset=``), else the
+            bundled B2C policy, by default.
         backend: ``"reference"`` (plain Python), ``"durable"``
             (durable-rules) or ``"auto"``, the reference backend (the faster
             one, by measurement). Both give the same escalations.
@@ -335,14 +366,21 @@ class EscalationMonitor:
             run, in the order their escalations are listed; the bundled
             :data:`~csrules.rules.complaints.STREAM_RULES` by default (the
             two clauses above).
+        ruleset: a :class:`~csrules.RuleSet` (or a name
+            :func:`csrules.ruleset` knows) whose stream rules and policy the
+            monitor runs (``policy=`` still overrides the policy); instead
+            of ``rules=``.
 
     Raises:
         StreamError: an unknown backend, ``"durable"`` where durable-rules
             cannot be imported, or a ``related_limit`` below 1.
         RuleDefinitionError: ``rules`` are not valid stream rules, or name a
-            parameter the policy does not define.
+            parameter the policy does not define; both ``ruleset=`` and
+            ``rules=``; a rule set without stream rules.
+        ArgumentTypeError: ``policy`` is not a :class:`~csrules.policy.Policy`.
 
     .. versionadded:: 0.1.0
+    .. versionchanged:: 0.2.0 ``ruleset=``.
     """
 
     def __init__(
@@ -352,6 +390,7 @@ class EscalationMonitor:
         backend: BackendName = "auto",
         related_limit: int = RELATED_LIMIT,
         rules: Iterable[StreamRule] | None = None,
+        ruleset: RuleSet | str | None = None,
     ) -> None:
         if isinstance(related_limit, bool) or not isinstance(related_limit, int):
             msg = f"related_limit must be an integer, got {related_limit!r}"
@@ -359,8 +398,7 @@ class EscalationMonitor:
         if related_limit < 1:
             msg = f"related_limit must be at least 1, got {related_limit}"
             raise StreamError(msg)
-        self._policy = policy if policy is not None else default_policy()
-        self._rules = check_stream_rules(_bundled_rules() if rules is None else rules, self._policy)
+        self._policy, self._rules, self._ruleset = _policy_and_rules(policy, ruleset, rules)
         self._by_id = {rule.id: rule for rule in self._rules}
         self._plans = plans(self._rules)
         # The rules that consider a complaint, and the fields they need.
@@ -410,6 +448,11 @@ class EscalationMonitor:
     def policy(self) -> Policy:
         """The policy whose windows and threshold the monitor applies."""
         return self._policy
+
+    @property
+    def ruleset(self) -> RuleSet | None:
+        """The rule set whose stream rules the monitor runs (``None`` if given ``rules=``)."""
+        return self._ruleset
 
     @property
     def rules(self) -> tuple[StreamRule, ...]:
@@ -532,21 +575,25 @@ class EscalationMonitor:
         backend: BackendName = "auto",
         related_limit: int = RELATED_LIMIT,
         rules: Iterable[StreamRule] | None = None,
+        ruleset: RuleSet | str | None = None,
     ) -> EscalationMonitor:
         """A monitor that goes on from a :meth:`snapshot` as if it had never stopped.
 
         The snapshot may come from either backend and may have gone through
         ``json.dumps`` / ``json.loads``. Snapshots of the earlier formats
         (``csrules.stream.snapshot/1`` and ``/2``, without a checksum) are
-        read too. ``rules`` are the stream rules, as for the constructor;
-        the snapshot's open escalations must be of these rules.
+        read too. ``rules`` or ``ruleset`` give the stream rules, as for
+        the constructor; the snapshot's open escalations must be of these
+        rules.
 
         Raises:
             StreamError: ``data`` is not a valid snapshot; the message says
                 what is wrong (the checksum does not match, a record is
                 duplicated, a time is out of range, ...).
         """
-        monitor = cls(policy, backend=backend, related_limit=related_limit, rules=rules)
+        monitor = cls(
+            policy, backend=backend, related_limit=related_limit, rules=rules, ruleset=ruleset
+        )
         try:
             monitor._load(data)
         except StreamError as exc:
