@@ -11,6 +11,8 @@ on. Output is always UTF-8.
 ``csrules tables`` prints the rule tables; ``csrules policy`` the parameters;
 ``csrules schema [KIND]`` the JSON Schema of a case; ``csrules test PATH...``
 runs policy tests (``*.csrules.yaml``, see ``docs/policy-tests.md``).
+``csrules batch IN OUT`` decides a CSV, Parquet or JSON Lines file into
+Parquet, CSV or JSON Lines (see ``docs/batch-files.md``).
 
 Exit status:
 
@@ -682,6 +684,12 @@ def _cmd_test(args: argparse.Namespace, out: IO[str], err: IO[str]) -> int:
     return run_paths(args.paths, out, err, show_coverage=args.coverage, verbose=args.verbose)
 
 
+def _cmd_batch(args: argparse.Namespace, out: IO[str], err: IO[str]) -> int:
+    from csrules.io._files import run_batch
+
+    return run_batch(args, out, err)
+
+
 def _parser() -> argparse.ArgumentParser:
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument(
@@ -796,6 +804,18 @@ def _parser() -> argparse.ArgumentParser:
     )
     y.add_argument("-v", "--verbose", action="store_true", help="list the tests that passed too")
     y.set_defaults(handler=_cmd_test)
+
+    from csrules.io._files import add_arguments
+
+    b = sub.add_parser(
+        "batch",
+        help="decide a CSV, Parquet or JSON Lines file of cases into Parquet, CSV or JSON Lines",
+        epilog=_EPILOG.replace("line", "row"),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        parents=[common],
+    )
+    add_arguments(b)
+    b.set_defaults(handler=_cmd_batch)
     return parser
 
 
