@@ -41,6 +41,7 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
+import errno
 import itertools
 import json
 import math
@@ -374,12 +375,12 @@ class _Source:
             file = open(self.path, "rb")  # noqa: SIM115 -- closed below
         except OSError as err:
             raise BatchFileError(self.path, f"cannot read it: {err.strerror or err}") from err
-        raw: list[bytes] = [b""]
+        raw: list[bytes] = []  # the raw lines of the piece being read
 
         def raw_lines() -> Iterator[bytes]:
             try:
                 for line in file:
-                    raw[0] = line
+                    raw.append(line)
                     self.bytes_read += len(line)
                     yield line
             except OSError as err:
@@ -388,9 +389,11 @@ class _Source:
         try:
             texts = enumerate(_text_lines(raw_lines()), start=1)
             while True:
+                raw.clear()
                 piece = list(itertools.islice(texts, self.chunk_rows))
                 if not piece:
                     return
+                first = piece[0][0]
                 kind = self._kind or _first_kind_of_lines(piece)
                 if self._kind is None and kind is not None:
                     self._kind = kind
@@ -399,7 +402,8 @@ class _Source:
                 bad: list[_Bad] = []
                 for number, line in piece:
                     if isinstance(line, _BadLine):
-                        shown = raw[0].decode("utf-8", "backslashreplace").rstrip("\r\n")
+                        shown = raw[number - first].decode("utf-8", "backslashreplace")
+                        shown = shown.rstrip("\r\n")
                         bad.append(_error(number, line.case_id, line.code, line.message, shown))
                         continue
                     if not line.strip():
@@ -702,8 +706,8 @@ class _Writer:
         self._csv: Any = None
         self._text: IO[bytes] | None = None
         folder = os.path.dirname(os.path.abspath(path))
-        if not os.path.isdir(folder):
-            raise BatchFileError(path, f"cannot write it: no folder {folder}")
+        if not os.path.isdir(folder):  # an output failure (exit status 3), as in csrules decide
+            raise FileNotFoundError(errno.ENOENT, f"no folder {folder}", path)
 
     def _open(self, schema: pa.Schema) -> None:
         self.schema = schema
