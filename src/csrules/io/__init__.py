@@ -6,10 +6,14 @@
   and ``facts``.
 - :func:`case_schema`: the JSON Schema of a case (``csrules schema``).
 - :func:`encode_value`: ``Decimal``, times, dates, enums and tuples as plain JSON data.
+- :func:`batch_file`: a CSV, Parquet or JSON Lines file of cases decided into
+  Parquet, CSV or JSON Lines (``csrules batch``, ``docs/batch-files.md``;
+  needs pyarrow: ``pip install 'csrules[frames]'``).
 """
 
 from __future__ import annotations
 
+from csrules.io._files import BatchResult, batch_file
 from csrules.io._json import (
     CaseInput,
     FactType,
@@ -24,9 +28,11 @@ from csrules.io._json import (
 from csrules.io._schema import case_schema
 
 __all__ = [
+    "BatchResult",
     "CaseInput",
     "FactType",
     "JSONValue",
+    "batch_file",
     "case_from_json",
     "case_schema",
     "case_to_json",

@@ -773,6 +773,9 @@ _WORKER: dict[str, _Settings] = {}
 
 
 def _init_worker(settings: _Settings) -> None:
+    import signal
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent handles Ctrl-C and stops the pool
     _WORKER["settings"] = settings
 
 
