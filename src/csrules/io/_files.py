@@ -308,7 +308,9 @@ class _Source:
         self.format = file_format(path)
         self.chunk_rows = chunk_rows
         self.total: int | None = None
-        self.bytes_read = 0
+        self.bytes_read = 0  # of a JSON Lines file; see position()
+        self.rows_read = 0
+        self._csv_file: IO[bytes] | None = None
         self.size = os.path.getsize(path) if os.path.exists(path) else 0
         _check_readable(path)
         self._rules = rules
@@ -358,8 +360,9 @@ class _Source:
         read = pacsv.ReadOptions(block_size=1 << 22)
         parse = pacsv.ParseOptions(newlines_in_values=True)
         try:
+            self._csv_file = open(self.path, "rb")  # noqa: SIM115 -- closed with the reader
             reader = pacsv.open_csv(
-                self.path, read_options=read, parse_options=parse, convert_options=convert
+                self._csv_file, read_options=read, parse_options=parse, convert_options=convert
             )
         except (pa.ArrowException, OSError) as err:
             raise BatchFileError(self.path, f"not a readable CSV file: {err}") from err
@@ -432,6 +435,20 @@ class _Source:
         finally:
             file.close()
 
+    def position(self) -> int:
+        """About how many bytes of a text file have been read (for the ETA)."""
+        if self._csv_file is not None:
+            try:
+                return self._csv_file.tell()
+            except (OSError, ValueError):
+                return 0
+        return self.bytes_read
+
+    def close(self) -> None:
+        """Close what the reading left open."""
+        if self._csv_file is not None:
+            self._csv_file.close()
+
     def kind_hint(self) -> str | None:
         """The kind of the first row that has one (``None`` when nothing says)."""
         if self.format == "parquet":
@@ -463,6 +480,11 @@ class _Source:
 
     def chunks(self) -> Iterator[_Chunk]:
         """The file's rows in chunks of ``chunk_rows`` (JSON Lines: lines)."""
+        for chunk in self._chunks():
+            self.rows_read += chunk.count
+            yield chunk
+
+    def _chunks(self) -> Iterator[_Chunk]:
         if self.format == "jsonl":
             yield from self._jsonl_chunks()
             return
@@ -950,9 +972,10 @@ class _Progress:
     def update(self, rows: int, source: _Source) -> None:
         if self.bar is None:
             return
-        if self.bar.total is None and source.bytes_read and source.size:
+        read = source.position()
+        if source.total is None and read and source.size:  # a text file: estimate from bytes
             done = self.bar.n + rows
-            self.bar.total = max(done, round(done * source.size / source.bytes_read))
+            self.bar.total = max(done, round(source.rows_read * source.size / read))
         self.bar.update(rows)
 
     def close(self) -> None:
@@ -1052,6 +1075,7 @@ def batch_file(
             bar.update(out.num_rows, reader)
     finally:
         bar.close()
+        reader.close()
         writer.close()
         if error_writer is not None:
             error_writer.close()
