@@ -281,6 +281,20 @@ class TestErrors:
         assert out == ""
         assert err.count("\n") == 1
         assert "order.shipping_fee" in err
+        assert not (tmp_path / "out.parquet").exists()
+
+    def test_a_csv_of_two_kinds_is_one_clear_line(self, tmp_path: Path) -> None:
+        source = make(tmp_path / "cases.csv", "return", 3)
+        text = source.read_text(encoding="utf-8").splitlines()
+        text[2] = text[2].replace(",return,", ",complaint,", 1)
+        source.write_text("\n".join(text) + "\n", encoding="utf-8")
+        status, _, err = run(
+            str(source), str(tmp_path / "out.csv"), "--errors", str(tmp_path / "e.csv")
+        )
+        assert status == 2
+        assert "kind" in err
+        assert err.count("\n") == 1
+        assert not (tmp_path / "out.csv").exists()
 
 
 class TestUsage:

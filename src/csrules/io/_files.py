@@ -39,6 +39,7 @@ order. A complaint file larger than memory must be sorted by ``at`` outside
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import datetime as dt
 import errno
@@ -724,6 +725,7 @@ class _Writer:
         self.format = file_format(path)
         self.fallback = fallback
         self.schema: pa.Schema | None = None
+        self.closed = False
         self._parquet: Any = None
         self._csv: Any = None
         self._text: IO[bytes] | None = None
@@ -767,11 +769,24 @@ class _Writer:
 
     def close(self) -> None:
         """Close the file (written with the fallback schema and no rows if nothing was)."""
+        if self.closed:
+            return
+        self.closed = True
         if self.schema is None:
             self._open(self.fallback())
         for closing in (self._parquet, self._csv, self._text):
             if closing is not None:
                 closing.close()
+
+    def discard(self) -> None:
+        """Close the file and remove it."""
+        self.closed = True
+        for closing in (self._parquet, self._csv, self._text):
+            if closing is not None:
+                closing.close()
+        if self.schema is not None:
+            with contextlib.suppress(OSError):
+                os.unlink(self.path)
 
 
 def _errors_schema() -> pa.Schema:
@@ -1073,6 +1088,12 @@ def batch_file(
             failed = out.num_rows - out["error.code"].null_count
             failures += failed
             bar.update(out.num_rows, reader)
+    except BatchFileError as err:
+        if not err.reading and count == 0:  # nothing decided: leave no empty output behind
+            writer.discard()
+            if error_writer is not None:
+                error_writer.discard()
+        raise
     finally:
         bar.close()
         reader.close()
