@@ -823,8 +823,12 @@ def _work(chunk: _Chunk) -> tuple[pa.Table, pa.Table | None]:
 def _in_order(
     chunks: Iterable[_Chunk], settings: _Settings, workers: int
 ) -> Iterator[tuple[_Chunk, pa.Table, pa.Table | None]]:
-    """Each chunk with its output, in input order; over ``workers`` processes when > 1."""
-    if workers <= 1:
+    """Each chunk with its output, in input order; over ``workers`` processes when > 1
+    and there is more than one chunk (a small file is not worth starting them)."""
+    iterator = iter(chunks)
+    head = list(itertools.islice(iterator, 2))
+    chunks = itertools.chain(head, iterator)
+    if workers <= 1 or len(head) < 2:
         for chunk in chunks:
             yield (chunk, *_decide_chunk(chunk, settings))
         return
