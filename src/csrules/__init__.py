@@ -56,6 +56,7 @@ from csrules._domain import (
 )
 from csrules._engine import decide
 from csrules._ruleset import FactSpec, KindSpec, RuleSet, ruleset
+from csrules.io._frames import decide_frame
 from csrules.policy import Policy, default_policy, load_policy
 from csrules.rules.complaints import decide_complaint
 from csrules.rules.promotions import decide_price_adjustment, decide_promotion
@@ -85,6 +86,7 @@ __all__: list[str] = [
     "__version__",
     "decide",
     "decide_complaint",
+    "decide_frame",
     "decide_price_adjustment",
     "decide_promotion",
     "decide_return",

@@ -829,6 +829,23 @@ class RuleSet:
 
         return decide_kind_columns(self.kind(kind), self.policy, columns, tables=tables)
 
+    def decide_frame(self, data: Any, *, kind: str | None = None, tz: str | None = None,
+                     **options: Any) -> Any:  # fmt: skip
+        """Decide a table of cases: a pyarrow Table, a polars or a pandas DataFrame.
+
+        One row per case, one column per contract field named by its JSON
+        path with dots; returns the same type as ``data``, one row per case
+        in input order, with ``decision.*`` and ``error.*`` columns. See
+        :func:`csrules.io.decide_arrow` for the columns, ``kind``, ``tz``
+        and ``options`` (``explanations=True``, ``monitor=``, ...), and
+        ``docs/frames.md``.
+
+        .. versionadded:: 0.2.0
+        """
+        from csrules.io._frames import decide_frame
+
+        return decide_frame(data, self, kind=kind, tz=tz, **options)
+
     # -- extending --------------------------------------------------------
     def _with_kinds(self, kinds: Mapping[str, KindSpec], name: str | None = None) -> RuleSet:
         return RuleSet(name or self.name, self.policy, kinds, self.stream_rules)

@@ -6,6 +6,9 @@
   and ``facts``.
 - :func:`case_schema`: the JSON Schema of a case (``csrules schema``).
 - :func:`encode_value`: ``Decimal``, times, dates, enums and tuples as plain JSON data.
+- :func:`decide_arrow` / :func:`decide_frame` / :func:`decision_schema`: a
+  table of cases (pyarrow, polars, pandas) decided row by row, as columns
+  (``docs/frames.md``; needs pyarrow: ``pip install 'csrules[frames]'``).
 - :func:`batch_file`: a CSV, Parquet or JSON Lines file of cases decided into
   Parquet, CSV or JSON Lines (``csrules batch``, ``docs/batch-files.md``;
   needs pyarrow: ``pip install 'csrules[frames]'``).
@@ -14,6 +17,7 @@
 from __future__ import annotations
 
 from csrules.io._files import BatchResult, batch_file
+from csrules.io._frames import decide_arrow, decide_frame, decision_schema
 from csrules.io._json import (
     CaseInput,
     FactType,
@@ -36,6 +40,9 @@ __all__ = [
     "case_from_json",
     "case_schema",
     "case_to_json",
+    "decide_arrow",
+    "decide_frame",
+    "decision_schema",
     "encode_value",
     "parse_case_line",
     "read_case",
