@@ -1129,21 +1129,29 @@ def add_arguments(parser: Any) -> None:
     parser.add_argument(
         "--kind", help="return, complaint, promotion or price_adjustment (default: the first row's)"
     )
-    parser.add_argument("--rules", help="a rule set: b2c, taobao, or MODULE:ATTR")
-    parser.add_argument("--policy", help="a policy TOML file, or a bundled name (b2c, taobao)")
     parser.add_argument(
-        "--tz", help="the zone of times given without an offset (e.g. Asia/Shanghai)"
+        "--rules", metavar="MODULE:ATTR", help="a rule set: b2c, taobao, or MODULE:ATTR"
+    )
+    parser.add_argument(
+        "--policy", metavar="FILE", help="a policy TOML file, or a bundled name (b2c, taobao)"
+    )
+    parser.add_argument(
+        "--tz",
+        metavar="ZONE",
+        help="the zone of times given without an offset (e.g. Asia/Shanghai)",
     )
     parser.add_argument(
         "--errors", metavar="FILE", help="also write the rows that got an error to FILE"
     )
     parser.add_argument(
         "--workers",
+        metavar="N",
         type=positive,
         help="processes deciding chunks at once (default: one per core; complaints: 1)",
     )
     parser.add_argument(
         "--chunk-rows",
+        metavar="N",
         type=positive,
         default=DEFAULT_CHUNK_ROWS,
         help=f"rows decided at a time (default {DEFAULT_CHUNK_ROWS})",
