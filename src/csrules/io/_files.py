@@ -431,7 +431,7 @@ class _Source:
                         obj["facts"] = {k: encode_value(v) for k, v in read.facts.items()}
                     records.append(_flat_values(obj))
                     rows.append(number)
-                table = _table_of(records, _kind_columns(self._kind or "return", extra))
+                table = _table_of(records)
                 yield _Chunk(piece[0][0], len(piece), table, rows, bad)
         finally:
             file.close()
@@ -495,7 +495,9 @@ class _Source:
             )
             yield from _contiguous(_rechunk(batches, self.chunk_rows))
             return
-        labels = _column_labels(self._rules.extra_facts() if self._rules is not None else None)
+        from csrules.io._frames import _field_types
+
+        labels = _field_types(self._rules)
         row = 1
         for text in _rechunk(self._csv_batches(), self.chunk_rows):
             yield self._csv_chunk(text, row, labels)
@@ -552,7 +554,8 @@ def _error(row: int, case_id: str | None, code: str, message: str, text: str | N
 
 
 def _flat_values(obj: Mapping[str, object], prefix: str = "") -> dict[str, object]:
-    """A decoded contract case as dotted paths to its JSON values (arrays as JSON text)."""
+    """A decoded contract case as dotted paths to its JSON values (arrays as JSON text,
+    nulls left out)."""
     flat: dict[str, object] = {}
     for key, value in obj.items():
         path = f"{prefix}{key}"
@@ -560,36 +563,19 @@ def _flat_values(obj: Mapping[str, object], prefix: str = "") -> dict[str, objec
             flat.update(_flat_values(value, path + "."))
         elif isinstance(value, list | tuple):
             flat[path] = json.dumps(value, ensure_ascii=False, separators=(",", ":"))
-        else:
+        elif value is not None:  # null is an absent key (a null object has no columns)
             flat[path] = value
     return flat
 
 
-def _kind_columns(kind: str, extra: Mapping[str, str] | None) -> list[str]:
-    """Every dotted column of a case of ``kind`` (arrays whole), from the codec's fields."""
-    from csrules.io._json import KIND_SPECS, ArraySpec, ObjectSpec
-
-    def walk(spec: ObjectSpec, prefix: str) -> Iterator[str]:
-        for field in spec.fields:
-            if field.key in ("meta", "facts") and not prefix:
-                continue
-            path = f"{prefix}{field.key}"
-            if isinstance(field.type, ObjectSpec):
-                yield from walk(field.type, path + ".")
-            elif isinstance(field.type, ArraySpec) or not isinstance(field.type, ObjectSpec):
-                yield path
-
-    spec = KIND_SPECS.get(kind)
-    columns = list(walk(spec, "")) if spec is not None else ["id", "kind", "at"]
-    columns.extend(f"facts.{name}" for name in extra or {})
-    return columns
-
-
-def _table_of(records: Sequence[Mapping[str, object]], columns: Sequence[str]) -> pa.Table:
-    """Decoded cases as a table of their columns (one JSON type per column, as the codec
-    checked; a column no case has is all null)."""
+def _table_of(records: Sequence[Mapping[str, object]]) -> pa.Table:
+    """Decoded cases as a table of the columns they have (one JSON type per column, as
+    the codec checked); a column some cases lack is null there, an absent key."""
     import pyarrow as pa
 
+    columns = dict.fromkeys(key for record in records for key in record)
+    if not columns:
+        return pa.table({"id": pa.array([], pa.string())})
     return pa.table({name: pa.array([r.get(name) for r in records]) for name in columns})
 
 
@@ -598,36 +584,13 @@ _FALSE: Final = ("false", "False", "FALSE")
 _INTEGER: Final = r"^[+-]?[0-9]{1,18}$"
 
 
-def _column_labels(extra: Mapping[str, str] | None) -> dict[str, str]:
-    """The contract's type label (``"boolean"``, ``"integer"``, ...) of every
-    dotted column of every kind, with ``order.lines.N.KEY`` as ``order.lines.*.KEY``."""
-    from csrules.io._json import KIND_SPECS, ArraySpec, ObjectSpec, ValueType
-
-    labels: dict[str, str] = {}
-
-    def walk(spec: ObjectSpec, prefix: str) -> None:
-        for field in spec.fields:
-            path = prefix + field.key
-            if isinstance(field.type, ValueType):
-                labels.setdefault(path, field.type.label)
-            elif isinstance(field.type, ObjectSpec):
-                walk(field.type, path + ".")
-            elif isinstance(field.type, ArraySpec):
-                walk(field.type.item, path + ".*.")
-
-    for spec in KIND_SPECS.values():
-        walk(spec, "")
-    for name, label in (extra or {}).items():
-        labels[f"facts.{name}"] = label
-    return labels
-
-
 def _label(labels: Mapping[str, str], name: str) -> str | None:
+    """The contract's type label of a column (``order.lines.N.KEY`` as a line's ``KEY``)."""
     found = labels.get(name)
     if found is None and name.startswith("order.lines."):
         parts = name.split(".")
         if len(parts) == 4 and parts[2].isdigit():
-            found = labels.get(f"order.lines.*.{parts[3]}")
+            found = labels.get(f"order.lines[].{parts[3]}")
     return found
 
 
