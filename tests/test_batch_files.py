@@ -14,6 +14,8 @@ from types import ModuleType
 from typing import Any
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 pa = pytest.importorskip("pyarrow")
 pq = pytest.importorskip("pyarrow.parquet")
@@ -375,6 +377,21 @@ class TestChunksAndWorkers:
         assert small.read_bytes() == whole.read_bytes()
         assert errors_small.read_bytes() == errors_whole.read_bytes()
         assert len(small.read_bytes().splitlines()) == (152 if source == "jsonl" else 150)
+
+    @settings(
+        max_examples=6, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+    )
+    @given(chunk=st.integers(min_value=1, max_value=160), source=st.sampled_from(FORMATS))
+    def test_any_chunk_size_gives_the_same_file(
+        self, returns: dict[str, Path], tmp_path: Path, chunk: int, source: str
+    ) -> None:
+        whole = tmp_path / f"whole-{source}.csv"
+        if not whole.exists():
+            batch_file(returns[source], whole, chunk_rows=1_000_000)
+        out = tmp_path / f"chunked-{source}-{chunk}.csv"
+        result = batch_file(returns[source], out, chunk_rows=chunk)
+        assert result.rows == 150
+        assert out.read_bytes() == whole.read_bytes()
 
     def test_batch_file_counts_rows_and_errors(
         self, returns: dict[str, Path], tmp_path: Path
