@@ -8,7 +8,7 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 
 import csrules
@@ -93,11 +93,31 @@ def _table(rows: list[dict[str, Any]], typed: bool) -> Any:
     columns = {}
     for name in names:
         values = [row.get(name) for row in rows]
+        if typed and name == "order.lines":
+            values = _typed_lines(values)
         array = pa.array(values)
         if typed and pa.types.is_string(array.type):
             array = _typed(array)
         columns[name] = array
     return pa.table(columns) if columns else pa.table({"id": pa.array([], pa.string())})
+
+
+def _typed_lines(values: list[Any]) -> list[Any]:
+    """Line prices as decimals (the Parquet layout), when every one reads so."""
+    if not all(v is None or isinstance(v, list) for v in values):
+        return values
+    prices = [line.get("unit_price") for lines in values if lines for line in lines]
+    if not all(
+        isinstance(p, str) and p.replace(".", "", 1).isdigit() and len(p.partition(".")[2]) == 2
+        for p in prices
+    ):
+        return values
+    return [
+        None
+        if lines is None
+        else [{**line, "unit_price": Decimal(line["unit_price"])} for line in lines]
+        for lines in values
+    ]
 
 
 def _typed(array: Any) -> Any:
@@ -161,7 +181,8 @@ def _assert_same(out: Any, expected: list[dict[str, Any]]) -> None:
                 assert value is None, name
 
 
-@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow],
+          phases=[Phase.explicit, Phase.reuse, Phase.generate])  # fmt: skip
 @given(data=st.data(), kind=st.sampled_from(KINDS),
        layout=st.sampled_from(["list", "json", "flat"]),
        typed=st.booleans())  # fmt: skip
@@ -315,3 +336,42 @@ def test_meta_passes_through_and_empty_input() -> None:
     empty = decide_arrow(RULES, table.slice(0, 0), kind="return")
     assert empty.num_rows == 0
     assert empty.schema == decision_schema(RULES, "return", input_schema=table.schema)
+
+
+def test_fast_path_is_taken_and_agrees(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Typed return rows go the vectorised path, with the line path's answers."""
+    from csrules.io import _frames
+
+    cases = [case_to_json(c) for c in _sample_returns()]
+    table = _table([_leaves(c) for c in cases], typed=True)
+    assert pa.types.is_timestamp(table.schema.field("at").type)
+    exact_rows: list[int] = []
+    original = _frames.decide_rows
+
+    def counting(*args: Any, **kwargs: Any) -> Any:
+        for i, result in original(*args, **kwargs):
+            exact_rows.append(i)
+            yield i, result
+
+    monkeypatch.setattr(_frames, "decide_rows", counting)
+    fast = decide_arrow(RULES, table)
+    assert len(exact_rows) < len(cases) // 2
+    _assert_same(fast, _expected(cases))
+    exact_rows.clear()
+    assert decide_arrow(RULES, table, fast=False).equals(fast)
+    assert len(exact_rows) == len(cases)
+
+
+def _sample_returns() -> list[Any]:
+    from hypothesis import find
+
+    found: list[Any] = []
+
+    @settings(max_examples=60, deadline=None, database=None)
+    @given(cst.return_cases())
+    def collect(case: Any) -> None:
+        found.append(case)
+
+    del find
+    collect()
+    return found

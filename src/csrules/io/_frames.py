@@ -355,13 +355,23 @@ class _Plan:
     """How the rows of a table become JSON case lines."""
 
     columns: tuple[_Column, ...]
-    kind_values: list[Any]
     ids: list[Any]
-    meta: tuple[str, ...]
 
 
-def _plan(ruleset: RuleSet, table: pa.Table, kind: str | None, tz: str | None) -> _Plan:
+@attrs.frozen
+class _Layout:
+    """The input columns that make the cases, checked once for the whole table."""
+
+    used: tuple[tuple[str, tuple[Any, ...], str | None], ...]  # name, path, type label
+    kinds: Any  # the kind of each row: an Arrow string array
+    fill_kind: str | None
+
+
+def _layout(ruleset: RuleSet, table: pa.Table, kind: str | None, tz: str | None) -> _Layout:
+    """Check the columns (column-level problems raise) and say which make the cases."""
     pa = _pa()
+    import pyarrow.compute as pc
+
     if tz is not None:
         _zone(tz)
     types_ = _field_types(ruleset)
@@ -369,20 +379,16 @@ def _plan(ruleset: RuleSet, table: pa.Table, kind: str | None, tz: str | None) -
     if len(set(names)) != len(names):
         twice = sorted({n for n in names if names.count(n) > 1})
         raise DomainValueError("columns", twice, "each column name once")
-    columns: list[_Column] = []
-    meta: list[str] = []
-    kind_values: list[Any] | None = None
+    used: list[tuple[str, tuple[Any, ...], str | None]] = []
     paths: dict[tuple[Any, ...], str] = {}
     for name in names:
         if _is_meta(name):
-            meta.append(name)
             continue
-        array = table.column(name).combine_chunks() if table.num_rows else table.column(name)
-        if array.null_count == len(array) and name != "kind":
+        column = table.column(name)
+        if column.null_count == len(column) and name != "kind":
             continue  # nothing in it: not a key of any case (and may sit beside its fields)
-        values = _column_values(pa, name, array, _label(types_, name), tz)
-        if name == "kind":
-            kind_values = values
+        label = _label(types_, name)
+        _column_values(pa, name, column.slice(0, 0).combine_chunks(), label, tz)  # type checks
         path = _path(name)
         for depth in range(1, len(path)):
             if path[:depth] in paths:
@@ -390,7 +396,7 @@ def _plan(ruleset: RuleSet, table: pa.Table, kind: str | None, tz: str | None) -
                     name, name, f"no column {paths[path[:depth]]!r} as well (one or the other)"
                 )
         paths[path] = name
-        columns.append(_Column(name, path, values))
+        used.append((name, path, label))
     for path, name in paths.items():
         inner = [p for p in paths if len(p) > len(path) and p[: len(path)] == path]
         if inner:
@@ -398,23 +404,42 @@ def _plan(ruleset: RuleSet, table: pa.Table, kind: str | None, tz: str | None) -
                 name, name, f"no column {paths[inner[0]]!r} as well (one or the other)"
             )
     n = table.num_rows
+    given = "kind" in paths.values()
+    if given:
+        kinds = table.column("kind").combine_chunks() if n else pa.array([], pa.string())
+        if not pa.types.is_string(kinds.type):
+            kinds = pa.nulls(n, pa.string())  # the codec reports the rows
+    else:
+        kinds = pa.nulls(n, pa.string())
     if kind is not None:
-        if kind_values is None:
-            kind_values = [kind] * n
-            columns.append(_Column("kind", ("kind",), kind_values))
-        else:
-            others = sorted({str(v) for v in kind_values if v is not None and v != kind})
+        if given:
+            others = sorted(
+                str(v) for v in pc.unique(table.column("kind")).to_pylist() if v not in (None, kind)
+            )
             if others:
                 raise DomainValueError(
                     "kind", others, f"rows of kind {kind!r} only (kind={kind!r} was given)"
                 )
-            filled = [kind] * n
-            for column in columns:
-                if column.name == "kind":
-                    column.values[:] = filled
-            kind_values = filled
+        kinds = pa.array([kind] * n, pa.string())
+    return _Layout(tuple(used), kinds, kind)
+
+
+def _plan(layout: _Layout, table: pa.Table, tz: str | None) -> _Plan:
+    """The JSON values of the rows of ``table`` (the rows left for the line path)."""
+    pa = _pa()
+    n = table.num_rows
+    columns: list[_Column] = []
+    for name, path, label in layout.used:
+        array = table.column(name).combine_chunks() if n else table.column(name).slice(0, 0)
+        if name == "kind" and layout.fill_kind is not None:
+            continue
+        if not n:
+            array = array.combine_chunks()
+        columns.append(_Column(name, path, _column_values(pa, name, array, label, tz)))
+    if layout.fill_kind is not None:
+        columns.append(_Column("kind", ("kind",), [layout.fill_kind] * n))
     ids = next((c.values for c in columns if c.name == "id"), [None] * n)
-    return _Plan(tuple(columns), kind_values or [None] * n, ids, tuple(meta))
+    return _Plan(tuple(columns), ids)
 
 
 def _case(columns: Sequence[_Column], row: int) -> dict[str, Any]:
@@ -509,19 +534,21 @@ def decide_rows(
     lang: str,
     parameters: bool,
 ) -> Iterable[tuple[int, dict[str, Any]]]:
-    """``(row, result line)`` of each row, decided as ``csrules decide`` decides its line."""
+    """``(i, result line)`` of the ``i``-th of ``rows`` (the table's row numbers,
+    counting from 0; ``plan`` holds those rows only), decided as ``csrules
+    decide`` decides its line."""
     from csrules.cli import decide_line
     from csrules.io._decisions import error_to_json
 
-    for row in rows:
-        case = _case(plan.columns, row)
+    for i, row in enumerate(rows):
+        case = _case(plan.columns, i)
         number = first_row + row
         problem = _fragment_problem(case)
         line = None if problem is not None else _line(case)
         if line is None:
             case_id = case.get("id") if isinstance(case.get("id"), str) else None
             message = problem or "a value that cannot be written as JSON"
-            yield row, error_to_json(case_id, number, "invalid_json", message)
+            yield i, error_to_json(case_id, number, "invalid_json", message)
             continue
         result, _ = decide_line(
             line,
@@ -532,7 +559,7 @@ def decide_rows(
             parameters=parameters,
             ruleset=ruleset,
         )
-        yield row, result
+        yield i, result
 
 
 def _fill(out: _Out, row: int, result: Mapping[str, Any], pa: Any, schema: pa.Schema) -> None:
@@ -641,12 +668,32 @@ def decide_arrow(
         input_schema=table.schema,
     )
     n = table.num_rows
-    plan = _plan(ruleset, table, kind, tz)
-    out = _Out.of(schema)
+    layout = _layout(ruleset, table, kind, tz)
+    decided: list[Any] = []
+    done = None
+    if fast and n and not explanations and not parameters:
+        from csrules.io._frames_fast import decide_fast
+
+        done, part = decide_fast(
+            ruleset, table, layout.kinds, policy=policy, first_row=first_row, schema=schema
+        )
+        if part is not None and len(done):
+            decided.append((done, part))
+    if done is not None and len(done):
+        import numpy as np
+
+        left = np.ones(n, dtype=bool)
+        left[done] = False
+        remaining: Sequence[int] = np.flatnonzero(left).tolist()
+        plan = _plan(layout, table.take(pa.array(remaining, pa.int64())), tz)
+    else:
+        remaining = range(n)
+        plan = _plan(layout, table, tz)
+    fields = [f for f in schema if not _is_meta(f.name)]
+    out = _Out.of(pa.schema(fields))
     for name in out.names:
-        out.values[name] = [None] * n
-    remaining: Iterable[int] = range(n)
-    for row, result in decide_rows(
+        out.values[name] = [None] * len(remaining)
+    for i, result in decide_rows(
         ruleset,
         plan,
         remaining,
@@ -656,16 +703,24 @@ def decide_arrow(
         lang=lang,
         parameters=parameters,
     ):
-        _fill(out, row, result, pa, schema)
+        _fill(out, i, result, pa, schema)
         if explanations and "error" not in result:
-            out.values["decision.explanation"][row] = result["decision"].get("explanation")
-    arrays = []
+            out.values["decision.explanation"][i] = result["decision"].get("explanation")
+    exact = pa.Table.from_arrays(
+        [pa.array(out.values[f.name], type=f.type) for f in fields], schema=pa.schema(fields)
+    )
+    if decided:
+        import numpy as np
+
+        order = np.concatenate([np.asarray(remaining, dtype=np.int64), decided[0][0]])
+        joined = pa.concat_tables([exact, decided[0][1]])
+        result_table = joined.take(pa.array(np.argsort(order, kind="stable")))
+    else:
+        result_table = exact
     for field in schema:
         if _is_meta(field.name):
-            arrays.append(table.column(field.name))
-        else:
-            arrays.append(pa.array(out.values[field.name], type=field.type))
-    return pa.Table.from_arrays(arrays, schema=schema)
+            result_table = result_table.append_column(field, table.column(field.name))
+    return result_table
 
 
 def decide_frame(
