@@ -393,6 +393,25 @@ class TestChunksAndWorkers:
         assert result.rows == 150
         assert out.read_bytes() == whole.read_bytes()
 
+    def test_workers_load_a_named_rule_set_by_its_name(self) -> None:
+        """A worker gets the bundled rule set itself (the one the vectorised path
+        recognises), with the replacing policy, not a pickled copy."""
+        import pickle
+
+        import csrules
+        from csrules.io._files import _Settings
+        from csrules.io._frames_fast import _usable_kind
+        from csrules.policy import load_policy
+
+        taobao = load_policy("taobao")
+        rules = csrules.ruleset("b2c").with_policy(taobao)
+        settings = _Settings(rules, "return", None, None, "en", False, "b2c", taobao)
+        copy = pickle.loads(pickle.dumps(settings))
+        assert copy.ruleset.policy == taobao
+        assert _usable_kind(copy.ruleset.kind("return"))  # the vectorised path takes it
+        anonymous = _Settings(rules, "return", None, None, "en", False)
+        assert pickle.loads(pickle.dumps(anonymous)).ruleset.name == "b2c"
+
     def test_batch_file_counts_rows_and_errors(
         self, returns: dict[str, Path], tmp_path: Path
     ) -> None:

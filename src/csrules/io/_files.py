@@ -141,7 +141,13 @@ class _Chunk:
 
 @attrs.frozen
 class _Settings:
-    """What every chunk is decided with (sent once to each worker process)."""
+    """What every chunk is decided with (sent once to each worker process).
+
+    A rule set known by name (``b2c``, ``MODULE:ATTR``) travels to a worker
+    as its name and the policy replacing its parameters, and is loaded there
+    as here: the same objects the vectorised paths recognise, where a pickled
+    copy would be an equal rule set they do not.
+    """
 
     ruleset: RuleSet
     kind: str
@@ -149,6 +155,29 @@ class _Settings:
     policy: Policy | None
     lang: Lang
     errors: bool  # build the errors table too
+    name: str | None = None  # how csrules.ruleset finds the rule set
+    replacing: Policy | None = None  # the policy put in place of the rule set's
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        ruleset = None if self.name is not None else self.ruleset
+        fields = (self.kind, self.tz, self.policy, self.lang, self.errors)
+        return (_settings, (ruleset, fields, self.name, self.replacing))
+
+
+def _settings(
+    ruleset: RuleSet | None, fields: tuple[Any, ...], name: str | None, replacing: Policy | None
+) -> _Settings:
+    if ruleset is None:
+        ruleset = _load_ruleset(name or "b2c", replacing)
+    kind, tz, policy, lang, errors = fields
+    return _Settings(ruleset, kind, tz, policy, lang, errors, name, replacing)
+
+
+def _load_ruleset(name: str, policy: Policy | None) -> RuleSet:
+    from csrules._ruleset import ruleset
+
+    found = ruleset(name)
+    return found if policy is None else found.with_policy(policy)
 
 
 def _decider() -> Callable[..., pa.Table]:
@@ -1016,9 +1045,19 @@ def batch_file(
     if chunk_rows < 1:
         msg = f"chunk_rows must be 1 or more (got {chunk_rows!r})"
         raise BatchFileError(os.fspath(source), msg)
-    rules = find_ruleset(ruleset if ruleset is not None else "b2c")
-    if policy is not None:
-        rules = rules.with_policy(policy)
+    name = ruleset if isinstance(ruleset, str) else None
+    if ruleset is None:
+        name = "b2c"
+    elif not isinstance(ruleset, str):
+        with contextlib.suppress(CsrulesError, ImportError, ValueError):
+            if find_ruleset(ruleset.name) is ruleset:  # a bundled one: workers load it by name
+                name = ruleset.name
+    if name is not None:
+        rules = _load_ruleset(name, policy)
+    else:
+        assert ruleset is not None
+        assert not isinstance(ruleset, str)
+        rules = ruleset if policy is None else ruleset.with_policy(policy)
     src, dst = os.fspath(source), os.fspath(target)
     file_format(dst)
     if errors is not None:
@@ -1032,7 +1071,7 @@ def batch_file(
         known = ", ".join(k for k in KINDS if k in rules.kinds)
         raise BatchFileError(src, f"unknown kind {chosen!r}: expected one of {known}")
     reader._kind = chosen
-    settings = _Settings(rules, chosen, tz, None, lang, errors is not None)
+    settings = _Settings(rules, chosen, tz, None, lang, errors is not None, name, policy)
     reader.settings = settings
     count = failures = 0
     cores = os.cpu_count() or 1
@@ -1146,10 +1185,9 @@ def run_batch(args: Any, out: IO[str], err: IO[str]) -> int:
         except (zoneinfo.ZoneInfoNotFoundError, ValueError) as exc:
             msg = f"--tz {args.tz!r}: expected an IANA time zone such as Asia/Shanghai"
             raise _UsageError(msg) from exc
-    rules = _load_rules(args.rules)
+    name = args.rules or "b2c"
+    rules = _load_rules(name)
     policy = _load_policy(args.policy) if args.policy is not None else None
-    if rules is None:
-        rules = _load_rules("b2c")
     if policy is not None:
         rules = rules.with_policy(policy)
     monitor = None
@@ -1161,7 +1199,8 @@ def run_batch(args: Any, out: IO[str], err: IO[str]) -> int:
         result = batch_file(
             args.input,
             args.output,
-            ruleset=rules,
+            ruleset=name,
+            policy=policy,
             kind=args.kind,
             tz=args.tz,
             errors=args.errors,
