@@ -39,8 +39,6 @@ __all__ = ["decide_arrow", "decide_frame", "decision_schema"]
 
 #: The zone output times are written in (the contract writes +08:00).
 ZONE: Final = "Asia/Shanghai"
-#: Output columns before the decision's.
-HEAD: Final = ("id", "row", "kind")
 _KIND_ORDER: Final = ("return", "complaint", "promotion", "price_adjustment")
 _FLAT_LINE: Final = re.compile(r"^order\.lines\.(\d+)\.([A-Za-z_][A-Za-z0-9_]*)$")
 
@@ -178,6 +176,37 @@ def decision_schema(
     return schema
 
 
+def _plain_type(pa: Any, typ: Any) -> Any:
+    """``typ`` with large, view and dictionary strings and lists as plain ones
+    (polars writes ``large_string`` and ``large_list``)."""
+    t = pa.types
+    if t.is_large_string(typ) or t.is_string_view(typ):
+        return pa.string()
+    if t.is_dictionary(typ):
+        return _plain_type(pa, typ.value_type)
+    if t.is_large_list(typ) or t.is_list_view(typ) or t.is_large_list_view(typ):
+        return pa.list_(_plain_type(pa, typ.value_type))
+    if t.is_list(typ):
+        return pa.list_(_plain_type(pa, typ.value_type))
+    if t.is_struct(typ):
+        return pa.struct([
+            pa.field(typ.field(i).name, _plain_type(pa, typ.field(i).type))
+            for i in range(typ.num_fields)
+        ])  # fmt: skip
+    return typ
+
+
+def _plain_table(pa: Any, table: pa.Table) -> pa.Table:
+    """The table with its case columns in plain Arrow types (``meta`` columns as given)."""
+    for i, field in enumerate(table.schema):
+        if _is_meta(field.name):
+            continue
+        plain = _plain_type(pa, field.type)
+        if plain != field.type:
+            table = table.set_column(i, field.name, table.column(i).cast(plain))
+    return table
+
+
 def _is_meta(name: str) -> bool:
     return name == "meta" or name.startswith("meta.")
 
@@ -286,8 +315,11 @@ def _column_values(pa: Any, name: str, array: Any, label: str | None, tz: str | 
                     "an aware timestamp column, or tz= naming the zone of its naive times",
                 )
             zone = _zone(tz)
-            return [None if v is None else _iso(v.replace(tzinfo=zone)) for v in array.to_pylist()]
-        return [None if v is None else _iso(v) for v in array.to_pylist()]
+            return [
+                v if v is None or isinstance(v, str) else _iso(v.replace(tzinfo=zone))
+                for v in _times(array)
+            ]
+        return [v if v is None or isinstance(v, str) else _iso(v) for v in _times(array)]
     if pat.is_decimal(typ):
         return [None if v is None else format(v, "f") for v in array.to_pylist()]
     if pat.is_string(typ) or pat.is_large_string(typ):
@@ -300,11 +332,29 @@ def _column_values(pa: Any, name: str, array: Any, label: str | None, tz: str | 
         return values
     if pat.is_date(typ):
         return [None if v is None else v.isoformat() for v in array.to_pylist()]
+    if pat.is_binary(typ) or pat.is_large_binary(typ):
+        return [None if v is None else _text_of(name, v) for v in array.to_pylist()]
     if pat.is_dictionary(typ):
         return _column_values(pa, name, array.cast(typ.value_type), label, tz)
     if pat.is_list(typ) or pat.is_large_list(typ) or pat.is_struct(typ):
         return [_plain(v) for v in array.to_pylist()]
     return [_plain(v) for v in array.to_pylist()]
+
+
+def _times(array: Any) -> list[Any]:
+    """A timestamp column's values; one Python cannot hold (beyond year 9999)
+    as a text the codec refuses, naming the raw value."""
+    try:
+        return list(array.to_pylist())
+    except (OverflowError, ValueError):
+        out: list[Any] = []
+        raw = array.cast("int64").to_pylist()
+        for i, value in enumerate(raw):
+            try:
+                out.append(array[i].as_py())
+            except (OverflowError, ValueError):
+                out.append(f"{value} {array.type.unit} since 1970-01-01 (out of range)")
+        return out
 
 
 def _flags(values: list[Any]) -> list[Any]:
@@ -355,7 +405,6 @@ class _Plan:
     """How the rows of a table become JSON case lines."""
 
     columns: tuple[_Column, ...]
-    ids: list[Any]
 
 
 @attrs.frozen
@@ -438,8 +487,7 @@ def _plan(layout: _Layout, table: pa.Table, tz: str | None) -> _Plan:
         columns.append(_Column(name, path, _column_values(pa, name, array, label, tz)))
     if layout.fill_kind is not None:
         columns.append(_Column("kind", ("kind",), [layout.fill_kind] * n))
-    ids = next((c.values for c in columns if c.name == "id"), [None] * n)
-    return _Plan(tuple(columns), ids)
+    return _Plan(tuple(columns))
 
 
 def _case(columns: Sequence[_Column], row: int) -> dict[str, Any]:
@@ -471,7 +519,29 @@ def _case(columns: Sequence[_Column], row: int) -> dict[str, Any]:
     return case
 
 
+class _Undecodable:
+    """A cell of a binary column that is not UTF-8."""
+
+    __slots__ = ("message",)
+
+    def __init__(self, message: str) -> None:
+        self.message = message
+
+
+class _EncodingError(Exception):
+    """A cell that is not UTF-8 met while writing the line."""
+
+
+def _text_of(name: str, value: bytes) -> str | _Undecodable:
+    try:
+        return value.decode("utf-8")
+    except UnicodeDecodeError as err:
+        return _Undecodable(f"{name}: not UTF-8 (byte offset {err.start}): {value[:40]!r}")
+
+
 def _default(value: object) -> Any:
+    if isinstance(value, _Undecodable):
+        raise _EncodingError(value.message)
     if isinstance(value, _Fragment):
         return orjson.Fragment(value.text.encode("utf-8", "surrogatepass"))
     if isinstance(value, decimal.Decimal):
@@ -483,7 +553,10 @@ def _line(case: Mapping[str, Any]) -> str | None:
     """The JSON text of a case, or ``None`` when a text cell is not JSON."""
     try:
         return orjson.dumps(case, default=_default).decode("utf-8")
-    except orjson.JSONEncodeError:
+    except orjson.JSONEncodeError as err:
+        cause = err.__cause__ or err.__context__
+        if isinstance(cause, _EncodingError):
+            raise cause from None
         return None
 
 
@@ -544,11 +617,15 @@ def decide_rows(
         case = _case(plan.columns, i)
         number = first_row + row
         problem = _fragment_problem(case)
-        line = None if problem is not None else _line(case)
+        code = "invalid_json"
+        try:
+            line = None if problem is not None else _line(case)
+        except _EncodingError as err:
+            line, code, problem = None, "invalid_encoding", str(err)
         if line is None:
             case_id = case.get("id") if isinstance(case.get("id"), str) else None
             message = problem or "a value that cannot be written as JSON"
-            yield i, error_to_json(case_id, number, "invalid_json", message)
+            yield i, error_to_json(case_id, number, code, message)
             continue
         result, _ = decide_line(
             line,
@@ -668,6 +745,7 @@ def decide_arrow(
         input_schema=table.schema,
     )
     n = table.num_rows
+    table = _plain_table(pa, table)
     layout = _layout(ruleset, table, kind, tz)
     decided: list[Any] = []
     done = None
@@ -712,9 +790,13 @@ def decide_arrow(
     if decided:
         import numpy as np
 
-        order = np.concatenate([np.asarray(remaining, dtype=np.int64), decided[0][0]])
-        joined = pa.concat_tables([exact, decided[0][1]])
-        result_table = joined.take(pa.array(np.argsort(order, kind="stable")))
+        if len(remaining) == 0:
+            result_table = decided[0][1]  # every row, in order
+        else:
+            order = np.concatenate([np.asarray(remaining, dtype=np.int64), decided[0][0]])
+            position = np.empty(n, dtype=np.int64)
+            position[order] = np.arange(n, dtype=np.int64)
+            result_table = pa.concat_tables([exact, decided[0][1]]).take(pa.array(position))
     else:
         result_table = exact
     for field in schema:

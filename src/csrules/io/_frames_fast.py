@@ -99,13 +99,24 @@ def _types_fit(pa: Any, table: Any) -> bool:
         elif name in _FLAGS or name.startswith("request.condition."):
             ok = t.is_boolean(typ)
         elif name in _TIMES:
-            ok = t.is_timestamp(typ) and typ.tz is not None and typ.unit in ("s", "ms", "us")
+            ok = t.is_timestamp(typ) and typ.tz is not None and _whole_micros(pa, column)
         elif name in _MONEY:
             ok = t.is_decimal(typ) and typ.scale <= 2
         else:  # order.lines
             ok = t.is_list(typ) and t.is_struct(typ.value_type) and _line_type_fits(pa, typ)
         if not ok:
             return False
+    return True
+
+
+def _whole_micros(pa: Any, column: Any) -> bool:
+    """Whether a timestamp column holds whole microseconds (pandas writes nanoseconds)."""
+    if column.type.unit != "ns":
+        return True
+    try:
+        column.cast(pa.timestamp("us", tz=column.type.tz))
+    except pa.ArrowInvalid:
+        return False
     return True
 
 
@@ -137,14 +148,30 @@ class _Columns:
         self.pa = pa
         self.table = table
         self.n = table.num_rows
+        self._cache: dict[tuple[str, Any], Any] = {}
 
     def get(self, name: str, typ: Any = None) -> Any:
+        key = (name, typ)
+        found = self._cache.get(key)
+        if found is None:
+            found = self._cache[key] = self._get(name, typ)
+        return found
+
+    def _get(self, name: str, typ: Any) -> Any:
         pa = self.pa
         if name in self.table.column_names:
             column = self.table.column(name).combine_chunks()
             if column.null_count < len(column) or typ is None:
                 return column
         return pa.nulls(self.n, typ or pa.null())
+
+    def us(self, name: str) -> NDArray[np.int64]:
+        """A time column as microseconds since the epoch (the int64 minimum for null)."""
+        key = (name, "us")
+        found = self._cache.get(key)
+        if found is None:
+            found = self._cache[key] = _us(self.pa, self.get(name))
+        return found
 
 
 def decide_fast(
@@ -175,11 +202,14 @@ def decide_fast(
     c = _Columns(pa, table)
     kind_column = pa.array(kinds, pa.string())
     ok = _np(pc.fill_null(pc.equal(kind_column, "return"), False)).copy()
-    ok &= _checks(pa, pc, c)
+    try:
+        ok &= _checks(pa, pc, c)
+    except (pa.ArrowInvalid, OverflowError):  # a value beyond a cast: the line path says
+        return none
     rows = np.flatnonzero(ok)
     if rows.size == 0:
         return none
-    sub = table.take(pa.array(rows))
+    sub = table if rows.size == table.num_rows else table.take(pa.array(rows))
     c = _Columns(pa, sub)
     try:
         columns = _facts(pa, pc, c, ruleset.kind("return"), policy)
@@ -215,7 +245,9 @@ def _us(pa: Any, array: Any) -> NDArray[np.int64]:
 def _in(pc: Any, array: Any, labels: list[str], *, optional: bool) -> NDArray[np.bool_]:
     if array.type.id == 0:
         return np.full(len(array), optional, dtype=bool)
-    found = pc.is_in(array, value_set=__import__("pyarrow").array(labels))
+    import pyarrow as pa
+
+    found = pc.is_in(array, value_set=pa.array(labels))
     out = np.asarray(_np(pc.fill_null(found, False)), dtype=bool)
     if optional:
         out |= ~_valid(array)
@@ -227,6 +259,7 @@ def _checks(pa: Any, pc: Any, c: _Columns) -> NDArray[np.bool_]:
     from csrules._domain import OrderStatus, PaymentMethod, Reason, RequestType
 
     null = np.iinfo(np.int64).min
+    text = pa.string()
     ok = np.ones(c.n, dtype=bool)
     for name in _TEXT:
         ok &= _nonempty(pc, c.get(name, pa.string()))
@@ -239,7 +272,7 @@ def _checks(pa: Any, pc: Any, c: _Columns) -> NDArray[np.bool_]:
         pc, c.get("request.type", pa.string()), [m.value for m in RequestType], optional=False
     )
     ok &= _in(pc, c.get("request.reason", pa.string()), [m.value for m in Reason], optional=False)
-    times = {name: _us(pa, c.get(name)) for name in _TIMES}
+    times = {name: c.us(name) for name in _TIMES}
     for value in times.values():
         ok &= (value == null) | ((value >= _LOW_US) & (value <= _HIGH_US))
     at, placed = times["at"], times["order.placed_at"]
@@ -254,8 +287,11 @@ def _checks(pa: Any, pc: Any, c: _Columns) -> NDArray[np.bool_]:
     def not_before(later: NDArray[np.int64], earlier: NDArray[np.int64]) -> NDArray[np.bool_]:
         return np.asarray((later == null) | (earlier == null) | (later >= earlier), dtype=bool)
 
-    # the order's times in sequence (stricter than the codec: paid before shipped even for COD)
-    ok &= not_before(paid, placed) & not_before(shipped, placed) & not_before(shipped, paid)
+    # the order's times in sequence (a cash-on-delivery order is paid at the door)
+    cod = np.asarray(
+        _np(pc.fill_null(pc.equal(c.get("order.payment_method", text), "cod"), False)), dtype=bool
+    )
+    ok &= not_before(paid, placed) & not_before(shipped, placed) & (cod | not_before(shipped, paid))
     ok &= not_before(signed, placed) & not_before(signed, shipped)
     for earlier in (placed, paid, shipped, signed):
         ok &= not_before(at, earlier)
@@ -328,9 +364,8 @@ def _codes(pa: Any, pc: Any, array: Any, cls: type[enum.Enum], default: enum.Enu
     return with_kind(codes, "enum", cls)
 
 
-def _datetimes(pa: Any, array: Any) -> NDArray[Any]:
-    us = _us(pa, array)
-    return us.view("datetime64[us]")  # the int64 minimum is NaT
+def _datetimes(c: _Columns, name: str) -> NDArray[Any]:
+    return c.us(name).view("datetime64[us]")  # the int64 minimum is NaT
 
 
 def _flag(pa: Any, pc: Any, array: Any, default: bool) -> NDArray[np.bool_]:
@@ -360,13 +395,12 @@ def _facts(
     for fact, name in (("paid_at", "order.paid_at"), ("signed_at", "order.signed_at"),
                        ("at", "at"), ("proof_submitted_at", "request.proof_submitted_at"),
                        ("goods_received_at", "request.goods_received_at")):  # fmt: skip
-        columns[fact] = _datetimes(pa, c.get(name))
+        columns[fact] = _datetimes(c, name)
     given = np.zeros(c.n, dtype=bool)
     for name in (*_CONDITION, "packaging_intact"):
         given |= _valid(c.get(f"request.condition.{name}", pa.bool_()))
-    condition = np.full(c.n, None, dtype=object)
-    condition[given] = True
-    columns["condition"] = condition
+    # the condition is an object in the single path; here only whether it is given
+    columns["condition_given"] = given
     for name in _CONDITION:
         columns[name] = _flag(pa, pc, c.get(f"request.condition.{name}"), False) & given
     columns["packaging_intact"] = _flag(pa, pc, c.get("request.condition.packaging_intact"), True)
@@ -451,8 +485,7 @@ def _output(
     weights = np.left_shift(np.int64(1), np.arange(hits.shape[1], dtype=np.int64))
     duty_key = hits.astype(np.int64) @ weights
     key = key * (np.int64(1) << np.int64(hits.shape[1])) + duty_key
-    combos, first, inverse = np.unique(key, return_index=True, return_inverse=True)
-    inverse = inverse.reshape(-1)
+    first, inverse = _distinct(key)
     rules: list[list[str]] = []
     approvals: list[list[str]] = []
     duty: list[list[str]] = []
@@ -479,27 +512,10 @@ def _output(
         values = to_python(duties.outputs["duty"][row, setting], duties.kinds["duty"],
                            duties.enums.get("duty"))  # fmt: skip
         duty.append([_label(v) for v in values])
-    del combos
-    take = pa.array(inverse)
     refund_days = _ordinals(refund.outputs["refund_due"])
     refund_null = refund_days == NULL_INT
-    # a decision is estimated when a date it relied on lies in a year without
-    # official holiday data: leave such rows (and any that might be) to the line path
-    calendar = policy.calendar
-    signed = _ordinals(batch.facts["signed_date"])
-    candidates = [np.where(refund_null, NULL_INT, refund_days)]
-    window = policy.parameters.get("no_reason_return_days")
-    days = {v for _, v in window.values if isinstance(v, int)} if window is not None else set()
-    for d in days:
-        candidates.append(np.where(signed == NULL_INT, NULL_INT, signed + d))
-    candidates.append(signed)
-    sure = np.ones(n, dtype=bool)
-    for ordinals in candidates:
-        present = ordinals != NULL_INT
-        distinct = np.unique(ordinals[present]).tolist()
-        estimated = {v for v in distinct if calendar.is_estimated(dt.date.fromordinal(v))}
-        if estimated:
-            sure &= ~(present & np.isin(ordinals, np.array(sorted(estimated), dtype=np.int64)))
+    estimated = _estimated(policy, refund_days, _ordinals(batch.facts["signed_date"]),
+                           _ordinals(batch.facts["request_date"]))  # fmt: skip
     ids = c.get("id")
     columns: dict[str, Any] = {
         "id": ids.cast(pa.string()),
@@ -507,7 +523,7 @@ def _output(
         "kind": pa.array(np.full(n, "return", dtype=object), pa.string()),
         "decision.action": _labels(pa, action.outputs["action"], action.enums["action"]),
         "decision.eligible": pa.array(np.asarray(action.outputs["eligible"], dtype=bool)),
-        "decision.approvals": pa.array(approvals, pa.list_(pa.string())).take(take),
+        "decision.approvals": _lists(pa, approvals, inverse),
         "decision.freight_payer": _labels(
             pa, freight.outputs["freight_payer"], freight.enums["freight_payer"]
         ),
@@ -515,22 +531,97 @@ def _output(
             np.where(refund_null, 0, refund_days - _EPOCH_ORDINAL).astype(np.int32),
             mask=refund_null,
         ).cast(pa.date32()),
-        "decision.duties": pa.array(duty, pa.list_(pa.string())).take(take),
-        "decision.rules": pa.array(rules, pa.list_(pa.string())).take(take),
-        "decision.estimated": pa.array(np.zeros(n, dtype=bool)),
+        "decision.duties": _lists(pa, duty, inverse),
+        "decision.rules": _lists(pa, rules, inverse),
+        "decision.estimated": pa.array(estimated),
         "decision.legal_floor": pa.array(np.full(n, policy.legal_floor, dtype=bool)),
     }
     arrays = []
     fields = [f for f in schema if not (f.name == "meta" or f.name.startswith("meta."))]
     for field in fields:
         value = columns.get(field.name)
-        arrays.append(pa.nulls(n, field.type) if value is None else value.cast(field.type))
-    out = pa.Table.from_arrays(arrays, schema=pa.schema(fields))
-    if not sure.all():
-        keep = np.flatnonzero(sure)
-        out = out.take(pa.array(keep))
-        rows = rows[keep]
-    return rows, out
+        if value is None:
+            value = pa.nulls(n, field.type)
+        elif value.type != field.type:
+            value = value.cast(field.type)
+        arrays.append(value)
+    return rows, pa.Table.from_arrays(arrays, schema=pa.schema(fields))
+
+
+def _estimated(
+    policy: Policy,
+    refund: NDArray[np.int64],
+    signed: NDArray[np.int64],
+    request: NDArray[np.int64],
+) -> NDArray[np.bool_]:
+    """``estimated`` of each row, from the dates the return decision relies on
+    (:func:`~csrules.rules.returns.return_dates`), once per distinct combination."""
+    from csrules._decision import params_in_force
+    from csrules.batch._encode import NULL_INT
+    from csrules.rules.returns import return_dates
+
+    # rows whose dates fall under the same parameter values share them: the
+    # key is (parameter segment, refund date, signed date), in one int64
+    breaks = np.array(
+        sorted({since.toordinal() for p in policy.parameters.values() for since, _ in p.values}),
+        dtype=np.int64,
+    )
+    segment = np.searchsorted(breaks, request, side="right").astype(np.int64)
+    bits = np.int64(23)  # ordinals of years up to 9999 are below 2**22
+    key = (segment << (2 * bits)) | (np.maximum(refund, 0) << bits) | np.maximum(signed, 0)
+    first, inverse = _distinct(key)
+    calendar = policy.calendar
+    params: dict[int, Any] = {}
+    found = np.zeros(len(first), dtype=bool)
+
+    def date(ordinal: int) -> dt.date | None:
+        return None if ordinal == NULL_INT else dt.date.fromordinal(ordinal)
+
+    triples = zip(refund[first].tolist(), signed[first].tolist(), request[first].tolist(),
+                  segment[first].tolist(), strict=True)  # fmt: skip
+    for i, (r, s, q, seg) in enumerate(triples):
+        in_force = params.get(seg)
+        if in_force is None:
+            on = dt.date.fromordinal(q)
+            in_force = params[seg] = params_in_force(policy, policy.resolve(on))
+        dates = return_dates(date(r), date(s), in_force)
+        found[i] = any(calendar.is_estimated(d) for d in dates)
+    return np.asarray(found[inverse], dtype=bool)
+
+
+def _distinct(key: NDArray[np.int64]) -> tuple[NDArray[np.intp], NDArray[np.intp]]:
+    """The first row of each distinct key, and each row's key number (hashing, no sort)."""
+    import pyarrow as pa
+
+    encoded = pa.array(key).dictionary_encode()
+    inverse = np.asarray(encoded.indices.to_numpy(), dtype=np.intp)
+    first = np.full(len(encoded.dictionary), len(key), dtype=np.intp)
+    np.minimum.at(first, inverse, np.arange(len(key), dtype=np.intp))
+    return first, inverse
+
+
+def _lists(pa: Any, lists: list[list[str]], inverse: NDArray[np.intp]) -> Any:
+    """A ``list<string>`` column whose row ``i`` is ``lists[inverse[i]]``, built
+    with numpy (a gather of offsets) instead of a take of nested values."""
+    words = sorted({w for items in lists for w in items})
+    number = {w: i for i, w in enumerate(words)}
+    sizes = np.array([len(items) for items in lists], dtype=np.int64)
+    starts = np.concatenate([[0], np.cumsum(sizes)]).astype(np.int64)
+    flat = np.array([number[w] for items in lists for w in items], dtype=np.int32)
+    lengths = sizes[inverse]
+    offsets = np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64)
+    total = int(offsets[-1])
+    if total:
+        begin = np.repeat(starts[:-1][inverse] - offsets[:-1], lengths)
+        values = flat[begin + np.arange(total, dtype=np.int64)]
+    else:
+        values = np.zeros(0, dtype=np.int32)
+    strings = pa.DictionaryArray.from_arrays(
+        pa.array(values, pa.int32()), pa.array(words, pa.string())
+    ).cast(pa.string())
+    if total > 2**31 - 1:
+        return pa.LargeListArray.from_arrays(pa.array(offsets), strings).cast(pa.list_(pa.string()))
+    return pa.ListArray.from_arrays(pa.array(offsets.astype(np.int32)), strings)
 
 
 def _ordinals(column: NDArray[Any]) -> NDArray[np.int64]:

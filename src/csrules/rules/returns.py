@@ -913,6 +913,18 @@ def _needs_condition(request: ReturnRequest, status: OrderStatus) -> bool:
     return request.type in (RequestType.RETURN, RequestType.EXCHANGE)
 
 
+def return_dates(
+    refund_due: dt.date | None, signed_date: dt.date | None, params: Mapping[str, Any]
+) -> list[dt.date]:
+    """The dates a return decision relies on, whose years make it ``estimated``:
+    the refund date, and the last day of the no-reason window when it moves
+    past holidays (then it depends on working days)."""
+    dates: list[dt.date] = [] if refund_due is None else [refund_due]
+    if signed_date is not None and params.get("no_reason_extend_past_holiday"):
+        dates.append(signed_date + dt.timedelta(days=params["no_reason_return_days"]))
+    return dates
+
+
 def _return_decision(
     case_id: str,
     results: Mapping[str, TableResult],
@@ -927,11 +939,7 @@ def _return_decision(
     duties = results["return_duties"]
     outputs = action.outputs
     refund_due = refund.outputs["refund_due"]
-    dates: list[dt.date] = [] if refund_due is None else [refund_due]
-    signed = facts["signed_date"]
-    if signed is not None and params.get("no_reason_extend_past_holiday"):
-        # the moved last day of the no-reason window depends on working days
-        dates.append(signed + dt.timedelta(days=params["no_reason_return_days"]))
+    dates = return_dates(refund_due, facts["signed_date"], params)
     trace = make_trace(tuple(results.values()), resolved, policy, dates)
     return ReturnDecision(
         case_id=case_id,
