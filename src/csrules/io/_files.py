@@ -357,7 +357,8 @@ class _Source:
         import pyarrow.parquet as pq
 
         try:
-            self._parquet = pq.ParquetFile(self.path)
+            # pre_buffer keeps what it read ahead for the whole file (memory grows with it)
+            self._parquet = pq.ParquetFile(self.path, pre_buffer=False)
         except (pa.ArrowException, OSError) as err:
             raise BatchFileError(self.path, f"not a readable Parquet file: {err}") from err
         self.total = self._parquet.metadata.num_rows
