@@ -13,6 +13,8 @@ on. Output is always UTF-8.
 runs policy tests (``*.csrules.yaml``, see ``docs/policy-tests.md``);
 ``csrules explain [FILE|-]`` explains one case (see ``docs/explain.md``).
 ``csrules check`` analyses a rule set's tables (``docs/check.md``).
+``csrules batch IN OUT`` decides a CSV, Parquet or JSON Lines file into
+Parquet, CSV or JSON Lines (see ``docs/batch-files.md``).
 
 Exit status:
 
@@ -685,6 +687,10 @@ def _cmd_explain(args: argparse.Namespace, out: IO[str], err: IO[str]) -> int:
     from csrules._explain_cli import run
 
     return run(args, out, err)
+def _cmd_batch(args: argparse.Namespace, out: IO[str], err: IO[str]) -> int:
+    from csrules.io._files import run_batch
+
+    return run_batch(args, out, err)
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -809,6 +815,17 @@ def _parser() -> argparse.ArgumentParser:
     from csrules._check_cli import add_check_parser
 
     add_check_parser(sub, common)
+    from csrules.io._files import add_arguments
+
+    b = sub.add_parser(
+        "batch",
+        help="decide a CSV, Parquet or JSON Lines file of cases into Parquet, CSV or JSON Lines",
+        epilog=_EPILOG.replace("line", "row"),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        parents=[common],
+    )
+    add_arguments(b)
+    b.set_defaults(handler=_cmd_batch)
     return parser
 
 

@@ -12,6 +12,7 @@ from typing import NamedTuple
 
 __all__ = [
     "ArgumentTypeError",
+    "BatchFileError",
     "CalendarError",
     "ContractError",
     "CsrulesError",
@@ -192,3 +193,25 @@ class MissingDependencyError(CsrulesError, ImportError):
 
     .. versionadded:: 0.2.0
     """
+
+
+class BatchFileError(CsrulesError, ValueError):
+    """A file of ``csrules batch`` cannot be used: its name, format or contents.
+
+    Attributes:
+        path: the file.
+        reason: what is wrong and what was expected.
+        reading: ``True`` when the input failed part way through reading (the
+            command's exit status 3), ``False`` when it could not be used at
+            all: a missing file, an unknown extension, a file that is not of
+            its format (exit status 2).
+    """
+
+    def __init__(self, path: str, reason: str, *, reading: bool = False) -> None:
+        self.path = path
+        self.reason = reason
+        self.reading = reading
+        super().__init__(f"{path}: {reason}")
+
+    def __str__(self) -> str:
+        return f"{self.path}: {self.reason}"

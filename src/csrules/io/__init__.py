@@ -9,10 +9,14 @@
 - :func:`decide_arrow` / :func:`decide_frame` / :func:`decision_schema`: a
   table of cases (pyarrow, polars, pandas) decided row by row, as columns
   (``docs/frames.md``; needs pyarrow: ``pip install 'csrules[frames]'``).
+- :func:`batch_file`: a CSV, Parquet or JSON Lines file of cases decided into
+  Parquet, CSV or JSON Lines (``csrules batch``, ``docs/batch-files.md``;
+  needs pyarrow: ``pip install 'csrules[frames]'``).
 """
 
 from __future__ import annotations
 
+from csrules.io._files import BatchResult, batch_file
 from csrules.io._frames import decide_arrow, decide_frame, decision_schema
 from csrules.io._json import (
     CaseInput,
@@ -28,9 +32,11 @@ from csrules.io._json import (
 from csrules.io._schema import case_schema
 
 __all__ = [
+    "BatchResult",
     "CaseInput",
     "FactType",
     "JSONValue",
+    "batch_file",
     "case_from_json",
     "case_schema",
     "case_to_json",

@@ -1,0 +1,471 @@
+"""csrules batch: files of cases in, files of decisions out (CSV, Parquet, JSON Lines)."""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import importlib.util
+import io
+import json
+import random
+import sys
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+pa = pytest.importorskip("pyarrow")
+pq = pytest.importorskip("pyarrow.parquet")
+
+from csrules import cli  # noqa: E402
+from csrules.exceptions import BatchFileError  # noqa: E402
+from csrules.io._files import batch_file, file_format  # noqa: E402
+
+ROOT = Path(__file__).resolve().parent.parent
+FORMATS = ("csv", "parquet", "jsonl")
+
+
+def _load_generate() -> ModuleType:
+    if "generate" in sys.modules:
+        return sys.modules["generate"]
+    spec = importlib.util.spec_from_file_location("generate", ROOT / "examples" / "generate.py")
+    assert spec is not None
+    assert spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules["generate"] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+generate = _load_generate()
+
+
+def make(path: Path, kind: str, rows: int, seed: int = 7) -> Path:
+    out, err = io.StringIO(), io.StringIO()
+    status = generate.main(
+        [str(path), "--kind", kind, "--rows", str(rows), "--seed", str(seed)], out=out, err=err
+    )
+    assert status == 0, err.getvalue()
+    return path
+
+
+def run(*args: str) -> tuple[int, str, str]:
+    out, err = io.StringIO(), io.StringIO()
+    status = cli.main(["batch", *args], out=out, err=err)
+    return status, out.getvalue(), err.getvalue()
+
+
+def decide(path: Path, *args: str) -> list[dict[str, Any]]:
+    out, err = io.StringIO(), io.StringIO()
+    cli.main(["decide", str(path), *args], out=out, err=err)
+    return [json.loads(line) for line in out.getvalue().splitlines()]
+
+
+def _cell(value: Any) -> str:
+    """A value as the text a CSV output cell holds for it."""
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, list):
+        return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+    if isinstance(value, dt.datetime | dt.date):
+        return value.isoformat()
+    return str(value)
+
+
+def read_output(path: Path) -> list[dict[str, str]]:
+    """An output file's rows, every value as its CSV text, whatever the format."""
+    fmt = file_format(path)
+    if fmt == "csv":
+        with open(path, encoding="utf-8", newline="") as file:
+            return [dict(row) for row in csv.DictReader(file)]
+    if fmt == "parquet":
+        rows = pq.read_table(path).to_pylist()
+    else:
+        rows = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
+    return [{k: _cell(v) for k, v in row.items()} for row in rows]
+
+
+@pytest.fixture(scope="module")
+def returns(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """The same 150 returns as CSV, Parquet and JSON Lines."""
+    folder = tmp_path_factory.mktemp("returns")
+    return {fmt: make(folder / f"returns.{fmt}", "return", 150) for fmt in FORMATS}
+
+
+class TestFormats:
+    @pytest.mark.parametrize("source", FORMATS)
+    @pytest.mark.parametrize("target", FORMATS)
+    def test_every_format_pair_gives_the_decisions_of_csrules_decide(
+        self, returns: dict[str, Path], tmp_path: Path, source: str, target: str
+    ) -> None:
+        out = tmp_path / f"out.{target}"
+        status, _, err = run(str(returns[source]), str(out), "--workers", "1")
+        assert (status, err) == (0, "")
+        rows = read_output(out)
+        expected = decide(returns["jsonl"])
+        assert len(rows) == len(expected) == 150
+        for number, (row, line) in enumerate(zip(rows, expected, strict=True), start=1):
+            assert row["id"] == line["id"]
+            assert row["row"] == str(number)
+            assert row["error.code"] == ""
+            body = line["decision"]
+            assert row["decision.action"] == body["action"]
+            assert row["decision.rules"] == _cell(body["rules"])
+            assert row["decision.duties"] == _cell(body["duties"])
+            assert row["decision.refund_due"] == _cell(body["refund_due"])
+
+    def test_the_three_outputs_hold_the_same_table(
+        self, returns: dict[str, Path], tmp_path: Path
+    ) -> None:
+        tables = []
+        for target in FORMATS:
+            out = tmp_path / f"out.{target}"
+            assert run(str(returns["parquet"]), str(out), "--workers", "1")[0] == 0
+            tables.append(read_output(out))
+        assert tables[0] == tables[1] == tables[2]
+        assert list(tables[0][0]) == pq.read_schema(tmp_path / "out.parquet").names
+
+    def test_an_empty_input_gives_an_empty_output_with_the_columns(self, tmp_path: Path) -> None:
+        source = tmp_path / "empty.jsonl"
+        source.write_text("", encoding="utf-8")
+        out = tmp_path / "out.parquet"
+        status, _, err = run(str(source), str(out), "--kind", "return")
+        assert (status, err) == (0, "")
+        table = pq.read_table(out)
+        assert table.num_rows == 0
+        assert "decision.action" in table.column_names
+
+
+def _case(**changes: Any) -> dict[str, Any]:
+    case: dict[str, Any] = {
+        "id": "R1",
+        "kind": "return",
+        "at": "2026-05-09T19:02:19+08:00",
+        "order": {
+            "id": "O1",
+            "customer_id": "U1",
+            "status": "signed",
+            "in_warehouse_system": True,
+            "placed_at": "2026-04-26T06:04:24+08:00",
+            "paid_at": "2026-04-26T06:19:26+08:00",
+            "shipped_at": "2026-04-26T12:07:46+08:00",
+            "signed_at": "2026-05-06T18:22:20+08:00",
+            "payment_method": "alipay",
+            "lines": [{"sku": "S1", "unit_price": "266.00", "quantity": 2, "category": "home"}],
+            "shipping_fee": "0.00",
+        },
+        "request": {
+            "type": "return",
+            "reason": "changed_mind",
+            "condition": dict.fromkeys(_CONDITION, True),
+        },
+    }
+    for path, value in changes.items():
+        keys = path.split("__")
+        target = case
+        for key in keys[:-1]:
+            target = target[key]
+        if value is _DELETE:
+            del target[keys[-1]]
+        else:
+            target[keys[-1]] = value
+    return case
+
+
+_DELETE = object()
+_CONDITION = (
+    "tag_intact", "unwashed", "undamaged", "delivery_note_complete", "order_number_given",
+    "delivery_note_number_given", "packaging_intact",
+)  # fmt: skip
+
+
+def _line(case: dict[str, Any]) -> bytes:
+    return json.dumps(case, ensure_ascii=False).encode("utf-8") + b"\n"
+
+
+class TestErrors:
+    def test_broken_json_lines_get_the_errors_of_csrules_decide(self, tmp_path: Path) -> None:
+        lines = [
+            _line(_case(id="ok")),
+            _line(_case(id="enum", request__reason="bored")),
+            _line(_case(id="naive", at="2026-05-09T19:02:19")),
+            _line(_case(id="float", order__shipping_fee=0.5)),
+            _line(_case(id="missing", order__status=_DELETE)),
+            b'{"id": "cut", "kind": "return",\n',
+            b'{"id": "bytes", "kind": "\xff\xfe"}\n',
+            b"\n",
+            _line(_case(id="ok2")),
+        ]
+        source = tmp_path / "cases.jsonl"
+        source.write_bytes(b"".join(lines))
+        out, errors = tmp_path / "out.jsonl", tmp_path / "errors.jsonl"
+        status, _, err = run(str(source), str(out), "--errors", str(errors), "--kind", "return")
+        assert (status, err) == (1, "")
+        rows = [json.loads(x) for x in out.read_text(encoding="utf-8").splitlines()]
+        expected = decide(source)
+        assert [r["row"] for r in rows] == list(range(1, len(lines) + 1))
+        for row, line in zip(rows, expected, strict=True):
+            assert row["id"] == line["id"]
+            if "error" in line:
+                assert row["error.code"] == line["error"]["code"]
+                assert row["error.message"] == line["error"]["message"]
+                assert row["decision.action"] is None
+            else:
+                assert row["error.code"] is None
+                assert row["decision.action"] == line["decision"]["action"]
+        codes = [r["error.code"] for r in rows]
+        assert codes == [
+            None, "invalid_value", "invalid_value", "invalid_value", "missing_field",
+            "invalid_json", "invalid_encoding", "invalid_json", None,
+        ]  # fmt: skip
+        bad = [json.loads(x) for x in errors.read_text(encoding="utf-8").splitlines()]
+        assert [b["row"] for b in bad] == [2, 3, 4, 5, 6, 7, 8]
+        assert [b["error.code"] for b in bad] == codes[1:8]
+        assert bad[0]["input"] == lines[1].decode().rstrip("\n")
+        assert bad[4]["input"] == lines[5].decode().rstrip("\n")
+        assert "\\xff" in bad[5]["input"]
+        assert "request.reason" in bad[0]["error.message"]
+        assert "bored" in bad[0]["error.message"]
+        assert "order.shipping_fee" in bad[2]["error.message"]
+
+    def test_bad_csv_cells_are_row_errors_naming_the_field(self, tmp_path: Path) -> None:
+        source = make(tmp_path / "cases.csv", "return", 6)
+        with open(source, encoding="utf-8", newline="") as file:
+            records = list(csv.DictReader(file))
+        records[1]["request.reason"] = "bored"
+        records[2]["at"] = records[2]["at"].removesuffix("+08:00")
+        records[3]["order.in_warehouse_system"] = "yes"
+        records[4]["order.status"] = ""
+        broken = tmp_path / "broken.csv"
+        with open(broken, "w", encoding="utf-8", newline="") as file:
+            writer = csv.DictWriter(file, fieldnames=list(records[0]))
+            writer.writeheader()
+            writer.writerows(records)
+        out, errors = tmp_path / "out.parquet", tmp_path / "errors.csv"
+        status, _, err = run(str(broken), str(out), "--errors", str(errors))
+        assert (status, err) == (1, "")
+        rows = pq.read_table(out).to_pylist()
+        assert [r["row"] for r in rows] == [1, 2, 3, 4, 5, 6]
+        assert [r["error.code"] for r in rows] == [
+            None, "invalid_value", "invalid_value", "invalid_value", "missing_field", None
+        ]  # fmt: skip
+        with open(errors, encoding="utf-8", newline="") as file:
+            bad = list(csv.DictReader(file))
+        assert [b["row"] for b in bad] == ["2", "3", "4", "5"]
+        assert [b["id"] for b in bad] == [records[i]["id"] for i in (1, 2, 3, 4)]
+        assert "request.reason" in bad[0]["error.message"]
+        assert "at" in bad[1]["error.message"]
+        assert "order.in_warehouse_system" in bad[2]["error.message"]
+        assert "yes" in bad[2]["error.message"]
+        # only the bad cell is named, not the good flags of the same row
+        assert "order.free_shipping_promotion" not in bad[2]["error.message"]
+        assert "order.status" in bad[3]["error.message"]
+        assert json.loads(bad[2]["input"])["order.in_warehouse_system"] == "yes"
+        # with the zone of naive times, the row without an offset is decided
+        status, _, _ = run(str(broken), str(out), "--tz", "Asia/Shanghai")
+        assert status == 1
+        fixed = pq.read_table(out).to_pylist()
+        assert fixed[2]["error.code"] is None
+        assert fixed[2]["decision.action"] is not None
+
+    def test_a_float_money_column_is_one_clear_line(self, tmp_path: Path) -> None:
+        source = tmp_path / "float.parquet"
+        pq.write_table(
+            pa.table({"id": ["a"], "kind": ["return"], "order.shipping_fee": [0.5]}), source
+        )
+        status, out, err = run(str(source), str(tmp_path / "out.parquet"))
+        assert status == 2
+        assert out == ""
+        assert err.count("\n") == 1
+        assert "order.shipping_fee" in err
+        assert not (tmp_path / "out.parquet").exists()
+
+    def test_a_csv_of_two_kinds_is_one_clear_line(self, tmp_path: Path) -> None:
+        source = make(tmp_path / "cases.csv", "return", 3)
+        text = source.read_text(encoding="utf-8").splitlines()
+        text[2] = text[2].replace(",return,", ",complaint,", 1)
+        source.write_text("\n".join(text) + "\n", encoding="utf-8")
+        status, _, err = run(
+            str(source), str(tmp_path / "out.csv"), "--errors", str(tmp_path / "e.csv")
+        )
+        assert status == 2
+        assert "kind" in err
+        assert err.count("\n") == 1
+        assert not (tmp_path / "out.csv").exists()
+
+
+class TestUsage:
+    @pytest.mark.parametrize(
+        ("args", "words"),
+        [
+            (["missing.parquet", "out.parquet"], "no such file"),
+            (["cases.txt", "out.parquet"], "unknown file format (.txt)"),
+            (["cases.jsonl", "out.xlsx"], "unknown file format (.xlsx)"),
+            (["bad.parquet", "out.parquet"], "not a readable Parquet file"),
+            (["cases.jsonl", "out.parquet", "--kind", "refund"], "unknown kind 'refund'"),
+            (["cases.jsonl", "out.parquet", "--tz", "Mars/Base"], "--tz 'Mars/Base'"),
+            (["cases.jsonl", "out.parquet", "--rules", "nope:RULES"], "bad rule set"),
+        ],
+    )
+    def test_a_usage_problem_is_one_line_and_status_2(
+        self, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, args: list[str], words: str
+    ) -> None:
+        monkeypatch.chdir(tmp_path)
+        (tmp_path / "cases.txt").write_text("", encoding="utf-8")
+        (tmp_path / "cases.jsonl").write_bytes(_line(_case()))
+        (tmp_path / "bad.parquet").write_bytes(b"PAR1 not really")
+        status, out, err = run(*args)
+        assert status == 2
+        assert out == ""
+        assert err.startswith("csrules batch: ")
+        assert err.count("\n") == 1
+        assert words in err
+        assert "Traceback" not in err
+
+    def test_an_output_that_cannot_be_written_is_status_3(self, tmp_path: Path) -> None:
+        source = tmp_path / "cases.jsonl"
+        source.write_bytes(_line(_case()))
+        status, _, err = run(str(source), str(tmp_path / "no" / "out.parquet"))
+        assert status == 3
+        assert "no folder" in err
+        assert err.count("\n") == 1
+
+    def test_progress_bar_only_when_asked_or_on_a_terminal(
+        self, returns: dict[str, Path], tmp_path: Path
+    ) -> None:
+        out = tmp_path / "out.parquet"
+        status, _, err = run(str(returns["parquet"]), str(out), "--workers", "1")
+        assert (status, err) == (0, "")
+        status, _, err = run(str(returns["parquet"]), str(out), "--workers", "1", "--progress")
+        assert status == 0
+        assert "150/150" in err
+        assert "rows" in err
+
+
+class TestChunksAndWorkers:
+    def test_two_workers_give_the_output_of_one(
+        self, returns: dict[str, Path], tmp_path: Path
+    ) -> None:
+        one, two = tmp_path / "one.parquet", tmp_path / "two.parquet"
+        assert run(str(returns["csv"]), str(one), "--workers", "1", "--chunk-rows", "40")[0] == 0
+        assert run(str(returns["csv"]), str(two), "--workers", "2", "--chunk-rows", "40")[0] == 0
+        assert pq.read_table(one).equals(pq.read_table(two))
+
+    @pytest.mark.parametrize("source", FORMATS)
+    def test_chunks_of_7_rows_give_the_output_of_one_chunk(
+        self, returns: dict[str, Path], tmp_path: Path, source: str
+    ) -> None:
+        small, whole = tmp_path / "small.jsonl", tmp_path / "whole.jsonl"
+        path = returns[source]
+        if source == "jsonl":  # with broken lines among the cases
+            text = path.read_bytes().splitlines(keepends=True)
+            text[3:3] = [b"not json\n", b'{"id": "x"}\n']
+            path = tmp_path / "cases.jsonl"
+            path.write_bytes(b"".join(text))
+        errors_small, errors_whole = tmp_path / "e7.jsonl", tmp_path / "e.jsonl"
+        status7 = run(
+            str(path), str(small), "--chunk-rows", "7", "--workers", "1", "--errors",
+            str(errors_small),
+        )[0]  # fmt: skip
+        status = run(str(path), str(whole), "--chunk-rows", "100000", "--errors", str(errors_whole))
+        assert status7 == status[0]
+        assert small.read_bytes() == whole.read_bytes()
+        assert errors_small.read_bytes() == errors_whole.read_bytes()
+        assert len(small.read_bytes().splitlines()) == (152 if source == "jsonl" else 150)
+
+    @settings(
+        max_examples=6, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+    )
+    @given(chunk=st.integers(min_value=1, max_value=160), source=st.sampled_from(FORMATS))
+    def test_any_chunk_size_gives_the_same_file(
+        self, returns: dict[str, Path], tmp_path: Path, chunk: int, source: str
+    ) -> None:
+        whole = tmp_path / f"whole-{source}.csv"
+        if not whole.exists():
+            batch_file(returns[source], whole, chunk_rows=1_000_000)
+        out = tmp_path / f"chunked-{source}-{chunk}.csv"
+        result = batch_file(returns[source], out, chunk_rows=chunk)
+        assert result.rows == 150
+        assert out.read_bytes() == whole.read_bytes()
+
+    def test_workers_load_a_named_rule_set_by_its_name(self) -> None:
+        """A worker gets the bundled rule set itself (the one the vectorised path
+        recognises), with the replacing policy, not a pickled copy."""
+        import pickle
+
+        import csrules
+        from csrules.io._files import _Settings
+        from csrules.io._frames_fast import _usable_kind
+        from csrules.policy import load_policy
+
+        taobao = load_policy("taobao")
+        rules = csrules.ruleset("b2c").with_policy(taobao)
+        settings = _Settings(rules, "return", None, None, "en", False, "b2c", taobao)
+        copy = pickle.loads(pickle.dumps(settings))
+        assert copy.ruleset.policy == taobao
+        assert _usable_kind(copy.ruleset.kind("return"))  # the vectorised path takes it
+        anonymous = _Settings(rules, "return", None, None, "en", False)
+        assert pickle.loads(pickle.dumps(anonymous)).ruleset.name == "b2c"
+
+    def test_batch_file_counts_rows_and_errors(
+        self, returns: dict[str, Path], tmp_path: Path
+    ) -> None:
+        result = batch_file(returns["parquet"], tmp_path / "out.csv", chunk_rows=64)
+        assert (result.rows, result.errors, result.kind) == (150, 0, "return")
+        with pytest.raises(BatchFileError, match="chunk_rows"):
+            batch_file(returns["parquet"], tmp_path / "out.csv", chunk_rows=0)
+
+
+class TestComplaints:
+    def test_complaints_escalate_in_received_order_as_decide_does_on_the_sorted_file(
+        self, tmp_path: Path
+    ) -> None:
+        source = make(tmp_path / "complaints.jsonl", "complaint", 400, seed=3)
+        lines = source.read_text(encoding="utf-8").splitlines()
+        random.Random(5).shuffle(lines)
+        shuffled = tmp_path / "shuffled.jsonl"
+        shuffled.write_text("\n".join(lines) + "\n", encoding="utf-8")
+        lines.sort(key=lambda x: dt.datetime.fromisoformat(json.loads(x)["at"]))
+        ordered = tmp_path / "sorted.jsonl"
+        ordered.write_text("\n".join(lines) + "\n", encoding="utf-8")
+        expected = {d["id"]: d["decision"] for d in decide(ordered)}
+        assert sum(bool(d["escalate_to"]) for d in expected.values()) > 10
+        # deciding the shuffled file in its own order escalates differently
+        unsorted = {d["id"]: d["decision"] for d in decide(shuffled)}
+        assert unsorted != expected
+
+        for target, chunk in (("out.parquet", "50"), ("out.jsonl", "100000")):
+            out = tmp_path / target
+            status, _, err = run(str(shuffled), str(out), "--chunk-rows", chunk, "--workers", "2")
+            assert (status, err) == (0, "")
+            rows = read_output(out)
+            assert [r["id"] for r in rows] == [
+                json.loads(x)["id"] for x in shuffled.read_text(encoding="utf-8").splitlines()
+            ]  # input order kept
+            for row in rows:
+                body = expected[row["id"]]
+                assert row["decision.escalate_to"] == _cell(body["escalate_to"])
+                assert row["decision.rules"] == _cell(body["rules"])
+                assert row["decision.route_to"] == _cell(body["route_to"])
+
+    def test_parquet_complaints_sort_by_their_timestamps(self, tmp_path: Path) -> None:
+        source = make(tmp_path / "complaints.parquet", "complaint", 300, seed=3)
+        table = pq.read_table(source)
+        order = list(range(table.num_rows))
+        random.Random(9).shuffle(order)
+        shuffled = tmp_path / "shuffled.parquet"
+        pq.write_table(table.take(order), shuffled)
+        plain, mixed = tmp_path / "plain.parquet", tmp_path / "mixed.parquet"
+        assert run(str(source), str(plain), "--chunk-rows", "64")[0] == 0
+        assert run(str(shuffled), str(mixed), "--chunk-rows", "64")[0] == 0
+        by_id = {r["id"]: r for r in pq.read_table(plain).to_pylist()}
+        rows = pq.read_table(mixed).to_pylist()
+        assert any(r["decision.escalate_to"] for r in rows)
+        for row in rows:
+            expected = dict(by_id[row["id"]], row=row["row"])
+            assert row == expected
