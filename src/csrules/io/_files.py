@@ -1192,9 +1192,8 @@ def run_batch(args: Any, out: IO[str], err: IO[str]) -> int:
     if policy is not None:
         rules = rules.with_policy(policy)
     monitor = None
-    stream_rules = tuple(rules.stream_rules)
-    if args.kind in (None, _STATEFUL_KIND) and stream_rules:
-        monitor = _monitor(rules.policy, "auto", None, stream_rules)
+    if args.kind in (None, _STATEFUL_KIND) and rules.stream_rules:
+        monitor = _monitor(rules.policy, "auto", None, rules)
     enabled = args.progress if args.progress is not None else _is_terminal(err)
     try:
         result = batch_file(
