@@ -28,6 +28,7 @@ import attrs
 import orjson
 
 from csrules.exceptions import ArgumentTypeError, DomainValueError
+from csrules.io._frames_text import TYPED_LABELS, json_value
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -295,6 +296,7 @@ def _column_values(pa: Any, name: str, array: Any, label: str | None, tz: str | 
                 str(typ),
                 "a decimal or string column (money is never float: "
                 "cast it to decimal128 or read it as text)",
+                got=f"a {typ} column",
             )
         if label in ("integer", "boolean"):
             values: list[Any] = array.to_pylist()
@@ -323,10 +325,11 @@ def _column_values(pa: Any, name: str, array: Any, label: str | None, tz: str | 
     if pat.is_decimal(typ):
         return [None if v is None else format(v, "f") for v in array.to_pylist()]
     if pat.is_string(typ) or pat.is_large_string(typ):
-        values = array.to_pylist()
-        if label == "time" and tz is not None:
-            zone = _zone(tz)
-            return [_localised(v, zone) for v in values]
+        # an empty cell is an absent key (a CSV file cannot tell the two apart)
+        values = [None if v == "" else v for v in array.to_pylist()]
+        if label in TYPED_LABELS:
+            cell_zone = None if tz is None else _zone(tz)
+            return [json_value(label, v, cell_zone) for v in values]
         if label == "array":
             return [None if v is None else _Fragment(v) for v in values]
         return values
@@ -371,19 +374,6 @@ def _zone(tz: str) -> dt.tzinfo:
         return zoneinfo.ZoneInfo(tz)
     except (zoneinfo.ZoneInfoNotFoundError, ValueError):
         raise DomainValueError("tz", tz, "an IANA time zone name such as 'Asia/Shanghai'") from None
-
-
-def _localised(value: str | None, zone: dt.tzinfo) -> str | None:
-    """An ISO time string without offset, read in ``zone``; anything else as given."""
-    if value is None:
-        return None
-    try:
-        parsed = dt.datetime.fromisoformat(value)
-    except ValueError:
-        return value  # the codec says what is wrong with it
-    if parsed.tzinfo is not None:
-        return value
-    return _iso(parsed.replace(tzinfo=zone))
 
 
 def _path(name: str) -> tuple[Any, ...]:
@@ -463,7 +453,9 @@ def _layout(ruleset: RuleSet, table: pa.Table, kind: str | None, tz: str | None)
     if kind is not None:
         if given:
             others = sorted(
-                str(v) for v in pc.unique(table.column("kind")).to_pylist() if v not in (None, kind)
+                str(v)
+                for v in pc.unique(table.column("kind")).to_pylist()
+                if v not in (None, "", kind)
             )
             if others:
                 raise DomainValueError(
@@ -670,6 +662,25 @@ def _fill(out: _Out, row: int, result: Mapping[str, Any], pa: Any, schema: pa.Sc
     values["decision.legal_floor"][row] = body.get("legal_floor", True)
 
 
+def _typed(pa: Any, table: pa.Table, layout: _Layout, tz: str | None) -> tuple[pa.Table, Any]:
+    """The table for the vectorised path: text columns of typed fields
+    converted (:mod:`csrules.io._frames_text`), and the kind of each row,
+    null on a row with a cell that does not read (the line path's alone)."""
+    import pyarrow.compute as pc
+
+    from csrules.io._frames_text import typed_table
+
+    labels = {name: label for name, _, label in layout.used}
+    text = any(pa.types.is_string(table.column(name).type) for name in labels)
+    if not text or not pc.any(pc.equal(layout.kinds, "return")).as_py():
+        return table, layout.kinds
+    typed, bad = typed_table(table, labels, tz, None if tz is None else _zone(tz))
+    if not bad.any():
+        return typed, layout.kinds
+    kinds = pc.if_else(pa.array(~bad), layout.kinds, pa.scalar(None, pa.string()))
+    return typed, kinds
+
+
 def decide_arrow(
     ruleset: RuleSet,
     table: pa.Table,
@@ -752,8 +763,9 @@ def decide_arrow(
     if fast and n and not explanations and not parameters:
         from csrules.io._frames_fast import decide_fast
 
+        typed, kinds = _typed(pa, table, layout, tz)
         done, part = decide_fast(
-            ruleset, table, layout.kinds, policy=policy, first_row=first_row, schema=schema
+            ruleset, typed, kinds, policy=policy, first_row=first_row, schema=schema
         )
         if part is not None and len(done):
             decided.append((done, part))

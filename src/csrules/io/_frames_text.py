@@ -1,0 +1,282 @@
+"""Text cells of a table of cases (a CSV export read as text), as typed values.
+
+A CSV read with every column as text has ``"true"`` in a flag, ``"1"`` in a
+quantity, ``"168.00"`` in an amount and ``""`` where a value is absent. The
+contract field of each column (from the codec's field tables, through
+:func:`csrules.io._frames._field_types`) says how its text is read:
+
+- ``boolean``: ``true`` / ``false`` (any case) and ``1`` / ``0``;
+- ``integer``: a whole number, ``-?[0-9]{1,18}``, also written ``2.0``;
+- ``money``: ``[0-9]+`` with at most two decimals, as ``decimal128(38, 2)``;
+- ``time``: ISO-8601 ``YYYY-MM-DDTHH:MM[:SS[.ffffff]]`` with ``Z`` or
+  ``±HH:MM``, or without an offset when a zone is given (read in it);
+- an empty cell is absent (null), in every field: a CSV file cannot tell
+  empty text from no value, and no text field of the contract takes ``""``.
+
+:func:`text_value` is the definition, one cell at a time; :func:`typed_column`
+is the same conversion on a whole column with :mod:`pyarrow.compute` (a
+property test checks that the two agree). A cell neither reads is *bad*: its
+row is left to the line path, which gives the codec the original text (and so
+the codec's error for it). :func:`json_value` is what the line path writes in
+the JSON case for a text cell.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from decimal import Decimal
+from typing import Any, Final
+
+import numpy as np
+from numpy.typing import NDArray
+
+__all__ = ["BAD", "json_value", "text_value", "typed_column", "typed_table"]
+
+
+class _Bad:
+    """A text cell that does not read as its field's type."""
+
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        return "BAD"
+
+
+#: What :func:`text_value` returns for a cell that does not read.
+BAD: Final = _Bad()
+
+#: The labels of fields read from text here; text fields (``string``) stay text.
+TYPED_LABELS: Final = frozenset({"boolean", "integer", "money", "time"})
+
+_BOOLEANS: Final = {"true": True, "false": False, "1": True, "0": False}
+_INTEGER: Final = r"-?[0-9]{1,18}(\.0+)?"
+_MONEY: Final = r"[0-9]{1,30}(\.[0-9]{1,2})?"
+_CLOCK: Final = (
+    r"[1-9][0-9]{3}-[0-9]{2}-[0-9]{2}T([01][0-9]|2[0-3]):[0-5][0-9](:[0-5][0-9](\.[0-9]{1,6})?)?"
+)
+_OFFSET: Final = r"(Z|[+-]([01][0-9]|2[0-3]):[0-5][0-9])"
+_INTEGER_RE: Final = re.compile(_INTEGER)
+_MONEY_RE: Final = re.compile(_MONEY)
+_AWARE_RE: Final = re.compile(_CLOCK + _OFFSET)
+_NAIVE_RE: Final = re.compile(_CLOCK)
+_CENT: Final = Decimal("0.01")
+
+
+def text_value(label: str | None, text: str, zone: dt.tzinfo | None = None) -> Any:
+    """The value of one text cell of a field of type ``label``.
+
+    Returns ``None`` for an empty cell of a typed field (absent), a ``bool``,
+    ``int``, ``Decimal`` (two decimals) or aware ``datetime`` for the typed
+    labels, the text itself for text fields, or :data:`BAD`.
+    """
+    if label not in TYPED_LABELS:
+        return text
+    if text == "":
+        return None
+    if label == "boolean":
+        return _BOOLEANS.get(text.lower() if text.isascii() else text, BAD)
+    if label == "integer":
+        if text.isascii() and _INTEGER_RE.fullmatch(text):
+            return int(text.partition(".")[0])
+        return BAD
+    if label == "money":
+        if text.isascii() and _MONEY_RE.fullmatch(text):
+            return Decimal(text).quantize(_CENT)
+        return BAD
+    # time
+    if not text.isascii():
+        return BAD
+    aware = _AWARE_RE.fullmatch(text) is not None
+    if not aware and (zone is None or _NAIVE_RE.fullmatch(text) is None):
+        return BAD
+    try:
+        value = dt.datetime.fromisoformat(text)
+    except ValueError:
+        return BAD
+    return value if aware else value.replace(tzinfo=zone)
+
+
+def json_value(label: str | None, text: str | None, zone: dt.tzinfo | None) -> Any:
+    """What the line path writes in the JSON case for a text cell.
+
+    Flags and integers as JSON ``true`` and numbers when they read (else the
+    text, which the codec refuses, naming it); money and times as their text
+    (the JSON contract's own form; a time without offset read in ``zone``
+    when given); ``None`` for an empty cell of a typed field.
+    """
+    if text is None:
+        return None
+    if label in ("boolean", "integer"):
+        value = text_value(label, text, zone)
+        return text if value is BAD else value
+    if label in TYPED_LABELS and text == "":
+        return None
+    if label == "time" and zone is not None:
+        try:
+            parsed = dt.datetime.fromisoformat(text)
+        except ValueError:
+            return text  # the codec says what is wrong with it
+        return text if parsed.tzinfo is not None else parsed.replace(tzinfo=zone).isoformat()
+    return text
+
+
+# ------------------------------------------------------------------ whole columns
+
+
+def _np(array: Any) -> NDArray[Any]:
+    return np.asarray(array.to_numpy(zero_copy_only=False))
+
+
+def _mask(pc: Any, array: Any) -> NDArray[np.bool_]:
+    return np.asarray(_np(pc.fill_null(array, False)), dtype=bool)
+
+
+def _matches(pc: Any, array: Any, pattern: str) -> Any:
+    return pc.fill_null(pc.match_substring_regex(array, "^" + pattern + "$"), False)
+
+
+def _arrow_type(pa: Any, label: str) -> Any:
+    return {
+        "boolean": pa.bool_(),
+        "integer": pa.int64(),
+        "money": pa.decimal128(38, 2),
+        "time": pa.timestamp("us", tz="UTC"),
+    }[label]
+
+
+def typed_column(
+    label: str, array: Any, tz: str | None, zone: dt.tzinfo | None
+) -> tuple[Any, NDArray[np.bool_]]:
+    """A string column of a typed field as that type, and which cells are bad.
+
+    The column-wide form of :func:`text_value`: a bad cell (and an empty one)
+    is null in the typed column; ``tz`` names ``zone``.
+    """
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    typ = _arrow_type(pa, label)
+    null = pa.scalar(None, typ)
+    given = pc.fill_null(pc.greater(pc.binary_length(array), 0), False)
+    if label == "boolean":
+        low = pc.ascii_lower(array)
+        true = pc.fill_null(pc.is_in(low, value_set=pa.array(["true", "1"])), False)
+        false = pc.fill_null(pc.is_in(low, value_set=pa.array(["false", "0"])), False)
+        ok = pc.or_(true, false)
+        typed = pc.if_else(ok, true, null)
+    elif label == "integer":
+        ok = _matches(pc, array, _INTEGER)
+        whole = pc.replace_substring_regex(array, r"\.0+$", "")
+        typed = pc.if_else(ok, whole, pa.scalar(None, pa.string())).cast(typ)
+    elif label == "money":
+        ok = _matches(pc, array, _MONEY)
+        typed = pc.if_else(ok, array, pa.scalar(None, pa.string())).cast(typ)
+    else:
+        typed, ok = _times(pa, pc, array, tz, zone)
+    bad = _mask(pc, given) & ~_mask(pc, ok)
+    return typed, bad
+
+
+def _times(pa: Any, pc: Any, array: Any, tz: str | None, zone: dt.tzinfo | None) -> Any:
+    typ = pa.timestamp("us", tz="UTC")
+    text = pa.scalar(None, pa.string())
+    aware = _matches(pc, array, _CLOCK + _OFFSET)
+    try:
+        typed = pc.if_else(aware, array, text).cast(typ)
+        if tz is None:
+            return typed, aware
+        naive = _matches(pc, array, _CLOCK)
+        local = pc.if_else(naive, array, text).cast(pa.timestamp("us"))
+        local = pc.assume_timezone(local, tz, ambiguous="raise", nonexistent="raise").cast(typ)
+        return pc.if_else(aware, typed, local), pc.or_(aware, naive)
+    except (pa.ArrowInvalid, ValueError):
+        # an impossible date, or a time a zone skips or repeats: cell by cell
+        values = [None if v is None else text_value("time", v, zone) for v in array.to_pylist()]
+        ok = pa.array([v is not BAD and v is not None for v in values], pa.bool_())
+        cells = [None if v is BAD else v for v in values]
+        return pa.array(cells, pa.timestamp("us", tz="UTC")), ok
+
+
+def typed_table(
+    table: Any, labels: dict[str, str | None], tz: str | None, zone: dt.tzinfo | None
+) -> tuple[Any, NDArray[np.bool_]]:
+    """The table with each string column of a typed field converted, flat line
+    columns (``order.lines.0.sku``, ...) gathered into a list-of-struct
+    ``order.lines`` column, and the rows that hold a bad cell (for the line
+    path only). ``labels`` gives the label of each column's field."""
+    import pyarrow as pa
+
+    from csrules.io._frames import _FLAT_LINE
+
+    n = table.num_rows
+    bad = np.zeros(n, dtype=bool)
+    arrays: dict[str, Any] = {}
+    flat: dict[int, dict[str, Any]] = {}
+    for name in table.column_names:
+        column = table.column(name).combine_chunks()
+        label = labels.get(name)
+        if pa.types.is_string(column.type) and label in TYPED_LABELS:
+            column, wrong = typed_column(label, column, tz, zone)
+            bad |= wrong
+        elif pa.types.is_string(column.type) and label == "array" and column.null_count < n:
+            # JSON text of order.lines: the line path reads it
+            bad |= _mask(pa.compute, column.is_valid())
+        elif pa.types.is_string(column.type) and label is not None:
+            column = _no_empty(pa, column)
+        match = _FLAT_LINE.match(name)
+        if match is not None and match.group(2) in _LINE_TYPES:
+            flat.setdefault(int(match.group(1)), {})[match.group(2)] = column
+            continue
+        arrays[name] = column
+    if flat:
+        arrays["order.lines"] = _lines(pa, flat, n)
+    return pa.table(arrays), bad
+
+
+def _no_empty(pa: Any, column: Any) -> Any:
+    """A text column with its empty cells null (absent keys)."""
+    import pyarrow.compute as pc
+
+    empty = pc.equal(column, "")
+    if not pc.any(empty).as_py():
+        return column
+    return pc.if_else(empty, pa.scalar(None, column.type), column)
+
+
+_LINE_TYPES: Final = ("sku", "unit_price", "quantity", "special_price", "category")
+
+
+def _lines(pa: Any, flat: dict[int, dict[str, Any]], n: int) -> Any:
+    """A ``list<struct>`` column of flat line columns: a row's lines are the
+    indices with a value in some cell, in order (as the line path reads them)."""
+    import pyarrow.compute as pc
+
+    names = [f for f in _LINE_TYPES if any(f in cells for cells in flat.values())]
+    types: dict[str, Any] = {}
+    for cells in flat.values():
+        for f, column in cells.items():
+            if column.null_count < n or f not in types:
+                types[f] = column.type  # an empty column takes the type of the others
+    struct = pa.struct([pa.field(f, types[f]) for f in names])
+    indices = sorted(flat)
+    present = np.zeros((n, len(indices)), dtype=bool)
+    parts = []
+    for j, k in enumerate(indices):
+        cells = flat[k]
+        columns = []
+        for f in names:
+            column = cells.get(f)
+            if column is None or column.null_count == n:
+                column = pa.nulls(n, types[f])
+            elif column.type != types[f]:
+                return pa.nulls(n, pa.null())  # unlike columns: the line path reads them
+            columns.append(column)
+        for column in columns:
+            present[:, j] |= _mask(pc, column.is_valid())
+        parts.append(pa.StructArray.from_arrays(columns, fields=list(struct)))
+    rows, which = np.nonzero(present)
+    items = pa.concat_arrays(parts).take(pa.array(which.astype(np.int64) * n + rows))
+    offsets = np.concatenate([[0], np.cumsum(present.sum(axis=1))]).astype(np.int32)
+    return pa.ListArray.from_arrays(pa.array(offsets), items)
+
