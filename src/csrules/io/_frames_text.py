@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from decimal import Decimal
+from decimal import Context, Decimal
 from typing import Any, Final
 
 import numpy as np
@@ -61,6 +61,7 @@ _MONEY_RE: Final = re.compile(_MONEY)
 _AWARE_RE: Final = re.compile(_CLOCK + _OFFSET)
 _NAIVE_RE: Final = re.compile(_CLOCK)
 _CENT: Final = Decimal("0.01")
+_WIDE: Final = Context(prec=40)  # 30 digits and 2 decimals fit
 
 
 def text_value(label: str | None, text: str, zone: dt.tzinfo | None = None) -> Any:
@@ -82,7 +83,7 @@ def text_value(label: str | None, text: str, zone: dt.tzinfo | None = None) -> A
         return BAD
     if label == "money":
         if text.isascii() and _MONEY_RE.fullmatch(text):
-            return Decimal(text).quantize(_CENT)
+            return Decimal(text).quantize(_CENT, context=_WIDE)
         return BAD
     # time
     if not text.isascii():
@@ -189,6 +190,7 @@ def _times(pa: Any, pc: Any, array: Any, tz: str | None, zone: dt.tzinfo | None)
         naive = _matches(pc, array, _CLOCK)
         local = pc.if_else(naive, array, text).cast(pa.timestamp("us"))
         local = pc.assume_timezone(local, tz, ambiguous="raise", nonexistent="raise").cast(typ)
+        local = _late(pa, pc, array, naive, local, zone)
         return pc.if_else(aware, typed, local), pc.or_(aware, naive)
     except (pa.ArrowInvalid, ValueError):
         # an impossible date, or a time a zone skips or repeats: cell by cell
@@ -196,6 +198,27 @@ def _times(pa: Any, pc: Any, array: Any, tz: str | None, zone: dt.tzinfo | None)
         ok = pa.array([v is not BAD and v is not None for v in values], pa.bool_())
         cells = [None if v is BAD else v for v in values]
         return pa.array(cells, pa.timestamp("us", tz="UTC")), ok
+
+
+def _late(pa: Any, pc: Any, array: Any, naive: Any, local: Any, zone: dt.tzinfo | None) -> Any:
+    """``local`` with the naive times from 2038 on read by :func:`text_value`:
+    Arrow's zone rules stop at the last transition the zone file lists (a
+    zone's daylight saving time ends in 2037 there), Python's go on."""
+    late = _mask(pc, naive) & _mask(
+        pc, pc.greater_equal(pc.utf8_slice_codeunits(array, 0, 4), "2038")
+    )
+    if not late.any():
+        return local
+    micros = _np(pc.fill_null(local.cast(pa.int64()), 0)).astype(np.int64)
+    valid = _mask(pc, local.is_valid())
+    epoch = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
+    texts = array.to_pylist()
+    for i in np.flatnonzero(late).tolist():
+        value = text_value("time", texts[i], zone)
+        delta = value - epoch
+        micros[i] = (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds
+        valid[i] = True
+    return pa.array(micros, pa.int64(), mask=~valid).cast(local.type)
 
 
 def typed_table(
