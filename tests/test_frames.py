@@ -598,10 +598,11 @@ def _count_exact(monkeypatch: pytest.MonkeyPatch) -> list[int]:
     return exact_rows
 
 
-def test_text_returns_take_the_fast_path(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Valid returns as text, flat lines: the vectorised path, the codec's answers."""
+@pytest.mark.parametrize("layout", ["flat", "json"])
+def test_text_returns_take_the_fast_path(monkeypatch: pytest.MonkeyPatch, layout: str) -> None:
+    """Valid returns as text, flat lines or JSON lines: the vectorised path, the codec's answers."""
     cases = [case_to_json(c) for c in _sample_returns()]
-    table = _text_table(random.Random(5).choice, cases, "flat")
+    table = _text_table(random.Random(5).choice, cases, layout)
     exact_rows = _count_exact(monkeypatch)
     out = decide_arrow(RULES, table)
     assert len(exact_rows) < len(cases) // 2
@@ -737,3 +738,24 @@ def test_typed_column_agrees_with_text_value(label: str, data: Any, tz: str | No
             assert not wrong, cell
             assert type(got) is type(want), (cell, got, want)
             assert got == want, cell
+
+
+def test_json_text_lines_the_codec_refuses_take_the_line_path() -> None:
+    """order.lines JSON text the vectorised path cannot be sure of: the codec's answer."""
+    row = {k: str(v) for k, v in _leaves(_sample()[0]).items() if k != "order.lines"}
+    texts = [
+        '[{"sku": "a", "sku": "b", "unit_price": "1.00", "quantity": 1}]',  # a key twice
+        '[{"sku": "a", "unit_price": 1.5, "quantity": 1}]',  # a JSON float
+        '[{"sku": "a", "unit_price": "1.00", "quantity": 1, "colour": "red"}]',
+        '[{"sku": "a", "unit_price": "1.00", "quantity": 99999999999999999999999}]',  # fine too
+        '[{"sku": "a:\\\\", "unit_price": "1.00", "quantity": 1}]',  # fine
+        "[]", "null", "[1]", "{", "",
+    ]  # fmt: skip
+    table = pa.table({**{k: [v] * len(texts) for k, v in row.items()}, "order.lines": texts})
+    out = decide_arrow(RULES, table)
+    assert out.equals(decide_arrow(RULES, table, fast=False))
+    codes = out.column("error.code").to_pylist()
+    assert codes[3] is None
+    assert codes[4] is None
+    assert codes[9] == "missing_field"  # an empty cell: no lines
+    assert all(code is not None for i, code in enumerate(codes) if i not in (3, 4))
