@@ -8,7 +8,6 @@ import json
 import random
 import re
 from decimal import Decimal
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -611,13 +610,10 @@ def test_text_returns_take_the_fast_path(monkeypatch: pytest.MonkeyPatch, layout
 
 def _generated_csv(tmp_path: Any, *args: str) -> Any:
     import pyarrow.csv as pcsv
-
-    sys_path = Path(__file__).resolve().parent.parent / "examples"
     from tests.test_generate import generate  # the example script, loaded
 
     path = tmp_path / "cases.csv"
     assert generate.main([str(path), *args], out=io.StringIO(), err=io.StringIO()) == 0
-    del sys_path
     names = pcsv.read_csv(path).column_names
     options = pcsv.ConvertOptions(column_types={n: pa.string() for n in names})
     return path, pcsv.read_csv(path, convert_options=options)
@@ -759,3 +755,22 @@ def test_json_text_lines_the_codec_refuses_take_the_line_path() -> None:
     assert codes[4] is None
     assert codes[9] == "missing_field"  # an empty cell: no lines
     assert all(code is not None for i, code in enumerate(codes) if i not in (3, 4))
+
+
+def test_csv_of_every_kind_read_as_text(tmp_path: Any) -> None:
+    """examples/generate.py's CSV of each kind, every column read as text: no error."""
+    import pyarrow.csv as pcsv
+    from tests.test_generate import generate
+
+    path = tmp_path / "cases.csv"
+    args = [str(path), "--kind", "all", "--rows", "600"]
+    assert generate.main(args, out=io.StringIO(), err=io.StringIO()) == 0
+    for kind in KINDS:
+        source = tmp_path / f"cases-{kind}.csv"
+        names = pcsv.read_csv(source).column_names
+        options = pcsv.ConvertOptions(column_types={n: pa.string() for n in names})
+        table = pcsv.read_csv(source, convert_options=options)
+        out = RULES.decide_frame(table)
+        assert out.num_rows > 0
+        assert out.column("error.code").null_count == out.num_rows, kind
+        assert set(out.column("kind").to_pylist()) == {kind}
