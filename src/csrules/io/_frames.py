@@ -671,7 +671,11 @@ def _typed(pa: Any, table: pa.Table, layout: _Layout, tz: str | None) -> tuple[p
     from csrules.io._frames_text import typed_table
 
     labels = {name: label for name, _, label in layout.used}
-    text = any(pa.types.is_string(table.column(name).type) for name in labels)
+    text = any(
+        (label in TYPED_LABELS or label == "array" or _FLAT_LINE.match(name))
+        and pa.types.is_string(table.column(name).type)
+        for name, label in labels.items()
+    )  # else (the Parquet layout) a row with an empty text cell takes the line path
     if not text or not pc.any(pc.equal(layout.kinds, "return")).as_py():
         return table, layout.kinds
     typed, bad = typed_table(table, labels, tz, None if tz is None else _zone(tz))
