@@ -774,3 +774,23 @@ def test_csv_of_every_kind_read_as_text(tmp_path: Any) -> None:
         assert out.num_rows > 0
         assert out.column("error.code").null_count == out.num_rows, kind
         assert set(out.column("kind").to_pylist()) == {kind}
+
+
+def test_text_columns_empty_in_every_row_keep_the_fast_path(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A CSV chunk where a column is empty in every row (no goods received yet,
+    room for a second line no order uses) is still read by the vectorised path."""
+    cases = [case_to_json(c) for c in _sample_returns()]
+    table = _text_table(random.Random(3).choice, cases, "flat")
+    n = table.num_rows
+    for name in ("request.goods_received_at", "order.lines.5.sku", "order.lines.5.quantity"):
+        if name in table.column_names:
+            table = table.drop_columns([name])
+        table = table.append_column(name, pa.array([""] * n, pa.string()))
+    exact_rows = _count_exact(monkeypatch)
+    out = decide_arrow(RULES, table)
+    assert len(exact_rows) < n // 2
+    for case in cases:
+        case["request"].pop("goods_received_at", None)
+    _assert_same(out, _expected(cases))

@@ -406,6 +406,17 @@ class _Layout:
     fill_kind: str | None
 
 
+def _no_values(pa: Any, column: Any) -> bool:
+    """Whether every cell of a column is null or empty text (an absent key)."""
+    if column.null_count == len(column):
+        return True
+    if pa.types.is_string(column.type):
+        import pyarrow.compute as pc
+
+        return not pc.max(pc.binary_length(column)).as_py()
+    return False
+
+
 def _layout(ruleset: RuleSet, table: pa.Table, kind: str | None, tz: str | None) -> _Layout:
     """Check the columns (column-level problems raise) and say which make the cases."""
     pa = _pa()
@@ -424,7 +435,7 @@ def _layout(ruleset: RuleSet, table: pa.Table, kind: str | None, tz: str | None)
         if _is_meta(name):
             continue
         column = table.column(name)
-        if column.null_count == len(column) and name != "kind":
+        if _no_values(pa, column) and name != "kind":
             continue  # nothing in it: not a key of any case (and may sit beside its fields)
         label = _label(types_, name)
         _column_values(pa, name, column.slice(0, 0).combine_chunks(), label, tz)  # type checks

@@ -230,7 +230,7 @@ def typed_table(
     path only). ``labels`` gives the label of each column's field."""
     import pyarrow as pa
 
-    from csrules.io._frames import _FLAT_LINE
+    from csrules.io._frames import _FLAT_LINE, _no_values
 
     n = table.num_rows
     bad = np.zeros(n, dtype=bool)
@@ -238,6 +238,8 @@ def typed_table(
     flat: dict[int, dict[str, Any]] = {}
     for name in table.column_names:
         column = table.column(name).combine_chunks()
+        if name != "kind" and _no_values(pa, column):
+            continue  # no value in it: no key of any case (the layout ignores it too)
         label = labels.get(name)
         if pa.types.is_string(column.type) and label in TYPED_LABELS:
             column, wrong = typed_column(label, column, tz, zone)
@@ -249,7 +251,8 @@ def typed_table(
             column = _no_empty(pa, column)
         match = _FLAT_LINE.match(name)
         if match is not None and match.group(2) in _LINE_TYPES:
-            flat.setdefault(int(match.group(1)), {})[match.group(2)] = column
+            if column.null_count < n:  # an empty column is no column (as in the layout)
+                flat.setdefault(int(match.group(1)), {})[match.group(2)] = column
             continue
         arrays[name] = column
     if flat:
