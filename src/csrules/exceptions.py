@@ -56,15 +56,18 @@ class DomainValueError(CsrulesError, ValueError):
         field: dotted name of the field (``"order.lines[0].unit_price"``).
         value: the value received.
         expected: what the field accepts, in words.
+
+    ``got`` describes the value in the message when its ``repr`` would
+    mislead (a column's type rather than a value).
     """
 
-    def __init__(self, field: str, value: object, expected: str) -> None:
+    def __init__(self, field: str, value: object, expected: str, *, got: str | None = None) -> None:
         self.field = field
         self.value = value
         self.expected = expected
-        super().__init__(
-            f"'{field}' must be {expected} (got {value!r} that is a {type(value).__name__})."
-        )
+        if got is None:
+            got = f"{value!r} that is a {type(value).__name__}"
+        super().__init__(f"'{field}' must be {expected} (got {got}).")
 
 
 class ArgumentTypeError(CsrulesError, TypeError):

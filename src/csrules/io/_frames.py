@@ -28,6 +28,7 @@ import attrs
 import orjson
 
 from csrules.exceptions import ArgumentTypeError, DomainValueError
+from csrules.io._frames_text import TYPED_LABELS, json_value
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -295,6 +296,7 @@ def _column_values(pa: Any, name: str, array: Any, label: str | None, tz: str | 
                 str(typ),
                 "a decimal or string column (money is never float: "
                 "cast it to decimal128 or read it as text)",
+                got=f"a {typ} column",
             )
         if label in ("integer", "boolean"):
             values: list[Any] = array.to_pylist()
@@ -323,10 +325,11 @@ def _column_values(pa: Any, name: str, array: Any, label: str | None, tz: str | 
     if pat.is_decimal(typ):
         return [None if v is None else format(v, "f") for v in array.to_pylist()]
     if pat.is_string(typ) or pat.is_large_string(typ):
-        values = array.to_pylist()
-        if label == "time" and tz is not None:
-            zone = _zone(tz)
-            return [_localised(v, zone) for v in values]
+        # an empty cell is an absent key (a CSV file cannot tell the two apart)
+        values = [None if v == "" else v for v in array.to_pylist()]
+        if label in TYPED_LABELS:
+            cell_zone = None if tz is None else _zone(tz)
+            return [json_value(label, v, cell_zone) for v in values]
         if label == "array":
             return [None if v is None else _Fragment(v) for v in values]
         return values
@@ -373,19 +376,6 @@ def _zone(tz: str) -> dt.tzinfo:
         raise DomainValueError("tz", tz, "an IANA time zone name such as 'Asia/Shanghai'") from None
 
 
-def _localised(value: str | None, zone: dt.tzinfo) -> str | None:
-    """An ISO time string without offset, read in ``zone``; anything else as given."""
-    if value is None:
-        return None
-    try:
-        parsed = dt.datetime.fromisoformat(value)
-    except ValueError:
-        return value  # the codec says what is wrong with it
-    if parsed.tzinfo is not None:
-        return value
-    return _iso(parsed.replace(tzinfo=zone))
-
-
 def _path(name: str) -> tuple[Any, ...]:
     flat = _FLAT_LINE.match(name)
     if flat is not None:
@@ -416,6 +406,17 @@ class _Layout:
     fill_kind: str | None
 
 
+def _no_values(pa: Any, column: Any) -> bool:
+    """Whether every cell of a column is null or empty text (an absent key)."""
+    if column.null_count == len(column):
+        return True
+    if pa.types.is_string(column.type):
+        import pyarrow.compute as pc
+
+        return not pc.max(pc.binary_length(column)).as_py()
+    return False
+
+
 def _layout(ruleset: RuleSet, table: pa.Table, kind: str | None, tz: str | None) -> _Layout:
     """Check the columns (column-level problems raise) and say which make the cases."""
     pa = _pa()
@@ -434,7 +435,7 @@ def _layout(ruleset: RuleSet, table: pa.Table, kind: str | None, tz: str | None)
         if _is_meta(name):
             continue
         column = table.column(name)
-        if column.null_count == len(column) and name != "kind":
+        if _no_values(pa, column) and name != "kind":
             continue  # nothing in it: not a key of any case (and may sit beside its fields)
         label = _label(types_, name)
         _column_values(pa, name, column.slice(0, 0).combine_chunks(), label, tz)  # type checks
@@ -463,7 +464,9 @@ def _layout(ruleset: RuleSet, table: pa.Table, kind: str | None, tz: str | None)
     if kind is not None:
         if given:
             others = sorted(
-                str(v) for v in pc.unique(table.column("kind")).to_pylist() if v not in (None, kind)
+                str(v)
+                for v in pc.unique(table.column("kind")).to_pylist()
+                if v not in (None, "", kind)
             )
             if others:
                 raise DomainValueError(
@@ -670,6 +673,29 @@ def _fill(out: _Out, row: int, result: Mapping[str, Any], pa: Any, schema: pa.Sc
     values["decision.legal_floor"][row] = body.get("legal_floor", True)
 
 
+def _typed(pa: Any, table: pa.Table, layout: _Layout, tz: str | None) -> tuple[pa.Table, Any]:
+    """The table for the vectorised path: text columns of typed fields
+    converted (:mod:`csrules.io._frames_text`), and the kind of each row,
+    null on a row with a cell that does not read (the line path's alone)."""
+    import pyarrow.compute as pc
+
+    from csrules.io._frames_text import typed_table
+
+    labels = {name: label for name, _, label in layout.used}
+    text = any(
+        (label in TYPED_LABELS or label == "array" or _FLAT_LINE.match(name))
+        and pa.types.is_string(table.column(name).type)
+        for name, label in labels.items()
+    )  # else (the Parquet layout) a row with an empty text cell takes the line path
+    if not text or not pc.any(pc.equal(layout.kinds, "return")).as_py():
+        return table, layout.kinds
+    typed, bad = typed_table(table, labels, tz, None if tz is None else _zone(tz))
+    if not bad.any():
+        return typed, layout.kinds
+    kinds = pc.if_else(pa.array(~bad), layout.kinds, pa.scalar(None, pa.string()))
+    return typed, kinds
+
+
 def decide_arrow(
     ruleset: RuleSet,
     table: pa.Table,
@@ -752,8 +778,9 @@ def decide_arrow(
     if fast and n and not explanations and not parameters:
         from csrules.io._frames_fast import decide_fast
 
+        typed, kinds = _typed(pa, table, layout, tz)
         done, part = decide_fast(
-            ruleset, table, layout.kinds, policy=policy, first_row=first_row, schema=schema
+            ruleset, typed, kinds, policy=policy, first_row=first_row, schema=schema
         )
         if part is not None and len(done):
             decided.append((done, part))
