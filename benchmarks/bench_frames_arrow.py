@@ -1,6 +1,7 @@
 """Time deciding a table of return cases: decide_arrow, and Parquet to Parquet.
 
-Run: ``python benchmarks/bench_frames_arrow.py [--rows 1000000] [--repeat 3] [--input FILE] [--csv]``.
+Run: ``python benchmarks/bench_frames_arrow.py [--rows 1000000] [--repeat 3]
+[--input FILE] [--csv]``.
 
 Without ``--input`` it writes ``--rows`` return cases with
 ``examples/generate.py`` (Parquet layout: aware timestamps, decimal money,
