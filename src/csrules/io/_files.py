@@ -525,45 +525,9 @@ class _Source:
             )
             yield from _contiguous(_rechunk(batches, self.chunk_rows))
             return
-        from csrules.io._frames import _field_types
-
-        labels = _field_types(self._rules)
-        row = 1
-        for text in _rechunk(self._csv_batches(), self.chunk_rows):
-            yield self._csv_chunk(text, row, labels)
-            row += text.num_rows
-
-    def _csv_chunk(self, text: pa.Table, first: int, labels: Mapping[str, str]) -> _Chunk:
-        """A chunk of CSV rows: flags and counts typed; a row with one that is
-        not (``"yes"``, ``"2.5"``) decided alone, its bad cells as text, for
-        the codec's error naming them."""
-        import pyarrow.compute as pc
-
-        typed, wrong = _typed(text, labels)
-        if wrong is None:
-            return _Chunk(first, text.num_rows, typed)
-        marks = wrong.to_pylist()
-        rows = [first + i for i, bad in enumerate(marks) if not bad]
-        bad: list[_Bad] = []
-        settings = self.settings
-        assert settings is not None
-        for i, is_bad in enumerate(marks):
-            if not is_bad:
-                continue
-            single, _ = _typed(text.slice(i, 1), labels, keep_wrong=True)
-            output = _decider()(
-                settings.ruleset,
-                single,
-                kind=settings.kind,
-                tz=settings.tz,
-                policy=settings.policy,
-                first_row=first + i,
-                lang=settings.lang,
-            ).to_pylist()[0]
-            record = text.slice(i, 1).to_pylist()[0]
-            bad.append((first + i, output, json.dumps(record, ensure_ascii=False)))
-        good = typed.filter(pc.invert(wrong))
-        return _Chunk(first, text.num_rows, good, rows, bad)
+        # text columns as they are: the decider reads each by its field's
+        # type in the contract (one definition of text cells, see _frames_text)
+        yield from _contiguous(_rechunk(self._csv_batches(), self.chunk_rows))
 
 
 def _first_kind_of_lines(piece: Sequence[tuple[int, object]]) -> str | None:
@@ -607,58 +571,6 @@ def _table_of(records: Sequence[Mapping[str, object]]) -> pa.Table:
     if not columns:
         return pa.table({"id": pa.array([], pa.string())})
     return pa.table({name: pa.array([r.get(name) for r in records]) for name in columns})
-
-
-_TRUE: Final = ("true", "True", "TRUE")
-_FALSE: Final = ("false", "False", "FALSE")
-_INTEGER: Final = r"^[+-]?[0-9]{1,18}$"
-
-
-def _label(labels: Mapping[str, str], name: str) -> str | None:
-    """The contract's type label of a column (``order.lines.N.KEY`` as a line's ``KEY``)."""
-    found = labels.get(name)
-    if found is None and name.startswith("order.lines."):
-        parts = name.split(".")
-        if len(parts) == 4 and parts[2].isdigit():
-            found = labels.get(f"order.lines[].{parts[3]}")
-    return found
-
-
-def _typed(
-    table: pa.Table, labels: Mapping[str, str], *, keep_wrong: bool = False
-) -> tuple[pa.Table, Any]:
-    """CSV text columns of flags and counts as booleans and integers.
-
-    Returns the table (a cell that is neither becomes null, or with
-    ``keep_wrong`` its column stays text) and a boolean mask of the rows that
-    had such a cell (``None`` when none had).
-    """
-    import pyarrow as pa
-    import pyarrow.compute as pc
-
-    wrong: Any = None
-    for index, name in enumerate(table.column_names):
-        label = _label(labels, name)
-        if label not in ("boolean", "integer"):
-            continue
-        column = table.column(index)
-        if label == "boolean":
-            true = pc.is_in(column, value_set=pa.array(_TRUE))
-            false = pc.is_in(column, value_set=pa.array(_FALSE))
-            good = pc.or_(true, false)
-            converted = pc.if_else(
-                true, True, pc.if_else(false, False, pa.scalar(None, pa.bool_()))
-            )
-        else:
-            good = pc.fill_null(pc.match_substring_regex(column, _INTEGER), False)
-            converted = pc.cast(pc.if_else(good, column, pa.scalar(None, pa.string())), pa.int64())
-        bad = pc.and_(pc.is_valid(column), pc.invert(good))
-        if pc.any(bad).as_py():
-            wrong = bad if wrong is None else pc.or_(wrong, bad)
-            if keep_wrong:
-                continue
-        table = table.set_column(index, pa.field(name, converted.type), converted)
-    return table, wrong
 
 
 # ------------------------------------------------------------------ writers
