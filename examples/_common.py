@@ -1,10 +1,13 @@
 """Shared plumbing of the analyst scripts: input, deciding, tables, chart set-up.
 
-Every script reads a JSON Lines file of cases (or, given none, a seeded
-sample made by ``generate.py`` in a temporary directory), decides it with
-:func:`decide`, and joins each decision to its case. :func:`decide` is the one
-place that calls csrules, so another decide path (a columnar one, say) can
-replace it without touching the scripts.
+Every script reads tables of cases: Parquet or CSV files as ``generate.py``
+writes them (one column per contract field, named by its JSON path with
+dots), or, given none, a seeded Parquet sample made by ``generate.py`` in a
+temporary directory. :func:`decide` decides each kind's table with
+``RuleSet.decide_frame`` (complaints in time order through one escalation
+monitor) and joins each decision row to its case row. A JSON Lines file
+(what ``csrules decide`` reads) is decided line by line as that command
+does (:data:`DECIDE`). :func:`decide` is the one place that calls csrules.
 
 Failures a user can fix (a missing input file, a policy that does not load,
 matplotlib missing for ``--chart``) end the script with one line on stderr
@@ -30,13 +33,18 @@ from typing import Any
 
 from wcwidth import wcswidth
 
+import csrules
 from csrules.cli import decide_lines
 from csrules.exceptions import CsrulesError
+from csrules.io import encode_value
 from csrules.policy import Policy, load_policy
 from csrules.stream import EscalationMonitor
 
 HERE = Path(__file__).resolve().parent
 GENERATE = HERE / "generate.py"
+KINDS = ("return", "complaint", "promotion", "price_adjustment")
+TABLE_SUFFIXES = (".parquet", ".csv")
+LINE_SUFFIXES = (".jsonl", ".ndjson")
 ZONE = dt.timezone(dt.timedelta(hours=8))
 
 
@@ -63,15 +71,20 @@ def fail(message: str) -> None:
 class Source:
     """Where the cases came from, for titles and footnotes."""
 
-    path: Path
+    paths: tuple[Path, ...]
     seed: int | None
     generated: bool
 
+    @property
+    def path(self) -> Path:
+        """The first input file."""
+        return self.paths[0]
+
     def describe(self) -> str:
-        """The file's name, with the generator's seed when the script made it."""
+        """The files' names, with the generator's seed when the script made them."""
         if self.generated:
             return f"generated sample (generate.py, seed {self.seed})"
-        return self.path.name
+        return ", ".join(p.name for p in self.paths)
 
 
 @dataclass(frozen=True)
@@ -98,21 +111,22 @@ class Decided:
         return parse_time(self.case["at"])
 
 
-def parse_time(text: str) -> dt.datetime:
-    """An ISO-8601 time with its zone, converted to Asia/Shanghai."""
-    value = dt.datetime.fromisoformat(text)
+def parse_time(text: str | dt.datetime) -> dt.datetime:
+    """An ISO-8601 time (or a datetime) with its zone, converted to Asia/Shanghai."""
+    value = text if isinstance(text, dt.datetime) else dt.datetime.fromisoformat(text)
     if value.tzinfo is None:
         raise ValueError(f"time {text!r} has no zone")
     return value.astimezone(ZONE)
 
 
 def add_input_arguments(parser: argparse.ArgumentParser, *, rows: int = 3000) -> None:
-    """The input arguments every script shares: CASES, --rows, --seed, --policy, --chart."""
+    """The input arguments every script shares: CASES, --rows, --seed, --chart."""
     parser.add_argument(
         "cases",
-        nargs="?",
+        nargs="*",
         type=Path,
-        help="JSON Lines file of cases (default: generate a seeded sample)",
+        help="Parquet or CSV files of cases as generate.py writes them (one kind per file), "
+        "or a JSON Lines file (default: generate a seeded Parquet sample)",
     )
     parser.add_argument(
         "--rows", type=int, default=rows, help=f"rows of the generated sample (default: {rows})"
@@ -126,27 +140,46 @@ def add_input_arguments(parser: argparse.ArgumentParser, *, rows: int = 3000) ->
 
 
 @contextlib.contextmanager
-def open_source(path: Path | None, *, rows: int, seed: int, kind: str = "all") -> Iterator[Source]:
-    """Yield the input file: ``path`` if given (it must exist), else a fresh sample.
+def open_source(
+    paths: Sequence[Path] | Path | None, *, rows: int, seed: int, kind: str = "all"
+) -> Iterator[Source]:
+    """Yield the input files: ``paths`` if given (each must exist), else a fresh sample.
 
-    The sample is ``generate.py --rows ROWS --seed SEED --kind KIND`` written
-    to a temporary directory that is removed afterwards.
+    The sample is ``generate.py OUT.parquet --rows ROWS --seed SEED --kind KIND``
+    written to a temporary directory that is removed afterwards (one Parquet
+    file per kind). Parquet needs pyarrow; without it the sample is JSON Lines.
     """
-    if path is not None:
-        if not path.is_file():
-            fail(f"no such input file: {path}")
-        if path.suffix not in (".jsonl", ".ndjson"):
-            fail(f"{path}: expected a JSON Lines file of cases (.jsonl or .ndjson)")
-        yield Source(path, None, generated=False)
+    if isinstance(paths, Path):
+        paths = [paths]
+    if paths:
+        for path in paths:
+            if not path.is_file():
+                fail(f"no such input file: {path}")
+            if path.suffix not in TABLE_SUFFIXES + LINE_SUFFIXES:
+                fail(
+                    f"{path}: expected Parquet or CSV files of cases (.parquet, .csv) "
+                    "or a JSON Lines file (.jsonl, .ndjson)"
+                )
+        yield Source(tuple(paths), None, generated=False)
         return
+    suffix = ".parquet" if _has_pyarrow() else ".jsonl"
     with tempfile.TemporaryDirectory(prefix="csrules-example-") as tmp:
-        out = Path(tmp) / f"sample-seed{seed}.jsonl"
+        out = Path(tmp) / f"sample-seed{seed}{suffix}"
         command = [sys.executable, str(GENERATE), str(out), "--rows", str(rows)]
         command += ["--seed", str(seed), "--kind", kind, "--no-progress"]
         done = subprocess.run(command, capture_output=True, text=True, check=False)
         if done.returncode != 0:
             fail(f"generate.py failed: {done.stderr.strip().splitlines()[-1:]}")
-        yield Source(out, seed, generated=True)
+        made = tuple(sorted(Path(tmp).glob(f"sample-seed{seed}*{suffix}")))
+        yield Source(made, seed, generated=True)
+
+
+def _has_pyarrow() -> bool:
+    try:
+        import pyarrow  # noqa: F401
+    except ImportError:
+        return False
+    return True
 
 
 def policy_from(name: str | None) -> Policy:
@@ -168,6 +201,18 @@ def require_matplotlib() -> Any:
     except ImportError:
         fail("--chart needs matplotlib: pip install 'csrules[charts]'")
     return plt
+
+
+def save_chart(fig: Any, path: Path, note: str, *, top: float = 1.0) -> None:
+    """Write a figure to ``path`` (PNG) with ``note`` (source and dates) at its foot, and
+    close it. ``top`` below 1 leaves room for a figure title."""
+    import matplotlib.pyplot as plt
+
+    fig.text(0.01, 0.01, note, fontsize=7, color="#555555")
+    fig.tight_layout(rect=(0, 0.05, 1, top))
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    print(f"\nchart written to {path}")
 
 
 def read_cases(path: Path) -> list[dict[str, Any]]:
@@ -215,11 +260,8 @@ DecideFn = Callable[[Sequence[dict[str, Any]], Policy], list[dict[str, Any]]]
 DECIDE: DecideFn = decide_with_cli
 
 
-def decide(
-    cases: Sequence[dict[str, Any]], policy: Policy, *, decide_fn: DecideFn | None = None
-) -> list[Decided]:
-    """Decide ``cases`` under ``policy`` and pair each case with its result."""
-    results = (decide_fn or DECIDE)(cases, policy)
+def _pair(cases: Sequence[dict[str, Any]], results: Sequence[dict[str, Any]]) -> list[Decided]:
+    """Pair cases with results, noting on stderr how many ended in an error."""
     if len(results) != len(cases):
         raise RuntimeError(f"{len(cases)} cases gave {len(results)} results")
     codes = collections.Counter(
@@ -232,6 +274,157 @@ def decide(
             file=sys.stderr,
         )
     return [Decided(case, result) for case, result in zip(cases, results, strict=True)]
+
+
+def decide(
+    cases: Sequence[dict[str, Any]], policy: Policy, *, decide_fn: DecideFn | None = None
+) -> list[Decided]:
+    """Decide ``cases`` (contract JSON dicts) under ``policy`` and pair each with its result."""
+    return _pair(cases, (decide_fn or DECIDE)(cases, policy))
+
+
+# ------------------------------------------------------------------ tables of cases
+
+
+def read_table(path: Path) -> Any:
+    """A Parquet or CSV file of cases as a pyarrow Table; exit 2 without pyarrow.
+
+    CSV cells hold the contract's JSON text (``generate.py``): flags are read
+    as booleans and counts as integers by the column's type in
+    ``generate.SCHEMAS``; times, money and ``order.lines`` stay text, which
+    ``decide_frame`` reads as the contract does.
+    """
+    try:
+        import pyarrow.csv as pacsv
+        import pyarrow.parquet as pq
+    except ImportError:
+        fail(f"{path.name}: reading Parquet and CSV needs pyarrow: pip install 'csrules[frames]'")
+    import pyarrow as pa
+
+    try:
+        if path.suffix == ".parquet":
+            return pq.read_table(path)
+        types = {"int": pa.int32(), "bool": pa.bool_()}
+        column_types = {
+            name: types.get(typ, pa.string()) for name, typ in _csv_columns().items()
+        }
+        options = pacsv.ConvertOptions(
+            column_types=column_types,
+            strings_can_be_null=True,
+            true_values=["true"],
+            false_values=["false"],
+        )
+        return pacsv.read_csv(path, convert_options=options)
+    except (pa.ArrowException, OSError) as exc:
+        fail(f"{path}: not a table of cases ({exc})")
+        raise  # unreachable: fail() exits
+
+
+def _csv_columns() -> dict[str, str]:
+    """Every column ``generate.py`` writes, with its type (str, int, bool, time, money)."""
+    sys.path.insert(0, str(HERE))
+    try:
+        import generate
+    finally:
+        sys.path.remove(str(HERE))
+    columns: dict[str, str] = {}
+    for kind in generate.SCHEMAS:
+        for name, typ in generate._columns(kind, flat_lines=True, max_lines=3):
+            columns[name] = typ
+        for name, typ in generate.SCHEMAS[kind]:
+            columns[name] = "str" if typ == "lines" else typ
+    return columns
+
+
+def _nest(row: dict[str, Any]) -> dict[str, Any]:
+    """A contract JSON dict from a row of dotted columns (null cells left out)."""
+    out: dict[str, Any] = {}
+    for name, value in row.items():
+        if value is None:
+            continue
+        *parents, last = name.split(".")
+        node = out
+        for part in parents:
+            node = node.setdefault(part, {})
+        node[last] = encode_value(value)
+    return out
+
+
+def _result(row: dict[str, Any]) -> dict[str, Any]:
+    """The contract's result object (decision or error) of a decide_frame output row."""
+    if row.get("error.code") is not None:
+        return {"error": {"code": row["error.code"], "message": row["error.message"]}}
+    prefix = "decision."
+    return {
+        "decision": {
+            name[len(prefix) :]: encode_value(value)
+            for name, value in row.items()
+            if name.startswith(prefix)
+        }
+    }
+
+
+def decide_table(table: Any, policy: Policy, *, name: str, kinds: Sequence[str]) -> list[Decided]:
+    """Decide a table of cases with ``RuleSet.decide_frame``, kind by kind, in time order.
+
+    Rows without a time ``at`` carrying its zone are left out with a note;
+    complaints go through one escalation monitor in order of ``at``.
+    """
+    import pyarrow as pa
+
+    if "kind" not in table.column_names:
+        fail(f"{name}: no 'kind' column (expected the columns generate.py writes)")
+    at = table.column("at").to_pylist() if "at" in table.column_names else [None] * len(table)
+    kind_of = table.column("kind").to_pylist()
+    keep: list[tuple[dt.datetime, int]] = []
+    skipped: list[int] = []
+    for i, value in enumerate(at):
+        try:
+            keep.append((parse_time(value), i))
+        except (ValueError, TypeError):
+            skipped.append(i + 1)
+    if skipped:
+        print(
+            f"note: {name}: left out {len(skipped)} row(s) that are not a case with a "
+            f"time 'at' (first: row {skipped[0]})",
+            file=sys.stderr,
+        )
+    keep.sort()  # time order, stable for equal times
+    unknown = sum(1 for _, i in keep if kind_of[i] not in KINDS)
+    if unknown:
+        print(f"note: {name}: left out {unknown} row(s) of no known kind", file=sys.stderr)
+    rules = csrules.ruleset("b2c")
+    decided: list[Decided] = []
+    for kind in kinds:
+        rows = [i for _, i in keep if kind_of[i] == kind]
+        if not rows:
+            continue
+        part = table.take(pa.array(rows, type=pa.int64()))
+        with contextlib.ExitStack() as stack:
+            monitor = None
+            if kind == "complaint":
+                monitor = stack.enter_context(EscalationMonitor(policy))
+            out = rules.decide_frame(part, kind=kind, policy=policy, monitor=monitor)
+        cases = [_nest(row) for row in part.to_pylist()]
+        decided += _pair(cases, [_result(row) for row in out.to_pylist()])
+    return decided
+
+
+def decide_source(
+    source: Source, policy: Policy, *, kinds: Sequence[str] = KINDS
+) -> list[Decided]:
+    """Decide the cases of ``kinds`` in every input file: Parquet and CSV with
+    :func:`decide_table`, JSON Lines line by line (:data:`DECIDE`), each in time order."""
+    decided: list[Decided] = []
+    for path in source.paths:
+        if path.suffix in LINE_SUFFIXES:
+            # every kind: a case of an unknown kind is decided too, as an error
+            every = set(kinds) >= set(KINDS)
+            cases = by_time(c for c in read_cases(path) if every or c.get("kind") in kinds)
+            decided += decide(cases, policy)
+        else:
+            decided += decide_table(read_table(path), policy, name=path.name, kinds=kinds)
+    return decided
 
 
 def by_time(cases: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:

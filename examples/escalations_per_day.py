@@ -28,15 +28,14 @@ from pathlib import Path
 from _common import (
     Decided,
     add_input_arguments,
-    by_time,
-    decide,
+    decide_source,
     footnote,
     format_table,
     open_source,
     policy_from,
-    read_cases,
     require_matplotlib,
     run,
+    save_chart,
 )
 
 #: The clauses that escalate a complaint.
@@ -87,10 +86,7 @@ def draw(
     ax.set_xlabel("day of the complaint (days with an escalation)")
     ax.set_ylabel("escalations")
     ax.legend(title="escalated to", fontsize=8)
-    fig.text(0.01, 0.01, note, fontsize=7, color="#555555")
-    fig.tight_layout(rect=(0, 0.04, 1, 1))
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    save_chart(fig, path, note)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -102,8 +98,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         require_matplotlib()
     policy = policy_from(args.policy)
     with open_source(args.cases, rows=args.rows, seed=args.seed, kind="complaint") as source:
-        complaints = by_time(c for c in read_cases(source.path) if c.get("kind") == "complaint")
-        decided = decide(complaints, policy)
+        decided = decide_source(source, policy, kinds=("complaint",))
     targets, clauses = escalations(decided)
     days = sorted(targets)
     departments = sorted(
@@ -135,7 +130,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     print(format_table(("clause", "complaints escalated"), sorted(per_clause.items())))
     if args.chart and days:
         draw(days, targets, departments, args.chart, footnote(source, span, args.policy or "b2c"))
-        print(f"\nchart written to {args.chart}")
     return 0
 
 

@@ -32,15 +32,15 @@ from _common import (
     Source,
     add_input_arguments,
     date_range,
-    decide,
+    decide_source,
     fail,
     footnote,
     format_table,
     open_source,
     policy_from,
-    read_cases,
     require_matplotlib,
     run,
+    save_chart,
 )
 
 from csrules.policy import Policy
@@ -101,10 +101,7 @@ def draw(totals: dict[Key, tuple[int, Decimal]], reasons: list[str], path: Path,
     ax.set_ylabel("freight cost (CNY)")
     ax.legend(title="reason", fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1))
     ax.tick_params(axis="x", labelrotation=45)
-    fig.text(0.01, 0.01, note, fontsize=7, color="#555555")
-    fig.tight_layout(rect=(0, 0.04, 1, 1))
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    save_chart(fig, path, note)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -131,7 +128,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         require_matplotlib()
     policy = policy_from(args.policy)
     with open_source(args.cases, rows=args.rows, seed=args.seed) as source:
-        decided = decide(read_cases(source.path), policy)
+        decided = decide_source(source, policy, kinds=("return",))
     totals = merchant_freight(decided, args.freight, policy)
     reasons = reason_order(totals)
     report(source, decided, totals, reasons, args.freight)
@@ -143,7 +140,6 @@ def main(argv: Sequence[str] | None = None) -> int:
             args.chart,
             footnote(source, span, args.policy or "b2c") + f"; freight per parcel: {args.freight}",
         )
-        print(f"\nchart written to {args.chart}")
     return 0
 
 

@@ -31,16 +31,16 @@ from _common import (
     Decided,
     add_input_arguments,
     date_range,
-    decide,
+    decide_source,
     fail,
     footnote,
     format_table,
     open_source,
     parse_time,
     policy_from,
-    read_cases,
     require_matplotlib,
     run,
+    save_chart,
 )
 
 #: Decision field → duty name, in the order duties are listed within a day.
@@ -128,10 +128,7 @@ def draw(events: list[Event], month: str, path: Path, note: str) -> None:
     ax.set_xlabel(f"day of {first:%B %Y}")
     ax.set_ylabel("promotion (case id)")
     ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1))
-    fig.text(0.01, 0.01, note, fontsize=7, color="#555555")
-    fig.tight_layout(rect=(0, 0.05, 1, 1))
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    save_chart(fig, path, note)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -146,8 +143,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         require_matplotlib()
     policy = policy_from(args.policy)
     with open_source(args.cases, rows=args.rows, seed=args.seed, kind="promotion") as source:
-        promotions = [c for c in read_cases(source.path) if c.get("kind") == "promotion"]
-        decided = decide(promotions, policy)
+        decided = decide_source(source, policy, kinds=("promotion",))
     month = args.month or default_month(decided)
     events = events_in(decided, month)
     print(
@@ -165,7 +161,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.chart and events:
         span = date_range(i.at.date() for i in decided)
         draw(events, month, args.chart, footnote(source, span, args.policy or "b2c"))
-        print(f"\nchart written to {args.chart}")
     return 0
 
 

@@ -29,14 +29,14 @@ from pathlib import Path
 from _common import (
     Decided,
     add_input_arguments,
-    decide,
+    decide_source,
     footnote,
     format_table,
     open_source,
     policy_from,
-    read_cases,
     require_matplotlib,
     run,
+    save_chart,
 )
 
 from csrules import WorkCalendar
@@ -160,10 +160,7 @@ def draw(panels: list[tuple[Holiday, list[Week]]], path: Path, note: str) -> Non
         ax.set_ylabel("refunds falling due")
         ax.tick_params(axis="x", labelrotation=60, labelsize=8)
     fig.suptitle("Refunds falling due per week around the long holidays", x=0.01, ha="left")
-    fig.text(0.01, 0.01, note, fontsize=7, color="#555555")
-    fig.tight_layout(rect=(0, 0.04, 1, 0.95))
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    save_chart(fig, path, note, top=0.95)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -178,7 +175,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         require_matplotlib()
     policy = policy_from(args.policy)
     with open_source(args.cases, rows=args.rows, seed=args.seed) as source:
-        decided = decide(read_cases(source.path), policy)
+        decided = decide_source(source, policy, kinds=("return",))
     due = refunds_due(decided)
     calendar = policy.calendar
     years = sorted({d.year for d in due})
@@ -206,7 +203,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         )
     if args.chart and panels:
         draw(panels, args.chart, footnote(source, span, args.policy or "b2c"))
-        print(f"\nchart written to {args.chart}")
     return 0
 
 

@@ -35,14 +35,14 @@ from _common import (
     Decided,
     add_input_arguments,
     date_range,
-    decide,
+    decide_source,
     footnote,
     format_table,
     open_source,
     policy_from,
-    read_cases,
     require_matplotlib,
     run,
+    save_chart,
 )
 
 from csrules.policy import Policy
@@ -180,10 +180,7 @@ def draw(groups: Sequence[Group], path: Path, title: str, note: str) -> None:
     axes[0].set_ylim(len(groups) - 0.5, -0.5)
     axes[0].set_ylabel("clause change")
     fig.suptitle(title, x=0.01, ha="left")
-    fig.text(0.01, 0.01, note, fontsize=7, color="#555555")
-    fig.tight_layout(rect=(0, 0.05, 1, 0.95))
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    save_chart(fig, path, note, top=0.95)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -198,12 +195,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         require_matplotlib()
     policy_a, policy_b = policy_from(args.a), policy_from(args.b)
     with open_source(args.cases, rows=args.rows, seed=args.seed) as source:
-        cases = read_cases(source.path)
-        a, b = decide(cases, policy_a), decide(cases, policy_b)
+        a, b = decide_source(source, policy_a), decide_source(source, policy_b)
     groups = compare(a, b, policy_a, policy_b)
     changed = sum(g.cases for g in groups)
     print(
-        f"{len(cases)} cases from {source.describe()}: {changed} decisions change "
+        f"{len(a)} cases from {source.describe()}: {changed} decisions change "
         f"from A ({args.a}) to B ({args.b})"
     )
     print()
@@ -216,7 +212,6 @@ def main(argv: Sequence[str] | None = None) -> int:
             f"What changes from policy {args.a} (A) to {args.b} (B)",
             footnote(source, span) + f"; A: {args.a}, B: {args.b}",
         )
-        print(f"\nchart written to {args.chart}")
     return 0
 
 

@@ -286,7 +286,6 @@ class TestComplaintTablesAgree:
             for record in group:
                 record["route_to"] = route.evaluate(record, params, calendar).outputs["route_to"]
                 raised = escalation.evaluate(record, params, calendar).outputs["escalate_to"]
-                record["to_cs_head"] = Escalation.CS_HEAD in raised
                 record["to_general_manager"] = Escalation.GENERAL_MANAGER in raised
             check_table(duties, group, params, calendar)
 

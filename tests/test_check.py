@@ -7,29 +7,21 @@ import enum
 import itertools
 from collections.abc import Mapping, Sequence
 from decimal import Decimal
+from pathlib import Path
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from csrules._check import KINDS, FactDomain, Finding, check_tables
-from csrules._decision import Action, AdjustmentAction, FreightPayer, PromotionSize
-from csrules._domain import (
-    Channel,
-    Department,
-    OrderStatus,
-    PaymentMethod,
-    Reason,
-    RequestType,
-    Topic,
-)
-from csrules.exceptions import ArgumentTypeError
-from csrules.policy import default_policy, load_policy
+import csrules
+from csrules._check import KINDS, FactDomain, Finding, check_tables, kind_domains
+from csrules._decision import Action, PromotionSize
+from csrules._domain import Channel, Department, OrderStatus, RequestType, Topic
+from csrules.exceptions import ArgumentTypeError, PolicyError
+from csrules.policy import default_policy
 from csrules.rules import TRUE, Expr, HitPolicy, Rule, Table, call, fact, param
 from csrules.rules._expr import Compare, lift
-from csrules.rules.complaints import COMPLAINT_TABLES
-from csrules.rules.promotions import PRICE_ADJUSTMENT_TABLES, PROMOTION_TABLES, REMINDER_LEAD
-from csrules.rules.returns import RETURN_TABLES
+from csrules.rules.promotions import REMINDER_LEAD
 
 POLICY = default_policy()
 ON = dt.date(2026, 12, 1)
@@ -371,7 +363,8 @@ class TestBands:
 
     def test_reminder_bands_out_of_order_are_found(self) -> None:
         shop = POLICY.with_values(ON, remind_band2_max_days=5)
-        found = [f for f in check_tables([REMINDER_LEAD], PROMOTION_FACTS, shop, ON) if f.table]
+        facts, _ = kind_domains(csrules.ruleset("b2c").kind("promotion"))
+        found = [f for f in check_tables([REMINDER_LEAD], facts, shop, ON) if f.table]
         assert found, "band 2 ending before band 1 must be reported"
         assert {f.kind for f in found} <= {"band", "unreachable", "gap"}
         assert any(f.rule == "band2" for f in found)
@@ -384,7 +377,9 @@ class TestNames:
         unused = {f.explanation.split("'")[1] for f in found if f.kind == "unused_param"}
         assert "no_reason_return_days" not in unused
         assert "refund_clock" in unused
-        assert unused == set(POLICY.parameters) - {"no_reason_return_days"}
+        staff = {p.name for p in POLICY.parameters.values() if p.staff_only}
+        assert staff, "the bundled policy has staff-only parameters"
+        assert unused == set(POLICY.parameters) - {"no_reason_return_days"} - staff
         fewer = check_tables([t], FACTS, POLICY, ON, also_read={"refund_clock"})
         assert not any("'refund_clock'" in f.explanation for f in fewer)
 
@@ -448,134 +443,125 @@ class TestFinding:
             check_tables(["t"], {}, POLICY, ON)  # type: ignore[list-item]
 
 
-# ---------------------------------------------------------------- the bundled tables
-# The fact domains of the bundled rule sets, as the fact records of
-# returns.return_facts, complaints.complaint_facts, promotions.promotion_facts and
-# promotions.price_adjustment_facts build them (plus the outputs later tables read).
-
-RETURN_FACTS: Mapping[str, FactDomain] = {
-    "request_type": D(RequestType),
-    "reason": D(Reason),
-    "status": D(OrderStatus),
-    "paid": D(bool),
-    "in_warehouse_system": D(bool),
-    "merchant_fault": D(bool),
-    "courier_confirmed": D(bool),
-    "condition_given": D(bool),
-    "goods_normal": D(bool),
-    "tag_or_packaging_missing": D(bool),
-    "tag_missing": D(bool),
-    "not_intact": D(bool),
-    "free_shipping_promotion": D(bool),
-    "excluded_category": D(bool),
-    "some_lines_excluded": D(bool),
-    "signed_date": D(dt.date, nullable=True),
-    "request_date": D(dt.date),
-    "proof_date": D(dt.date, nullable=True),
-    "goods_received_date": D(dt.date, nullable=True),
-    "payment_method": D(PaymentMethod),
-    "action": D(Action),
-    "freight_payer": D(FreightPayer),
-    "refund_due": D(dt.date, nullable=True),
-}
-COMPLAINT_FACTS: Mapping[str, FactDomain] = {
-    "topic": D(Topic),
-    "channel": D(Channel),
-    "order_amount": D(Decimal, nullable=True),
-    "customer_paid_total": D(Decimal),
-    "contact_count": D(int),
-    "received_at": D(dt.datetime),
-    "received_date": D(dt.date),
-    "local_time": D(dt.time),
-    "days_since_delivered": D(int, nullable=True),
-    "repeat_complaint": D(bool),
-    "quality_reports_exceeded": D(bool),
-    "route_to": D(Department),
-    "to_cs_head": D(bool),
-    "to_general_manager": D(bool),
-}
-PROMOTION_FACTS: Mapping[str, FactDomain] = {
-    "start_date": D(dt.date),
-    "end_date": D(dt.date),
-    "length_days": D(int),
-    "planned_sales": D(Decimal),
-    "price_factor": D(Decimal),
-    "discount_zhe": D(str),
-    "discounted": D(bool),
-    "coupon_value": D(Decimal),
-    "exclusive": D(bool),
-    "free_shipping": D(bool),
-    "decision_date": D(dt.date),
-    "size": D(PromotionSize),
-    "training_on": D(dt.date),
-}
-ADJUSTMENT_FACTS: Mapping[str, FactDomain] = {
-    "request_time": D(dt.datetime),
-    "starts_at": D(dt.datetime),
-    "ends_at": D(dt.datetime),
-    "start_date": D(dt.date),
-    "end_date": D(dt.date),
-    "paid": D(bool),
-    "manager_approved": D(bool),
-    "customer_paid_total": D(Decimal),
-    "requested_amount": D(Decimal),
-    "decision_date": D(dt.date),
-    "action": D(AdjustmentAction),
-}
-SETS: Mapping[str, tuple[Sequence[Table], Mapping[str, FactDomain]]] = {
-    "returns": (RETURN_TABLES, RETURN_FACTS),
-    "complaints": (COMPLAINT_TABLES, COMPLAINT_FACTS),
-    "promotions": (PROMOTION_TABLES, PROMOTION_FACTS),
-    "price_adjustment": (PRICE_ADJUSTMENT_TABLES, ADJUSTMENT_FACTS),
-}
-#: Facts the fact records carry that no rule reads: ``decision_date`` picks the
-#: parameter values (read by the decide functions); the others are in the
-#: records for callers and traces.
-UNREAD_FACTS = {
-    "returns": {"condition_given"},
-    "complaints": {"received_date", "route_to", "to_cs_head"},
-    "promotions": {"decision_date"},
-    "price_adjustment": {"decision_date"},
-}
-#: Parameters of the bundled policy that no rule reads: the escalation monitor
-#: reads two; the rest are handbook values kept in the policy for reference.
-MONITOR_PARAMS = {"quality_window_days", "repeat_complaint_window_days"}
-REFERENCE_PARAMS = {
-    "agent_order_phone_threshold",
-    "invoice_days",
-    "points_per_yuan_regular",
-    "ship_cutoff",
-    "tier1_max_total",
-    "tier2_max_total",
-    "tier3_max_total",
-    "wait_callback_2h_max_minutes",
-    "wait_callback_30_max_minutes",
-    "wait_hold_max_minutes",
-    "yuan_per_point_special",
-}
+# ---------------------------------------------------------------- rule sets
+# The fact domains come from the rule set's own declarations (kind_domains).
 
 
-class TestBundled:
-    @pytest.mark.parametrize("name", SETS)
-    @pytest.mark.parametrize("policy", ["b2c", "taobao"])
-    @pytest.mark.parametrize("on", [ON, dt.date(2020, 6, 1)])
-    def test_no_table_finding(self, name: str, policy: str, on: dt.date) -> None:
-        tables, facts = SETS[name]
-        found = [f for f in check_tables(tables, facts, load_policy(policy), on) if f.table]
-        assert found == []
+class TestRuleSets:
+    @pytest.mark.parametrize("name", ["b2c", "taobao"])
+    @pytest.mark.parametrize("on", [ON, dt.date(2020, 6, 1), dt.date(2014, 3, 15)])
+    def test_bundled_rule_sets_have_no_finding(self, name: str, on: dt.date) -> None:
+        assert csrules.ruleset(name).check(on) == []
 
-    @pytest.mark.parametrize("name", SETS)
-    def test_unread_facts(self, name: str) -> None:
-        tables, facts = SETS[name]
-        found = check_tables(tables, facts, POLICY, ON)
-        unread = {f.explanation.split("'")[1] for f in found if f.kind == "unused_fact"}
-        assert unread == UNREAD_FACTS[name]
+    def test_today_is_the_default_date(self) -> None:
+        assert csrules.ruleset("b2c").check() == []
 
-    def test_unused_parameters_of_the_bundled_policy(self) -> None:
-        every = [t for tables, _ in SETS.values() for t in tables]
-        found = check_tables(every, {}, POLICY, ON, also_read=MONITOR_PARAMS)
-        unused = {f.explanation.split("'")[1] for f in found if f.kind == "unused_param"}
-        assert unused == REFERENCE_PARAMS
+    def test_domains_come_from_the_declarations(self) -> None:
+        domains, derived = kind_domains(csrules.ruleset("b2c").kind("return"))
+        assert domains["request_type"] == D(RequestType)
+        assert domains["status"] == D(OrderStatus)
+        assert domains["signed_at"] == D(dt.datetime, nullable=True)
+        assert domains["signed_date"] == D(dt.date, nullable=True)  # from a nullable fact
+        assert domains["request_date"] == D(dt.date)
+        assert domains["tag_intact"] == D(bool)  # a default stands in for None
+        assert domains["action"] == D(Action)  # a first-hit table's constant outcome
+        assert "categories" not in domains
+        assert "condition" not in domains
+        # boolean derivations the analysis reads exactly are kept as expressions
+        assert {"paid", "merchant_fault", "goods_normal"} <= set(derived)
+        assert "excluded_category" not in derived  # through a function: its own fact
+        assert "condition_given" not in derived  # reads an object fact
+
+    def test_complaint_and_promotion_domains(self) -> None:
+        b2c = csrules.ruleset("b2c")
+        complaint, _ = kind_domains(b2c.kind("complaint"))
+        assert complaint["order_amount"] == D(Decimal, nullable=True)
+        assert complaint["days_since_delivered"] == D(int, nullable=True)
+        assert complaint["route_to"] == D(Department)
+        assert complaint["topic"] == D(Topic)
+        assert complaint["channel"] == D(Channel)
+        promotion, derived = kind_domains(b2c.kind("promotion"))
+        assert promotion["length_days"] == D(int)
+        assert promotion["size"] == D(PromotionSize)
+        assert derived["discounted"].render() == "price_factor < 1"
+
+    def test_a_derived_fact_keeps_its_link(self) -> None:
+        """A signed order is paid (``paid`` derives from ``status``): a rule for
+        signed, unpaid orders can never fire."""
+        shop = csrules.ruleset("b2c").with_rule(
+            "return_action",
+            Rule(
+                "SHOP-2",
+                (fact("request_type") == RequestType.REFUND)
+                & (fact("status") == OrderStatus.SIGNED)
+                & (fact("paid") == False),  # noqa: E712 -- a rule's condition
+                {"action": Action.REJECTED, "eligible": False},
+                en="Unpaid.",
+                zh="未付款。",
+                id="signed_unpaid",
+            ),
+            before="refund_nothing_paid",
+        )
+        assert [(f.table, f.rule, f.kind) for f in shop.check(ON)] == [
+            ("return_action", "signed_unpaid", "unreachable")
+        ]
+
+    def test_unused_names_of_a_shop(self) -> None:
+        shop = csrules.ruleset("b2c").with_fact("vip", bool, default=False, kind="complaint")
+        found = shop.check(ON)
+        assert [(f.kind, f.explanation.split("'")[1]) for f in found] == [("unused_fact", "vip")]
+        assert "kind 'complaint'" in found[0].explanation
+
+    def test_stream_rule_parameters_are_read(self) -> None:
+        b2c = csrules.ruleset("b2c")
+        bare = csrules.RuleSet("bare", b2c.policy, b2c.kinds)  # no stream rules
+        unused = {f.explanation.split("'")[1] for f in bare.check(ON) if f.kind == "unused_param"}
+        assert unused == {"repeat_complaint_window_days", "quality_window_days"}
+
+    def test_staff_only_parameters_are_not_reported(self, tmp_path: Path) -> None:
+        b2c = csrules.ruleset("b2c")
+        staff = {p.name for p in b2c.policy.parameters.values() if p.staff_only}
+        assert {"ship_cutoff", "wait_hold_max_minutes"} <= staff
+        text = (
+            '[parameters.gift_wrap_fee]\nclause = "SHOP-9"\ntype = "money"\n'
+            'description = "Gift wrapping."\nvalues = { 2010-04-01 = "5" }\n'
+        )
+        (tmp_path / "plain.toml").write_text(text, encoding="utf-8")
+        (tmp_path / "staff.toml").write_text(
+            text.replace('type = "money"', 'type = "money"\nstaff_only = true'), encoding="utf-8"
+        )
+        plain = [f.kind for f in b2c.with_parameters(tmp_path / "plain.toml").check(ON)]
+        assert plain == ["unused_param"]
+        assert b2c.with_parameters(tmp_path / "staff.toml").check(ON) == []
+        # an override keeps the definition's flag; a flag that is not a bool is refused
+        (tmp_path / "change.toml").write_text(
+            "[parameters.ship_cutoff]\nvalues = { 2027-01-01 = \"15:00\" }\n", encoding="utf-8"
+        )
+        changed = b2c.with_parameters(tmp_path / "change.toml").policy.parameters["ship_cutoff"]
+        assert changed.staff_only
+        (tmp_path / "bad.toml").write_text(
+            "[parameters.ship_cutoff]\nstaff_only = \"yes\"\n", encoding="utf-8"
+        )
+        with pytest.raises(PolicyError, match=r"ship_cutoff\.staff_only: expected true or false"):
+            b2c.with_parameters(tmp_path / "bad.toml")
+
+    def test_the_date_picks_parameter_values(self) -> None:
+        shop = csrules.ruleset("b2c").with_parameters(
+            on=dt.date(2030, 1, 1), remind_band2_max_days=5
+        )
+        assert shop.check(ON) == []
+        later = [(f.rule, f.kind) for f in shop.check(dt.date(2030, 1, 1))]
+        assert later == [("band2", "unreachable"), ("band3", "band")]
+
+    def test_a_date_before_the_parameters(self) -> None:
+        with pytest.raises(
+            PolicyError, match=r"no_reason_return_days.*check on 2014-03-15 or later"
+        ):
+            csrules.ruleset("b2c").check(dt.date(2014, 3, 14))
+
+    def test_bad_date(self) -> None:
+        with pytest.raises(ArgumentTypeError, match="on"):
+            csrules.ruleset("b2c").check(dt.datetime(2026, 1, 1, tzinfo=dt.UTC))  # type: ignore[arg-type]
 
 
 # ---------------------------------------------------------------- brute force
@@ -748,6 +734,49 @@ def test_interval_findings_match_brute_force(whens: list[Expr]) -> None:
     own = set().union(*matched)
     fired = {min(m) for m in matched if m}
     found = check_tables([t], NUMBERS, POLICY, ON)
+    assert ids(found, "unreachable") == set(range(len(rules))) - own
+    assert ids(found, "masked") == own - fired
+    assert any(f.kind == "gap" for f in found) == any(not m for m in matched)
+
+
+def derived_atoms() -> st.SearchStrategy[Expr]:
+    d = fact("d")
+    return st.one_of(
+        atoms(), st.just(d), st.just(~d), st.booleans().map(lambda b: Compare("==", d, lift(b)))
+    )
+
+
+derived_conditions = st.recursive(
+    derived_atoms(),
+    lambda inner: st.one_of(
+        st.tuples(inner, inner).map(lambda p: p[0] & p[1]),
+        st.tuples(inner, inner).map(lambda p: p[0] | p[1]),
+        inner.map(lambda e: ~e),
+    ),
+    max_leaves=3,
+)
+
+
+@settings(max_examples=150, deadline=None)
+@given(conditions, st.lists(derived_conditions, min_size=1, max_size=4))
+def test_derived_facts_are_read_as_their_derivation(derive: Expr, whens: list[Expr]) -> None:
+    """A boolean fact ``d`` derived from the others: with ``derived=``, the
+    findings are exactly those of the inputs the fact records can hold (``d``
+    always equal to its derivation)."""
+    holds = Table("d", "derive", HitPolicy.COLLECT, tuple(VALUES), ("out",), [rule("d", derive)])
+    rules = [rule(f"r{i}", w) for i, w in enumerate(whens)]
+    inputs = (*VALUES, "d")
+    every = Table("s", "all", HitPolicy.COLLECT, inputs, ("out",), rules)
+    matched = []
+    for combo in itertools.product(*VALUES.values()):
+        record: dict[str, object] = dict(zip(VALUES, combo, strict=True))
+        record["d"] = bool(holds.matches(record, {}))
+        matched.append(set(every.matches(record, {})))
+    own = set().union(*matched)
+    fired = {min(m) for m in matched if m}
+    t = Table("t", "random", HitPolicy.FIRST, inputs, ("out",), rules)
+    domains = {**SMALL, "d": D(bool)}
+    found = check_tables([t], domains, POLICY, ON, derived={"d": derive})
     assert ids(found, "unreachable") == set(range(len(rules))) - own
     assert ids(found, "masked") == own - fired
     assert any(f.kind == "gap" for f in found) == any(not m for m in matched)

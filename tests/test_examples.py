@@ -96,26 +96,47 @@ def _generate(folder: Path, name: str, rows: int, seed: int, kind: str = "all") 
     return out
 
 
+class Sample:
+    """One generated sample in every format: the JSON Lines file (read by the tests'
+    own per-case decisions) and the Parquet and CSV files the scripts read (one per kind)."""
+
+    def __init__(self, folder: Path, rows: int, seed: int, kind: str = "all") -> None:
+        self.jsonl = _generate(folder, "cases.jsonl", rows, seed, kind)
+        _generate(folder, "cases.parquet", rows, seed, kind)
+        _generate(folder, "cases.csv", rows, seed, kind)
+        self.folder = folder
+
+    def files(self, suffix: str) -> list[str]:
+        """The files of one format, as arguments."""
+        return [str(p) for p in sorted(self.folder.glob(f"cases*{suffix}"))]
+
+
 @pytest.fixture(scope="module")
-def mixed_cases(tmp_path_factory: pytest.TempPathFactory) -> Path:
+def mixed_cases(tmp_path_factory: pytest.TempPathFactory) -> Sample:
     """A generated mix of every kind of case."""
-    return _generate(tmp_path_factory.mktemp("mixed"), "mixed.jsonl", 1200, 11)
+    pytest.importorskip("pyarrow")
+    return Sample(tmp_path_factory.mktemp("mixed"), 1200, 11)
 
 
 @pytest.fixture(scope="module")
-def complaint_log(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """Generated complaints, shuffled so the file is not in time order."""
-    path = _generate(tmp_path_factory.mktemp("complaints"), "log.jsonl", 700, 5, "complaint")
-    lines = path.read_text(encoding="utf-8").splitlines()
-    random.Random(5).shuffle(lines)
-    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
-    return path
+def complaint_log(tmp_path_factory: pytest.TempPathFactory) -> Sample:
+    """Generated complaints; the Parquet file is shuffled so it is not in time order."""
+    pa = pytest.importorskip("pyarrow")
+    pq = pytest.importorskip("pyarrow.parquet")
+    sample = Sample(tmp_path_factory.mktemp("complaints"), 700, 5, "complaint")
+    (path,) = sample.files(".parquet")
+    table = pq.read_table(path)
+    order = list(range(table.num_rows))
+    random.Random(5).shuffle(order)
+    pq.write_table(table.take(pa.array(order)), path)
+    return sample
 
 
 @pytest.fixture(scope="module")
-def promotions(tmp_path_factory: pytest.TempPathFactory) -> Path:
+def promotions(tmp_path_factory: pytest.TempPathFactory) -> Sample:
     """Generated promotion cases."""
-    return _generate(tmp_path_factory.mktemp("promotions"), "promo.jsonl", 200, 3, "promotion")
+    pytest.importorskip("pyarrow")
+    return Sample(tmp_path_factory.mktemp("promotions"), 200, 3, "promotion")
 
 
 def _cases(path: Path) -> list[Any]:
@@ -153,16 +174,16 @@ def _ymd(value: Any) -> dt.date:
 
 class TestFreightByReason:
     def test_counts_and_costs_the_returns_whose_freight_the_shop_pays(
-        self, mixed_cases: Path, tmp_path: Path
+        self, mixed_cases: Sample, tmp_path: Path
     ) -> None:
         """Per month and reason: the returns decided freight_payer merchant, each parcel at the
         policy's shipping_fee; the chart is a PNG."""
         chart = tmp_path / "freight.png"
-        out = _run("freight_by_reason.py", str(mixed_cases), "--chart", str(chart))
+        out = _run("freight_by_reason.py", *mixed_cases.files(".parquet"), "--chart", str(chart))
         policy = default_policy()
         expected: collections.Counter[tuple[str, str]] = collections.Counter()
         cost: dict[tuple[str, str], Decimal] = collections.defaultdict(Decimal)
-        for case in _cases(mixed_cases):
+        for case in _cases(mixed_cases.jsonl):
             if not isinstance(case, ReturnCase):
                 continue
             if decide(case, policy=policy).freight_payer is not FreightPayer.MERCHANT:
@@ -179,23 +200,39 @@ class TestFreightByReason:
         assert totals[-1][:2] == ["total", str(sum(expected.values()))]
         assert chart.read_bytes().startswith(PNG_MAGIC)
 
-    def test_a_fixed_amount_per_parcel(self, mixed_cases: Path) -> None:
+    def test_a_fixed_amount_per_parcel(self, mixed_cases: Sample) -> None:
         """--freight 12.50 costs every parcel 12.50."""
-        rows = _table(_run("freight_by_reason.py", str(mixed_cases), "--freight", "12.50"), "month")
+        args = (*mixed_cases.files(".parquet"), "--freight", "12.50")
+        rows = _table(_run("freight_by_reason.py", *args), "month")
         assert rows
         assert all(Decimal(r[3]) == int(r[2]) * Decimal("12.50") for r in rows)
+
+    def test_parquet_csv_and_json_lines_give_the_same_tables(self, mixed_cases: Sample) -> None:
+        """The three formats of one sample: decide_frame over Parquet and over CSV, and the
+        line path over JSON Lines, print the same tables."""
+        outs = [
+            _run("freight_by_reason.py", *files).split("\n", 1)[1]
+            for files in (
+                mixed_cases.files(".parquet"),
+                mixed_cases.files(".csv"),
+                [str(mixed_cases.jsonl)],
+            )
+        ]
+        assert _table(outs[0], "month")
+        assert outs[0] == outs[1] == outs[2]
 
 
 class TestRefundsPerWeek:
     def test_counts_refunds_due_per_iso_week_and_marks_the_calendar(
-        self, mixed_cases: Path, tmp_path: Path
+        self, mixed_cases: Sample, tmp_path: Path
     ) -> None:
         """Each week's refunds due match the return decisions; its holiday days off and
-        adjusted working days are those of WorkCalendar; both long holidays of 2026 are shown."""
+        adjusted working days are those of WorkCalendar; both long holidays of 2026 are shown.
+        (Read from the CSV files.)"""
         chart = tmp_path / "refunds.png"
-        out = _run("refunds_per_week.py", str(mixed_cases), "--chart", str(chart))
+        out = _run("refunds_per_week.py", *mixed_cases.files(".csv"), "--chart", str(chart))
         due: collections.Counter[tuple[int, int]] = collections.Counter()
-        for case in _cases(mixed_cases):
+        for case in _cases(mixed_cases.jsonl):
             if isinstance(case, ReturnCase):
                 refund_due = decide(case).refund_due
                 if refund_due is not None:
@@ -221,14 +258,15 @@ class TestRefundsPerWeek:
 
 class TestEscalationsPerDay:
     def test_feeds_complaints_in_time_order_and_counts_targets_per_day(
-        self, complaint_log: Path, tmp_path: Path
+        self, complaint_log: Sample, tmp_path: Path
     ) -> None:
-        """A shuffled log gives the escalations of the complaints decided in time order
-        through one monitor, per day and department."""
+        """A shuffled Parquet log gives the escalations of the complaints decided in time
+        order through one monitor, per day and department."""
         chart = tmp_path / "escalations.png"
-        out = _run("escalations_per_day.py", str(complaint_log), "--chart", str(chart))
+        args = (*complaint_log.files(".parquet"), "--chart", str(chart))
+        out = _run("escalations_per_day.py", *args)
         expected: dict[str, collections.Counter[str]] = collections.defaultdict(collections.Counter)
-        complaints = sorted(_cases(complaint_log), key=lambda c: c.at)
+        complaints = sorted(_cases(complaint_log.jsonl), key=lambda c: c.at)
         with EscalationMonitor(default_policy()) as monitor:
             for case in complaints:
                 escalate_to = decide(case, monitor=monitor).escalate_to
@@ -253,15 +291,15 @@ class TestEscalationsPerDay:
 
 class TestPromotionCalendar:
     def test_lists_each_duty_of_the_month_on_its_day(
-        self, promotions: Path, tmp_path: Path
+        self, promotions: Sample, tmp_path: Path
     ) -> None:
         """Without --month: the month the latest promotion starts; every training, mass
         message, end reminder, call-back and end SMS falling due in it, on its day."""
         chart = tmp_path / "calendar.png"
-        cases = _cases(promotions)
+        cases = _cases(promotions.jsonl)
         month = max(c.promotion.starts_at for c in cases).astimezone(SHANGHAI)
         for wanted in (f"{month:%Y-%m}", "2026-11"):
-            args = [str(promotions), "--chart", str(chart)]
+            args = [*promotions.files(".parquet"), "--chart", str(chart)]
             out = _run(
                 "promotion_calendar.py",
                 *args,
@@ -315,18 +353,18 @@ class TestWhatIf:
         assert total[1] == "total"
         return int(total[3]), int(total[4]), int(total[6]), int(total[7])
 
-    def test_b2c_against_taobao(self, mixed_cases: Path, tmp_path: Path) -> None:
+    def test_b2c_against_taobao(self, mixed_cases: Sample, tmp_path: Path) -> None:
         """The default comparison: the freight and refund-date changes add up to what the two
         policies decide case by case."""
         chart = tmp_path / "what_if.png"
-        out = _run("what_if.py", str(mixed_cases), "--chart", str(chart))
-        expected = self._shifts(mixed_cases, load_policy("b2c"), load_policy("taobao"))
+        out = _run("what_if.py", *mixed_cases.files(".parquet"), "--chart", str(chart))
+        expected = self._shifts(mixed_cases.jsonl, load_policy("b2c"), load_policy("taobao"))
         assert self._total(out) == expected
         assert expected[2] > 0
         assert chart.read_bytes().startswith(PNG_MAGIC)
 
     def test_a_policy_file_with_a_longer_refund_period(
-        self, mixed_cases: Path, tmp_path: Path
+        self, mixed_cases: Sample, tmp_path: Path
     ) -> None:
         """B from a TOML file (10 working days to refund, B2C-7.8.2): refunds only move later."""
         shop = tmp_path / "slow.toml"
@@ -335,8 +373,8 @@ class TestWhatIf:
             "[parameters.refund_working_days]\nvalues = { 2010-04-01 = 10 }\n",
             encoding="utf-8",
         )
-        out = _run("what_if.py", str(mixed_cases), "--b", str(shop))
-        expected = self._shifts(mixed_cases, load_policy("b2c"), load_policy(shop))
+        out = _run("what_if.py", *mixed_cases.files(".parquet"), "--b", str(shop))
+        expected = self._shifts(mixed_cases.jsonl, load_policy("b2c"), load_policy(shop))
         assert self._total(out) == expected
         assert expected[3] > 0
         assert all(int(row[7]) >= 0 for row in _table(out, "#"))
@@ -368,6 +406,52 @@ class TestFailures:
         assert result.stderr.strip().splitlines() == [
             f"{script}: error: no such input file: {missing}"
         ]
+
+    def test_parquet_without_pyarrow_is_one_line_and_status_2(
+        self, mixed_cases: Sample, tmp_path: Path
+    ) -> None:
+        """A Parquet input when pyarrow cannot be imported: one line saying what to install."""
+        fake = tmp_path / "site" / "pyarrow"
+        fake.mkdir(parents=True)
+        (fake / "__init__.py").write_text("raise ImportError('no pyarrow here')\n")
+        env = {**os.environ, "PYTHONPATH": str(fake.parent)}
+        files = mixed_cases.files(".parquet")
+        result = subprocess.run(
+            [sys.executable, str(EXAMPLES / "freight_by_reason.py"), *files],
+            capture_output=True,
+            text=True,
+            check=False,
+            env=env,
+        )
+        assert result.returncode == 2
+        assert result.stderr.strip().splitlines() == [
+            f"freight_by_reason.py: error: {Path(files[0]).name}: reading Parquet and CSV "
+            "needs pyarrow: pip install 'csrules[frames]'"
+        ]
+
+    @pytest.mark.parametrize(
+        ("name", "content", "expected"),
+        [
+            ("bad.parquet", b"not parquet", "bad.parquet: not a table of cases"),
+            ("nokind.csv", b"id,at\nR1,2026-05-01T10:00:00+08:00\n", "nokind.csv: no 'kind'"),
+            ("cases.txt", b"{}", "cases.txt: expected Parquet or CSV files of cases"),
+        ],
+    )
+    def test_a_file_that_is_not_a_table_of_cases_is_one_line(
+        self, tmp_path: Path, name: str, content: bytes, expected: str
+    ) -> None:
+        path = tmp_path / name
+        path.write_bytes(content)
+        result = subprocess.run(
+            [sys.executable, str(EXAMPLES / "what_if.py"), str(path)],
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        assert result.returncode == 2
+        lines = result.stderr.strip().splitlines()
+        assert len(lines) == 1
+        assert expected in lines[0]
 
     def test_chart_without_matplotlib_is_one_line_and_status_2(self, tmp_path: Path) -> None:
         """--chart when matplotlib cannot be imported: one line saying what to install."""

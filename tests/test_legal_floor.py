@@ -20,7 +20,7 @@ from hypothesis import strategies as st
 import csrules
 from csrules import EXCLUDED_CATEGORIES, WorkCalendar
 from csrules.cli import main
-from csrules.exceptions import PolicyError
+from csrules.exceptions import PolicyError, RuleDefinitionError
 from csrules.io import parse_case_line
 from csrules.io._decisions import decision_to_json, render_table
 from csrules.policy import (
@@ -364,3 +364,177 @@ def test_builds_iff_every_value_is_at_the_floor(
         assert {
             (f.key.removeprefix("parameters."), f.since) for f in check_legal_floor(policy)
         } == bad
+
+
+# ---------------------------------------------------------------- rule sets
+
+
+def _refusing(rule_id: str, when: Any) -> Any:
+    from csrules.rules import Rule
+
+    return Rule(
+        "SHOP-1",
+        when,
+        {"action": csrules.Action.REJECTED, "eligible": False},
+        en="Refused.",
+        zh="不予受理。",
+        id=rule_id,
+    )
+
+
+def _floor_off(policy: Policy) -> Policy:
+    return Policy(policy.name, policy.source, policy.parameters, policy.calendar, False)
+
+
+class TestRuleSetFloor:
+    """A rule set is held to LAW-25 when it is built or extended."""
+
+    def test_bundled_rule_sets_pass(self) -> None:
+        from csrules._ruleset_floor import check_ruleset_floor
+
+        for name in ("b2c", "taobao"):
+            assert check_ruleset_floor(csrules.ruleset(name)) == []
+
+    def test_short_window_parameter(self) -> None:
+        with pytest.raises(PolicyError, match=r"no_reason_return_days: LAW-25\.1"):
+            csrules.ruleset("b2c").with_parameters(on=dt.date(2027, 1, 1), no_reason_return_days=6)
+
+    def test_late_refund_clock_parameter(self) -> None:
+        with pytest.raises(PolicyError, match=r"law_refund_days: LAW-25\.5"):
+            csrules.ruleset("b2c").with_parameters(on=dt.date(2027, 1, 1), law_refund_days=8)
+
+    def test_category_beyond_the_law_in_a_rule(self) -> None:
+        from csrules.rules import call, fact
+
+        when = (fact("request_type") == "return") & call(
+            "any_in", fact("categories"), frozenset({"underwear", "fresh"})
+        )
+        with pytest.raises(
+            RuleDefinitionError, match=r"'no_underwear'.*LAW-25\.2.*\['underwear'\]"
+        ):
+            csrules.ruleset("b2c").with_rule(
+                "return_action", _refusing("no_underwear", when), before="no_reason_excluded"
+            )
+
+    def test_category_beyond_the_law_through_a_fact(self) -> None:
+        from csrules.rules import call, fact
+
+        shop = csrules.ruleset("b2c").with_fact(
+            "hygiene", bool, derive=call("all_in", fact("categories"), frozenset({"cosmetics"}))
+        )
+        with pytest.raises(RuleDefinitionError, match=r"LAW-25\.2.*\['cosmetics'\]"):
+            shop.with_rule(
+                "return_action", _refusing("hygiene", fact("hygiene")), after="closed_order"
+            )
+        # replacing the LAW-25.2 row with a wider one is refused too
+        with pytest.raises(RuleDefinitionError, match=r"LAW-25\.2"):
+            shop.replacing_rule(
+                "no_reason_excluded", _refusing("no_reason_excluded", fact("hygiene"))
+            )
+
+    def test_laws_categories_and_other_reasons_are_fine(self) -> None:
+        from csrules.rules import call, fact
+
+        fresh = call("any_in", fact("categories"), frozenset({"fresh"}))
+        shop = csrules.ruleset("b2c").with_rule(
+            "return_action", _refusing("no_fresh", fresh), after="closed_order"
+        )
+        assert shop.kind("return").table("return_action").rules[1].id == "no_fresh"
+        # accepting a category the law excludes is more generous: allowed
+        assert csrules.ruleset("b2c").without_rule("no_reason_excluded").name == "b2c"
+
+    def test_short_window_in_a_rule(self) -> None:
+        from csrules.rules import call, fact
+
+        late = fact("request_date") > call("add_days", fact("signed_date"), 3)
+        with pytest.raises(RuleDefinitionError, match=r"LAW-25\.1.*'short'.*3 days"):
+            csrules.ruleset("b2c").with_rule(
+                "return_action", _refusing("short", late), before="no_reason_excluded"
+            )
+        seven = fact("request_date") > call("add_days", fact("signed_date"), 7)
+        csrules.ruleset("b2c").with_rule(
+            "return_action", _refusing("seven", seven), before="no_reason_excluded"
+        )
+
+    def test_short_window_through_a_parameter_of_the_shop(self, tmp_path: Path) -> None:
+        from csrules.rules import call, fact, param
+
+        path = tmp_path / "window.toml"
+        path.write_text(
+            '[parameters.shop_window_days]\nclause = "SHOP-2"\ntype = "int"\n'
+            'description = "The shop\'s return window."\n'
+            "values = { 2026-01-01 = 10, 2027-01-01 = 5 }\n",
+            encoding="utf-8",
+        )
+        shop = csrules.ruleset("b2c").with_parameters(path)
+        late = fact("request_date") > call(
+            "add_days", fact("signed_date"), param("shop_window_days")
+        )
+        with pytest.raises(RuleDefinitionError, match=r"LAW-25\.1.*\[shop_window_days\] = 5 days"):
+            shop.with_rule("return_action", _refusing("short", late), before="no_reason_excluded")
+
+    def test_dropping_the_law_refund_row(self) -> None:
+        with pytest.raises(RuleDefinitionError, match=r"LAW-25\.5.*'refund_due'"):
+            csrules.ruleset("b2c").without_rule("law_refund_clock")
+
+    def test_a_later_refund_clock_in_the_law_row(self) -> None:
+        from csrules.rules import call, fact
+
+        b2c = csrules.ruleset("b2c")
+        row = b2c.kind("return").table("refund_due").rules[4]
+        assert row.id == "law_refund_clock"
+        import attrs
+
+        later = attrs.evolve(
+            row, then={"refund_due": call("add_days", fact("goods_received_date"), 15)}
+        )
+        with pytest.raises(RuleDefinitionError, match=r"LAW-25\.5.*'law_refund_clock'"):
+            b2c.replacing_rule("law_refund_clock", later)
+
+    def test_floor_off_allows_it(self) -> None:
+        from csrules.rules import call, fact
+
+        off = csrules.ruleset("b2c").with_policy(_floor_off(default_policy()))
+        shop = off.without_rule("law_refund_clock").with_rule(
+            "return_action",
+            _refusing("no_underwear", call("any_in", fact("categories"), frozenset({"underwear"}))),
+            after="closed_order",
+        )
+        assert not shop.policy.legal_floor
+        decision = shop.decide(case("r02"))
+        assert decision.legal_floor is False
+        assert decision.rules[0] == "LAW-25"
+        # switching the floor back on refuses the rule set
+        with pytest.raises(RuleDefinitionError, match="LAW-25"):
+            shop.with_policy(default_policy())
+
+
+CATEGORY_NAMES = sorted(LAW_EXCLUDED_CATEGORIES | {"underwear", "cosmetics", "electronics"})
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    st.sets(st.sampled_from(CATEGORY_NAMES), min_size=1, max_size=4),
+    st.sampled_from(["any_in", "all_in"]),
+    st.booleans(),
+)
+def test_a_refusing_rule_is_refused_iff_it_names_a_category_beyond_the_law(
+    named: set[str], function: str, through_a_fact: bool
+) -> None:
+    from csrules.rules import call, fact
+
+    test = call(function, fact("categories"), frozenset(named))
+    shop = csrules.ruleset("b2c")
+    if through_a_fact:
+        shop = shop.with_fact("shop_excluded", bool, derive=test)
+        test = fact("shop_excluded")
+    beyond = named - LAW_EXCLUDED_CATEGORIES
+    add = lambda: shop.with_rule(  # noqa: E731
+        "return_action", _refusing("shop_refusal", test), after="closed_order"
+    )
+    if beyond:
+        with pytest.raises(RuleDefinitionError, match=r"LAW-25\.2") as info:
+            add()
+        assert all(repr(c) in str(info.value) for c in beyond)
+    else:
+        assert add().kind("return").table("return_action").rules[1].id == "shop_refusal"

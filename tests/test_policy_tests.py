@@ -13,9 +13,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from csrules import RuleSet
 from csrules._docs import all_tables
 from csrules._policytest import (
-    RuleSet,
     _equal,
     coverage,
     decide_json,
@@ -447,21 +447,19 @@ def test_a_failing_test_covers_nothing(tmp_path: Path) -> None:
 
 def test_module_attr_rule_set(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     (tmp_path / "shop_rules_for_test.py").write_text(
-        "from csrules._docs import all_tables\n"
-        "from csrules._policytest import RuleSet\n"
-        "from csrules.policy import load_policy\n"
-        "SHOP = RuleSet('shop', load_policy('taobao'), all_tables())\n"
-        "NOT_A_RULE_SET = 3\n",
+        "import csrules\nSHOP = csrules.ruleset('taobao').with_name('shop')\nNOT_A_RULE_SET = 3\n",
         encoding="utf-8",
     )
     monkeypatch.syspath_prepend(str(tmp_path))
     ruleset = resolve_ruleset("shop_rules_for_test:SHOP")
     assert isinstance(ruleset, RuleSet)
     assert ruleset.policy.name == "taobao"
-    with pytest.raises(PolicyTestError, match="is a int, expected a csrules RuleSet"):
+    with pytest.raises(PolicyTestError, match="'NOT_A_RULE_SET' in 'shop_rules_for_test' is not"):
         resolve_ruleset("shop_rules_for_test:NOT_A_RULE_SET")
-    with pytest.raises(PolicyTestError, match="cannot import"):
+    with pytest.raises(PolicyTestError, match="is not a RuleSet"):
         resolve_ruleset("shop_rules_for_test:MISSING")
+    with pytest.raises(PolicyTestError, match="cannot import 'no_such_shop_module'"):
+        resolve_ruleset("no_such_shop_module:SHOP")
     path = _file(
         tmp_path,
         """
@@ -478,6 +476,63 @@ def test_module_attr_rule_set(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -
         """,
     )
     assert run(path)[0] == 0
+
+
+SHOP_TESTS = Path(__file__).parent / "policy_shop"
+
+
+def test_a_shop_module_beside_the_test_file(tmp_path: Path) -> None:
+    """``ruleset: MODULE:ATTR`` imports the module from the YAML file's directory
+    (run from elsewhere), and the shop's own rule decides."""
+    done = subprocess.run(
+        [sys.executable, "-m", "csrules.cli", "test", "-v", str(SHOP_TESTS)],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "2 passed, 0 failed" in done.stdout
+
+
+def test_a_shop_rule_that_fails_shows_the_rules_that_fired(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # not imported yet, and not on sys.path: only the working directory finds it
+    monkeypatch.delitem(sys.modules, "vip_shop", raising=False)
+    monkeypatch.setattr(sys, "path", [p for p in sys.path if p != str(SHOP_TESTS)])
+    text = (SHOP_TESTS / "vip-shop.csrules.yaml").read_text(encoding="utf-8")
+    path = tmp_path / "vip.csrules.yaml"
+    path.write_text(text.replace("freight_payer: merchant", "freight_payer: customer"), "utf-8")
+    # the module is beside the original file, not this one: the cwd finds it
+    monkeypatch.chdir(SHOP_TESTS)
+    outcomes = [run_test(t) for t in load_file(path)]
+    failed = [o for o in outcomes if not o.passed]
+    assert len(failed) == 1
+    report = format_failure(failed[0])
+    assert "rule set vip_shop:RULES" in report
+    assert "freight_payer:" in report
+    assert "expected: customer" in report
+    assert "got:      merchant" in report
+    assert "SHOP-1" in report  # among the rules that fired
+
+
+def test_a_shop_policy_file_below_the_floor_cannot_run(tmp_path: Path) -> None:
+    (tmp_path / "short.toml").write_text(
+        "[parameters.no_reason_return_days]\nvalues = { 2026-01-01 = 5 }\n", encoding="utf-8"
+    )
+    path = _file(
+        tmp_path,
+        """
+        - name: a short window
+          policy: short.toml
+          case: {kind: return}
+          expect: {action: rejected}
+        """,
+    )
+    (outcome,) = [run_test(t) for t in load_file(path)]
+    assert outcome.problem is not None
+    assert "LAW-25.1" in outcome.problem
 
 
 # -- the pytest plugin -----------------------------------------------------------

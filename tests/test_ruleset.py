@@ -359,7 +359,7 @@ class TestComplaintKind:
 
     def test_escalation_facts_follow_the_escalation_table(self) -> None:
         kind = csrules.ruleset("b2c").kind("complaint")
-        assert kind.fact("to_cs_head").reads() == {"escalate_to"}
+        assert kind.fact("to_general_manager").reads() == {"escalate_to"}
         names = [t.name for t in kind.tables]
         assert names.index("complaint_escalation") < names.index("complaint_duties")
 

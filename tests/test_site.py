@@ -34,6 +34,7 @@ API_PAGES = {
     "csrules.stream": "api/stream",
     "csrules.batch": "api/batch",
     "csrules.io": "api/io",
+    "csrules.spark": "api/spark",
     "csrules.testing": "api/testing",
     "csrules.exceptions": "api/exceptions",
 }

@@ -21,6 +21,7 @@ from csrules._cases import (
     PromotionCase,
     ReturnCase,
 )
+from csrules._check import FactDomain, Finding, check_tables
 from csrules._decision import (
     Action,
     AdjustmentAction,
@@ -55,7 +56,9 @@ from csrules._domain import (
     Topic,
 )
 from csrules._engine import decide
+from csrules._explain import Explanation, explain
 from csrules._ruleset import FactSpec, KindSpec, RuleSet, ruleset
+from csrules.io._frames import decide_frame
 from csrules.policy import Policy, default_policy, load_policy
 from csrules.rules.complaints import decide_complaint
 from csrules.rules.promotions import decide_price_adjustment, decide_promotion
@@ -69,7 +72,10 @@ __all__: list[str] = [
     "ComplaintDecision",
     "Decision",
     "Escalation",
+    "Explanation",
+    "FactDomain",
     "FactSpec",
+    "Finding",
     "FreightPayer",
     "KindSpec",
     "ParameterUse",
@@ -83,12 +89,15 @@ __all__: list[str] = [
     "Trace",
     "WorkCalendar",
     "__version__",
+    "check_tables",
     "decide",
     "decide_complaint",
+    "decide_frame",
     "decide_price_adjustment",
     "decide_promotion",
     "decide_return",
     "default_policy",
+    "explain",
     "load_policy",
     "ruleset",
 ]

@@ -38,11 +38,11 @@ import math
 import operator
 import string
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
 
 import attrs
 
-from csrules.exceptions import ArgumentTypeError
+from csrules.exceptions import ArgumentTypeError, PolicyError
 from csrules.policy import Policy
 from csrules.rules._expr import (
     All,
@@ -63,7 +63,10 @@ from csrules.rules._expr import (
 from csrules.rules._functions import FUNCTIONS
 from csrules.rules._table import HitPolicy, Rule, Table
 
-__all__ = ["KINDS", "FactDomain", "Finding", "check_tables"]
+if TYPE_CHECKING:
+    from csrules._ruleset import KindSpec, RuleSet
+
+__all__ = ["KINDS", "FactDomain", "Finding", "check_ruleset", "check_tables", "kind_domains"]
 
 #: The kinds of finding, in the order they are listed for one rule.
 KINDS: Final = (
@@ -492,8 +495,11 @@ class _Reader:
         domains: Mapping[str, FactDomain],
         params: Mapping[str, Any],
         calendar: object,
+        derived: Mapping[str, Expr] | None = None,
     ) -> None:
         self.domains = domains
+        self.derived = derived or {}
+        self.expanded: dict[int, Expr | None] = {}
         self.evaluate = _Evaluate(params, calendar)
         self.tests: dict[int, _FactTest | str | bool] = {}
         self.switches: dict[int, str] = {}
@@ -512,7 +518,35 @@ class _Reader:
         self.fact_dims = [d for d in dims.values() if not d.opaque]
 
     # -- classification -------------------------------------------------
+    def _expansion(self, expr: Expr) -> Expr | None:
+        """A derived fact's expression in place of the fact (``fact("paid")``,
+        ``fact("paid") == False``), or ``None``; the same object every time."""
+        key = id(expr)
+        if key in self.expanded:
+            return self.expanded[key]
+        found: Expr | None = None
+        if isinstance(expr, Fact):
+            found = self.derived.get(expr.name)
+        elif isinstance(expr, Compare) and expr.op in ("==", "!="):
+            side, other = expr.left, expr.right
+            if not isinstance(side, Fact):
+                side, other = other, side
+            if (
+                isinstance(side, Fact)
+                and side.name in self.derived
+                and isinstance(other, Const)
+                and isinstance(other.value, bool)
+            ):
+                derived = self.derived[side.name]
+                found = derived if other.value == (expr.op == "==") else Not(derived)
+        self.expanded[key] = found
+        return found
+
     def _collect(self, expr: Expr) -> None:
+        expanded = self._expansion(expr)
+        if expanded is not None:
+            self._collect(expanded)
+            return
         if isinstance(expr, All | AnyOf):
             for item in expr.items:
                 self._collect(item)
@@ -633,6 +667,9 @@ class _Reader:
             return [b for i in expr.items for b in self.region(i, free_switches=free_switches)]
         if isinstance(expr, Not):
             return space.complement(self.region(expr.item, free_switches=free_switches))
+        expanded = self.expanded.get(id(expr))
+        if expanded is not None:
+            return self.region(expanded, free_switches=free_switches)
         test = self.tests[id(expr)]
         if isinstance(test, bool):
             switch = self.switches.get(id(expr))
@@ -666,11 +703,12 @@ class _TableCheck:
         params: Mapping[str, Any],
         calendar: object,
         on: dt.date,
+        derived: Mapping[str, Expr] | None = None,
     ) -> None:
         self.table = table
         self.params = params
         self.on = on
-        self.reader = _Reader(table.rules, domains, params, calendar)
+        self.reader = _Reader(table.rules, domains, params, calendar, derived)
         self.space = self.reader.space
         self.regions = [self.reader.region(r.when) for r in table.rules]
         self.free = [self.reader.region(r.when, free_switches=True) for r in table.rules]
@@ -922,6 +960,7 @@ def check_tables(
     on: dt.date,
     *,
     also_read: Iterable[str] = (),
+    derived: Mapping[str, Expr] | None = None,
 ) -> tuple[Finding, ...]:
     """Analyse decision tables and list their defects.
 
@@ -933,6 +972,10 @@ def check_tables(
         on: the date whose parameter values are used.
         also_read: names of parameters (or facts) read by something other
             than these tables, never reported as unused.
+        derived: boolean facts derived from other facts, as the expression
+            that derives them (``"discounted": fact("price_factor") < 1``):
+            a condition on such a fact is read as that expression, so the
+            links between facts are kept.
 
     Returns:
         The findings, table by table in rule order, then the unused
@@ -962,13 +1005,14 @@ def check_tables(
     params = policy.resolve(on).values
     findings: list[Finding] = []
     for table in tables:
-        check = _TableCheck(table, facts, params, policy.calendar, on)
+        check = _TableCheck(table, facts, params, policy.calendar, on, derived)
         known = frozenset(table.inputs) | frozenset(table.outputs) | frozenset(facts)
         per_table = check.run() + _texts(table, known | frozenset(policy.parameters))
         per_table.sort(key=lambda item: (item[0], KINDS.index(item[1].kind)))
         findings.extend(f for _, f in per_table)
     read_params = frozenset().union(*(t.params() for t in tables)) | extra
-    for name in sorted(set(policy.parameters) - read_params):
+    staff = {p.name for p in policy.parameters.values() if p.staff_only}
+    for name in sorted(set(policy.parameters) - read_params - staff):
         findings.append(
             Finding(
                 None,
@@ -987,4 +1031,229 @@ def check_tables(
                 f"The fact '{name}' is declared but no rule of these tables reads it.",
             )
         )
+    return tuple(findings)
+
+
+# ---------------------------------------------------------------- rule sets
+
+_DOMAIN_TYPES: Final = (bool, str, *_ORDERED)
+
+
+def _domain_type(value: object) -> bool:
+    return isinstance(value, type) and (issubclass(value, enum.Enum) or value in _DOMAIN_TYPES)
+
+
+def _output_domain(table: Table, output: str) -> FactDomain | None:
+    """The values a first-hit or unique table's rules give ``output``, when
+    they are all constants of one enum class (or ``bool``)."""
+    values: list[object] = []
+    for rule in table.rules:
+        given = rule.then.get(output)
+        if given is None:
+            if output not in table.defaults:
+                return None
+            given = lift(table.defaults[output])
+        if not isinstance(given, Const):
+            return None
+        values.append(given.value)
+    present = [v for v in values if v is not None]
+    if not present:
+        return None
+    kinds = {type(v) for v in present}
+    if len(kinds) != 1:
+        return None
+    (kind,) = kinds
+    if not (issubclass(kind, enum.Enum) or kind is bool):
+        return None
+    return FactDomain(kind, nullable=len(present) < len(values))
+
+
+class _Modelable(ExprVisitor[bool]):
+    """Whether every test in a condition is one :class:`_Reader` reads exactly."""
+
+    __slots__ = ("derived", "domains")
+
+    def __init__(self, domains: Mapping[str, FactDomain], derived: Mapping[str, Expr]) -> None:
+        self.domains = domains
+        self.derived = derived
+
+    def _side(self, expr: Expr) -> bool:
+        if isinstance(expr, Fact):
+            return expr.name in self.domains and expr.name not in self.derived
+        return False
+
+    def fact(self, expr: Fact) -> bool:
+        return expr.name in self.derived or self.domains.get(expr.name) == FactDomain(bool)
+
+    def param(self, expr: Param) -> bool:
+        return True
+
+    def const(self, expr: Const) -> bool:
+        return True
+
+    def compare(self, expr: Compare) -> bool:
+        sides = (expr.left, expr.right)
+        return any(self._side(a) and not b.facts() for a, b in (sides, sides[::-1]))
+
+    def arith(self, expr: Arith) -> bool:
+        return False
+
+    def all(self, expr: All) -> bool:
+        return all(self.visit(i) for i in expr.items)
+
+    def any(self, expr: AnyOf) -> bool:
+        return all(self.visit(i) for i in expr.items)
+
+    def not_(self, expr: Not) -> bool:
+        return self.visit(expr.item)
+
+    def isin(self, expr: In) -> bool:
+        return self._side(expr.item)
+
+    def is_none(self, expr: IsNone) -> bool:
+        return self._side(expr.item)
+
+    def call(self, expr: Call) -> bool:
+        return not expr.facts()
+
+
+def kind_domains(kind: KindSpec) -> tuple[dict[str, FactDomain], dict[str, Expr]]:
+    """The fact domains of one kind of a rule set, from its declarations.
+
+    Each declared fact of a type :class:`FactDomain` takes gets its domain:
+    an input or extra fact is nullable when it is declared
+    :attr:`~csrules.FactSpec.nullable` (an extra fact with no default always
+    is); a derived fact other than a ``bool`` is nullable when a fact it reads
+    is. The outputs of a first-hit or unique table that later tables read get
+    the enum (or ``bool``) of the constants its rules give them.
+
+    Returns:
+        The domains by fact name, and the boolean derived facts whose
+        derivation the analysis reads exactly, by name with their expression
+        (``check_tables(derived=...)``); other facts (``tuple``, ``object``,
+        a derivation through a function) are taken as they are declared, or
+        as unknown.
+    """
+    from csrules._ruleset import _derived_order
+
+    nullable: dict[str, bool] = {}
+    domains: dict[str, FactDomain] = {}
+    derived_specs = _derived_order(kind.name, kind.facts)
+    inputs = [f for f in kind.facts if f.derive is None]
+    for spec in (*inputs, *derived_specs):
+        if spec.derive is None:
+            null = spec.default is None and (spec.nullable or spec.extra)
+        else:
+            null = spec.type is not bool and (
+                spec.nullable or any(nullable.get(r, False) for r in spec.reads())
+            )
+        nullable[spec.name] = null
+        if _domain_type(spec.type):
+            domains[spec.name] = FactDomain(spec.type, null)
+    for table in kind.tables:
+        if table.hit_policy is HitPolicy.COLLECT:
+            continue
+        for output in table.outputs:
+            if output not in domains:
+                found = _output_domain(table, output)
+                if found is not None:
+                    domains[output] = found
+    derived: dict[str, Expr] = {}
+    for spec in derived_specs:
+        derive = spec.derive
+        if spec.type is bool and derive is not None and _Modelable(domains, derived).visit(derive):
+            derived[spec.name] = derive
+    return domains, derived
+
+
+def _used_facts(kind: KindSpec) -> frozenset[str]:
+    """The facts a kind's tables read, with the facts those derive from and
+    the date fact."""
+    used = {kind.date_fact}.union(*(_reads(t) for t in kind.tables))
+    specs = {f.name: f for f in kind.facts}
+    todo = list(used)
+    while todo:
+        spec = specs.get(todo.pop())
+        if spec is None:
+            continue
+        for name in spec.reads():
+            if name not in used:
+                used.add(name)
+                todo.append(name)
+    return frozenset(used)
+
+
+def _read_params(ruleset: RuleSet) -> frozenset[str]:
+    """The parameters a rule set reads: in its tables, its derived facts and
+    its stream rules."""
+    names: set[str] = set()
+    for kind in ruleset.kinds.values():
+        for table in kind.tables:
+            names |= table.params()
+        for spec in kind.facts:
+            if spec.derive is not None:
+                names |= spec.derive.params()
+    for stream_rule in ruleset.stream_rules:
+        names |= stream_rule.params
+    return frozenset(names)
+
+
+def today() -> dt.date:
+    """Today's date in Asia/Shanghai."""
+    return dt.datetime.now(_CST).date()
+
+
+def check_ruleset(ruleset: RuleSet, on: dt.date | None = None) -> tuple[Finding, ...]:
+    """Analyse every table of a rule set (see :meth:`csrules.RuleSet.check`)."""
+    if on is None:
+        on = today()
+    if not isinstance(on, dt.date) or isinstance(on, dt.datetime):
+        raise ArgumentTypeError("on", on, "a datetime.date")
+    policy = ruleset.policy
+    read = _read_params(ruleset)
+    resolved = policy.resolve(on)
+    missing = sorted(n for n in read if n in policy.parameters and n not in resolved.values)
+    if missing:
+        ready = max(policy.parameters[n].values[0][0] for n in missing)
+        shown = ", ".join(missing[:3]) + (
+            f" and {len(missing) - 3} more" if len(missing) > 3 else ""
+        )
+        msg = (
+            f"no value in force on {on.isoformat()}, and the rules read them: check on "
+            f"{ready.isoformat()} or later"
+        )
+        raise PolicyError(policy.source, shown, msg)
+    findings: list[Finding] = []
+    for kind in ruleset.kinds.values():
+        domains, derived = kind_domains(kind)
+        silent = (*policy.parameters, *domains)
+        for finding in check_tables(
+            kind.tables, domains, policy, on, also_read=silent, derived=derived
+        ):
+            if finding.table is not None:
+                findings.append(finding)
+    staff = {p.name for p in policy.parameters.values() if p.staff_only}
+    for name in sorted(set(policy.parameters) - read - staff):
+        findings.append(
+            Finding(
+                None,
+                None,
+                "unused_param",
+                f"The policy parameter '{name}' is read by no table, derived fact or stream "
+                f"rule of rule set '{ruleset.name}'.",
+            )
+        )
+    for kind in ruleset.kinds.values():
+        used = _used_facts(kind)
+        for spec in kind.facts:
+            if spec.name not in used:
+                findings.append(
+                    Finding(
+                        None,
+                        None,
+                        "unused_fact",
+                        f"The fact '{spec.name}' of kind '{kind.name}' is declared but no "
+                        "table reads it, directly or through a derived fact.",
+                    )
+                )
     return tuple(findings)

@@ -104,9 +104,12 @@ def policy_markdown(policy: Policy, *, on: dt.date | None = None) -> str:
             values = () if found is None else ((found[1], found[0]),)
         for since, value in values:
             shown = _show(value)
+            meaning = parameter.description
+            if parameter.staff_only:
+                meaning = f"*Staff only (no rule reads it):* {meaning}"
             lines.append(
                 f"| `{parameter.name}` | {parameter.clause} | {shown} | {since.isoformat()} "
-                f"| {parameter.unit} | {_escape(parameter.description)} |"
+                f"| {parameter.unit} | {_escape(meaning)} |"
             )
     lines.append("")
     return "\n".join(lines)

@@ -14,9 +14,9 @@ import datetime as dt
 import decimal
 import difflib
 import functools
-import importlib
 import json
 import os
+import sys
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import IO, Any, Final
@@ -25,9 +25,12 @@ import attrs
 import yaml
 
 from csrules._decision import Decision
+from csrules._ruleset import RuleSet
 from csrules.exceptions import (
+    CsrulesError,
     PolicyError,
     PolicyTestError,
+    RuleDefinitionError,
 )
 from csrules.io._json import JSONValue, parse_aware_time
 from csrules.policy import Policy, load_policy
@@ -39,7 +42,6 @@ __all__ = [
     "Diff",
     "Outcome",
     "PolicyTest",
-    "RuleSet",
     "coverage",
     "decide_json",
     "find_files",
@@ -64,39 +66,20 @@ _LIST_MATCHERS: Final = ("contains", "excludes")
 # -- rule sets -------------------------------------------------------------
 
 
-@attrs.frozen(eq=False)
-class RuleSet:
-    """What a test's ``ruleset:`` names: a policy and the tables that decide under it.
-
-    Attributes:
-        name: how tests name it (``"b2c"``, ``"taobao"`` or ``MODULE:ATTR``).
-        policy: the parameters cases are decided with.
-        tables: the rule tables whose rows coverage counts.
-    """
-
-    name: str
-    policy: Policy
-    tables: tuple[Table, ...]
-
-
 @functools.cache
-def _shipped_tables() -> tuple[Table, ...]:
-    from csrules._docs import all_tables
-
-    return all_tables()
-
-
-@functools.cache
-def resolve_ruleset(spec: str) -> RuleSet:
-    """The rule set a test names: a bundled name, or ``MODULE:ATTR`` of a :class:`RuleSet`.
+def resolve_ruleset(spec: str, directory: str | None = None) -> RuleSet:
+    """The rule set a test names: ``b2c``, ``taobao`` or ``MODULE:ATTR``
+    (as :func:`csrules.ruleset` finds it), the module importable from
+    ``directory`` (the test file's) or the current directory.
 
     Raises:
-        PolicyTestError: the name is neither (``path`` is the name, ``line`` ``None``).
+        PolicyTestError: the name finds no rule set (``path`` is
+            ``"ruleset"``, ``line`` ``None``).
     """
-    if spec in BUNDLED_RULESETS:
-        return RuleSet(spec, load_policy(spec), _shipped_tables())
+    from csrules._ruleset import ruleset
+
     module_name, sep, attr = spec.partition(":")
-    if not sep or not module_name or not attr:
+    if spec not in BUNDLED_RULESETS and (not sep or not module_name or not attr):
         close = difflib.get_close_matches(spec, BUNDLED_RULESETS, n=1)
         hint = f" (did you mean `{close[0]}`?)" if close else ""
         reason = (
@@ -104,24 +87,30 @@ def resolve_ruleset(spec: str) -> RuleSet:
             f"{', '.join(BUNDLED_RULESETS)} or MODULE:ATTR of a csrules RuleSet"
         )
         raise PolicyTestError("ruleset", None, reason)
+    if directory is not None and sep:
+        folder = os.path.abspath(directory)
+        if folder not in sys.path:
+            sys.path.insert(0, folder)
     try:
-        found: object = importlib.import_module(module_name)
-        for part in attr.split("."):
-            found = getattr(found, part)
-    except (ImportError, AttributeError) as err:
-        raise PolicyTestError("ruleset", None, f"cannot import {spec!r}: {err}") from err
-    if not isinstance(found, RuleSet):
-        reason = f"{spec!r} is a {type(found).__name__}, expected a csrules RuleSet"
-        raise PolicyTestError("ruleset", None, reason)
-    return found
+        return ruleset(spec)
+    except CsrulesError as err:
+        raise PolicyTestError("ruleset", None, str(err)) from err
 
 
 @functools.cache
-def _policy_for(ruleset: str, explicit: bool, policy_file: str | None) -> Policy:
-    base = resolve_ruleset(ruleset).policy
+def _ruleset_for(
+    ruleset: str, directory: str | None, explicit: bool, policy_file: str | None
+) -> RuleSet:
+    """The rule set a test decides with: the one it names, with its policy file
+    (on top of the rule set's parameters when it names the rule set too)."""
+    found = resolve_ruleset(ruleset, directory)
     if policy_file is None:
-        return base
-    return load_policy(policy_file, base=base if explicit else None)
+        return found
+    policy = load_policy(policy_file, base=found.policy if explicit else None)
+    try:
+        return found.with_policy(policy)
+    except RuleDefinitionError as err:
+        raise PolicyError(policy_file, "parameters", str(err)) from err
 
 
 # -- reading test files ----------------------------------------------------
@@ -159,6 +148,11 @@ class PolicyTest:
     def where(self) -> str:
         """``file:line`` of the test."""
         return f"{self.path}:{self.line}"
+
+    @property
+    def directory(self) -> str:
+        """The directory of the test's file (a ``MODULE:ATTR`` rule set imports from it)."""
+        return os.path.dirname(self.path) or "."
 
 
 class _Loader(yaml.SafeLoader):
@@ -285,7 +279,7 @@ def _test(path: str, line: int, data: object, key_lines: Mapping[str, int]) -> P
     if not isinstance(ruleset, str) or not ruleset:
         raise bad(f"{where}: `ruleset` must be a name such as b2c or taobao, got {ruleset!r}")
     try:
-        resolve_ruleset(ruleset)
+        resolve_ruleset(ruleset, os.path.dirname(path) or ".")
     except PolicyTestError as err:
         raise bad(f"{where}: {err.reason}") from err
     policy = data.get("policy")
@@ -389,16 +383,22 @@ def _check_expected(value: Any, where: str, bad: Any) -> None:
 
 
 def decide_json(
-    line: str, *, policy: Policy, monitor: Any = None, number: int = 1
+    line: str,
+    *,
+    policy: Policy,
+    monitor: Any = None,
+    number: int = 1,
+    ruleset: RuleSet | None = None,
 ) -> tuple[dict[str, JSONValue], Decision | None]:
     """Decide one JSON case line as ``csrules decide`` does: its result and the decision.
 
     The result is the line ``csrules decide`` writes (a decision or an
-    error); the decision is ``None`` for an error.
+    error); the decision is ``None`` for an error. With ``ruleset``, its
+    rules decide (``policy`` giving the parameters).
     """
     from csrules.cli import decide_line
 
-    return decide_line(line, number, policy=policy, monitor=monitor)
+    return decide_line(line, number, policy=policy, monitor=monitor, ruleset=ruleset)
 
 
 # -- comparing ---------------------------------------------------------------
@@ -538,22 +538,26 @@ def _match_list(field: str, want: Mapping[str, Any], have: Any) -> list[Diff]:
 def run_test(test: PolicyTest) -> Outcome:
     """Decide a test's case(s) and compare the (last) result with its expectations."""
     try:
-        policy = _policy_for(test.ruleset, test.explicit_ruleset, test.policy)
-    except PolicyError as err:
+        rules = _ruleset_for(test.ruleset, test.directory, test.explicit_ruleset, test.policy)
+    except (PolicyError, PolicyTestError) as err:
         return Outcome(test, (), {}, (), problem=f"bad policy: {err}")
     from csrules.stream import EscalationMonitor
 
-    monitor = EscalationMonitor(policy)
+    policy = rules.policy
+    monitor = EscalationMonitor(policy, rules=rules.stream_rules) if rules.stream_rules else None
     decisions: list[Decision] = []
     result: Mapping[str, Any] = {}
     try:
         for number, case in enumerate(test.cases, start=1):
             line = json.dumps(case, ensure_ascii=False)
-            result, decision = decide_json(line, policy=policy, monitor=monitor, number=number)
+            result, decision = decide_json(
+                line, policy=policy, monitor=monitor, number=number, ruleset=rules
+            )
             if decision is not None:
                 decisions.append(decision)
     finally:
-        monitor.close()
+        if monitor is not None:
+            monitor.close()
     diffs: list[Diff] = []
     if test.error is not None:
         if "error" in result:
@@ -655,9 +659,10 @@ def coverage(outcomes: Iterable[Outcome]) -> list[Coverage]:
     """
     groups: dict[tuple[int, ...], tuple[list[str], tuple[Table, ...], set[tuple[str, str]]]] = {}
     for outcome in outcomes:
-        ruleset = resolve_ruleset(outcome.test.ruleset)
-        key = tuple(id(t) for t in ruleset.tables)
-        names, tables, fired = groups.setdefault(key, ([], ruleset.tables, set()))
+        ruleset = resolve_ruleset(outcome.test.ruleset, outcome.test.directory)
+        every = tuple(t for _, t in ruleset.tables())
+        key = tuple(id(t) for t in every)
+        names, tables, fired = groups.setdefault(key, ([], every, set()))
         if ruleset.name not in names:
             names.append(ruleset.name)
         if outcome.passed:

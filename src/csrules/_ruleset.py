@@ -49,6 +49,8 @@ from csrules.rules._table import Rule, Table, TableResult
 if TYPE_CHECKING:
     from numpy.typing import NDArray
 
+    from csrules._check import Finding
+    from csrules._explain import Explanation
     from csrules.batch._ruleset import KindBatch
 
 __all__ = ["FactSpec", "KindSpec", "RuleSet", "ruleset"]
@@ -88,6 +90,11 @@ class FactSpec:
         unit: the unit of a number (``"yuan"``, ``"days"``), for docs.
         en: one line describing the fact, in English.
         zh: the same in Chinese.
+        nullable: whether the source may give ``None`` (and ``default`` is
+            ``None``): ``order.signed_at`` before signing. ``csrules check``
+            then counts ``None`` among the fact's values. An extra fact with
+            no default is always nullable; a derived fact other than a
+            ``bool`` is nullable when a fact it reads is.
 
     .. versionadded:: 0.2.0
     """
@@ -100,6 +107,7 @@ class FactSpec:
     unit: str = ""
     en: str = ""
     zh: str = ""
+    nullable: bool = attrs.field(default=False, validator=attrs.validators.instance_of(bool))
 
     def __attrs_post_init__(self) -> None:
         if not isinstance(self.name, str) or not _NAME.match(self.name):
@@ -440,10 +448,12 @@ def convert_enum_constants(expr: Expr, types: Mapping[str, Any], where: str) -> 
             left, right = walk(node.left), walk(node.right)
             cls = enum_of(left)
             if cls is not None and isinstance(right, Const):
-                right = Const(_enum_const(right.value, cls, where))
+                member = _enum_const(right.value, cls, where)
+                right = right if member is right.value else Const(member)
             cls = enum_of(right)
             if cls is not None and isinstance(left, Const):
-                left = Const(_enum_const(left.value, cls, where))
+                member = _enum_const(left.value, cls, where)
+                left = left if member is left.value else Const(member)
             if left is node.left and right is node.right:
                 return node
             return Compare(node.op, left, right)
@@ -763,6 +773,9 @@ class RuleSet:
             _check_against_policy(kind, self.policy)
             kinds[name] = kind
         object.__setattr__(self, "kinds", kinds)
+        from csrules._ruleset_floor import enforce_ruleset_floor
+
+        enforce_ruleset_floor(self)
 
     def __reduce__(self) -> tuple[Any, ...]:
         return (RuleSet, (self.name, self.policy, dict(self.kinds), self.stream_rules))
@@ -778,6 +791,32 @@ class RuleSet:
             msg = f"rule set {self.name!r} has no kind {name!r}: it has {sorted(self.kinds)}"
             raise RuleDefinitionError(msg)
         return found
+
+    def check(self, on: dt.date | None = None) -> list[Finding]:
+        """The defects of this rule set's tables, facts and parameters.
+
+        Every table of every kind is analysed as :func:`csrules.check_tables`
+        does (``docs/check.md``), with the fact domains built from the kinds'
+        own declarations (:class:`FactSpec` types, ``nullable``, boolean
+        derived facts read as their derivation) and the parameter values in
+        force on ``on`` (today in Asia/Shanghai by default). Parameters no
+        table, derived fact or stream rule reads, and facts no table reads
+        (directly or through a derived fact), are findings too.
+
+        Returns:
+            The findings (:class:`csrules.Finding`), table by table in rule
+            order, then the unused parameters and facts; empty for a sound
+            rule set.
+
+        Raises:
+            PolicyError: a parameter the rules read has no value in force on ``on``.
+            ArgumentTypeError: ``on`` is not a ``datetime.date``.
+
+        .. versionadded:: 0.2.0
+        """
+        from csrules._check import check_ruleset
+
+        return list(check_ruleset(self, on))
 
     def tables(self) -> tuple[tuple[str, Table], ...]:
         """Every table with its kind, in evaluation order."""
@@ -808,6 +847,20 @@ class RuleSet:
 
         return decide(case, ruleset=self, monitor=monitor, facts=facts)  # type: ignore[no-any-return]
 
+    def explain(
+        self, case: Any, *, facts: Mapping[str, Any] | None = None, policy: Policy | None = None
+    ) -> Explanation:
+        """Decide one case and explain it table by table (as
+        :func:`csrules.explain` with ``ruleset=self``): the facts each table
+        read, each rule tried and the first part of its condition that was
+        false, the outputs, the parameters and the decision.
+
+        .. versionadded:: 0.2.0
+        """
+        from csrules._explain import explain
+
+        return explain(case, ruleset=self, policy=policy, facts=facts)
+
     def decide_columns(
         self,
         kind: str,
@@ -828,6 +881,23 @@ class RuleSet:
         from csrules.batch._ruleset import decide_kind_columns
 
         return decide_kind_columns(self.kind(kind), self.policy, columns, tables=tables)
+
+    def decide_frame(self, data: Any, *, kind: str | None = None, tz: str | None = None,
+                     **options: Any) -> Any:  # fmt: skip
+        """Decide a table of cases: a pyarrow Table, a polars or a pandas DataFrame.
+
+        One row per case, one column per contract field named by its JSON
+        path with dots; returns the same type as ``data``, one row per case
+        in input order, with ``decision.*`` and ``error.*`` columns. See
+        :func:`csrules.io.decide_arrow` for the columns, ``kind``, ``tz``
+        and ``options`` (``explanations=True``, ``monitor=``, ...), and
+        ``docs/frames.md``.
+
+        .. versionadded:: 0.2.0
+        """
+        from csrules.io._frames import decide_frame
+
+        return decide_frame(data, self, kind=kind, tz=tz, **options)
 
     # -- extending --------------------------------------------------------
     def _with_kinds(self, kinds: Mapping[str, KindSpec], name: str | None = None) -> RuleSet:
@@ -871,9 +941,11 @@ class RuleSet:
         unit: str = "",
         en: str = "",
         zh: str = "",
+        nullable: bool = False,
     ) -> RuleSet:
-        """A new rule set where kind ``kind`` declares the fact ``name``."""
-        spec = FactSpec(name, type, source, derive, default, unit, en, zh)
+        """A new rule set where kind ``kind`` declares the fact ``name``
+        (the arguments are those of :class:`FactSpec`)."""
+        spec = FactSpec(name, type, source, derive, default, unit, en, zh, nullable)
         k = self.kind(kind)
         return self._with_kinds({**self.kinds, kind: k.evolve(facts=(*k.facts, spec))})
 

@@ -10,7 +10,9 @@ on. Output is always UTF-8.
 ``csrules watch FILE --now TIME`` lists what is overdue among open cases.
 ``csrules tables`` prints the rule tables; ``csrules policy`` the parameters;
 ``csrules schema [KIND]`` the JSON Schema of a case; ``csrules test PATH...``
-runs policy tests (``*.csrules.yaml``, see ``docs/policy-tests.md``).
+runs policy tests (``*.csrules.yaml``, see ``docs/policy-tests.md``);
+``csrules explain [FILE|-]`` explains one case (see ``docs/explain.md``).
+``csrules check`` analyses a rule set's tables (``docs/check.md``).
 
 Exit status:
 
@@ -682,6 +684,12 @@ def _cmd_test(args: argparse.Namespace, out: IO[str], err: IO[str]) -> int:
     return run_paths(args.paths, out, err, show_coverage=args.coverage, verbose=args.verbose)
 
 
+def _cmd_explain(args: argparse.Namespace, out: IO[str], err: IO[str]) -> int:
+    from csrules._explain_cli import run
+
+    return run(args, out, err)
+
+
 def _parser() -> argparse.ArgumentParser:
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument(
@@ -796,6 +804,14 @@ def _parser() -> argparse.ArgumentParser:
     )
     y.add_argument("-v", "--verbose", action="store_true", help="list the tests that passed too")
     y.set_defaults(handler=_cmd_test)
+
+    from csrules._explain_cli import add_parser as add_explain
+
+    add_explain(sub, common)
+    sub.choices["explain"].set_defaults(handler=_cmd_explain)
+    from csrules._check_cli import add_check_parser
+
+    add_check_parser(sub, common)
     return parser
 
 
@@ -812,7 +828,7 @@ def main(
     except SystemExit as exc:  # argparse: --help (0) or a usage error (2)
         return int(exc.code or 0)
     if real_stdout:
-        _make_safe(out, utf8=getattr(args, "format", None) == "jsonl")
+        _make_safe(out, utf8=getattr(args, "format", None) in ("jsonl", "json"))
     command = f"csrules {args.command}"
     try:
         status: int = args.handler(args, out, err)

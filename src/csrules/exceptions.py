@@ -16,6 +16,7 @@ __all__ = [
     "ContractError",
     "CsrulesError",
     "DomainValueError",
+    "MissingDependencyError",
     "NoRuleMatchedError",
     "PolicyError",
     "PolicyTestError",
@@ -181,3 +182,13 @@ class PolicyTestError(CsrulesError, ValueError):
         self.reason = reason
         where = path if line is None else f"{path}:{line}"
         super().__init__(f"{where}: {reason}")
+
+
+class MissingDependencyError(CsrulesError, ImportError):
+    """An optional dependency a feature needs is not installed.
+
+    The message names the package and the ``pip install`` line that adds it
+    (``pip install 'csrules[spark]'``); ``name`` is the missing module.
+
+    .. versionadded:: 0.2.0
+    """

@@ -27,6 +27,7 @@ from csrules.batch._encode import (
     micros_since_epoch,
     scalar_kind,
     to_python,
+    with_kind,
 )
 from csrules.batch._values import (
     Env,
@@ -238,6 +239,21 @@ def time_of_day(function: Function, args: Sequence[object], env: Env, where: Whe
     result = np.broadcast_to(result, (n,)).copy() if result.shape != (n,) else result
     null = either(null, invalid)
     return Vec(with_nulls(result, null), "datetime", null=null)
+
+
+def local_date(function: Function, args: Sequence[object], env: Env, where: Where) -> object:
+    """The Asia/Shanghai date of each time, as date ordinals: always at UTC+8, as
+    :func:`~csrules.rules._common.local_date` places it."""
+    (arg,) = args
+    if not isinstance(arg, Vec) or arg.kind != "datetime":
+        return rowwise(function, args, env, where)
+    us = arg.data.astype("datetime64[us]", copy=False).view(np.int64)
+    null = arg.null()
+    days = np.floor_divide(us + _UTC8, _US_PER_DAY) + _EPOCH_ORDINAL
+    return Vec(with_kind(with_nulls(days, null), "date"), "date", null=null)
+
+
+_EPOCH_ORDINAL: Final = dt.date(1970, 1, 1).toordinal()
 
 
 def rowwise(function: Function, args: Sequence[object], env: Env, where: Where) -> object:

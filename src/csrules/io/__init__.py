@@ -6,10 +6,14 @@
   and ``facts``.
 - :func:`case_schema`: the JSON Schema of a case (``csrules schema``).
 - :func:`encode_value`: ``Decimal``, times, dates, enums and tuples as plain JSON data.
+- :func:`decide_arrow` / :func:`decide_frame` / :func:`decision_schema`: a
+  table of cases (pyarrow, polars, pandas) decided row by row, as columns
+  (``docs/frames.md``; needs pyarrow: ``pip install 'csrules[frames]'``).
 """
 
 from __future__ import annotations
 
+from csrules.io._frames import decide_arrow, decide_frame, decision_schema
 from csrules.io._json import (
     CaseInput,
     FactType,
@@ -30,6 +34,9 @@ __all__ = [
     "case_from_json",
     "case_schema",
     "case_to_json",
+    "decide_arrow",
+    "decide_frame",
+    "decision_schema",
     "encode_value",
     "parse_case_line",
     "read_case",

@@ -139,6 +139,10 @@ class Parameter:
         values: ``(since, value)`` pairs, oldest first.
         unit: unit of the value (``"CNY"``, ``"working days"``, ...), or ``""``.
         choices: for ``str`` parameters, the accepted values (empty: any).
+        staff_only: a handbook value staff follow that no rule of the rule
+            set reads (the case contract has nothing it could apply to, e.g.
+            the B2C-7.8.3 waiting replies). ``csrules check`` does not report
+            it as unused, and the parameters page marks it.
 
     .. versionadded:: 0.1.0
     """
@@ -150,6 +154,7 @@ class Parameter:
     values: tuple[tuple[dt.date, Any], ...]
     unit: str = ""
     choices: tuple[str, ...] = ()
+    staff_only: bool = False
 
     def at(self, on: dt.date) -> tuple[Any, dt.date] | None:
         """The value in force on ``on`` and the date it took effect, or ``None``."""
@@ -214,7 +219,9 @@ def _build_parameter(
     key = f"parameters.{name}"
     if not _NAME.fullmatch(name):
         raise PolicyError(source, key, "a parameter name must be lower_snake_case")
-    allowed = {"clause", "type", "description", "values", "unit", "choices", "replace"}
+    allowed = {
+        *("clause", "type", "description", "values", "unit", "choices", "replace", "staff_only"),
+    }
     extra = set(spec) - allowed
     if extra:
         raise PolicyError(source, key, f"unknown keys {sorted(extra)}; expected {sorted(allowed)}")
@@ -252,6 +259,10 @@ def _build_parameter(
     if not isinstance(replace, bool):
         reason = f"expected true or false, got {_toml_type(replace)} {_show(replace)}"
         raise PolicyError(source, f"{key}.replace", reason)
+    staff_only = spec.get("staff_only", base.staff_only if base else False)
+    if not isinstance(staff_only, bool):
+        reason = f"expected true or false, got {_toml_type(staff_only)} {_show(staff_only)}"
+        raise PolicyError(source, f"{key}.staff_only", reason)
     parsed: dict[dt.date, Any] = {}
     if base is not None and not replace:
         parsed.update(dict(base.values))
@@ -291,6 +302,7 @@ def _build_parameter(
         values=tuple(sorted(parsed.items())),
         unit=unit,
         choices=choices,
+        staff_only=staff_only,
     )
 
 

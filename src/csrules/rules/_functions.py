@@ -220,7 +220,7 @@ for _function in (
         calendar=True, doc="closing time of the service period a moment falls in",
     ),
     Function(
-        "local_date", ("datetime",), "date", local_date_or_none, None,
+        "local_date", ("datetime",), "date", local_date_or_none, "local_date",
         doc="the Asia/Shanghai calendar date of an aware time (None stays None)",
     ),
     Function(

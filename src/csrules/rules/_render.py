@@ -36,6 +36,8 @@ def show(value: object) -> str:
         return "none"
     if isinstance(value, tuple | list):
         return "(" + ", ".join(show(v) for v in value) + ")"
+    if isinstance(value, frozenset | set):  # sorted: the same text in every run
+        return "{" + ", ".join(sorted(show(v) for v in value)) + "}"
     return str(value)
 
 

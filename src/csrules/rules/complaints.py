@@ -457,7 +457,7 @@ COMPLAINT_DUTIES: Final = Table(
     name="complaint_duties",
     title="What the agent must also do",
     hit_policy=HitPolicy.COLLECT,
-    inputs=(*_INPUTS, "route_to", "to_cs_head", "to_general_manager"),
+    inputs=(*_INPUTS, "route_to", "to_general_manager"),
     outputs=("duty",),
     rules=[
         Rule(
@@ -564,8 +564,10 @@ COMPLAINT_TABLES: Final = (
 )
 
 
-def _in(name: str, source: str, type_: Any, en: str, zh: str) -> FactSpec:
-    return FactSpec(name, type_, source=source, en=en, zh=zh)
+def _in(
+    name: str, source: str, type_: Any, en: str, zh: str, *, nullable: bool = False
+) -> FactSpec:
+    return FactSpec(name, type_, source=source, en=en, zh=zh, nullable=nullable)
 
 
 def _derived(name: str, type_: Any, derive: Expr, en: str, zh: str) -> FactSpec:
@@ -578,13 +580,14 @@ COMPLAINT_FACTS: Final = (
     _in("topic", "complaint.topic", Topic, "what the complaint is about", "投诉主题"),
     _in("channel", "complaint.channel", Channel, "how it came in", "渠道"),
     _in("order_amount", "complaint.order_amount", decimal.Decimal,
-        "the order's amount", "订单金额"),
+        "the order's amount", "订单金额", nullable=True),
     _in("customer_paid_total", "complaint.customer_paid_total", decimal.Decimal,
         "what the customer has paid in all", "客户累计付款"),
     _in("contact_count", "complaint.contact_count", int,
         "how often the customer called", "联系次数"),
     _in("received", "complaint.received_at", dt.datetime, "when it came in", "收到时间"),
-    _in("delivered_at", "complaint.delivered_at", dt.datetime, "when the goods came", "送达时间"),
+    _in("delivered_at", "complaint.delivered_at", dt.datetime, "when the goods came", "送达时间",
+        nullable=True),
     FactSpec("repeat_complaint", bool, default=False,
              en="the customer complained before (B2C-8.7.1, from the stream)", zh="重复投诉"),
     FactSpec("quality_reports_exceeded", bool, default=False,
@@ -601,9 +604,6 @@ COMPLAINT_FACTS: Final = (
         call("days_between", call("local_date", fact("delivered_at")), fact("received_date")),
         "whole days from delivery to the complaint", "送达后天数",
     ),
-    _derived("to_cs_head", bool,
-             call("any_in", fact("escalate_to"), frozenset({Escalation.CS_HEAD})),
-             "escalated to the customer-service head", "上报客服主管"),
     _derived("to_general_manager", bool,
              call("any_in", fact("escalate_to"), frozenset({Escalation.GENERAL_MANAGER})),
              "escalated to the general manager", "上报总经理"),

@@ -779,8 +779,11 @@ RETURN_DUTIES: Final = Table(
 RETURN_TABLES: Final = (RETURN_ACTION, FREIGHT_PAYER, REFUND_DUE, RETURN_DUTIES)
 
 
-def _in(name: str, source: str, type_: Any, en: str, zh: str, default: object = None) -> FactSpec:
-    return FactSpec(name, type_, source=source, default=default, en=en, zh=zh)
+def _in(
+    name: str, source: str, type_: Any, en: str, zh: str, default: object = None,
+    *, nullable: bool = False,
+) -> FactSpec:  # fmt: skip
+    return FactSpec(name, type_, source=source, default=default, en=en, zh=zh, nullable=nullable)
 
 
 def _derived(name: str, type_: Any, derive: Expr, en: str, zh: str) -> FactSpec:
@@ -799,14 +802,16 @@ RETURN_FACTS: Final = (
     _in("status", "order.status", OrderStatus, "the order's status", "订单状态"),
     _in("payment_method", "order.payment_method", PaymentMethod,
         "how the order is paid", "支付方式"),
-    _in("paid_at", "order.paid_at", dt.datetime, "when the order was paid", "付款时间"),
+    _in("paid_at", "order.paid_at", dt.datetime, "when the order was paid", "付款时间",
+        nullable=True),
     _in("in_warehouse_system", "order.in_warehouse_system", bool,
         "the order is in the warehouse system", "已录入仓储系统"),
     _in("courier_confirmed", "request.courier_confirmed", bool,
         "the courier confirmed the damage", "快递已确认"),
     _in("free_shipping_promotion", "order.free_shipping_promotion", bool,
         "bought in a free-shipping promotion", "包邮活动订单"),
-    _in("condition", "request.condition", object, "the state of the goods", "货品状况"),
+    _in("condition", "request.condition", object, "the state of the goods", "货品状况",
+        nullable=True),
     _in("tag_intact", "request.condition.tag_intact", bool, "tag intact", "吊牌完好", False),
     _in("packaging_intact", "request.condition.packaging_intact", bool,
         "packaging intact", "包装完好", False),
@@ -819,12 +824,13 @@ RETURN_FACTS: Final = (
     _in("delivery_note_number_given", "request.condition.delivery_note_number_given", bool,
         "delivery-note number given", "提供发货单号", False),
     _in("categories", "order.lines[].category", tuple, "the category of each line", "商品类别"),
-    _in("signed_at", "order.signed_at", dt.datetime, "when the order was signed for", "签收时间"),
+    _in("signed_at", "order.signed_at", dt.datetime, "when the order was signed for", "签收时间",
+        nullable=True),
     _in("at", "at", dt.datetime, "when the request was made", "申请时间"),
     _in("proof_submitted_at", "request.proof_submitted_at", dt.datetime,
-        "when the payment proof came in", "提交付款凭据时间"),
+        "when the payment proof came in", "提交付款凭据时间", nullable=True),
     _in("goods_received_at", "request.goods_received_at", dt.datetime,
-        "when the returned goods came back", "收到退货时间"),
+        "when the returned goods came back", "收到退货时间", nullable=True),
     # ---- derived
     # a cash-on-delivery order is paid at the door: signed means paid
     _derived(
@@ -913,6 +919,18 @@ def _needs_condition(request: ReturnRequest, status: OrderStatus) -> bool:
     return request.type in (RequestType.RETURN, RequestType.EXCHANGE)
 
 
+def return_dates(
+    refund_due: dt.date | None, signed_date: dt.date | None, params: Mapping[str, Any]
+) -> list[dt.date]:
+    """The dates a return decision relies on, whose years make it ``estimated``:
+    the refund date, and the last day of the no-reason window when it moves
+    past holidays (then it depends on working days)."""
+    dates: list[dt.date] = [] if refund_due is None else [refund_due]
+    if signed_date is not None and params.get("no_reason_extend_past_holiday"):
+        dates.append(signed_date + dt.timedelta(days=params["no_reason_return_days"]))
+    return dates
+
+
 def _return_decision(
     case_id: str,
     results: Mapping[str, TableResult],
@@ -927,11 +945,7 @@ def _return_decision(
     duties = results["return_duties"]
     outputs = action.outputs
     refund_due = refund.outputs["refund_due"]
-    dates: list[dt.date] = [] if refund_due is None else [refund_due]
-    signed = facts["signed_date"]
-    if signed is not None and params.get("no_reason_extend_past_holiday"):
-        # the moved last day of the no-reason window depends on working days
-        dates.append(signed + dt.timedelta(days=params["no_reason_return_days"]))
+    dates = return_dates(refund_due, facts["signed_date"], params)
     trace = make_trace(tuple(results.values()), resolved, policy, dates)
     return ReturnDecision(
         case_id=case_id,

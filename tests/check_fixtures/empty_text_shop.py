@@ -1,0 +1,17 @@
+"""A shop whose catch-all freight row explains nothing but its outcome."""
+
+import csrules
+from csrules import FreightPayer
+from csrules.rules import TRUE, Rule
+
+RULES = csrules.ruleset("b2c").replacing_rule(
+    "customer_side",
+    Rule(
+        "TB-1.4.2",
+        TRUE,
+        {"freight_payer": FreightPayer.CUSTOMER},
+        en="{freight_payer}",
+        zh="其他情况由顾客承担运费。",
+        id="customer_side",
+    ),
+)

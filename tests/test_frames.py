@@ -1,0 +1,474 @@
+"""Tables of cases (pyarrow, polars, pandas): the frame path equals ``csrules decide``."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import re
+from decimal import Decimal
+from typing import Any
+
+import pytest
+from hypothesis import HealthCheck, Phase, given, settings
+from hypothesis import strategies as st
+
+import csrules
+from csrules import testing as cst
+from csrules.cli import decide_line
+from csrules.exceptions import ArgumentTypeError, DomainValueError
+from csrules.io import case_to_json, decide_arrow, decision_schema
+
+pa = pytest.importorskip("pyarrow")
+
+RULES = csrules.ruleset("b2c")
+KINDS = ("return", "complaint", "promotion", "price_adjustment")
+STRATEGIES = {
+    "return": cst.return_cases,
+    "complaint": cst.complaint_cases,
+    "promotion": cst.promotion_cases,
+    "price_adjustment": cst.price_adjustment_cases,
+}
+
+
+# ------------------------------------------------------------------ cases as rows
+
+
+def _leaves(obj: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+    """A JSON case as dotted-path cells (``order.lines`` stays one cell)."""
+    out: dict[str, Any] = {}
+    for key, value in obj.items():
+        path = prefix + key
+        if isinstance(value, dict):
+            out.update(_leaves(value, path + "."))
+        else:
+            out[path] = value
+    return out
+
+
+def _flat_lines(row: dict[str, Any]) -> dict[str, Any]:
+    lines = row.pop("order.lines", None)
+    for i, line in enumerate(lines or []):
+        for key, value in line.items():
+            row[f"order.lines.{i}.{key}"] = value
+    return row
+
+
+BAD_TEXT = ("", "nope", "2026-05-06T10:00:00", "-1.00", "1e3", "2026-13-40T00:00:00+08:00",
+            "0001-01-01T00:00:00+08:00", "REFUND", " signed")  # fmt: skip
+
+
+@st.composite
+def broken(draw: st.DrawFn, case: dict[str, Any]) -> dict[str, Any]:
+    """A case with one thing wrong (or kept valid): a key removed, a text value
+    replaced, an unknown key added, a line's price made bad."""
+    case = json.loads(json.dumps(case))
+    what = draw(
+        st.sampled_from(["valid", "valid", "drop", "text", "unknown", "line", "time", "label"])
+    )
+    leaves = [p for p, v in _leaves(case).items()]
+    if what == "drop":
+        path = draw(st.sampled_from(leaves)).split(".")
+        target = case
+        for key in path[:-1]:
+            target = target[key]
+        del target[path[-1]]
+    elif what == "text":
+        texts = [p for p, v in _leaves(case).items() if isinstance(v, str)]
+        path = draw(st.sampled_from(texts)).split(".")
+        target = case
+        for key in path[:-1]:
+            target = target[key]
+        target[path[-1]] = draw(st.sampled_from(BAD_TEXT))
+    elif what == "unknown":
+        section = draw(st.sampled_from([k for k, v in case.items() if isinstance(v, dict)] or [""]))
+        target = case[section] if section else case
+        target[draw(st.sampled_from(["statuss", "courier_confirmd", "vip", "zz"]))] = "x"
+    elif what == "time":
+        # one time moved to just before another: typed columns stay typed
+        times = [p for p, v in _leaves(case).items() if isinstance(v, str) and _is_time(v)]
+        moved, anchor = draw(st.sampled_from(times)), draw(st.sampled_from(times))
+        earlier = dt.datetime.fromisoformat(_leaves(case)[anchor]) - dt.timedelta(
+            minutes=draw(st.sampled_from([1, 60 * 24 * 400]))
+        )
+        path = moved.split(".")
+        target = case
+        for key in path[:-1]:
+            target = target[key]
+        target[path[-1]] = earlier.isoformat()
+    elif what == "label" and case["kind"] == "return":
+        section, key, values = draw(st.sampled_from([
+            ("order", "status", [m.value for m in csrules.OrderStatus]),
+            ("order", "payment_method", [m.value for m in csrules.PaymentMethod]),
+            ("request", "type", [m.value for m in csrules.RequestType]),
+            ("request", "reason", [m.value for m in csrules.Reason]),
+        ]))  # fmt: skip
+        case[section][key] = draw(st.sampled_from(values))
+    elif what == "line" and case["kind"] == "return":
+        line = case["order"]["lines"][draw(st.integers(0, len(case["order"]["lines"]) - 1))]
+        key, value = draw(st.sampled_from([
+            ("unit_price", "-1.00"), ("unit_price", "1.005"), ("unit_price", "abc"),
+            ("unit_price", "0"), ("quantity", 0), ("quantity", -3), ("sku", ""),
+            ("category", ""), ("category", "fresh"),
+        ]))  # fmt: skip
+        line[key] = value
+    return case
+
+
+def _is_time(text: str) -> bool:
+    try:
+        return dt.datetime.fromisoformat(text).tzinfo is not None
+    except ValueError:
+        return False
+
+
+def _table(rows: list[dict[str, Any]], typed: bool) -> Any:
+    names: list[str] = []
+    for row in rows:
+        names.extend(n for n in row if n not in names)
+    columns = {}
+    for name in names:
+        values = [row.get(name) for row in rows]
+        if typed and name == "order.lines":
+            values = _typed_lines(values)
+        array = pa.array(values)
+        if typed and pa.types.is_string(array.type):
+            array = _typed(array)
+        columns[name] = array
+    return pa.table(columns) if columns else pa.table({"id": pa.array([], pa.string())})
+
+
+def _typed_lines(values: list[Any]) -> list[Any]:
+    """Line prices as decimals (the Parquet layout), when every one reads so."""
+    if not all(v is None or isinstance(v, list) for v in values):
+        return values
+    prices = [line.get("unit_price") for lines in values if lines for line in lines]
+    if not all(isinstance(p, str) and re.fullmatch(r"-?[0-9]+\.[0-9]{2}", p) for p in prices):
+        return values
+    return [
+        None
+        if lines is None
+        else [{**line, "unit_price": Decimal(line["unit_price"])} for line in lines]
+        for lines in values
+    ]
+
+
+def _typed(array: Any) -> Any:
+    """A text column of times or amounts as timestamps or decimals, when all of it reads so."""
+    values = array.to_pylist()
+    present = [v for v in values if v is not None]
+    if not present:
+        return array
+    try:
+        times = [None if v is None else dt.datetime.fromisoformat(v) for v in values]
+        if all(t is None or (t.tzinfo is not None and 1900 < t.year < 9000) for t in times):
+            return pa.array(times, pa.timestamp("us", tz="UTC"))
+    except ValueError:
+        pass
+    if all(v.replace(".", "", 1).isdigit() and len(v.partition(".")[2]) == 2 for v in present):
+        return pa.array([None if v is None else Decimal(v) for v in values], pa.decimal128(18, 2))
+    return array
+
+
+def _expected(cases: list[dict[str, Any]], monitor: Any = None) -> list[dict[str, Any]]:
+    return [
+        decide_line(json.dumps(c, ensure_ascii=False), i + 1, ruleset=RULES, monitor=monitor)[0]
+        for i, c in enumerate(cases)
+    ]
+
+
+def _json_of(value: Any) -> Any:
+    if isinstance(value, dt.datetime):
+        return value.astimezone(dt.timezone(dt.timedelta(hours=8))).isoformat()
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    return value
+
+
+def _assert_same(out: Any, expected: list[dict[str, Any]], *, exact_messages: bool = True) -> None:
+    """The frame's output equals the JSON lines, field by field. With timestamp
+    columns (``exact_messages=False``) a message shows a time at the column's
+    zone, not at the offset the JSON text had: the code and the field it names
+    must agree."""
+    rows = out.to_pylist()
+    assert len(rows) == len(expected)
+    for got, want in zip(rows, expected, strict=True):
+        assert got["id"] == want["id"]
+        assert got["row"] == want["line"]
+        if "error" in want:
+            assert got["error.code"] == want["error"]["code"], want
+            if exact_messages:
+                assert got["error.message"] == want["error"]["message"], want
+            else:
+                assert got["error.message"].split(" ")[0] == want["error"]["message"].split(" ")[0]
+            assert got["kind"] is None
+            assert all(v is None for k, v in got.items() if k.startswith("decision."))
+            continue
+        assert got["error.code"] is None
+        assert got["error.message"] is None
+        assert got["kind"] == want["kind"]
+        body = dict(want["decision"])
+        body.pop("explanation")
+        body.pop("parameters", None)
+        assert got["decision.legal_floor"] is body.pop("legal_floor", True)
+        for key, value in body.items():
+            assert _json_of(got[f"decision.{key}"]) == value, key
+        kind_columns = set(decision_schema(RULES, want["kind"]).names)
+        for name, value in got.items():
+            if name.startswith("decision.") and name not in kind_columns:
+                assert value is None, name
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow],
+          phases=[Phase.explicit, Phase.reuse, Phase.generate])  # fmt: skip
+@given(data=st.data(), kind=st.sampled_from(KINDS),
+       layout=st.sampled_from(["list", "json", "flat"]),
+       typed=st.booleans())  # fmt: skip
+def test_frame_equals_decide_lines(data: Any, kind: str, layout: str, typed: bool) -> None:
+    cases = [
+        data.draw(broken(case_to_json(c)))
+        for c in data.draw(st.lists(STRATEGIES[kind](), min_size=1, max_size=5))
+    ]
+    rows = []
+    for case in cases:
+        row = _leaves(case)
+        if layout == "json" and "order.lines" in row:
+            row["order.lines"] = json.dumps(row["order.lines"])
+        elif layout == "flat":
+            row = _flat_lines(row)
+        rows.append(row)
+    table = _table(rows, typed)
+    out = decide_arrow(RULES, table)
+    assert out.schema == decision_schema(RULES)
+    _assert_same(out, _expected(cases), exact_messages=not typed)
+    if all(c.get("kind") == kind for c in cases):
+        one = decide_arrow(RULES, table, kind=kind, first_row=1)
+        assert one.schema == decision_schema(RULES, kind)
+
+
+@settings(max_examples=10, deadline=None)
+@given(st.lists(cst.cases(), min_size=1, max_size=8))
+def test_mixed_kinds_and_offsets(cases: list[Any]) -> None:
+    jsons = [case_to_json(c) for c in cases]
+    table = _table([_leaves(j) for j in jsons], typed=False)
+    out = decide_arrow(RULES, table, first_row=41)
+    expected = _expected(jsons)
+    for want in expected:
+        want["line"] += 40
+    _assert_same(out, expected)
+
+
+@settings(max_examples=10, deadline=None)
+@given(st.lists(cst.complaint_cases(), min_size=2, max_size=8))
+def test_complaints_through_a_monitor(cases: list[Any]) -> None:
+    from csrules.stream import EscalationMonitor
+
+    jsons = [case_to_json(c) for c in cases]
+    jsons.sort(key=lambda j: j["at"])
+    table = _table([_leaves(j) for j in jsons], typed=False)
+    out = decide_arrow(RULES, table, monitor=EscalationMonitor(RULES.policy, backend="reference"))
+    expected = _expected(jsons, EscalationMonitor(RULES.policy, backend="reference"))
+    _assert_same(out, expected)
+
+
+# ------------------------------------------------------------------ data frames
+
+
+def _sample() -> list[dict[str, Any]]:
+    return [
+        {
+            "id": f"r{i}", "kind": "return", "at": "2026-05-06T10:00:00+08:00",
+            "order": {"id": "X1", "customer_id": "C1", "status": "confirmed_unpaid",
+                      "placed_at": "2026-05-06T09:00:00+08:00",
+                      "lines": [{"sku": "8892", "unit_price": "200.00", "quantity": 1}]},
+            "request": {"type": "cancel", "reason": reason},
+        }
+        for i, reason in enumerate(["changed_mind", "stock_out", "bogus"])
+    ]  # fmt: skip
+
+
+def test_polars_round_trip() -> None:
+    pl = pytest.importorskip("polars")
+    cases = _sample()
+    frame = pl.from_arrow(_table([_leaves(c) for c in cases], typed=True))
+    out = RULES.decide_frame(frame)
+    assert isinstance(out, pl.DataFrame)
+    _assert_same(out.to_arrow(), _expected(cases))
+
+
+def test_polars_typed_returns_take_the_fast_path(monkeypatch: pytest.MonkeyPatch) -> None:
+    """polars' large strings and large lists are read like plain ones."""
+    pl = pytest.importorskip("polars")
+    from csrules.io import _frames
+
+    cases = [case_to_json(c) for c in _sample_returns()[:20]]
+    frame = pl.from_arrow(_table([_leaves(c) for c in cases], typed=True))
+    assert pa.types.is_large_string(frame.to_arrow().schema.field("id").type)
+    exact_rows: list[int] = []
+    original = _frames.decide_rows
+
+    def counting(*args: Any, **kwargs: Any) -> Any:
+        for i, result in original(*args, **kwargs):
+            exact_rows.append(i)
+            yield i, result
+
+    monkeypatch.setattr(_frames, "decide_rows", counting)
+    out = RULES.decide_frame(frame)
+    assert len(exact_rows) < len(cases)
+    _assert_same(out.to_arrow(), _expected(cases), exact_messages=False)
+
+
+def test_pandas_round_trip() -> None:
+    pd = pytest.importorskip("pandas")
+    cases = _sample()
+    frame = _table([_leaves(c) for c in cases], typed=True).to_pandas()
+    assert isinstance(frame, pd.DataFrame)
+    for name in ("at", "order.placed_at"):
+        frame[name] = frame[name].astype("datetime64[ns, UTC]")  # as older pandas reads times
+    out = csrules.decide_frame(frame, "b2c")
+    assert isinstance(out, pd.DataFrame)
+    assert out["error.code"].isna().tolist() == [True, True, False]
+    assert out["error.code"][2] == "invalid_value"
+    assert list(out["decision.action"][:2]) == ["cancel", "cancel"]
+
+
+# ------------------------------------------------------------------ column-level problems
+
+
+def test_naive_timestamps_need_tz() -> None:
+    rows = [_leaves(c) for c in _sample()[:1]]
+    table = _table(rows, typed=False)
+    naive = pa.array([dt.datetime(2026, 5, 6, 10)], pa.timestamp("us"))
+    table = table.set_column(table.column_names.index("at"), "at", naive)
+    with pytest.raises(DomainValueError, match="'at'"):
+        decide_arrow(RULES, table)
+    out = decide_arrow(RULES, table, tz="Asia/Shanghai")
+    assert out.column("decision.action").to_pylist() == ["cancel"]
+    # naive strings read in tz too; without tz they are the codec's invalid_value
+    text = table.set_column(table.column_names.index("at"), "at", pa.array(["2026-05-06T10:00"]))
+    assert decide_arrow(RULES, text).column("error.code").to_pylist() == ["invalid_value"]
+    assert decide_arrow(RULES, text, tz="Asia/Shanghai").column("error.code").to_pylist() == [None]
+
+
+def test_float_money_is_refused() -> None:
+    table = _table([_flat_lines(_leaves(c)) for c in _sample()[:1]], typed=False)
+    index = table.column_names.index("order.lines.0.unit_price")
+    table = table.set_column(index, "order.lines.0.unit_price", pa.array([200.0]))
+    with pytest.raises(DomainValueError, match="never float"):
+        decide_arrow(RULES, table)
+
+
+def test_flags_as_zero_one() -> None:
+    case = _sample()[0]
+    case["order"]["free_shipping_promotion"] = True
+    row = _leaves(case)
+    row["order.free_shipping_promotion"] = 1
+    out = decide_arrow(RULES, _table([row], typed=False))
+    assert out.to_pylist()[0]["decision.action"] == "cancel"
+    row["order.free_shipping_promotion"] = 2
+    assert decide_arrow(RULES, _table([row], typed=False)).column("error.code").to_pylist() == [
+        "invalid_value"
+    ]
+
+
+def test_overlapping_columns_and_kind_conflict() -> None:
+    row = _leaves(_sample()[0])
+    table = _table([row], typed=False).append_column("order", pa.array(["x"]))
+    with pytest.raises(DomainValueError, match="one or the other"):
+        decide_arrow(RULES, table)
+    with pytest.raises(DomainValueError, match="kind"):
+        decide_arrow(RULES, _table([row], typed=False), kind="complaint")
+    with pytest.raises(ArgumentTypeError):
+        decide_arrow(RULES, [row])  # type: ignore[arg-type]
+
+
+def test_meta_passes_through_and_empty_input() -> None:
+    rows = [_leaves(c) for c in _sample()]
+    table = _table(rows, typed=False).append_column("meta.batch", pa.array([7, 8, 9]))
+    out = decide_arrow(RULES, table, kind="return", explanations=True, parameters=True)
+    assert out.column("meta.batch").to_pylist() == [7, 8, 9]
+    assert out.schema == decision_schema(
+        RULES, "return", explanations=True, parameters=True, input_schema=table.schema
+    )
+    first = out.to_pylist()[0]
+    assert first["decision.explanation"]
+    assert "refund_working_days" in json.loads(first["decision.parameters"]) or first[
+        "decision.parameters"
+    ].startswith("{")
+    empty = decide_arrow(RULES, table.slice(0, 0), kind="return")
+    assert empty.num_rows == 0
+    assert empty.schema == decision_schema(RULES, "return", input_schema=table.schema)
+
+
+def test_fast_path_is_taken_and_agrees(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Typed return rows go the vectorised path, with the line path's answers."""
+    from csrules.io import _frames
+
+    cases = [case_to_json(c) for c in _sample_returns()]
+    table = _table([_leaves(c) for c in cases], typed=True)
+    assert pa.types.is_timestamp(table.schema.field("at").type)
+    exact_rows: list[int] = []
+    original = _frames.decide_rows
+
+    def counting(*args: Any, **kwargs: Any) -> Any:
+        for i, result in original(*args, **kwargs):
+            exact_rows.append(i)
+            yield i, result
+
+    monkeypatch.setattr(_frames, "decide_rows", counting)
+    fast = decide_arrow(RULES, table)
+    assert len(exact_rows) < len(cases) // 2
+    _assert_same(fast, _expected(cases))
+    exact_rows.clear()
+    assert decide_arrow(RULES, table, fast=False).equals(fast)
+    assert len(exact_rows) == len(cases)
+
+
+def _sample_returns() -> list[Any]:
+    from hypothesis import find
+
+    found: list[Any] = []
+
+    @settings(max_examples=60, deadline=None, database=None)
+    @given(cst.return_cases())
+    def collect(case: Any) -> None:
+        found.append(case)
+
+    del find
+    collect()
+    return found
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow],
+          phases=[Phase.explicit, Phase.reuse, Phase.generate])  # fmt: skip
+@given(data=st.data())
+def test_typed_returns_equal_decide_lines(data: Any) -> None:
+    """Returns in the Parquet layout (the vectorised path), valid and broken."""
+    cases = [
+        data.draw(broken(case_to_json(c)))
+        for c in data.draw(st.lists(cst.return_cases(), min_size=1, max_size=12))
+    ]
+    table = _table([_leaves(c) for c in cases], typed=True)
+    _assert_same(decide_arrow(RULES, table), _expected(cases), exact_messages=False)
+
+
+def test_times_out_of_any_range_are_row_errors() -> None:
+    """A timestamp beyond what Python holds is the row's invalid_value, not a crash."""
+    rows = [_leaves(c) for c in _sample()[:2]]
+    table = _table(rows, typed=False)
+    at = pa.array([2**62, 0], pa.timestamp("us", tz="UTC"))
+    table = table.set_column(table.column_names.index("at"), "at", at)
+    out = decide_arrow(RULES, table)
+    assert out.column("error.code").to_pylist() == ["invalid_value", "invalid_value"]
+    assert "out of range" in out.column("error.message")[0].as_py()
+
+
+def test_bytes_that_are_not_utf8_are_invalid_encoding() -> None:
+    """A binary column is read as UTF-8 text; a cell that is not is the row's invalid_encoding."""
+    rows = [_leaves(c) for c in _sample()[:2]]
+    table = _table(rows, typed=False)
+    ids = pa.array([b"ok", b"\xff\xfe"], pa.binary())
+    table = table.set_column(table.column_names.index("id"), "id", ids)
+    out = decide_arrow(RULES, table).to_pylist()
+    assert (out[0]["id"], out[0]["error.code"]) == ("ok", None)
+    assert out[1]["error.code"] == "invalid_encoding"
+    assert "id: not UTF-8" in out[1]["error.message"]
