@@ -28,13 +28,13 @@ from csrules.cli import (
     _BadLine,
     _load_policy,
     _load_rules,
-    _open_input,
-    _ReadError,
+    _reading,
     _terminal_width,
     _text_lines,
     _UsageError,
     _with_schedule,
     decide_line,
+    positive,
 )
 from csrules.io._decisions import _printable
 
@@ -68,35 +68,14 @@ def add_parser(sub: Any, common: argparse.ArgumentParser) -> None:
     p.add_argument("--format", choices=("text", "json"), default="text")
 
 
-def _line_number(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        value = 0
-    if value < 1:
-        msg = f"expected a line number, 1 or more (got {text!r})"
-        raise argparse.ArgumentTypeError(msg)
-    return value
+_line_number = positive("a line number")
 
 
 @contextlib.contextmanager
 def _lines(path: str) -> Iterator[Iterator[str | _BadLine]]:
     """The input's lines as text (or :class:`_BadLine`), read as they are asked for."""
-    source = _open_input(path)
-    name = "standard input" if path == "-" else path
-
-    def raw() -> Iterator[str | bytes]:
-        try:
-            yield from source
-        except OSError as err:
-            msg = f"cannot read {name}: {err.strerror or err}"
-            raise _ReadError(msg) from err
-
-    try:
-        yield _text_lines(raw())
-    finally:
-        if path != "-":
-            source.close()
+    with _reading(path) as raw:
+        yield _text_lines(raw)
 
 
 def _bad(number: int, line: _BadLine) -> _UsageError:

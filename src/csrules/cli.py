@@ -41,7 +41,7 @@ import tempfile
 import threading
 import time
 import traceback
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from types import FrameType
 from typing import IO, Any, Final
 
@@ -666,15 +666,23 @@ def _cmd_schema(args: argparse.Namespace, out: IO[str], err: IO[str]) -> int:
     return EXIT_OK
 
 
-def _positive(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        value = 0
-    if value < 1:
-        msg = f"expected a whole number of lines, 1 or more (got {text!r})"
-        raise argparse.ArgumentTypeError(msg)
-    return value
+def positive(what: str) -> Callable[[str], int]:
+    """An argparse type: a whole number, 1 or more (``what`` names it in the error)."""
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            value = 0
+        if value < 1:
+            msg = f"expected {what}, 1 or more (got {text!r})"
+            raise argparse.ArgumentTypeError(msg)
+        return value
+
+    return parse
+
+
+_positive = positive("a whole number of lines")
 
 
 def _cmd_test(args: argparse.Namespace, out: IO[str], err: IO[str]) -> int:

@@ -1029,15 +1029,9 @@ def add_arguments(parser: Any) -> None:
     """The options of ``csrules batch`` on its argparse sub-parser."""
     import argparse
 
-    def positive(text: str) -> int:
-        try:
-            value = int(text)
-        except ValueError:
-            value = 0
-        if value < 1:
-            msg = f"expected a whole number, 1 or more (got {text!r})"
-            raise argparse.ArgumentTypeError(msg)
-        return value
+    from csrules.cli import positive as positive_type
+
+    positive = positive_type("a whole number")
 
     parser.add_argument("input", metavar="IN", help="cases: .csv, .parquet or .jsonl")
     parser.add_argument("output", metavar="OUT", help="decisions: .parquet, .csv or .jsonl")
