@@ -68,11 +68,13 @@ def test_the_page_has_files_and_sessions() -> None:
 
 
 def test_the_helpers_read_a_page() -> None:
-    page = "<!-- file: a.txt -->\n```text\nhello\n```\n\n```console\n$ cat a.txt\nhello\n$ false  # exits 1\n```\n"
+    session = "$ cat a.txt\nhello\n$ false  # exits 1\n"
+    page = f"<!-- file: a.txt -->\n```text\nhello\n```\n\n```console\n{session}```\n"
     steps = _steps(page)
-    assert steps == [("file", "a.txt", "hello\n"), ("console", "", "$ cat a.txt\nhello\n$ false  # exits 1\n")]
+    assert steps == [("file", "a.txt", "hello\n"), ("console", "", session)]
     assert _commands(steps[1][2]) == [("cat a.txt", "hello"), ("false  # exits 1", "")]
-    assert _matches("a ... c", "a b c") and not _matches("a c", "a b c")
+    assert _matches("a ... c", "a b c")
+    assert not _matches("a c", "a b c")
 
 
 def test_the_tutorial_runs_as_written(tmp_path: Path) -> None:
