@@ -94,7 +94,12 @@ class Renderer(ExprVisitor[str]):
         return " or ".join(self._wrap(expr, i) for i in expr.items)
 
     def not_(self, expr: Not) -> str:
-        return f"not {self._wrap(expr, expr.item)}"
+        item = expr.item
+        if isinstance(item, In):  # "not (a not in S)" reads "a in S"
+            return self.isin(In(item.item, item.values, negate=not item.negate))
+        if isinstance(item, IsNone):
+            return self.is_none(IsNone(item.item, negate=not item.negate))
+        return f"not {self._wrap(expr, item)}"
 
     def isin(self, expr: In) -> str:
         op = "not in" if expr.negate else "in"
