@@ -35,7 +35,6 @@ import datetime as dt
 import decimal
 import enum
 import math
-import operator
 import string
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Final
@@ -44,7 +43,10 @@ import attrs
 
 from csrules.exceptions import ArgumentTypeError, PolicyError
 from csrules.policy import Policy
+from csrules.rules._eval import Evaluator
 from csrules.rules._expr import (
+    FLIPPED,
+    OPERATORS,
     All,
     AnyOf,
     Arith,
@@ -60,7 +62,6 @@ from csrules.rules._expr import (
     Param,
     lift,
 )
-from csrules.rules._functions import FUNCTIONS
 from csrules.rules._table import HitPolicy, Rule, Table
 
 if TYPE_CHECKING:
@@ -398,14 +399,15 @@ class _OpaqueError(Exception):
     """A sub-expression the analysis does not model."""
 
 
-class _Evaluate(ExprVisitor[object]):
-    """The value of an expression that reads no fact (parameters as of the date)."""
+class _Evaluate(Evaluator):
+    """The value of an expression that reads no fact (parameters as of the
+    date): the evaluating backend, with a fact or a parameter not in force
+    making the expression opaque to the analysis."""
 
-    __slots__ = ("calendar", "params")
+    __slots__ = ()
 
     def __init__(self, params: Mapping[str, Any], calendar: object) -> None:
-        self.params = params
-        self.calendar = calendar
+        super().__init__({}, params, calendar)
 
     def fact(self, expr: Fact) -> object:
         raise _OpaqueError(expr.name)
@@ -415,49 +417,6 @@ class _Evaluate(ExprVisitor[object]):
             return self.params[expr.name]
         except KeyError:
             raise _OpaqueError(expr.name) from None
-
-    def const(self, expr: Const) -> object:
-        return expr.value
-
-    def compare(self, expr: Compare) -> object:
-        return _OPS[expr.op](self.visit(expr.left), self.visit(expr.right))
-
-    def arith(self, expr: Arith) -> object:
-        ops = {"+": operator.add, "-": operator.sub, "*": operator.mul}
-        return ops[expr.op](self.visit(expr.left), self.visit(expr.right))
-
-    def all(self, expr: All) -> object:
-        return all(self.visit(i) for i in expr.items)
-
-    def any(self, expr: AnyOf) -> object:
-        return any(self.visit(i) for i in expr.items)
-
-    def not_(self, expr: Not) -> object:
-        return not self.visit(expr.item)
-
-    def isin(self, expr: In) -> object:
-        return (self.visit(expr.item) in expr.values) != expr.negate
-
-    def is_none(self, expr: IsNone) -> object:
-        return (self.visit(expr.item) is None) != expr.negate
-
-    def call(self, expr: Call) -> object:
-        function = FUNCTIONS[expr.function]
-        args = [self.visit(a) for a in expr.args]
-        if function.calendar:
-            args.insert(0, self.calendar)
-        return function.scalar(*args)
-
-
-_OPS: Final[Mapping[str, Callable[[Any, Any], Any]]] = {
-    "==": operator.eq,
-    "!=": operator.ne,
-    "<": operator.lt,
-    "<=": operator.le,
-    ">": operator.gt,
-    ">=": operator.ge,
-}
-_FLIP: Final = {"==": "==", "!=": "!=", "<": ">", "<=": ">=", ">": "<", ">=": "<="}
 
 
 @attrs.frozen
@@ -604,13 +563,13 @@ class _Reader:
         if isinstance(expr, Compare):
             left, right, op = expr.left, expr.right, expr.op
             if isinstance(right, Fact) and not isinstance(left, Fact):
-                left, right, op = right, left, _FLIP[op]
+                left, right, op = right, left, FLIPPED[op]
             if not isinstance(left, Fact) or left.name not in self.domains:
                 return None
             known, value = self._value(right)
             if not known:
                 return None
-            compare = _OPS[op]
+            compare = OPERATORS[op]
             return self._points_test(left.name, op, (value,), lambda v: compare(v, value))
         return None
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import enum
 import importlib
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from operator import itemgetter
 from types import MappingProxyType
 from typing import Any, Literal, TypeAlias
@@ -449,23 +449,14 @@ def make_trace(
     results: tuple[TableResult, ...],
     params: ParameterSet,
     policy: Policy,
-    dates: Iterable[dt.date | None] = (),
 ) -> Trace:
     """Assemble a :class:`Trace` from table results.
 
     The trace is estimated when the working-day functions touched a year
     without official holiday data since the decision began (see
-    :class:`~csrules._calendar.EstimateProbe`), or when one of ``dates``
-    lies in such a year.
+    :class:`~csrules._calendar.EstimateProbe`).
     """
-    estimated = ESTIMATES.estimated
-    for d in dates:
-        if estimated:
-            break
-        if d is not None and policy.calendar.is_estimated(d):
-            estimated = True
-            break
-    return _new(Trace, (results, params, policy, estimated))
+    return _new(Trace, (results, params, policy, ESTIMATES.estimated))
 
 
 _new = tuple.__new__

@@ -11,7 +11,6 @@ from __future__ import annotations
 import datetime as dt
 import decimal
 import enum
-import operator
 from collections.abc import Callable, Mapping
 from typing import Any, Final
 
@@ -30,21 +29,8 @@ from csrules.batch._encode import (
     scalar_kind,
 )
 from csrules.exceptions import DomainValueError, RuleDefinitionError
+from csrules.rules._expr import FLIPPED, OPERATORS
 
-_CMP: Final[Mapping[str, Callable[[Any, Any], Any]]] = {
-    "==": operator.eq,
-    "!=": operator.ne,
-    "<": operator.lt,
-    "<=": operator.le,
-    ">": operator.gt,
-    ">=": operator.ge,
-}
-_FLIP: Final = {"==": "==", "!=": "!=", "<": ">", "<=": ">=", ">": "<", ">=": "<="}
-_ARITH: Final[Mapping[str, Callable[[Any, Any], Any]]] = {
-    "+": operator.add,
-    "-": operator.sub,
-    "*": operator.mul,
-}
 _US_PER_HOUR: Final = 3_600_000_000
 _US_PER_MINUTE: Final = 60_000_000
 _US_PER_DAY: Final = 86_400_000_000
@@ -315,10 +301,10 @@ def compare(op: str, left: object, right: object, where: Where, what: str) -> ob
         if not isinstance(right, Vec):
             if op not in ("==", "!=") and (left is None or right is None):
                 return False  # as for columns: ordering with None is false
-            return _CMP[op](left, right)
+            return OPERATORS[op](left, right)
         if left is None and op not in ("==", "!="):
             return False
-        left, right, op = right, left, _FLIP[op]
+        left, right, op = right, left, FLIPPED[op]
     a: Vec = left
     enum_codes = a.kind == "enum" or (a.kind == "int" and isinstance(right, enum.Enum))
     if enum_codes and op not in ("==", "!="):
@@ -333,9 +319,9 @@ def compare(op: str, left: object, right: object, where: Where, what: str) -> ob
             return False  # the single path raises TypeError comparing with None
         value = encode_for(right, a, where, what)
         if a.kind == "object":
-            out = _CMP[op](a.data, value)
+            out = OPERATORS[op](a.data, value)
             return np.asarray(out, dtype=bool)
-        out = _CMP[op](a.data, value)
+        out = OPERATORS[op](a.data, value)
         if op not in ("==", "!=") and a.data.dtype.kind == "i":
             null = a.null()
             if null is not None:
@@ -345,7 +331,7 @@ def compare(op: str, left: object, right: object, where: Where, what: str) -> ob
     check_kinds(a, b, where, what)
     if b.kind == "enum" and op not in ("==", "!="):
         raise where.error(f"{what}: ordering comparisons of enum codes are not vectorised")
-    out = np.asarray(_CMP[op](a.data, b.data), dtype=bool)
+    out = np.asarray(OPERATORS[op](a.data, b.data), dtype=bool)
     if a.data.dtype.kind in "mM" and op in ("==", "!="):
         both = np.isnat(a.data) & np.isnat(b.data)
         out = out | both if op == "==" else out & ~both
@@ -374,7 +360,7 @@ def arith(op: str, left: object, right: object, where: Where, what: str, n: int)
     if not isinstance(left, Vec) and not isinstance(right, Vec):
         if left is None or right is None:
             return None
-        return _ARITH[op](left, right)
+        return OPERATORS[op](left, right)
     if left is None or right is None:
         return Vec(np.full(n, NULL_INT, dtype=np.int64), "int", null=np.ones(n, dtype=bool))
     vec = left if isinstance(left, Vec) else right
@@ -388,7 +374,7 @@ def arith(op: str, left: object, right: object, where: Where, what: str, n: int)
         if op == "*" and vec.kind == other.kind == "money":
             raise where.error(f"{what}: multiplying two amounts of money is not vectorised")
         a, b = (vec, other) if vec is left else (other, vec)
-        data = _ARITH[op](a.data, b.data)
+        data = OPERATORS[op](a.data, b.data)
         return Vec(with_nulls(data, null), kind, null=null)
     if isinstance(other, decimal.Decimal):
         if op == "*":
@@ -406,7 +392,7 @@ def arith(op: str, left: object, right: object, where: Where, what: str, n: int)
         value = encode_for(other, vec, where, what)
     operands = (vec.data, value) if vec is left else (value, vec.data)
     null = vec.null()
-    data = _ARITH[op](*operands)
+    data = OPERATORS[op](*operands)
     if kind == "enum":
         kind = "int"
     return Vec(with_nulls(np.asarray(data), null), kind, null=null)

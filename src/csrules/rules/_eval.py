@@ -11,12 +11,12 @@ condition is needed on its own.
 
 from __future__ import annotations
 
-import operator
-from collections.abc import Callable, Mapping
-from typing import Any, Final
+from collections.abc import Mapping
+from typing import Any
 
 from csrules.exceptions import RuleDefinitionError
 from csrules.rules._expr import (
+    OPERATORS,
     All,
     AnyOf,
     Arith,
@@ -34,17 +34,6 @@ from csrules.rules._functions import FUNCTIONS
 
 __all__ = ["Evaluator"]
 
-_OPERATORS: Final[Mapping[str, Callable[[Any, Any], Any]]] = {
-    "==": operator.eq,
-    "!=": operator.ne,
-    "<": operator.lt,
-    "<=": operator.le,
-    ">": operator.gt,
-    ">=": operator.ge,
-    "+": operator.add,
-    "-": operator.sub,
-    "*": operator.mul,
-}
 
 
 class Evaluator(ExprVisitor[Any]):
@@ -80,10 +69,10 @@ class Evaluator(ExprVisitor[Any]):
         return expr.value
 
     def compare(self, expr: Compare) -> Any:
-        return _OPERATORS[expr.op](self.visit(expr.left), self.visit(expr.right))
+        return OPERATORS[expr.op](self.visit(expr.left), self.visit(expr.right))
 
     def arith(self, expr: Arith) -> Any:
-        return _OPERATORS[expr.op](self.visit(expr.left), self.visit(expr.right))
+        return OPERATORS[expr.op](self.visit(expr.left), self.visit(expr.right))
 
     def all(self, expr: All) -> Any:
         value: Any = ()  # the generated source of an empty "and" is "()"

@@ -23,6 +23,7 @@ cannot be overloaded); comparisons build nodes instead of returning booleans.
 
 from __future__ import annotations
 
+import operator
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any, Final, Generic, TypeVar
 
@@ -58,6 +59,24 @@ T = TypeVar("T")
 COMPARISONS: Final = frozenset({"==", "!=", "<", "<=", ">", ">="})
 #: Arithmetic operators an :class:`Arith` may carry.
 ARITHMETIC: Final = frozenset({"+", "-", "*"})
+
+#: What each operator computes, for the backends that apply operators to
+#: values (the evaluator, the numpy backend, the table analysis).
+OPERATORS: Final[Mapping[str, Callable[[Any, Any], Any]]] = {
+    "==": operator.eq,
+    "!=": operator.ne,
+    "<": operator.lt,
+    "<=": operator.le,
+    ">": operator.gt,
+    ">=": operator.ge,
+    "+": operator.add,
+    "-": operator.sub,
+    "*": operator.mul,
+}
+#: The comparison that holds with its sides swapped (``a < b`` is ``b > a``).
+FLIPPED: Final[Mapping[str, str]] = {
+    "==": "==", "!=": "!=", "<": ">", "<=": ">=", ">": "<", ">=": "<="
+}  # fmt: skip
 
 
 class Expr:
