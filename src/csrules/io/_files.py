@@ -501,12 +501,9 @@ class _Source:
             return None
         with open(self.path, "rb") as file:
             for line in itertools.islice(file, 1024):
-                try:
-                    obj = json.loads(line)
-                except (ValueError, RecursionError):
-                    continue
-                if isinstance(obj, dict) and isinstance(obj.get("kind"), str):
-                    return str(obj["kind"])
+                found = _kind_of_line(line)
+                if found is not None:
+                    return found
         return None
 
     def chunks(self) -> Iterator[_Chunk]:
@@ -530,15 +527,23 @@ class _Source:
         yield from _contiguous(_rechunk(self._csv_batches(), self.chunk_rows))
 
 
+def _kind_of_line(line: str | bytes) -> str | None:
+    """The ``kind`` of a JSON Lines case, or ``None`` when the line does not say."""
+    try:
+        obj = json.loads(line)
+    except (ValueError, RecursionError):
+        return None
+    if isinstance(obj, dict) and isinstance(obj.get("kind"), str):
+        return str(obj["kind"])
+    return None
+
+
 def _first_kind_of_lines(piece: Sequence[tuple[int, object]]) -> str | None:
     for _, line in piece:
         if isinstance(line, str):
-            try:
-                obj = json.loads(line)
-            except (ValueError, RecursionError):
-                continue
-            if isinstance(obj, dict) and isinstance(obj.get("kind"), str):
-                return str(obj["kind"])
+            found = _kind_of_line(line)
+            if found is not None:
+                return found
     return None
 
 
