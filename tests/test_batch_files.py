@@ -273,6 +273,30 @@ class TestErrors:
         assert fixed[2]["error.code"] is None
         assert fixed[2]["decision.action"] is not None
 
+    def test_a_csv_cell_that_is_not_utf8_is_that_rows_error(self, tmp_path: Path) -> None:
+        source = make(tmp_path / "cases.csv", "return", 5)
+        lines = source.read_bytes().split(b"\n")
+        # a bad byte in the second and the fourth data row, far from the header
+        for index in (2, 4):
+            lines[index] = lines[index].replace(b"return", b"ret\xffurn", 1)
+        broken = tmp_path / "broken.csv"
+        broken.write_bytes(b"\n".join(lines))
+        out, errors = tmp_path / "out.parquet", tmp_path / "errors.csv"
+        status, _, err = run(str(broken), str(out), "--errors", str(errors), "--chunk-rows", "2")
+        assert (status, err) == (1, "")
+        rows = pq.read_table(out).to_pylist()
+        assert [r["row"] for r in rows] == [1, 2, 3, 4, 5]
+        assert [r["error.code"] for r in rows] == [
+            None, "invalid_encoding", None, "invalid_encoding", None
+        ]  # fmt: skip
+        assert "not valid UTF-8" in rows[1]["error.message"]
+        assert "bytes ff" in rows[1]["error.message"]
+        assert rows[2]["decision.action"] is not None
+        with open(errors, encoding="utf-8", newline="") as file:
+            bad = list(csv.DictReader(file))
+        assert [b["row"] for b in bad] == ["2", "4"]
+        assert "\\xff" in bad[0]["input"]
+
     def test_a_float_money_column_is_one_clear_line(self, tmp_path: Path) -> None:
         source = tmp_path / "float.parquet"
         pq.write_table(

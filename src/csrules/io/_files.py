@@ -365,9 +365,10 @@ class _Source:
 
     # -- CSV ------------------------------------------------------------------
     def _open_csv(self) -> None:
-        try:
-            with open(self.path, encoding="utf-8-sig", newline="") as file:
-                header = next(csv.reader(file), None)
+        try:  # the header line alone: a bad byte further down is that row's error
+            with open(self.path, "rb") as file:
+                first = file.readline()
+            header = next(csv.reader([first.decode("utf-8-sig")]), None)
         except (OSError, UnicodeDecodeError, csv.Error) as err:
             raise BatchFileError(self.path, f"cannot read its header line: {err}") from err
         if not header:
@@ -383,8 +384,9 @@ class _Source:
         import pyarrow as pa
         import pyarrow.csv as pacsv
 
+        # bytes first: a cell that is not UTF-8 is its row's error, not the file's
         convert = pacsv.ConvertOptions(
-            column_types=dict.fromkeys(self._header, pa.string()),
+            column_types=dict.fromkeys(self._header, pa.binary()),
             strings_can_be_null=True,
             quoted_strings_can_be_null=False,
         )
@@ -524,7 +526,52 @@ class _Source:
             return
         # text columns as they are: the decider reads each by its field's
         # type in the contract (one definition of text cells, see _frames_text)
-        yield from _contiguous(_rechunk(self._csv_batches(), self.chunk_rows))
+        row = 1
+        for raw in _rechunk(self._csv_batches(), self.chunk_rows):
+            yield _text_chunk(raw, row)
+            row += raw.num_rows
+
+
+def _text_chunk(raw: pa.Table, first: int) -> _Chunk:
+    """A chunk of CSV rows read as bytes, as text. A row with a cell that is
+    not UTF-8 gets ``invalid_encoding`` naming the column and the bytes (as
+    ``csrules decide`` does for such a line); the other rows are decided."""
+    import pyarrow as pa
+
+    columns: list[Any] = []
+    problems: dict[int, str] = {}
+    for name, column in zip(raw.column_names, raw.columns, strict=True):
+        try:
+            columns.append(column.cast(pa.string()))
+            continue
+        except pa.ArrowInvalid:
+            pass
+        texts: list[str | None] = []
+        for i, cell in enumerate(column.to_pylist()):
+            try:
+                texts.append(None if cell is None else cell.decode("utf-8"))
+            except UnicodeDecodeError as exc:
+                texts.append(None)
+                shown = cell[exc.start : exc.end].hex(" ")
+                problems.setdefault(
+                    i,
+                    f"{name}: not valid UTF-8: byte offset {exc.start} of the cell"
+                    f" (bytes {shown}: {exc.reason})",
+                )
+        columns.append(pa.array(texts, pa.string()))
+    text = pa.Table.from_arrays(columns, names=raw.column_names)
+    if not problems:
+        return _Chunk(first, raw.num_rows, text)
+    ids = text.column("id").to_pylist() if "id" in text.column_names else [None] * len(text)
+    bad = [
+        _error(first + i, ids[i], "invalid_encoding", message,
+               json.dumps(raw.slice(i, 1).to_pylist()[0], ensure_ascii=False,
+                          default=lambda b: b.decode("utf-8", "backslashreplace")))
+        for i, message in sorted(problems.items())
+    ]  # fmt: skip
+    keep = pa.array([i not in problems for i in range(text.num_rows)])
+    rows = [first + i for i in range(text.num_rows) if i not in problems]
+    return _Chunk(first, raw.num_rows, text.filter(keep), rows, bad)
 
 
 def _kind_of_line(line: str | bytes) -> str | None:
