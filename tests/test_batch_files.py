@@ -297,6 +297,57 @@ class TestErrors:
         assert [b["row"] for b in bad] == ["2", "4"]
         assert "\\xff" in bad[0]["input"]
 
+    @pytest.mark.parametrize("chunk", ["3", "1000"])
+    def test_a_csv_row_with_the_wrong_number_of_fields_is_that_rows_error(
+        self, tmp_path: Path, chunk: str
+    ) -> None:
+        source = make(tmp_path / "cases.csv", "return", 12)
+        clean = tmp_path / "clean.parquet"
+        assert run(str(source), str(clean), "--workers", "1")[0] == 0
+        expected = pq.read_table(clean).to_pylist()
+        lines = source.read_text(encoding="utf-8").split("\n")
+        lines[4] = lines[4].rsplit(",", 1)[0]  # data row 4: a field short
+        lines[9] += ",surplus"  # data row 9: a field too many
+        lines.insert(7, "")  # a blank line is no row
+        broken = tmp_path / "broken.csv"
+        broken.write_text("\n".join(lines), encoding="utf-8")
+        out, errors = tmp_path / "out.parquet", tmp_path / "errors.csv"
+        status, _, err = run(
+            str(broken), str(out), "--errors", str(errors), "--chunk-rows", chunk,
+            "--workers", "1",
+        )  # fmt: skip
+        assert (status, err) == (1, "")
+        rows = pq.read_table(out).to_pylist()
+        assert [r["row"] for r in rows] == list(range(1, 13))
+        assert [r["error.code"] for r in rows] == [
+            "invalid_csv" if n in (4, 9) else None for n in range(1, 13)
+        ]
+        assert "26 fields where the header has 27" in rows[3]["error.message"]
+        assert "28 fields where the header has 27" in rows[8]["error.message"]
+        assert rows[3]["id"] == expected[3]["id"]
+        for row, want in zip(rows, expected, strict=True):
+            if row["error.code"] is None:
+                assert row == want
+        with open(errors, encoding="utf-8", newline="") as file:
+            bad = list(csv.DictReader(file))
+        assert [b["row"] for b in bad] == ["4", "9"]
+        assert bad[1]["input"].endswith(",surplus")
+
+    def test_csv_cells_reading_na_or_null_are_values_not_nulls(self, tmp_path: Path) -> None:
+        source = make(tmp_path / "cases.csv", "return", 3)
+        with open(source, encoding="utf-8", newline="") as file:
+            records = list(csv.DictReader(file))
+        records[0]["id"], records[1]["id"], records[2]["id"] = "NA", "null", "N/A"
+        records[0]["order.customer_id"] = "NULL"
+        renamed = tmp_path / "renamed.csv"
+        with open(renamed, "w", encoding="utf-8", newline="") as file:
+            writer = csv.DictWriter(file, fieldnames=list(records[0]))
+            writer.writeheader()
+            writer.writerows(records)
+        out = tmp_path / "out.csv"
+        assert run(str(renamed), str(out))[0] == 0
+        assert [r["id"] for r in read_output(out)] == ["NA", "null", "N/A"]
+
     def test_a_float_money_column_is_one_clear_line(self, tmp_path: Path) -> None:
         source = tmp_path / "float.parquet"
         pq.write_table(

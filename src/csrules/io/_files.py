@@ -385,13 +385,15 @@ class _Source:
         import pyarrow.csv as pacsv
 
         # bytes first: a cell that is not UTF-8 is its row's error, not the file's
+        # only an empty cell is null: "NA", "null" or "N/A" are values like any other
         convert = pacsv.ConvertOptions(
             column_types=dict.fromkeys(self._header, pa.binary()),
+            null_values=[""],
             strings_can_be_null=True,
             quoted_strings_can_be_null=False,
         )
         read = pacsv.ReadOptions(block_size=1 << 22)
-        parse = pacsv.ParseOptions(newlines_in_values=True)
+        parse = pacsv.ParseOptions(newlines_in_values=True, invalid_row_handler=self._invalid_row)
         try:
             self._csv_file = open(self.path, "rb")  # noqa: SIM115 -- closed with the reader
             reader = pacsv.open_csv(
@@ -400,6 +402,65 @@ class _Source:
         except (pa.ArrowException, OSError) as err:
             raise BatchFileError(self.path, f"not a readable CSV file: {err}") from err
         return _guarded(self.path, iter(reader))
+
+    def _invalid_row(self, row: Any) -> str:
+        """A row with another number of fields than the header: stop the fast
+        reader, which cannot tell where the row is; :meth:`_csv_rows` takes over."""
+        self._malformed = True
+        return "error"
+
+    def _csv_rows(self, done: int) -> Iterator[_Chunk]:
+        """The CSV rows after the first ``done``, read with :mod:`csv`: slower
+        than pyarrow's reader, but it knows each row's number, so a row with
+        too few or too many fields becomes that row's ``invalid_csv`` error."""
+        import pyarrow as pa
+
+        csv.field_size_limit(1 << 30)
+        width = len(self._header)
+        try:
+            file = open(self.path, encoding="utf-8-sig", errors="surrogateescape", newline="")  # noqa: SIM115
+        except OSError as err:
+            raise _reading_error(self.path, err) from err
+        self._csv_file = file.buffer  # type: ignore[assignment]  # for position()
+        try:
+            # blank lines are no rows, as for pyarrow's reader
+            records = (record for record in csv.reader(file) if record)
+            next(records)  # the header
+            for _ in range(done):
+                next(records)
+            row = done + 1
+            while True:
+                piece = list(itertools.islice(records, self.chunk_rows))
+                if not piece:
+                    return
+                cells: list[list[bytes | None]] = [[] for _ in range(width)]
+                rows: list[int] = []
+                bad: list[_Bad] = []
+                for number, record in enumerate(piece, start=row):
+                    if len(record) != width:
+                        case_id = record[0] if self._header[0] == "id" and record else None
+                        message = (
+                            f"row {number}: {len(record)} fields where the header has {width}"
+                            " (a missing or extra separator, or an unclosed quote)"
+                        )
+                        text = ",".join(record).encode("utf-8", "surrogateescape")
+                        bad.append(
+                            _error(number, case_id, "invalid_csv", message,
+                                   text.decode("utf-8", "backslashreplace"))
+                        )  # fmt: skip
+                        continue
+                    rows.append(number)
+                    for column, cell in zip(cells, record, strict=True):
+                        column.append(cell.encode("utf-8", "surrogateescape") if cell else None)
+                raw = pa.Table.from_arrays(
+                    [pa.array(c, pa.binary()) for c in cells], names=self._header
+                )
+                yield _text_chunk(raw, row, rows, bad, count=len(piece))
+                row += len(piece)
+        except (OSError, csv.Error) as err:
+            raise _reading_error(self.path, err) from err
+        finally:
+            file.close()
 
     # -- JSON Lines --------------------------------------------------------
     def _jsonl_chunks(self) -> Iterator[_Chunk]:
@@ -526,17 +587,42 @@ class _Source:
             return
         # text columns as they are: the decider reads each by its field's
         # type in the contract (one definition of text cells, see _frames_text)
+        self._malformed = False
         row = 1
-        for raw in _rechunk(self._csv_batches(), self.chunk_rows):
-            yield _text_chunk(raw, row)
-            row += raw.num_rows
+        try:
+            for raw in _rechunk(self._csv_batches(), self.chunk_rows):
+                yield _text_chunk(raw, row)
+                row += raw.num_rows
+        except BatchFileError:
+            if not self._malformed:
+                raise
+        else:
+            return
+        if self._csv_file is not None:
+            self._csv_file.close()
+        yield from self._csv_rows(row - 1)
 
 
-def _text_chunk(raw: pa.Table, first: int) -> _Chunk:
+def _text_chunk(
+    raw: pa.Table,
+    first: int,
+    numbers: Sequence[int] | None = None,
+    earlier: Sequence[_Bad] = (),
+    count: int | None = None,
+) -> _Chunk:
     """A chunk of CSV rows read as bytes, as text. A row with a cell that is
     not UTF-8 gets ``invalid_encoding`` naming the column and the bytes (as
-    ``csrules decide`` does for such a line); the other rows are decided."""
+    ``csrules decide`` does for such a line); the other rows are decided.
+
+    ``numbers`` are the row numbers of ``raw``'s rows when they are not
+    ``first``, ``first + 1``...: the chunk's ``count`` rows also hold the rows
+    ``earlier`` already gave an error."""
     import pyarrow as pa
+
+    if numbers is None:
+        numbers = range(first, first + raw.num_rows)
+    if count is None:
+        count = raw.num_rows
 
     columns: list[Any] = []
     problems: dict[int, str] = {}
@@ -560,18 +646,19 @@ def _text_chunk(raw: pa.Table, first: int) -> _Chunk:
                 )
         columns.append(pa.array(texts, pa.string()))
     text = pa.Table.from_arrays(columns, names=raw.column_names)
-    if not problems:
-        return _Chunk(first, raw.num_rows, text)
+    if not problems and not earlier:
+        return _Chunk(first, count, text)
     ids = text.column("id").to_pylist() if "id" in text.column_names else [None] * len(text)
     bad = [
-        _error(first + i, ids[i], "invalid_encoding", message,
+        _error(numbers[i], ids[i], "invalid_encoding", message,
                json.dumps(raw.slice(i, 1).to_pylist()[0], ensure_ascii=False,
                           default=lambda b: b.decode("utf-8", "backslashreplace")))
         for i, message in sorted(problems.items())
     ]  # fmt: skip
-    keep = pa.array([i not in problems for i in range(text.num_rows)])
-    rows = [first + i for i in range(text.num_rows) if i not in problems]
-    return _Chunk(first, raw.num_rows, text.filter(keep), rows, bad)
+    keep = pa.array([i not in problems for i in range(text.num_rows)], pa.bool_())
+    rows = [numbers[i] for i in range(text.num_rows) if i not in problems]
+    bad = sorted([*earlier, *bad], key=lambda b: b[0])
+    return _Chunk(first, count, text.filter(keep), rows, bad)
 
 
 def _kind_of_line(line: str | bytes) -> str | None:
