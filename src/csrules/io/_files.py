@@ -50,8 +50,8 @@ import multiprocessing
 import os
 import sys
 from collections import deque
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from concurrent.futures import Future, ProcessPoolExecutor
+from collections.abc import Callable, Generator, Iterable, Iterator, Mapping, Sequence
+from concurrent.futures import Future, ProcessPoolExecutor, ThreadPoolExecutor
 from typing import IO, TYPE_CHECKING, Any, Final
 
 import attrs
@@ -757,6 +757,54 @@ def _iso_times(column: Any) -> Any:
     return pc.replace_substring_regex(text, pattern=r"([+-]\d\d)(\d\d)$", replacement=r"\1:\2")
 
 
+#: Tables a writer holds queued at most (each a chunk's output).
+_PENDING: Final = 2
+
+
+def _ahead(items: Iterator[_Chunk], depth: int = 2) -> Generator[_Chunk, None, None]:
+    """``items``, read by a thread of their own up to ``depth`` ahead of the
+    consumer (pyarrow's readers let go of the GIL while they decode); a
+    failure of the reading is raised where its item would have come."""
+    import queue
+    import threading
+
+    box: queue.Queue[tuple[str, Any]] = queue.Queue(depth)
+    stop = threading.Event()
+
+    def put(item: tuple[str, Any]) -> bool:
+        while not stop.is_set():
+            try:
+                box.put(item, timeout=0.1)
+            except queue.Full:
+                continue
+            return True
+        return False
+
+    def produce() -> None:
+        try:
+            for item in items:
+                if not put(("item", item)):
+                    return
+        except BaseException as err:
+            put(("error", err))
+            return
+        put(("end", None))
+
+    thread = threading.Thread(target=produce, name="csrules-reader", daemon=True)
+    thread.start()
+    try:
+        while True:
+            what, value = box.get()
+            if what == "end":
+                return
+            if what == "error":
+                raise value
+            yield value
+    finally:
+        stop.set()
+        thread.join()
+
+
 class _Writer:
     """One output file, written table by table; its format by its extension.
 
@@ -770,6 +818,11 @@ class _Writer:
         self.fallback = fallback
         self.schema: pa.Schema | None = None
         self.closed = False
+        # tables are written by one thread of their own, in order, while the
+        # next chunk is decided (pyarrow's encoders let go of the GIL); at
+        # most _PENDING wait, so memory stays bounded
+        self._thread: ThreadPoolExecutor | None = None
+        self._pending: deque[Future[None]] = deque()
         self._parquet: Any = None
         self._csv: Any = None
         self._text: IO[bytes] | None = None
@@ -780,9 +833,12 @@ class _Writer:
     def _open(self, schema: pa.Schema) -> None:
         self.schema = schema
         if self.format == "parquet":
+            import pyarrow as pa
             import pyarrow.parquet as pq
 
-            self._parquet = pq.ParquetWriter(self.path, schema)
+            # statistics of list columns serve no reader's filter and cost a third of the writing
+            flat = [f.name for f in schema if not pa.types.is_list(f.type)]
+            self._parquet = pq.ParquetWriter(self.path, schema, write_statistics=flat)
         elif self.format == "csv":
             import pyarrow.csv as pacsv
 
@@ -792,6 +848,28 @@ class _Writer:
             self._text = open(self.path, "wb")  # noqa: SIM115 -- closed by close()
 
     def write(self, table: pa.Table) -> None:
+        """Queue ``table`` for writing; a failure of an earlier write is raised here."""
+        if self._thread is None:
+            self._thread = ThreadPoolExecutor(1, thread_name_prefix="csrules-writer")
+        while len(self._pending) >= _PENDING:
+            self._pending.popleft().result()
+        self._pending.append(self._thread.submit(self._write, table))
+
+    def _finish(self, *, raising: bool) -> None:
+        """Wait for the queued writes; the first failure is raised when ``raising``."""
+        failure: BaseException | None = None
+        while self._pending:
+            try:
+                self._pending.popleft().result()
+            except BaseException as err:
+                failure = failure or err
+        if self._thread is not None:
+            self._thread.shutdown()
+            self._thread = None
+        if failure is not None and raising:
+            raise failure
+
+    def _write(self, table: pa.Table) -> None:
         if self.schema is None:
             self._open(table.schema)
         assert self.schema is not None
@@ -816,15 +894,19 @@ class _Writer:
         if self.closed:
             return
         self.closed = True
-        if self.schema is None:
-            self._open(self.fallback())
-        for closing in (self._parquet, self._csv, self._text):
-            if closing is not None:
-                closing.close()
+        try:
+            self._finish(raising=True)
+        finally:
+            if self.schema is None:
+                self._open(self.fallback())
+            for closing in (self._parquet, self._csv, self._text):
+                if closing is not None:
+                    closing.close()
 
     def discard(self) -> None:
         """Close the file and remove it."""
         self.closed = True
+        self._finish(raising=False)
         for closing in (self._parquet, self._csv, self._text):
             if closing is not None:
                 closing.close()
@@ -1131,13 +1213,15 @@ def batch_file(
     writer = _Writer(dst, lambda: _output_schema(settings))
     error_writer: _Writer | None = None
     bar = _Progress(progress is not None, progress or sys.stderr, reader.total)
+    ahead: Generator[_Chunk, None, None] | None = None
     try:
         if errors is not None:
             error_writer = _Writer(os.fspath(errors), _errors_schema)
         if chosen == _STATEFUL_KIND and monitor is not None:
             results = _decide_in_time_order(reader.chunks(), settings, monitor, chunk_rows)
         else:
-            results = _in_order(reader.chunks(), settings, jobs)
+            ahead = _ahead(reader.chunks())
+            results = _in_order(ahead, settings, jobs)
         for _chunk, out, errs in _column_problems(src, results):
             writer.write(out)
             if error_writer is not None and errs is not None and errs.num_rows:
@@ -1154,6 +1238,8 @@ def batch_file(
         raise
     finally:
         bar.close()
+        if ahead is not None:
+            ahead.close()  # stops the reading thread before its file is closed
         reader.close()
         writer.close()
         if error_writer is not None:
