@@ -410,6 +410,32 @@ class TestUsage:
         assert "no folder" in err
         assert err.count("\n") == 1
 
+    @pytest.mark.parametrize("target", FORMATS)
+    def test_a_disk_that_fills_up_is_reported_as_such(
+        self, returns: dict[str, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch, target: str
+    ) -> None:
+        from csrules.io import _files
+
+        real = _files._Writer._write
+        calls: list[int] = []
+
+        def filling(self: Any, table: Any) -> None:
+            calls.append(table.num_rows)
+            if len(calls) == 2:  # the second chunk finds the disk full
+                raise OSError(28, "No space left on device")
+            if len(calls) > 2:  # what pyarrow says of a writer that failed
+                raise pa.ArrowInvalid("Operation on closed file")
+            real(self, table)
+
+        monkeypatch.setattr(_files._Writer, "_write", filling)
+        status, _, err = run(
+            str(returns["parquet"]), str(tmp_path / f"out.{target}"), "--chunk-rows", "10",
+            "--workers", "1",
+        )  # fmt: skip
+        assert status == 3
+        assert "No space left on device" in err
+        assert err.count("\n") == 1
+
     def test_progress_bar_only_when_asked_or_on_a_terminal(
         self, returns: dict[str, Path], tmp_path: Path
     ) -> None:

@@ -852,7 +852,14 @@ class _Writer:
         if self._thread is None:
             self._thread = ThreadPoolExecutor(1, thread_name_prefix="csrules-writer")
         while len(self._pending) >= _PENDING:
-            self._pending.popleft().result()
+            oldest = self._pending.popleft()
+            try:
+                oldest.result()
+            except BaseException:
+                # the first failure is the one to report (a full disk), not
+                # what the writes queued after it ran into
+                self._finish(raising=False)
+                raise
         self._pending.append(self._thread.submit(self._write, table))
 
     def _finish(self, *, raising: bool) -> None:
