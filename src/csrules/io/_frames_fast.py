@@ -165,6 +165,23 @@ class _Columns:
                 return column
         return pa.nulls(self.n, typ or pa.null())
 
+    def index(self, name: str, cls: type[enum.Enum]) -> NDArray[np.int32]:
+        """A text column as the index of its value among ``cls``'s values
+        (-1 for null or a value not among them), computed once."""
+        key = (name, cls)
+        found = self._cache.get(key)
+        if found is None:
+            pa = self.pa
+            array = self.get(name, pa.string())
+            if pa.types.is_null(array.type):
+                found = np.full(self.n, -1, dtype=np.int32)
+            else:
+                labels = pa.array([m.value for m in cls], pa.string())
+                index = pa.compute.index_in(array, value_set=labels)
+                found = np.asarray(_np(pa.compute.fill_null(index, -1)), dtype=np.int32)
+            self._cache[key] = found
+        return found
+
     def us(self, name: str) -> NDArray[np.int64]:
         """A time column as microseconds since the epoch (the int64 minimum for null)."""
         key = (name, "us")
@@ -209,8 +226,8 @@ def decide_fast(
     rows = np.flatnonzero(ok)
     if rows.size == 0:
         return none
-    sub = table if rows.size == table.num_rows else table.take(pa.array(rows))
-    c = _Columns(pa, sub)
+    if rows.size < table.num_rows:
+        c = _Columns(pa, table.take(pa.array(rows)))
     try:
         columns = _facts(pa, pc, c, ruleset.kind("return"), policy)
         from csrules.batch._ruleset import decide_kind_columns
@@ -242,15 +259,11 @@ def _us(pa: Any, array: Any) -> NDArray[np.int64]:
     return np.asarray(_np(pa.compute.fill_null(cast.cast(pa.int64()), np.iinfo(np.int64).min)))
 
 
-def _in(pc: Any, array: Any, labels: list[str], *, optional: bool) -> NDArray[np.bool_]:
-    if array.type.id == 0:
-        return np.full(len(array), optional, dtype=bool)
-    import pyarrow as pa
-
-    found = pc.is_in(array, value_set=pa.array(labels))
-    out = np.asarray(_np(pc.fill_null(found, False)), dtype=bool)
+def _in(c: _Columns, name: str, cls: type[enum.Enum], *, optional: bool) -> NDArray[np.bool_]:
+    """Rows whose ``name`` is one of ``cls``'s values (or null, when ``optional``)."""
+    out = c.index(name, cls) >= 0
     if optional:
-        out |= ~_valid(array)
+        out |= ~_valid(c.get(name, c.pa.string()))
     return out
 
 
@@ -259,19 +272,13 @@ def _checks(pa: Any, pc: Any, c: _Columns) -> NDArray[np.bool_]:
     from csrules._domain import OrderStatus, PaymentMethod, Reason, RequestType
 
     null = np.iinfo(np.int64).min
-    text = pa.string()
     ok = np.ones(c.n, dtype=bool)
     for name in _TEXT:
         ok &= _nonempty(pc, c.get(name, pa.string()))
-    ok &= _in(
-        pc, c.get("order.status", pa.string()), [m.value for m in OrderStatus], optional=False
-    )
-    ok &= _in(pc, c.get("order.payment_method", pa.string()), [m.value for m in PaymentMethod],
-              optional=True)  # fmt: skip
-    ok &= _in(
-        pc, c.get("request.type", pa.string()), [m.value for m in RequestType], optional=False
-    )
-    ok &= _in(pc, c.get("request.reason", pa.string()), [m.value for m in Reason], optional=False)
+    ok &= _in(c, "order.status", OrderStatus, optional=False)
+    ok &= _in(c, "order.payment_method", PaymentMethod, optional=True)
+    ok &= _in(c, "request.type", RequestType, optional=False)
+    ok &= _in(c, "request.reason", Reason, optional=False)
     times = {name: c.us(name) for name in _TIMES}
     for value in times.values():
         ok &= (value == null) | ((value >= _LOW_US) & (value <= _HIGH_US))
@@ -288,22 +295,17 @@ def _checks(pa: Any, pc: Any, c: _Columns) -> NDArray[np.bool_]:
         return np.asarray((later == null) | (earlier == null) | (later >= earlier), dtype=bool)
 
     # the order's times in sequence (a cash-on-delivery order is paid at the door)
-    cod = np.asarray(
-        _np(pc.fill_null(pc.equal(c.get("order.payment_method", text), "cod"), False)), dtype=bool
-    )
+    cod = c.index("order.payment_method", PaymentMethod) == _position(PaymentMethod.COD)
     ok &= not_before(paid, placed) & not_before(shipped, placed) & (cod | not_before(shipped, paid))
     ok &= not_before(signed, placed) & not_before(signed, shipped)
     for earlier in (placed, paid, shipped, signed):
         ok &= not_before(at, earlier)
     ok &= not_before(received, shipped) & not_before(received, placed) & not_before(proof, placed)
-    status = c.get("order.status", pa.string())
-    is_status = {
-        s: np.asarray(_np(pc.fill_null(pc.equal(status, s), False)), dtype=bool)
-        for s in ("paid_unshipped", "shipped", "signed")
-    }
-    ok &= ~is_status["paid_unshipped"] | (paid != null)
-    ok &= ~(is_status["shipped"] | is_status["signed"]) | (shipped != null)
-    ok &= ~is_status["signed"] | (signed != null)
+    status = c.index("order.status", OrderStatus)
+    signed_order = status == _position(OrderStatus.SIGNED)
+    ok &= (status != _position(OrderStatus.PAID_UNSHIPPED)) | (paid != null)
+    ok &= ~((status == _position(OrderStatus.SHIPPED)) | signed_order) | (shipped != null)
+    ok &= ~signed_order | (signed != null)
     # the condition: all of it or none of it; needed when goods come back after signing
     given = np.zeros(c.n, dtype=bool)
     complete = np.ones(c.n, dtype=bool)
@@ -313,10 +315,9 @@ def _checks(pa: Any, pc: Any, c: _Columns) -> NDArray[np.bool_]:
         if name != "packaging_intact":
             complete &= valid
     ok &= ~given | complete
-    rtype = c.get("request.type", pa.string())
-    back = np.asarray(_np(pc.fill_null(pc.is_in(rtype, value_set=pa.array(["return", "exchange"])),
-                                       False)), dtype=bool)  # fmt: skip
-    ok &= given | ~(is_status["signed"] & back)
+    rtype = c.index("request.type", RequestType)
+    back = (rtype == _position(RequestType.RETURN)) | (rtype == _position(RequestType.EXCHANGE))
+    ok &= given | ~(signed_order & back)
     fee = c.get("order.shipping_fee")
     if not pa.types.is_null(fee.type):
         ok &= np.asarray(
@@ -354,13 +355,18 @@ def _lines_ok(pa: Any, pc: Any, lines: Any, n: int) -> NDArray[np.bool_]:
 # ------------------------------------------------------------------ the facts
 
 
-def _codes(pa: Any, pc: Any, array: Any, cls: type[enum.Enum], default: enum.Enum | None) -> Any:
+def _position(member: enum.Enum) -> int:
+    """The index of ``member`` among its class's values (its code)."""
+    return list(type(member)).index(member)
+
+
+def _codes(c: _Columns, name: str, cls: type[enum.Enum], default: enum.Enum | None) -> Any:
+    """An enum column as the batch's codes (``default``'s for null)."""
     from csrules.batch._encode import NULL_CODE, code_dtype, with_kind
 
-    labels = pa.array([m.value for m in cls])
-    index = pc.index_in(array, value_set=labels) if not pa.types.is_null(array.type) else array
-    fill = NULL_CODE if default is None else list(cls).index(default)
-    codes = _np(pc.fill_null(index.cast(pa.int32()), fill)).astype(code_dtype(cls))
+    index = c.index(name, cls)
+    fill = NULL_CODE if default is None else _position(default)
+    codes = np.where(index < 0, fill, index).astype(code_dtype(cls))
     return with_kind(codes, "enum", cls)
 
 
@@ -380,14 +386,11 @@ def _facts(
     """The input facts of the return kind as batch columns (see ``docs/batch.md``)."""
     from csrules._domain import OrderStatus, PaymentMethod, Reason, RequestType
 
-    s = pa.string()
     columns: dict[str, NDArray[Any]] = {
-        "request_type": _codes(pa, pc, c.get("request.type", s), RequestType, None),
-        "reason": _codes(pa, pc, c.get("request.reason", s), Reason, None),
-        "status": _codes(pa, pc, c.get("order.status", s), OrderStatus, None),
-        "payment_method": _codes(
-            pa, pc, c.get("order.payment_method", s), PaymentMethod, PaymentMethod.ALIPAY
-        ),
+        "request_type": _codes(c, "request.type", RequestType, None),
+        "reason": _codes(c, "request.reason", Reason, None),
+        "status": _codes(c, "order.status", OrderStatus, None),
+        "payment_method": _codes(c, "order.payment_method", PaymentMethod, PaymentMethod.ALIPAY),
         "in_warehouse_system": _flag(pa, pc, c.get("order.in_warehouse_system"), False),
         "courier_confirmed": _flag(pa, pc, c.get("request.courier_confirmed"), False),
         "free_shipping_promotion": _flag(pa, pc, c.get("order.free_shipping_promotion"), False),
