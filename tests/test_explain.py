@@ -197,6 +197,10 @@ class TestRender:
             assert line in en
         for step in explanation.tables:
             assert step.name in zh
+            assert step.title_zh  # every bundled table has one
+            assert step.title_zh in zh
+            assert step.title not in zh
+            assert step.title in en
             for rule in step.rules:
                 if rule.status == "failed":
                     assert rule.failed is not None
@@ -422,3 +426,15 @@ def test_legal_floor_off_is_said(tmp_path: Path) -> None:
     data = json.loads(out)
     assert data["legal_floor"] is False
     assert data["decision"]["rules"][0] == "LAW-25"
+
+
+def test_a_table_keeps_its_chinese_title_through_pickling_and_evolve() -> None:
+    import pickle
+
+    import attrs
+
+    from csrules.rules.returns import FREIGHT_PAYER
+
+    copy = pickle.loads(pickle.dumps(attrs.evolve(FREIGHT_PAYER, rules=FREIGHT_PAYER.rules[::-1])))
+    assert copy.title_zh == FREIGHT_PAYER.title_zh != ""
+    assert [r.id for r in copy.rules] == [r.id for r in FREIGHT_PAYER.rules[::-1]]

@@ -483,24 +483,15 @@ def _table_ref(table: Table) -> tuple[Any, ...]:
     origin = table._origin
     if origin is not None:
         return ("bundled", *origin)
-    return (
-        "table",
-        table.name,
-        table.title,
-        table.hit_policy,
-        table.inputs,
-        table.outputs,
-        table.rules,
-        dict(table.defaults),
-    )
+    return ("table", table)  # pickled by its definition (Table.__reduce__)
 
 
 def _load_table(ref: tuple[Any, ...]) -> Table:
     if ref[0] == "bundled":
         table: Table = getattr(importlib.import_module(ref[1]), ref[2])
         return table
-    _, name, title, hit_policy, inputs, outputs, rules, defaults = ref
-    return Table(name, title, hit_policy, inputs, outputs, rules, defaults)
+    loaded: Table = ref[1]
+    return loaded
 
 
 def _policy_ref(policy: Policy) -> Policy | None:

@@ -145,6 +145,8 @@ class TableStep:
         outputs: the outcome values the table wrote.
         parameters: the parameters the tried rules and derived facts read,
             with their values, effective dates and clauses.
+        title_zh: the one-line description in Chinese (empty when the
+            table has none).
 
     .. versionadded:: 0.2.0
     """
@@ -156,6 +158,11 @@ class TableStep:
     rules: tuple[RuleTrial, ...]
     outputs: Mapping[str, Any] = attrs.field(converter=_frozen_map)
     parameters: tuple[ParameterUse, ...]
+    title_zh: str = ""
+
+    def title_in(self, lang: str) -> str:
+        """The title in ``lang`` (``"en"`` or ``"zh"``; English when there is no Chinese one)."""
+        return self.title_zh if lang == "zh" and self.title_zh else self.title
 
     @property
     def fired(self) -> tuple[RuleTrial, ...]:
@@ -387,6 +394,7 @@ def _step(result: TableResult, kind: KindSpec, trace: Trace) -> TableStep:
         rules=tuple(trials),
         outputs=result.outputs,
         parameters=_uses(param_names, trace),
+        title_zh=table.title_zh,
     )
 
 

@@ -184,7 +184,7 @@ def render(explanation: Explanation, lang: Lang, width: int | None) -> str:
         out += _line(t["floor_off"], width)
     for n, step in enumerate(e.tables, start=1):
         out.append("")
-        out += _line(t["table"].format(n=n, name=step.name, title=step.title), width)
+        out += _line(t["table"].format(n=n, name=step.name, title=step.title_in(lang)), width)
         out += _line(t[step.hit_policy], width, _INDENT)
         if step.facts:
             out += _line(t["facts"], width, _INDENT)
@@ -316,7 +316,7 @@ def to_json(explanation: Explanation, lang: Lang) -> dict[str, JSONValue]:
     tables: list[JSONValue] = [
         {
             "name": step.name,
-            "title": step.title,
+            "title": step.title_in(lang),
             "hit_policy": step.hit_policy,
             "facts": [_fact_json(f) for f in step.facts],
             "rules": [_rule_json(r, lang) for r in step.rules],

@@ -248,6 +248,8 @@ class Table:
     Attributes:
         name: short identifier (``"return_action"``).
         title: a one-line description for docs.
+        title_zh: the same in Chinese (keyword only; ``csrules explain
+            --lang zh`` shows it, ``title`` when it is empty).
         hit_policy: see :class:`HitPolicy`.
         inputs: the fact names the table may read.
         outputs: the outcome names every rule may set.
@@ -268,6 +270,7 @@ class Table:
     outputs: tuple[str, ...] = attrs.field(converter=_names)
     rules: tuple[Rule, ...] = attrs.field(converter=_rules)
     defaults: Mapping[str, object] = attrs.field(factory=dict)
+    title_zh: str = attrs.field(default="", kw_only=True)
     _compiled: tuple[_Compiled, _Compiled] = attrs.field(
         init=False, eq=False, repr=False, hash=False
     )
@@ -309,7 +312,7 @@ class Table:
     def __reduce__(self) -> tuple[Any, ...]:
         # the compiled function is rebuilt from the definition when unpickled
         return (
-            Table,
+            _rebuild_table,
             (
                 self.name,
                 self.title,
@@ -318,6 +321,7 @@ class Table:
                 self.outputs,
                 self.rules,
                 dict(self.defaults),
+                self.title_zh,
             ),
         )
 
@@ -571,3 +575,17 @@ def mark_bundled(namespace: Mapping[str, object], module: str) -> None:
     for attr, value in namespace.items():
         if isinstance(value, Table) and value._origin is None:
             object.__setattr__(value, "_origin", (module, attr))
+
+
+def _rebuild_table(
+    name: str,
+    title: str,
+    hit_policy: HitPolicy,
+    inputs: tuple[str, ...],
+    outputs: tuple[str, ...],
+    rules: tuple[Rule, ...],
+    defaults: dict[str, object],
+    title_zh: str = "",
+) -> Table:
+    """A table from its pickled definition (compiled again)."""
+    return Table(name, title, hit_policy, inputs, outputs, rules, defaults, title_zh=title_zh)
