@@ -412,6 +412,34 @@ class TestComplaintStream:
         assert "general_manager" not in decisions["k4"]["escalate_to"]
         assert "B2C-8.7.1" not in decisions["k4"]["rules"]
 
+    def test_in_order_there_is_no_warning(self, tmp_path: Path) -> None:
+        status, out, err = run("decide", write_lines(tmp_path, list(self.LINES)))
+        assert (status, err) == (0, "")
+        assert len(results(out)) == len(self.LINES)
+
+    def test_complaints_too_late_for_the_monitor_are_one_warning_line(
+        self, tmp_path: Path
+    ) -> None:
+        """A complaint dated far ahead, then a January pair: the second of the pair
+        repeats a complaint already forgotten, and stderr says so (once)."""
+        lines = [
+            complaint("x", "C9", "2026-03-01T10:00:00+08:00", "logistics"),
+            complaint("j1", "C1", "2026-01-10T10:00:00+08:00", "finance"),
+            complaint("j2", "C1", "2026-01-11T10:00:00+08:00", "finance"),
+            complaint("j3", "C1", "2026-01-12T10:00:00+08:00", "finance"),
+        ]
+        status, out, err = run("decide", write_lines(tmp_path, lines))
+        assert status == 0
+        assert len(results(out)) == 4
+        assert err.count("\n") == 1
+        assert err.startswith("csrules decide: warning: 2 complaints (the first: id 'j2')")
+        assert "sort complaints by received time" in err
+        # the same complaints in time order escalate, with no warning
+        ordered = [lines[1], lines[2], lines[3], lines[0]]
+        status, out, err = run("decide", write_lines(tmp_path, ordered, "sorted.jsonl"))
+        assert (status, err) == (0, "")
+        assert "B2C-8.7.1" in {r["id"]: r for r in results(out)}["j2"]["decision"]["rules"]
+
     def test_examples_repeat_customer(self, monkeypatch: pytest.MonkeyPatch) -> None:
         """In the examples, C3's second complaint about customer service (c09) escalates."""
         lines = [case_line("c03"), case_line("c09")]

@@ -402,6 +402,36 @@ class TestLateArrivals:
         (escalation,) = monitor.observe(complaint("c4", "C1", T0 + 2 * DAY, dept="finance"))
         assert escalation.related == ("c2",)
 
+    def test_too_late_counts_the_complaints_that_may_have_missed_a_forgotten_one(
+        self, monitor: EscalationMonitor
+    ) -> None:
+        """Late complaints whose window reaches back past the retention, where
+        complaints were observed, are counted (with the first id); late ones
+        that lose nothing are not, nor is anything in order."""
+        feed(monitor, [complaint(f"c{i}", "C1", T0 + i * DAY, dept="finance") for i in range(3)])
+        monitor.observe(complaint("d0", "C2", T0 + DAY, dept="operations"))  # a day late
+        assert monitor.too_late == (0, None)
+        feed(monitor, [complaint("x", "C9", T0 + 40 * DAY, staff="A1")])  # the watermark jumps
+        assert monitor.too_late == (0, None)
+        # c0..c2 are more than 30 days older than the watermark: forgotten
+        assert monitor.observe(complaint("c3", "C1", T0 + 3 * DAY, dept="finance")) == ()
+        assert monitor.observe(complaint("c4", "C1", T0 + 4 * DAY, dept="finance")) == ()
+        assert monitor.too_late == (2, "c3")
+        # within 30 days of the watermark's cut on both sides: nothing was lost
+        monitor.observe(complaint("y", "C8", T0 + 39 * DAY, staff="A1"))
+        assert monitor.too_late == (2, "c3")
+
+    def test_too_late_is_nothing_when_nothing_was_observed_before_the_cut(
+        self, monitor: EscalationMonitor
+    ) -> None:
+        """A late complaint after an unrelated far-later one loses nothing when no
+        complaint was ever observed before the cut (the first of a batch)."""
+        monitor.observe(complaint("x", "C9", T0 + 60 * DAY))  # no department: no record
+        assert monitor.observe(complaint("c1", "C1", T0, dept="finance")) == ()
+        assert monitor.too_late == (0, None)
+        assert monitor.observe(complaint("c2", "C1", T0 + DAY, dept="finance")) == ()
+        assert monitor.too_late == (1, "c2")
+
     def test_what_the_watermark_left_behind_never_counts_again(
         self, monitor: EscalationMonitor
     ) -> None:

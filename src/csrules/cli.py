@@ -381,6 +381,18 @@ def _load_policy(path: str | None) -> Policy:
         raise _UsageError(msg) from err
 
 
+def _warn_late(late: tuple[int, str | None], err: IO[str]) -> None:
+    """One line on stderr: complaints came too late for the monitor to correlate them fully."""
+    count, first = late
+    which = "complaint" if count == 1 else "complaints"
+    err.write(
+        f"csrules decide: warning: {count} {which} (the first: id {first!r}) came after"
+        " complaints received more than the escalation window later, so complaints they"
+        " repeat may have been forgotten and their B2C-8.7.1/8.7.5 escalations missed;"
+        " sort complaints by received time (csrules batch does) for exact escalations\n"
+    )
+
+
 def _monitor(policy: Policy, backend: str, state: str | None = None, rules: Any = None) -> Any:
     """The escalation monitor of a run: new, or resumed from ``state``; on
     the stream rules of ``rules`` (a rule set), the bundled ones when ``None``."""
@@ -539,10 +551,13 @@ def _cmd_decide(args: argparse.Namespace, out: IO[str], err: IO[str]) -> int:
             raise
         finally:
             if monitor is not None:
+                late = monitor.too_late
                 monitor.close()
         progress.finish()
         if args.format == "table":
             _write_table(results, progress, args.lang, out)
+        if monitor is not None and late[0]:
+            _warn_late(late, err)
     return EXIT_ERRORS if progress.errors else EXIT_OK
 
 

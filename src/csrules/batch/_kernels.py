@@ -131,7 +131,8 @@ def shift(function: Function, args: Sequence[object], env: Env, where: Where) ->
 
 
 def working_days(function: Function, args: Sequence[object], env: Env, where: Where) -> object:
-    """add_working_days, roll_to_working_day over int64 date ordinals."""
+    """add_working_days, roll_to_working_day, roll_to_weekday_working_day over int64
+    date ordinals."""
     calendar = env.calendar
     what = f"{function.name}()"
     if not isinstance(calendar, WorkCalendar):
@@ -151,6 +152,9 @@ def working_days(function: Function, args: Sequence[object], env: Env, where: Wh
     if function.name == "roll_to_working_day":
         null = vec.null()
         return Vec(_workdays.roll_to_working_day(calendar, days, null), "date", null=null)
+    if function.name == "roll_to_weekday_working_day":
+        null = vec.null()
+        return Vec(_workdays.roll_to_weekday_working_day(calendar, days, null), "date", null=null)
     count, count_null = int_arg(args[1], n, where, what)
     out, null = _workdays.add_working_days(
         calendar, days, count, either(vec.null(), count_null)

@@ -23,7 +23,7 @@ from numpy.typing import NDArray
 
 from csrules._calendar import WorkCalendar
 
-__all__ = ["add_working_days", "roll_to_working_day"]
+__all__ = ["add_working_days", "roll_to_weekday_working_day", "roll_to_working_day"]
 
 def _year_flags(calendar: WorkCalendar, year: int) -> NDArray[np.bool_]:
     first = dt.date(year, 1, 1).toordinal()
@@ -118,6 +118,22 @@ def roll_to_working_day(
     if null is not None:
         out[null] = np.iinfo(np.int64).min
     return out
+
+
+def roll_to_weekday_working_day(
+    calendar: WorkCalendar, d: NDArray[np.int64], null: NDArray[np.bool_] | None
+) -> NDArray[np.int64]:
+    """Each date if it is a working day from Monday to Friday, else the next such
+    day (ordinals): an adjusted working Saturday or Sunday is passed over."""
+    out = roll_to_working_day(calendar, d, null)
+    valid = np.ones(d.shape, dtype=bool) if null is None else ~null
+    while True:
+        # ordinal 1 (1 January of year 1) is a Monday: weekday = (ordinal - 1) % 7
+        weekend = valid & ((out - 1) % 7 >= 5)
+        if not weekend.any():
+            return out
+        moved, _ = add_working_days(calendar, out[weekend], 1, None)
+        out[weekend] = moved
 
 
 def _span(calendar: Any, base: int, last: int) -> _Span:

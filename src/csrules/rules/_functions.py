@@ -146,6 +146,14 @@ def _roll_to_working_day(cal: Any, d: Any) -> Any:
     return result
 
 
+def _roll_to_weekday_working_day(cal: Any, d: Any) -> Any:
+    result = d
+    while not (cal.is_workday(result) and result.weekday() < 5):
+        result = cal.next_working_day(result)
+    _note_estimated(cal, d, result)
+    return result
+
+
 def _next_time_of_day(cal: Any, t: Any, at: dt.time) -> Any:
     return cal.next_time_of_day(t, at)
 
@@ -227,6 +235,12 @@ for _function in (
         "roll_to_working_day", ("date",), "date", _roll_to_working_day, "working_days",
         calendar=True, holidays=True,
         doc="the date if it is a working day, else the next working day",
+    ),
+    Function(
+        "roll_to_weekday_working_day", ("date",), "date", _roll_to_weekday_working_day,
+        "working_days", calendar=True, holidays=True,
+        doc="the date if it is a working day from Monday to Friday, else the next such day "
+        "(an adjusted working Saturday or Sunday is passed over)",
     ),
     Function(
         "next_time_of_day", ("datetime", "time"), "datetime", _next_time_of_day, "time_of_day",

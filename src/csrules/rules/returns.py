@@ -412,6 +412,10 @@ RETURN_ACTION: Final = Table(
 )
 
 _moves_parcel = fact("action").notin(_NO_PARCEL)
+#: A parcel that reached the address and came back unsigned (refused, wrong
+#: address): the return of B2C-7.10.4a. A signed parcel, a redirect or an
+#: exchange is none, whatever reason is given.
+_came_back_unsigned = (T == RequestType.RETURN) & (S == OrderStatus.SHIPPED) & R.isin(_UNDELIVERED)
 
 #: Who pays the freight of the parcel movement the request causes (first hit).
 FREIGHT_PAYER: Final = Table(
@@ -442,7 +446,7 @@ FREIGHT_PAYER: Final = Table(
         ),
         Rule(
             "NEW-7",
-            R.isin(_UNDELIVERED) & (fact("payment_method") == PaymentMethod.COD),
+            _came_back_unsigned & (fact("payment_method") == PaymentMethod.COD),
             {"freight_payer": FreightPayer.MERCHANT},
             en="A refused cash-on-delivery parcel costs the shop the freight.",
             zh="货到付款拒收,运费由公司承担。",
@@ -450,7 +454,7 @@ FREIGHT_PAYER: Final = Table(
         ),
         Rule(
             "B2C-7.10.4a",
-            R.isin(_UNDELIVERED) & (T == RequestType.RETURN),
+            _came_back_unsigned,
             {"freight_payer": FreightPayer.MERCHANT},
             en="The parcel came back unopened ({reason}): the company pays the freight.",
             zh="货品未拆包退回公司({reason}),运费由公司承担。",
@@ -581,7 +585,10 @@ REFUND_DUE: Final = Table(
         ),
         Rule(
             "TB-1.3",
-            _taobao & (S == OrderStatus.PAID_UNSHIPPED) & (R == Reason.STOCK_OUT),
+            # before shipment, or for the missing items once the in-stock ones shipped
+            _taobao
+            & (R == Reason.STOCK_OUT)
+            & ((S == OrderStatus.PAID_UNSHIPPED) | (fact("action") == Action.REFUND)),
             {
                 "refund_due": call(
                     "add_working_days",
@@ -598,10 +605,15 @@ REFUND_DUE: Final = Table(
             "TB-1.5.1",
             _taobao & (S == OrderStatus.PAID_UNSHIPPED),
             {
+                # a refund falling on a Saturday or Sunday waits for Monday, an
+                # adjusted working weekend day included (TB-1.5.1 names the days)
                 "refund_due": call(
-                    "add_working_days",
-                    fact("request_date"),
-                    param("unshipped_refund_working_days"),
+                    "roll_to_weekday_working_day",
+                    call(
+                        "add_working_days",
+                        fact("request_date"),
+                        param("unshipped_refund_working_days"),
+                    ),
                 )
             },
             en="Not shipped: refunded within {unshipped_refund_working_days} working day(s), "
@@ -668,7 +680,7 @@ RETURN_DUTIES: Final = Table(
         ),
         Rule(
             "TB-1.3",
-            R == Reason.STOCK_OUT,
+            (R == Reason.STOCK_OUT) & (fact("action") != Action.REJECTED),
             {"duty": "offer_stock_out_choices"},
             en="Stock-out: the customer chooses exchange, refund or wait; with several "
             "items, in-stock items may ship first.",

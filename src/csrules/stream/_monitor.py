@@ -435,6 +435,10 @@ class EscalationMonitor:
         # The latest open escalation of each key, in the order they were raised.
         self._open: dict[_OpenKey, _Opened] = {}
         self._raised = 0
+        # complaints observed too late for their windows: (how many, the first
+        # one's id), and the latest received_at of a complaint no longer counted
+        self._late: tuple[int, str | None] = (0, None)
+        self._lost = _NEVER
         self._broken: str | None = None
 
     # ----------------------------------------------------------------- public
@@ -463,6 +467,20 @@ class EscalationMonitor:
     def related_limit(self) -> int:
         """The most earlier complaints an escalation names in ``related``."""
         return self._limit
+
+    @property
+    def too_late(self) -> tuple[int, str | None]:
+        """Complaints observed so far whose window reached back past what the
+        monitor still retains (see *Very late complaints* in ``docs/stream.md``):
+        how many, and the id of the first. Their escalations may be missing
+        complaints already forgotten; feeding complaints in order of
+        ``received_at`` avoids it. Counted since the monitor was made or
+        restored.
+
+        .. versionadded:: 0.2.0
+        """
+        with self._lock:
+            return self._late
 
     @property
     def position(self) -> tuple[int, str | None]:
@@ -740,6 +758,7 @@ class EscalationMonitor:
         if sku is not None:
             sku = _intern(sku)
         record = _new_record(Record, (seq, ts, cid, cust, dept, staff, sku))
+        forgotten = False
         if in_order:  # everything retained is at most ts: no need for the cut
             keep = True
             windows = [(ts - w, ts + w) for w in params.window_us]
@@ -747,6 +766,8 @@ class EscalationMonitor:
             cut = watermark - self._params_for(watermark).keep_us
             keep = ts >= cut
             windows = [(max(ts - w, cut), ts + w) for w in params.window_us]
+            # its window reaches a complaint no longer counted
+            forgotten = self._lost >= ts - max(params.window_us)
         try:
             matches = backend.add(record, members, windows, keep)
         except StreamError:
@@ -778,6 +799,11 @@ class EscalationMonitor:
         self._seq = seq + 1
         self._observed += 1
         self._last_id = cid
+        if forgotten:
+            count, first = self._late
+            self._late = (count + 1, first if count else cid)
+        if not keep and ts > self._lost:
+            self._lost = ts
         if keep:
             if dept is not None or staff is not None:
                 if not self._customer:
@@ -938,6 +964,8 @@ class EscalationMonitor:
         while product and product[0].ts < cut:
             gone_product.append(product.popleft())
         if gone_customer or gone_product:
+            gone = (r.ts for r in (*gone_customer, *gone_product))
+            self._lost = max(self._lost, *gone)
             try:
                 self._live().forget(gone_customer, gone_product)
             except StreamError:
@@ -1050,6 +1078,9 @@ class EscalationMonitor:
             self._raised += 1
             self._open[key] = (until, escalation, self._raised)
         self._next_expiry = _NEVER  # check at the next complaint
+        # what the snapshot had forgotten is unknown: anything before its cut may be
+        self._lost = _NEVER if watermark == _NEVER else cut - 1
+        self._late = (0, None)
         self._live().load(customer, product)
 
 
