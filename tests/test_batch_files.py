@@ -522,6 +522,37 @@ class TestChunksAndWorkers:
             batch_file(returns["parquet"], tmp_path / "out.csv", chunk_rows=0)
 
 
+_NO_PANDAS_RUN = """
+import sys
+from csrules import cli
+status = cli.main(["batch", sys.argv[1], sys.argv[2], "--workers", "1"])
+imported = "pandas" in sys.modules
+import pyarrow.parquet as pq
+frame = pq.read_table(sys.argv[2]).to_pandas()  # pandas output still works
+print(status, imported, len(frame), type(frame).__module__.split(".")[0])
+"""
+
+
+def test_a_batch_run_imports_no_pandas(returns: dict[str, Path], tmp_path: Path) -> None:
+    """csrules batch hands pyarrow no pandas objects, so pandas is not imported
+    (a quarter of a second per run); asked for later, pandas output works."""
+    import subprocess
+
+    pytest.importorskip("pandas")
+    out = tmp_path / "out.parquet"
+    done = subprocess.run(
+        [sys.executable, "-c", _NO_PANDAS_RUN, str(returns["parquet"]), str(out)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    status, imported, rows, module = done.stdout.split()
+    assert (status, imported, module) == ("0", "False", "pandas")
+    assert int(rows) == pq.read_metadata(returns["parquet"]).num_rows
+
+
 class TestComplaints:
     def test_complaints_escalate_in_received_order_as_decide_does_on_the_sorted_file(
         self, tmp_path: Path

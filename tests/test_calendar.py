@@ -229,6 +229,65 @@ class TestAddWorkingDays:
         assert CAL.working_days_between(date(2024, 12, 31), date(2026, 12, 31)) == total
 
 
+class TestAddWorkingDaysNoted:
+    """add_working_days_noted: the same sums, with whether a year on the way is estimated."""
+
+    @settings(max_examples=200, deadline=None)
+    @given(
+        d=st.dates(min_value=date(2000, 1, 1), max_value=date(2100, 12, 31)),
+        n=st.integers(min_value=0, max_value=400),
+        pendulum_date=st.booleans(),
+        twice=st.booleans(),
+    )
+    def test_agrees_with_add_working_days(
+        self, d: date, n: int, pendulum_date: bool, twice: bool
+    ) -> None:
+        """The kept answer is the computed one, first time and later."""
+        start = Date(d.year, d.month, d.day) if pendulum_date else d
+        fresh = WorkCalendar.official()
+        expected = fresh.add_working_days(start, n)
+        for _ in range(2 if twice else 1):
+            result, estimated = CAL.add_working_days_noted(start, n)
+            assert result == expected
+            assert type(result) is Date
+            assert estimated == fresh.is_estimated_between(start, expected)
+
+    def test_a_time_is_read_as_its_shanghai_date(self) -> None:
+        """An aware time counts from its Asia/Shanghai date, as add_working_days does."""
+        late = datetime(2026, 3, 5, 17, 0, tzinfo=UTC)  # Friday 6 March in Shanghai
+        assert CAL.add_working_days_noted(late, 1) == (date(2026, 3, 9), False)
+
+    def test_bad_counts_are_refused_as_before(self) -> None:
+        """A bool, a float or a negative count is refused, even once a sum is kept."""
+        CAL.add_working_days_noted(date(2026, 3, 6), 1)
+        for n in (True, 1.0, -1):
+            with pytest.raises(CalendarError, match="'n'"):
+                CAL.add_working_days_noted(date(2026, 3, 6), n)  # type: ignore[arg-type]
+
+    def test_the_kept_sums_are_bounded(self) -> None:
+        """A calendar keeps at most MAX_KEPT_SUMS sums, and answers right after it starts afresh."""
+        from csrules._calendar import MAX_KEPT_SUMS
+
+        cal = WorkCalendar.official()
+        start = date(2000, 1, 1)
+        sizes = []
+        for i in range(MAX_KEPT_SUMS + 10):
+            cal.add_working_days_noted(start + timedelta(days=i // 2), i % 2)
+            sizes.append(len(cal._added))
+        assert max(sizes) == MAX_KEPT_SUMS
+        assert sizes[-1] < MAX_KEPT_SUMS
+        assert cal.add_working_days_noted(date(2026, 9, 30), 1)[0] == official_add(
+            date(2026, 9, 30), 1
+        )
+
+    def test_an_estimated_year_is_noted(self) -> None:
+        """Counting into a year without official data says so."""
+        last = max(WorkCalendar.official().covered_years())
+        result, estimated = CAL.add_working_days_noted(date(last, 12, 31), 1)
+        assert result.year == last + 1
+        assert estimated
+
+
 class TestFallback2027:
     """A year outside the official data falls back to weekends and fixed-date holidays."""
 

@@ -31,7 +31,7 @@ from bisect import bisect_right
 from collections.abc import Iterable, Mapping
 from datetime import date, datetime, time, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, Final
 
 import attrs
 import chinese_calendar
@@ -356,6 +356,11 @@ def service_clock(
     return out_day, out_at
 
 
+#: How many ``(date, n)`` sums a calendar keeps for
+#: :meth:`WorkCalendar.add_working_days_noted` before it starts afresh.
+MAX_KEPT_SUMS: Final = 65_536
+
+
 @attrs.frozen
 class WorkCalendar:
     """Chinese working days: weekends and statutory holidays off, adjusted working days (调休) on.
@@ -389,6 +394,11 @@ class WorkCalendar:
     )
     _years: dict[int, _Year] = attrs.field(init=False, eq=False, hash=False, repr=False)
     _covered: frozenset[int] = attrs.field(init=False, eq=False, hash=False, repr=False)
+    # (date, n) -> (the n-th working day after it, whether a year on the way
+    # is estimated): the answers of add_working_days_noted, bounded
+    _added: dict[tuple[date, int], tuple[Date, bool]] = attrs.field(
+        init=False, eq=False, hash=False, repr=False
+    )
 
     def __attrs_post_init__(self) -> None:
         """Index the schedules by year and create the empty per-year cache."""
@@ -400,6 +410,7 @@ class WorkCalendar:
         object.__setattr__(self, "_schedule_by_year", by_year)
         object.__setattr__(self, "_years", {})
         object.__setattr__(self, "_covered", _OFFICIAL_YEARS | frozenset(by_year))
+        object.__setattr__(self, "_added", {})
 
     def __reduce__(self) -> tuple[type[WorkCalendar], tuple[object, ...]]:
         """Pickle the schedules only: the copy starts with an empty cache."""
@@ -624,6 +635,30 @@ class WorkCalendar:
             year_number += 1
             year = self._year(year_number)
             i = 0
+
+    def add_working_days_noted(self, d: date, n: int) -> tuple[Date, bool]:
+        """:meth:`add_working_days`, and whether a year from ``d``'s to the
+        result's is estimated (:meth:`is_estimated_between`).
+
+        The answers for plain dates are kept (at most :data:`MAX_KEPT_SUMS`
+        of them), so a decision's refund date is mostly a dictionary lookup.
+
+        Raises:
+            CalendarError: as :meth:`add_working_days`.
+        """
+        if (type(d) is date or type(d) is Date) and type(n) is int:
+            key = (d, n)
+            added = self._added
+            found = added.get(key)
+            if found is None:
+                result = self.add_working_days(d, n)
+                found = (result, self.is_estimated_between(d, result))
+                if len(added) >= MAX_KEPT_SUMS:
+                    added.clear()
+                added[key] = found
+            return found
+        result = self.add_working_days(d, n)
+        return result, self.is_estimated_between(_as_date(d, "d"), result)
 
     def next_working_day(self, d: date) -> Date:
         """Return the first working day strictly after a date.

@@ -18,6 +18,7 @@ from __future__ import annotations
 import datetime as dt
 import enum
 import importlib
+import operator
 import re
 import threading
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -655,7 +656,7 @@ class CompiledKind:
     the tables and their explanations read, and the extra facts.
     """
 
-    __slots__ = ("build", "check", "decision", "kind", "source", "steps")
+    __slots__ = ("build", "check", "decide", "decision", "kind", "source", "steps")
 
     def __init__(self, kind: KindSpec) -> None:
         self.kind = kind
@@ -674,36 +675,61 @@ class CompiledKind:
             (t, t._run, tuple(o for o in t.outputs if o in later or o in derived), after[i])
             for i, (t, later) in enumerate(zip(kind.tables, later_reads, strict=True))
         )
-
-    def decide(
-        self, roots: tuple[Any, ...], extra: Mapping[str, Any], policy: Policy, case_id: str
-    ) -> Decision:
-        """The decision for one case, given its parts (as ``kind.roots`` names them)."""
-        check = self.check
-        if check is not None:
-            check(*roots)
-        ESTIMATES.estimated = False  # the working-day functions set it (read by make_trace)
-        facts, resolved, params = self.build(*roots, extra, policy)
-        calendar = policy.calendar
-        results: dict[str, TableResult] = {}
-        for table, run, feeds, post in self.steps:
-            try:
-                result = run(facts, params, calendar)
-            except KeyError as err:
-                raise table._missing(err) from err
-            results[table.name] = result
-            if feeds:
-                outputs = result.outputs
-                for name in feeds:
-                    facts[name] = outputs[name]
-            if post is not None:
-                post(facts, params, calendar)
-        return self.decision(case_id, results, facts, resolved, params, policy)
+        #: ``decide(roots, extra, policy, case_id)``: the decision for one
+        #: case, given its parts (as ``kind.roots`` names them). One
+        #: generated function runs the checks, the facts, every table in
+        #: order and the decision, with no loop over the steps.
+        self.decide: Callable[[tuple[Any, ...], Mapping[str, Any], Policy, str], Decision] = (
+            _compile_decide(self)
+        )
 
 
-def _path_lines(local: str, path: str, default_name: str, prefixes: dict[str, str]) -> list[str]:
+def _compile_decide(compiled: CompiledKind) -> Callable[..., Decision]:
+    """The generated ``decide`` of a compiled kind (see :class:`CompiledKind`)."""
+    values: dict[str, Any] = {
+        "_check": compiled.check,
+        "_build": compiled.build,
+        "_decision": compiled.decision,
+        "_estimates": ESTIMATES,
+    }
+    lines = ["def decide(roots, extra, policy, case_id):"]
+    if compiled.check is not None:
+        lines.append("    _check(*roots)")
+    # the working-day functions set it (read by make_trace)
+    lines.append("    _estimates.estimated = False")
+    lines.append("    facts, resolved, params = _build(*roots, extra, policy)")
+    lines.append("    cal = policy.calendar")
+    results = []
+    for i, (table, run, feeds, post) in enumerate(compiled.steps):
+        values[f"_run{i}"] = run
+        # a table's result is a tuple whose first item is its outputs
+        lines.append(f"    r{i} = _run{i}(facts, params, cal)")
+        if feeds:
+            lines.append(f"    o = r{i}[0]")
+            lines.extend(f"    facts[{name!r}] = o[{name!r}]" for name in feeds)
+        if post is not None:
+            values[f"_post{i}"] = post
+            lines.append(f"    _post{i}(facts, params, cal)")
+        results.append(f"{table.name!r}: r{i}")
+    lines.append(
+        f"    return _decision(case_id, {{{', '.join(results)}}}, facts, resolved, params, policy)"
+    )
+    namespace = dict(values)
+    exec(compile("\n".join(lines), f"<decide {compiled.kind.name}>", "exec"), namespace)
+    function: Callable[..., Decision] = namespace["decide"]
+    return function
+
+
+def _path_lines(
+    local: str,
+    path: str,
+    default_name: str,
+    prefixes: dict[str, str],
+    bind: Callable[[object], str],
+) -> list[str]:
     """Statements setting ``local`` from a dotted path of the case; prefixes
-    already read (``request.condition``) are shared through ``prefixes``."""
+    already read (``request.condition``) are shared through ``prefixes``;
+    ``bind`` names a constant of the generated code."""
     lines: list[str] = []
     parts = path.split(".")
     current = parts[0]
@@ -712,8 +738,10 @@ def _path_lines(local: str, path: str, default_name: str, prefixes: dict[str, st
             continue
         if part.endswith("[]"):
             attr, rest = part[:-2], parts[i + 1 :]
-            each = "_x." + ".".join(rest) if rest else "_x"
-            items = f"tuple([{each} for _x in {current}.{attr}])"
+            if rest:
+                items = f"tuple(map({bind(operator.attrgetter('.'.join(rest)))}, {current}.{attr}))"
+            else:
+                items = f"tuple({current}.{attr})"
             if i == 1:
                 lines.append(f"    {local} = {items}")
             else:
@@ -764,7 +792,7 @@ def _compile_facts(kind: KindSpec) -> tuple[str, Callable[..., Any]]:
         local = locals_[spec.name]
         default = "None" if spec.default is None else compiler.const(Const(spec.default))
         if spec.source is not None:
-            lines.extend(_path_lines(local, spec.source, default, prefixes))
+            lines.extend(_path_lines(local, spec.source, default, prefixes, compiler.bind))
         elif spec.extra:
             lines.append(f"    {local} = _x.get({spec.name!r}, {default})")
     for spec in derived:

@@ -946,7 +946,40 @@ def _init_worker(settings: _Settings) -> None:
     import signal
 
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent handles Ctrl-C and stops the pool
+    arrow_without_pandas()
     _WORKER["settings"] = settings
+
+
+def arrow_without_pandas() -> None:
+    """Let pyarrow convert without importing pandas, in a process that has not.
+
+    pyarrow imports pandas (when installed) on its first conversion of a
+    Python or numpy value, to recognise pandas objects: a quarter of a
+    second at the start of every ``csrules batch`` run, which hands it no
+    pandas objects. This lets that first check find no pandas; pyarrow still
+    imports it when asked for pandas output (``to_pandas``). A process that
+    imported pandas already is left as it is.
+    """
+    if "pandas" in sys.modules:
+        return
+    import pyarrow as pa
+
+    refuse = _NoPandas()
+    sys.meta_path.insert(0, refuse)  # import pandas fails, this once
+    try:
+        pa.array([0])
+    except ImportError:  # pragma: no cover - pyarrow let the refusal through
+        pass
+    finally:
+        sys.meta_path.remove(refuse)
+
+
+class _NoPandas:
+    """An import finder refusing pandas (see :func:`arrow_without_pandas`)."""
+
+    def find_spec(self, name: str, path: object = None, target: object = None) -> None:
+        if name == "pandas" or name.startswith("pandas."):
+            raise ModuleNotFoundError(f"No module named {name!r}", name=name)
 
 
 def _work(chunk: _Chunk) -> tuple[pa.Table, pa.Table | None]:
@@ -1316,6 +1349,7 @@ def run_batch(args: Any, out: IO[str], err: IO[str]) -> int:
     except ImportError as exc:
         msg = "needs pyarrow: pip install 'csrules[frames]'"
         raise _UsageError(msg) from exc
+    arrow_without_pandas()
     if args.tz is not None:
         import zoneinfo
 

@@ -25,7 +25,7 @@ from typing import Any, Final
 
 import attrs
 
-from csrules._calendar import ESTIMATES
+from csrules._calendar import ESTIMATES, WorkCalendar
 from csrules.rules._common import local_date_or_none, local_time
 
 __all__ = ["FUNCTIONS", "Function", "register"]
@@ -135,6 +135,11 @@ def _note_estimated(cal: Any, first: Any, last: Any) -> None:
 
 
 def _add_working_days(cal: Any, d: Any, n: int) -> Any:
+    if type(cal) is WorkCalendar:
+        result, estimated = cal.add_working_days_noted(d, n)
+        if estimated:
+            ESTIMATES.estimated = True
+        return result
     result = cal.add_working_days(d, n)
     _note_estimated(cal, d, result)
     return result

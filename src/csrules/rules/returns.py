@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Mapping
+from types import MappingProxyType
 from typing import Any, Final
 
 from csrules._decision import (
@@ -941,22 +942,17 @@ def _return_decision(
     params: Mapping[str, Any],
     policy: Policy,
 ) -> ReturnDecision:
-    action = results["return_action"]
-    freight = results["freight_payer"]
-    refund = results["refund_due"]
-    duties = results["return_duties"]
-    outputs = action.outputs
-    refund_due = refund.outputs["refund_due"]
-    trace = make_trace(tuple(results.values()), resolved, policy)
+    # a table result is a tuple whose first item is its outputs
+    outputs = results["return_action"][0]
     return ReturnDecision(
-        case_id=case_id,
-        action=outputs["action"],
-        eligible=outputs["eligible"],
-        approvals=outputs["approvals"],
-        freight_payer=freight.outputs["freight_payer"],
-        refund_due=refund_due,
-        duties=duties.outputs["duty"],
-        trace=trace,
+        case_id,
+        outputs["action"],
+        outputs["eligible"],
+        outputs["approvals"],
+        results["freight_payer"][0]["freight_payer"],
+        results["refund_due"][0]["refund_due"],
+        results["return_duties"][0]["duty"],
+        make_trace(tuple(results.values()), resolved, policy),
     )
 
 
@@ -1036,16 +1032,32 @@ def decide_return(
     .. versionadded:: 0.1.0
     .. versionchanged:: 0.2.0 ``ruleset=`` and ``facts=``.
     """
-    check_instance("order", order, Order, "an Order")
-    check_instance("request", request, ReturnRequest, "a ReturnRequest")
+    if type(order) is not Order:
+        check_instance("order", order, Order, "an Order")
+    if type(request) is not ReturnRequest:
+        check_instance("request", request, ReturnRequest, "a ReturnRequest")
     check_time("at", at)
-    check_instance("case_id", case_id, str, "a str")
-    kind, policy = kind_and_policy("return", RETURN_KIND, policy, ruleset, tables, 4)
+    if type(case_id) is not str:
+        check_instance("case_id", case_id, str, "a str")
     if facts is None:
-        facts = {}
+        facts = _NO_FACTS
     elif not isinstance(facts, Mapping):
         raise ArgumentTypeError("facts", facts, "a mapping of extra fact values")
-    return kind.compiled().decide((order, request, at), facts, policy, case_id)  # type: ignore[return-value]
+    if ruleset is None and tables is None and (policy is None or type(policy) is Policy):
+        # the common call: the module's own kind
+        compiled = _BUNDLED_RETURN
+        if policy is None:
+            policy = default_policy()
+    else:
+        kind, policy = kind_and_policy("return", RETURN_KIND, policy, ruleset, tables, 4)
+        compiled = kind.compiled()
+    return compiled.decide((order, request, at), facts, policy, case_id)  # type: ignore[return-value]
+
+
+#: The bundled return kind, compiled once at import.
+_BUNDLED_RETURN: Final = RETURN_KIND.compiled()
+#: No extra facts (read only: the compiled build only gets from it).
+_NO_FACTS: Final[Mapping[str, Any]] = MappingProxyType({})
 
 
 mark_bundled(globals(), __name__)
