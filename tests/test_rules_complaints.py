@@ -263,6 +263,16 @@ class TestReply:
         not 20:20."""
         decision = decide(channel=Channel.IM, received_at=sh(2026, 5, 6, 19, 50))
         assert decision.reply_due == sh(2026, 5, 6, 20)
+        # the closing time set the deadline: B2C-8.3 is cited, not B2C-8.10
+        assert "B2C-8.3" in decision.rules
+        assert "B2C-8.10" not in decision.rules
+
+    def test_im_thirty_minutes_before_closing_is_the_thirty_minute_rule(self) -> None:
+        """At 19:30 the 30 minutes end at closing time: B2C-8.10 sets the deadline."""
+        decision = decide(channel=Channel.IM, received_at=sh(2026, 5, 6, 19, 30))
+        assert decision.reply_due == sh(2026, 5, 6, 20)
+        assert "B2C-8.10" in decision.rules
+        assert "B2C-8.3" not in decision.rules
 
     def test_early_morning_same_morning(self) -> None:
         """B2C-8.5: a message at 07:00, before opening, is answered by 10:00 the same morning
@@ -551,9 +561,12 @@ class TestDecision:
     def test_swapped_table(self) -> None:
         """A shop can swap in its own rules: here the IM reply is plain received + 30 minutes,
         even past closing time."""
+        in_hours = (param("service_opens") <= fact("local_time")) & (
+            fact("local_time") < param("service_closes")
+        )
         plain = Rule(
             "B2C-8.10",
-            COMPLAINT_REPLY.rules[0].when,
+            in_hours & (fact("channel") == Channel.IM),
             {"reply_due": call("add_minutes", fact("received_at"), param("im_away_reply_minutes"))},
             en="IM: reply within {im_away_reply_minutes} minutes, by {reply_due}.",
             zh="在线客服:{im_away_reply_minutes}分钟内回复,即{reply_due}前。",

@@ -311,15 +311,16 @@ COMPLAINT_REPLY: Final = Table(
     inputs=_INPUTS,
     outputs=("reply_due",),
     rules=[
+        # an IM message in the period's last minutes is due when the period
+        # ends: B2C-8.3 (the next rule) sets that deadline and is cited
         Rule(
             "B2C-8.10",
-            _in_service_hours & (CHANNEL == Channel.IM),
-            {"reply_due": call("earlier", _im_due, _period_end)},
+            _in_service_hours & (CHANNEL == Channel.IM) & (_im_due <= _period_end),
+            {"reply_due": _im_due},
             en="Online chat in service hours: reply within {im_away_reply_minutes} minutes "
-            "(even when the agent shows 'away') and before service closes at "
-            "{service_closes}: by {reply_due}.",
+            "(even when the agent shows 'away'): by {reply_due}.",
             zh="服务时间内的在线客服消息:{im_away_reply_minutes}分钟内回复(客服显示离开时亦同),"
-            "且不晚于{service_closes}下班,即{reply_due}前。",
+            "即{reply_due}前。",
             id="im_in_hours",
         ),
         Rule(
