@@ -141,6 +141,25 @@ def _np(array: Any) -> NDArray[Any]:
     return np.asarray(array.to_numpy(zero_copy_only=False))
 
 
+def _bits(buffer: Any, offset: int, n: int) -> NDArray[np.bool_]:
+    """``n`` bits of an Arrow bitmap from bit ``offset``, as booleans."""
+    raw = np.frombuffer(buffer, dtype=np.uint8)
+    return np.unpackbits(raw, count=offset + n, bitorder="little")[offset:].view(np.bool_)
+
+
+def _bools(array: Any, fill: bool) -> NDArray[np.bool_]:
+    """A boolean Arrow array as numpy booleans, ``fill`` for null (read
+    straight from its bitmaps)."""
+    n = len(array)
+    if array.type.id == 0 or array.null_count == n:  # the null type, or no value
+        return np.full(n, fill, dtype=bool)
+    validity, data = array.buffers()[:2]
+    values = _bits(data, array.offset, n)
+    if array.null_count:
+        values = np.where(_bits(validity, array.offset, n), values, fill)
+    return values
+
+
 class _Columns:
     """The input columns, as Arrow arrays (null when absent)."""
 
@@ -218,7 +237,7 @@ def decide_fast(
     policy = policy or ruleset.policy
     c = _Columns(pa, table)
     kind_column = pa.array(kinds, pa.string())
-    ok = _np(pc.fill_null(pc.equal(kind_column, "return"), False)).copy()
+    ok = _bools(pc.equal(kind_column, "return"), False).copy()
     try:
         ok &= _checks(pa, pc, c)
     except (pa.ArrowInvalid, OverflowError):  # a value beyond a cast: the line path says
@@ -242,13 +261,18 @@ def decide_fast(
 
 
 def _valid(array: Any) -> NDArray[np.bool_]:
-    return np.asarray(_np(array.is_valid()), dtype=bool)
+    n = len(array)
+    if array.null_count == 0:
+        return np.ones(n, dtype=bool)
+    if array.null_count == n:
+        return np.zeros(n, dtype=bool)
+    return _bits(array.buffers()[0], array.offset, n).copy()
 
 
 def _nonempty(pc: Any, array: Any) -> NDArray[np.bool_]:
     if array.type.id == 0:  # null type
         return np.zeros(len(array), dtype=bool)
-    return np.asarray(_np(pc.fill_null(pc.greater(pc.utf8_length(array), 0), False)), dtype=bool)
+    return _bools(pc.greater(pc.utf8_length(array), 0), False)
 
 
 def _us(pa: Any, array: Any) -> NDArray[np.int64]:
@@ -320,9 +344,7 @@ def _checks(pa: Any, pc: Any, c: _Columns) -> NDArray[np.bool_]:
     ok &= given | ~(signed_order & back)
     fee = c.get("order.shipping_fee")
     if not pa.types.is_null(fee.type):
-        ok &= np.asarray(
-            _np(pc.fill_null(pc.greater_equal(fee, pa.scalar(0, fee.type)), True)), dtype=bool
-        )
+        ok &= _bools(pc.greater_equal(fee, pa.scalar(0, fee.type)), True)
     ok &= _lines_ok(pa, pc, c.get("order.lines"), c.n)
     return ok
 
@@ -339,11 +361,9 @@ def _lines_ok(pa: Any, pc: Any, lines: Any, n: int) -> NDArray[np.bool_]:
     good = _valid(items)
     good &= _nonempty(pc, pc.struct_field(items, "sku"))
     price = pc.struct_field(items, "unit_price")
-    good &= np.asarray(
-        _np(pc.fill_null(pc.greater_equal(price, pa.scalar(0, price.type)), False)), dtype=bool
-    )
+    good &= _bools(pc.greater_equal(price, pa.scalar(0, price.type)), False)
     quantity = pc.struct_field(items, "quantity")
-    good &= np.asarray(_np(pc.fill_null(pc.greater_equal(quantity, 1), False)), dtype=bool)
+    good &= _bools(pc.greater_equal(quantity, 1), False)
     names = {items.type.field(i).name for i in range(items.type.num_fields)}
     if "category" in names:
         category = pc.struct_field(items, "category")
@@ -375,9 +395,7 @@ def _datetimes(c: _Columns, name: str) -> NDArray[Any]:
 
 
 def _flag(pa: Any, pc: Any, array: Any, default: bool) -> NDArray[np.bool_]:
-    if pa.types.is_null(array.type):
-        return np.full(len(array), default, dtype=bool)
-    return np.asarray(_np(pc.fill_null(array, default)), dtype=bool)
+    return _bools(array, default)
 
 
 def _facts(
@@ -485,8 +503,11 @@ def _output(
         key = key * (len(result.table.rules) + 1) + (result.rule_index.astype(np.int64) + 1)
     hits = duties.hits
     assert hits is not None
-    weights = np.left_shift(np.int64(1), np.arange(hits.shape[1], dtype=np.int64))
-    duty_key = hits.astype(np.int64) @ weights
+    # each row's duty hits as the bits of one number (fewer than 62 rules)
+    packed = np.packbits(hits, axis=1, bitorder="little")
+    wide = np.zeros((n, 8), dtype=np.uint8)
+    wide[:, : packed.shape[1]] = packed
+    duty_key = wide.view("<i8")[:, 0]
     key = key * (np.int64(1) << np.int64(hits.shape[1])) + duty_key
     first, inverse = _distinct(key)
     rules: list[list[str]] = []
@@ -522,7 +543,7 @@ def _output(
     columns: dict[str, Any] = {
         "id": ids.cast(pa.string()),
         "row": pa.array(rows.astype(np.int64) + first_row),
-        "kind": pa.array(np.full(n, "return", dtype=object), pa.string()),
+        "kind": _repeated(pa, "return", n),
         "decision.action": _labels(pa, action.outputs["action"], action.enums["action"]),
         "decision.eligible": pa.array(np.asarray(action.outputs["eligible"], dtype=bool)),
         "decision.approvals": _lists(pa, approvals, inverse),
@@ -548,6 +569,15 @@ def _output(
             value = value.cast(field.type)
         arrays.append(value)
     return rows, pa.Table.from_arrays(arrays, schema=pa.schema(fields))
+
+
+def _repeated(pa: Any, text: str, n: int) -> Any:
+    """A string column of ``n`` times ``text``, built from its buffers."""
+    data = text.encode()
+    offsets = np.arange(n + 1, dtype=np.int32) * len(data)
+    return pa.Array.from_buffers(
+        pa.string(), n, [None, pa.py_buffer(offsets), pa.py_buffer(data * n)]
+    )
 
 
 def _distinct(key: NDArray[np.int64]) -> tuple[NDArray[np.intp], NDArray[np.intp]]:
