@@ -631,7 +631,7 @@ def complaint_streams(
                 customer_id=draw(st.sampled_from(_CUSTOMERS)),
                 topic=draw(_TOPICS),
                 sku=draw(st.sampled_from(("S1", "S1", "S2", None))),
-                about_department=draw(st.none() | st.sampled_from(list(Department))),
+                about_department=draw(st.none() | st.sampled_from([*Department, "logistics"])),
                 about_staff=draw(st.none() | st.sampled_from(("A017", "B002"))),
             )
         )
@@ -1528,6 +1528,38 @@ class TestBoundedCost:
             inner: Any = monitor._backend
             assert inner.held() == 0
 
+    def test_records_are_forgotten_with_a_transaction_per_complaint(self) -> None:
+        """decide(case, monitor=...) observes each complaint in a transaction of its
+        own (as csrules decide does): old records are forgotten all the same."""
+        with EscalationMonitor(backend="reference") as monitor:
+            for i in range(500):
+                with monitor.transaction():
+                    monitor.observe(
+                        complaint(
+                            f"k{i}",
+                            f"C{i % 7}",
+                            T0 + i * dt.timedelta(hours=6),
+                            topic="product_defect",
+                            sku=f"S{i % 3}",
+                            dept="finance",
+                        )
+                    )
+            held = (len(monitor._customer), len(monitor._product))
+        # 500 complaints over 125 days; the windows keep about 30 days of them
+        assert all(0 < n < 200 for n in held), held
+
+    def test_a_complaint_behind_a_far_future_one_is_counted_too_late(self) -> None:
+        """A complaint dated far ahead moves the watermark; a repeat after it can no
+        longer see the first complaint, and too_late says so (in transactions too)."""
+        first = complaint("a1", "C1", T0, dept="operations")
+        future = complaint("a2", "C9", T0 + 4000 * DAY, dept="finance")
+        repeat = complaint("a3", "C1", T0 + DAY, dept="operations")
+        with EscalationMonitor() as monitor:
+            for c in (first, future, repeat):
+                with monitor.transaction():
+                    monitor.observe(c)
+            assert monitor.too_late == (1, "a3")
+
     def test_escalation_ids_are_stable_and_distinct(self, backend: str) -> None:
         """The id depends on the clause, the key, the complaint and its time only."""
         stream = [
@@ -1857,3 +1889,19 @@ class TestStateFile:
         state = str(tmp_path / "s.json")
         assert _decide(tmp_path, _day_lines(2), "--state", state, "--no-stream")[0] == 2
         assert _decide(tmp_path, _day_lines(2), "--state", state, "--state-every", "0")[0] == 2
+
+
+def test_a_free_text_department_survives_a_snapshot() -> None:
+    """about_department is free text: a snapshot holding "logistics" restores, and the
+    restored monitor correlates the next complaint about it (B2C-8.7.1)."""
+    day = pendulum.datetime(2026, 5, 6, 10, tz="Asia/Shanghai")
+    first = complaint("L1", "C1", day, dept="logistics")
+    second = complaint("L2", "C1", day.add(days=1), dept="logistics")
+    with EscalationMonitor() as unbroken:
+        expected = [unbroken.observe(first), unbroken.observe(second)]
+    assert [e.reason for e in expected[1]] == ["same_department"]
+    with EscalationMonitor() as before:
+        before.observe(first)
+        text = json.dumps(before.snapshot())
+    with EscalationMonitor.restore(json.loads(text)) as after:
+        assert after.observe(second) == expected[1]

@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING, Final, Literal, NamedTuple, TypeAlias
 import pendulum
 
 from csrules._decision import Escalation
-from csrules._domain import Complaint, Department
+from csrules._domain import Complaint
 from csrules.exceptions import ArgumentTypeError, RuleDefinitionError, StreamError
 from csrules.io._json import parse_aware_time
 from csrules.policy import Policy, default_policy
@@ -100,7 +100,6 @@ _EPOCH: Final = dt.date(1970, 1, 1)
 # Matches no time (no complaint's zone is this object): the day cache before the first.
 _NO_ZONE: Final = dt.timezone(dt.timedelta(0), "none")
 
-_DEPARTMENTS: Final = frozenset(d.value for d in Department)
 
 
 def _bundled_rules() -> tuple[StreamRule, ...]:
@@ -229,6 +228,11 @@ class _Transaction:
                         monitor._rollback()
                 finally:
                     monitor._undo = None
+                if exc_type is None:
+                    # committed: forget what no complaint can reach any more
+                    # (a decision per transaction, as csrules decide runs it,
+                    # would otherwise keep every record)
+                    monitor._expire_if_due()
         finally:
             monitor._lock.release()
 
@@ -650,6 +654,18 @@ class EscalationMonitor:
         return f"<EscalationMonitor backend={backend} policy={self._policy.name}>"
 
     # ---------------------------------------------------------------- private
+
+    def _expire_if_due(self) -> None:
+        """Forget old records when the watermark passed the next expiry (outside
+        a transaction, with a working backend)."""
+        watermark = self._watermark
+        if (
+            watermark > self._next_expiry
+            and self._undo is None
+            and self._backend is not None
+            and self._broken is None
+        ):
+            self._expire(watermark, self._params_for(watermark))
 
     def _live(self) -> Backend:
         backend = self._backend
@@ -1200,9 +1216,7 @@ def _record(item: object, field: str) -> Record:
     if number < 0:
         msg = f"{field} seq must be 0 or more, got {number}"
         raise StreamError(msg)
-    if dept is not None and dept not in _DEPARTMENTS:
-        msg = f"{field} department must be one of {sorted(_DEPARTMENTS)} or null, got {dept!r}"
-        raise StreamError(msg)
+    # the department is free text, as on the complaint (not only a Department)
     return Record(
         number,
         _time_us(ts, f"{field} ts"),
