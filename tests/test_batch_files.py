@@ -385,6 +385,10 @@ class TestUsage:
             (["cases.jsonl", "out.parquet", "--kind", "refund"], "unknown kind 'refund'"),
             (["cases.jsonl", "out.parquet", "--tz", "Mars/Base"], "--tz 'Mars/Base'"),
             (["cases.jsonl", "out.parquet", "--rules", "nope:RULES"], "bad rule set"),
+            (["cases.jsonl", "cases.jsonl"], "is the input file"),
+            (["cases.jsonl", "./cases.jsonl"], "is the input file"),
+            (["cases.jsonl", "out.jsonl", "--errors", "cases.jsonl"], "is the input file"),
+            (["cases.jsonl", "out.jsonl", "--errors", "out.jsonl"], "is the output file"),
         ],
     )
     def test_a_usage_problem_is_one_line_and_status_2(
@@ -394,10 +398,12 @@ class TestUsage:
         (tmp_path / "cases.txt").write_text("", encoding="utf-8")
         (tmp_path / "cases.jsonl").write_bytes(_line(_case()))
         (tmp_path / "bad.parquet").write_bytes(b"PAR1 not really")
+        before = (tmp_path / "cases.jsonl").read_bytes()
         status, out, err = run(*args)
         assert status == 2
         assert out == ""
         assert err.startswith("csrules batch: ")
+        assert (tmp_path / "cases.jsonl").read_bytes() == before  # the input is untouched
         assert err.count("\n") == 1
         assert words in err
         assert "Traceback" not in err

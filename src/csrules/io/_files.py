@@ -1211,7 +1211,8 @@ def batch_file(
 
     Raises:
         BatchFileError: a file with an unknown extension, an input that is
-            missing or not of its format, a kind the rule set does not have.
+            missing or not of its format, a kind the rule set does not have,
+            an output or errors file that is the input or one another.
     """
     from csrules._ruleset import ruleset as find_ruleset
     from csrules.io._schema import KINDS
@@ -1236,6 +1237,7 @@ def batch_file(
     file_format(dst)
     if errors is not None:
         file_format(errors)
+    _distinct_files(src, dst, None if errors is None else os.fspath(errors))
     reader = _Source(src, chunk_rows, kind, rules)
     chosen = kind if kind is not None else reader.kind_hint()
     if chosen is None:
@@ -1337,6 +1339,29 @@ def add_arguments(parser: Any) -> None:
         default=None,
         help="a progress bar on stderr (default: when stderr is a terminal)",
     )
+
+
+def _same_file(a: str, b: str) -> bool:
+    """Whether two paths name one file (the same path, or links to one file)."""
+    if os.path.abspath(a) == os.path.abspath(b):
+        return True
+    try:
+        return os.path.samefile(a, b)
+    except OSError:  # one of them does not exist yet
+        return False
+
+
+def _distinct_files(source: str, target: str, errors: str | None) -> None:
+    """Refuse an output or errors file that is the input, or one another: it
+    would be overwritten while it is read or written."""
+    named = [("the output", target)] + ([] if errors is None else [("the errors file", errors)])
+    for what, path in named:
+        if _same_file(source, path):
+            msg = f"{what} {path!r} is the input file: write it elsewhere"
+            raise BatchFileError(source, msg)
+    if errors is not None and _same_file(target, errors):
+        msg = f"the errors file {errors!r} is the output file: give it a path of its own"
+        raise BatchFileError(target, msg)
 
 
 def run_batch(args: Any, out: IO[str], err: IO[str]) -> int:
