@@ -188,7 +188,67 @@ def _line(case: dict[str, Any]) -> bytes:
     return json.dumps(case, ensure_ascii=False).encode("utf-8") + b"\n"
 
 
+def _write(folder: Path, case: dict[str, Any]) -> Path:
+    path = folder / f"{case['id']}-one.jsonl"
+    path.write_bytes(_line(case))
+    return path
+
+
 class TestErrors:
+    @pytest.mark.parametrize("chunk_rows", ["1", "1000"])
+    def test_an_error_found_when_deciding_keeps_its_json_line_as_it_came(
+        self, tmp_path: Path, chunk_rows: str
+    ) -> None:
+        """The input of a row that fails when it is decided (not when it is read) is
+        its line, spacing and all, whichever rows share its chunk."""
+        no_condition = json.dumps(_case(id="nocond", request__condition=_DELETE), indent=None)
+        no_condition = no_condition.replace(": ", ":  ")  # spacing of its own
+        early = _case(id="early", at="2026-04-01T10:00:00+08:00")  # before the order was placed
+        complaint = {
+            "id": "late",
+            "kind": "complaint",
+            "at": "2026-05-06T10:00:00+08:00",
+            "complaint": {"customer_id": "C1", "channel": "phone", "topic": "service",
+                          "delivered_at": "2026-05-07T10:00:00+08:00"},
+        }  # fmt: skip
+        source = tmp_path / "cases.jsonl"
+        source.write_bytes(_line(_case(id="ok")) + no_condition.encode() + b"\n" + _line(early))
+        complaints = tmp_path / "complaints.jsonl"
+        complaint_line = json.dumps(complaint, separators=(",", ":"))
+        complaints.write_text(complaint_line + "\n", encoding="utf-8")
+        for path, expected in (
+            (source, {"nocond": no_condition, "early": _line(early).decode().rstrip("\n")}),
+            (complaints, {"late": complaint_line}),
+        ):
+            errors = tmp_path / f"{path.stem}.errors.jsonl"
+            status, _, err = run(
+                str(path), str(tmp_path / "out.jsonl"), "--errors", str(errors),
+                "--chunk-rows", chunk_rows,
+            )  # fmt: skip
+            assert status == 1, err
+            rows = [json.loads(line) for line in errors.read_text(encoding="utf-8").splitlines()]
+            assert {r["id"]: r["input"] for r in rows} == expected
+
+    def test_a_time_in_an_error_is_iso_text_under_its_contract_key(self, tmp_path: Path) -> None:
+        """A complaint delivered after it was received names `at` and shows both times as
+        ISO text, as the case gave them."""
+        complaint = {
+            "id": "late",
+            "kind": "complaint",
+            "at": "2026-05-06T10:00:00+08:00",
+            "complaint": {"customer_id": "C1", "channel": "phone", "topic": "service",
+                          "delivered_at": "2026-05-07T10:00:00+08:00"},
+        }  # fmt: skip
+        path = tmp_path / "c.jsonl"
+        path.write_text(json.dumps(complaint) + "\n", encoding="utf-8")
+        [result] = decide(path)
+        message = result["error"]["message"]
+        assert message.startswith("'at' must be not before complaint.delivered_at")
+        assert "got 2026-05-06T10:00:00+08:00" in message
+        assert "DateTime(" not in message
+        [missing] = decide(_write(tmp_path, _case(request__condition=_DELETE)))
+        assert missing["error"]["message"].endswith("(got None).")
+
     def test_broken_json_lines_get_the_errors_of_csrules_decide(self, tmp_path: Path) -> None:
         lines = [
             _line(_case(id="ok")),

@@ -249,7 +249,11 @@ def decide_line(
         )
     except DomainValueError as err:
         code = "missing_field" if err.value is None else "invalid_value"
-        result = error_to_json(_case_id_of(line), number, code, str(err), meta=meta)
+        message = str(err)
+        key = _CONTRACT_KEYS.get(err.field)
+        if key is not None:  # the domain's name of a contract key: say the key
+            message = str(DomainValueError(key, err.value, err.expected))
+        result = error_to_json(_case_id_of(line), number, code, message, meta=meta)
     except PolicyError as err:
         result = error_to_json(_case_id_of(line), number, "policy", str(err), meta=meta)
     except CsrulesError as err:
@@ -260,6 +264,10 @@ def decide_line(
         message = f"internal error ({type(err).__name__}: {err}); please report it"
         result = error_to_json(_case_id_of(line), number, "internal_error", message, meta=meta)
     return result, None
+
+
+#: Domain field names that are other keys in the JSON contract.
+_CONTRACT_KEYS: Final = {"complaint.received_at": "at"}
 
 
 def _open_input(path: str) -> IO[bytes] | IO[str]:

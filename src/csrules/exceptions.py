@@ -8,6 +8,7 @@ expected, so a person can act on them.
 
 from __future__ import annotations
 
+import datetime as _dt
 from typing import NamedTuple
 
 __all__ = [
@@ -66,8 +67,18 @@ class DomainValueError(CsrulesError, ValueError):
         self.value = value
         self.expected = expected
         if got is None:
-            got = f"{value!r} that is a {type(value).__name__}"
+            got = _described(value)
         super().__init__(f"'{field}' must be {expected} (got {got}).")
+
+
+def _described(value: object) -> str:
+    """A value for a message: times and dates as ISO text, ``None`` as such,
+    anything else by its repr and type."""
+    if value is None:
+        return "None"
+    if isinstance(value, _dt.datetime | _dt.date | _dt.time):
+        return value.isoformat()
+    return f"{value!r} that is a {type(value).__name__}"
 
 
 class ArgumentTypeError(CsrulesError, TypeError):

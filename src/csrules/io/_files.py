@@ -137,6 +137,8 @@ class _Chunk:
     table: pa.Table
     rows: Sequence[int] | None = None  # the table's row numbers when not first_row.. in order
     bad: Sequence[_Bad] = ()
+    # JSON Lines: each table row's line as it came (for --errors), when kept
+    texts: Sequence[str] | None = None
 
 
 @attrs.frozen
@@ -258,6 +260,9 @@ def _input_texts(chunk: _Chunk, inputs: pa.Table, out: pa.Table, failed: Any) ->
         index = position.get(row)
         if index is None:
             texts.append(None)
+            continue
+        if chunk.texts is not None:  # a JSON line, as it came
+            texts.append(chunk.texts[index])
             continue
         record = inputs.slice(index, 1).to_pylist()[0]
         texts.append(json.dumps(record, ensure_ascii=False, default=_json_default))
@@ -497,6 +502,10 @@ class _Source:
                 records: list[dict[str, object]] = []
                 rows: list[int] = []
                 bad: list[_Bad] = []
+                # the lines themselves, for the input column of --errors
+                kept: list[str] | None = (
+                    [] if self.settings is not None and self.settings.errors else None
+                )
                 for number, line in piece:
                     if isinstance(line, _BadLine):
                         shown = raw[number - first].decode("utf-8", "backslashreplace")
@@ -524,8 +533,10 @@ class _Source:
                         obj["facts"] = {k: encode_value(v) for k, v in read.facts.items()}
                     records.append(_flat_values(obj))
                     rows.append(number)
+                    if kept is not None:
+                        kept.append(line)
                 table = _table_of(records)
-                yield _Chunk(piece[0][0], len(piece), table, rows, bad)
+                yield _Chunk(piece[0][0], len(piece), table, rows, bad, kept)
         finally:
             file.close()
 
@@ -1069,9 +1080,14 @@ def _decide_in_time_order(
     tables: list[pa.Table] = []
     rows: list[pa.Array] = []
     bad: list[_Bad] = []
+    lines: list[str] | None = []  # the JSON lines, when every chunk kept them
     total = 0
     for chunk in chunks:
         tables.append(chunk.table)
+        if lines is not None and chunk.texts is not None:
+            lines.extend(chunk.texts)
+        else:
+            lines = None
         if chunk.rows is None:
             rows.append(pa.array(range(chunk.first_row, chunk.first_row + chunk.count), pa.int64()))
         else:
@@ -1089,6 +1105,7 @@ def _decide_in_time_order(
     )
     ordered = whole.take(order)
     ordered_rows = numbers.take(order)
+    ordered_lines = None if lines is None else [lines[i] for i in order.to_pylist()]
     outputs: list[pa.Table] = []
     errors: list[pa.Table] = []
     for start in range(0, max(ordered.num_rows, 1), chunk_rows):
@@ -1098,6 +1115,7 @@ def _decide_in_time_order(
             ordered.slice(start, chunk_rows),
             ordered_rows.slice(start, chunk_rows).to_pylist(),
             bad if start == 0 else (),
+            None if ordered_lines is None else ordered_lines[start : start + chunk_rows],
         )
         out, errs = _decide_chunk(piece, settings, monitor)
         outputs.append(out)
