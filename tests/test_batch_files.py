@@ -229,6 +229,37 @@ class TestErrors:
             rows = [json.loads(line) for line in errors.read_text(encoding="utf-8").splitlines()]
             assert {r["id"]: r["input"] for r in rows} == expected
 
+    def test_a_count_beyond_int64_is_decided_as_decide_does(self, tmp_path: Path) -> None:
+        """A contact count of 2**63 fits no Arrow integer: the row is still decided,
+        from JSON Lines and from CSV, as csrules decide decides its line."""
+        big = 2**63
+        case = {
+            "id": "big",
+            "kind": "complaint",
+            "at": "2026-05-06T10:00:00+08:00",
+            "complaint": {"customer_id": "C1", "channel": "phone", "topic": "service",
+                          "contact_count": big},
+        }  # fmt: skip
+        small = {**case, "id": "small", "complaint": {**case["complaint"], "contact_count": 2}}
+        jsonl = tmp_path / "c.jsonl"
+        jsonl.write_text(json.dumps(case) + "\n" + json.dumps(small) + "\n", encoding="utf-8")
+        header = "id,kind,at,complaint.customer_id,complaint.channel,complaint.topic,"
+        header += "complaint.contact_count"
+        csv_path = tmp_path / "c.csv"
+        csv_path.write_text(
+            f"{header}\nbig,complaint,2026-05-06T10:00:00+08:00,C1,phone,service,{big}\n"
+            "small,complaint,2026-05-06T10:00:00+08:00,C1,phone,service,2\n",
+            encoding="utf-8",
+        )
+        expected = {r["id"]: r["decision"]["escalate_to"] for r in decide(jsonl)}
+        assert set(expected) == {"big", "small"}
+        for source in (jsonl, csv_path):
+            out = tmp_path / f"{source.suffix[1:]}.out.jsonl"
+            status, _, err = run(str(source), str(out))
+            assert status == 0, err
+            rows = [json.loads(line) for line in out.read_text(encoding="utf-8").splitlines()]
+            assert {r["id"]: r["decision.escalate_to"] for r in rows} == expected
+
     def test_a_time_in_an_error_is_iso_text_under_its_contract_key(self, tmp_path: Path) -> None:
         """A complaint delivered after it was received names `at` and shows both times as
         ISO text, as the case gave them."""

@@ -720,7 +720,19 @@ def _table_of(records: Sequence[Mapping[str, object]]) -> pa.Table:
     columns = dict.fromkeys(key for record in records for key in record)
     if not columns:
         return pa.table({"id": pa.array([], pa.string())})
-    return pa.table({name: pa.array([r.get(name) for r in records]) for name in columns})
+    return pa.table({name: _json_column(pa, [r.get(name) for r in records]) for name in columns})
+
+
+def _json_column(pa: Any, values: list[object]) -> pa.Array:
+    """A column of JSON values; as their JSON text when Arrow cannot hold them
+    (a whole number beyond int64), read then as a CSV column is."""
+    try:
+        return pa.array(values)
+    except (OverflowError, pa.ArrowInvalid, pa.ArrowTypeError):
+        texts = [
+            None if v is None else v if isinstance(v, str) else json.dumps(v) for v in values
+        ]
+        return pa.array(texts, pa.string())
 
 
 # ------------------------------------------------------------------ writers

@@ -57,6 +57,8 @@ _CLOCK: Final = (
 )
 _OFFSET: Final = r"(Z|[+-]([01][0-9]|2[0-3]):[0-5][0-9])"
 _INTEGER_RE: Final = re.compile(_INTEGER)
+#: A whole number of any length up to Python's own limit on int(text).
+_LONG_INTEGER_RE: Final = re.compile(r"-?[0-9]{19,4000}(\.0+)?")
 _MONEY_RE: Final = re.compile(_MONEY)
 _AWARE_RE: Final = re.compile(_CLOCK + _OFFSET)
 _NAIVE_RE: Final = re.compile(_CLOCK)
@@ -110,6 +112,10 @@ def json_value(label: str | None, text: str | None, zone: dt.tzinfo | None) -> A
         return None
     if label in ("boolean", "integer"):
         value = text_value(label, text, zone)
+        long = label == "integer" and text.isascii() and _LONG_INTEGER_RE.fullmatch(text)
+        if value is BAD and long:
+            # beyond the columns' int64: the JSON number, for the codec to judge
+            return int(text.partition(".")[0])
         return text if value is BAD else value
     if label in TYPED_LABELS and text == "":
         return None
