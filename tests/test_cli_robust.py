@@ -361,7 +361,8 @@ class TestRealProcess:
         assert "No space left on device" in message
 
     def test_broken_pipe_is_quiet(self, tmp_path: Path) -> None:
-        """A reader that stops early (like head): nothing on stderr."""
+        """A reader that stops early (like head): nothing on stderr, and status 141
+        (128 + SIGPIPE), not 0: not every line was written."""
         big = write(tmp_path, b"".join(line + b"\n" for line in CASE_BYTES) * 20)
         proc = _start("decide", str(big), "--no-stream")
         assert proc.stdout is not None
@@ -371,6 +372,7 @@ class TestRealProcess:
         err = proc.stderr.read()
         proc.wait(timeout=120)
         assert err == b""
+        assert proc.returncode == 141  # far more output than a pipe holds
 
 
 class TestTable:

@@ -76,6 +76,9 @@ EXIT_ERRORS: Final = 1
 EXIT_USAGE: Final = 2
 EXIT_FAILED: Final = 3
 EXIT_INTERRUPTED: Final = 130
+#: The reader of the output stopped first (``| head``): 128 + SIGPIPE, as a
+#: program the signal stops; nothing is printed.
+EXIT_OUTPUT_CLOSED: Final = 141
 _PROGRESS_EVERY: Final = 1.0  # seconds between progress lines
 _BOM: Final = "\ufeff"
 _BOM_BYTES: Final = _BOM.encode("utf-8")
@@ -87,6 +90,7 @@ exit status:
   3    the run itself failed, e.g. the output could not be written
        (one message on stderr; the traceback too with --debug)
   130  interrupted: the lines decided so far are written first
+  141  the output's reader stopped first (| head): not every line was written
 """
 
 
@@ -885,7 +889,7 @@ def main(
         return _interrupted(command, out, err, real_stdout)
     except BrokenPipeError:  # e.g. piped into head: the reader has all it wants
         _silence(out, real_stdout)
-        return EXIT_OK
+        return EXIT_OUTPUT_CLOSED  # not every line was written: not 0
     except _ReadError as exc:
         return _failed(command, str(exc), args, err)
     except OSError as exc:
