@@ -260,6 +260,55 @@ class TestErrors:
             rows = [json.loads(line) for line in out.read_text(encoding="utf-8").splitlines()]
             assert {r["id"]: r["decision.escalate_to"] for r in rows} == expected
 
+    def test_a_broken_first_row_is_its_own_error_not_the_runs(
+        self, returns: dict[str, Path], tmp_path: Path
+    ) -> None:
+        """The run's kind comes from the rows that say one: a first row with a kind
+        cell that is not UTF-8, or with a missing separator, is that row's error."""
+        lines = returns["csv"].read_bytes().splitlines(keepends=True)
+        header = lines[0].decode().rstrip("\r\n").split(",")
+        where = header.index("kind")
+        cells = lines[1].decode().split(",")
+        cells[where] = "ret\udcffurn"
+        bad_bytes = ",".join(cells).encode("utf-8", "surrogateescape")
+        short = lines[1].replace(b",", b"", 1)  # one separator fewer
+        for first, code in ((bad_bytes, "invalid_encoding"), (short, "invalid_csv")):
+            source = tmp_path / f"{code}.csv"
+            source.write_bytes(lines[0] + first + b"".join(lines[2:6]))
+            out = tmp_path / f"{code}.out.jsonl"
+            status, _, err = run(str(source), str(out))
+            assert status == 1, err
+            rows = [json.loads(line) for line in out.read_text(encoding="utf-8").splitlines()]
+            assert [r["error.code"] for r in rows] == [code, None, None, None, None]
+            assert all(r["kind"] == "return" for r in rows[1:])
+
+    @pytest.mark.parametrize("fmt", ["csv", "parquet"])
+    def test_a_kind_that_is_no_kind_is_its_rows_error(
+        self, returns: dict[str, Path], tmp_path: Path, fmt: str
+    ) -> None:
+        """A kind cell of "Return" is that row's unknown_kind, as csrules decide
+        says of its line; the other rows are decided."""
+        table = pq.read_table(returns["parquet"]).slice(0, 4)
+        kinds = table.column("kind").to_pylist()
+        kinds[1] = "Return"
+        table = table.set_column(table.schema.get_field_index("kind"), "kind", pa.array(kinds))
+        source = tmp_path / f"cases.{fmt}"
+        if fmt == "parquet":
+            pq.write_table(table, source)
+        else:
+            import pyarrow.csv as pacsv
+
+            pacsv.write_csv(table.drop_columns(["order.lines"]).append_column(
+                "order.lines", pa.array([json.dumps(v, default=str) for v in
+                                         table.column("order.lines").to_pylist()])),
+                source)  # fmt: skip
+        out = tmp_path / f"{fmt}.out.jsonl"
+        status, _, err = run(str(source), str(out))
+        assert status == 1, err
+        rows = [json.loads(line) for line in out.read_text(encoding="utf-8").splitlines()]
+        assert [r["error.code"] for r in rows] == [None, "unknown_kind", None, None]
+        assert '"Return"' in rows[1]["error.message"]
+
     def test_a_time_in_an_error_is_iso_text_under_its_contract_key(self, tmp_path: Path) -> None:
         """A complaint delivered after it was received names `at` and shows both times as
         ISO text, as the case gave them."""

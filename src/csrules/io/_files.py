@@ -555,30 +555,47 @@ class _Source:
             self._csv_file.close()
 
     def kind_hint(self) -> str | None:
-        """The kind of the first row that has one (``None`` when nothing says)."""
+        """The kind the file's rows say: the first known kind among the first
+        rows that name one, else the first value given (for its error), else
+        ``None``. A broken row (a CSV row of the wrong field count, a cell
+        that is not UTF-8, a line that is not JSON) does not decide it: it
+        gets its own row error."""
+        from csrules.io._schema import KINDS
+
+        first: str | None = None
+        for value in itertools.islice(self._kind_values(), 1024):
+            if value in KINDS:
+                return value
+            if first is None:
+                first = value
+        return first
+
+    def _kind_values(self) -> Iterator[str]:
+        """The non-empty ``kind`` values of the first rows, in order."""
         if self.format == "parquet":
             if "kind" not in self._parquet.schema_arrow.names:
-                return None
+                return
             for batch in self._parquet.iter_batches(batch_size=1024, columns=["kind"]):
                 for value in batch.column(0).to_pylist():
                     if isinstance(value, str) and value:
-                        return value
-            return None
+                        yield value
+            return
         if self.format == "csv":
             if "kind" not in self._header:
-                return None
+                return
+            where = self._header.index("kind")
             with open(self.path, encoding="utf-8-sig", newline="", errors="replace") as file:
-                for record in itertools.islice(csv.DictReader(file), 1024):
-                    value = record.get("kind")
-                    if value:
-                        return value
-            return None
-        with open(self.path, "rb") as file:
-            for line in itertools.islice(file, 1024):
-                found = _kind_of_line(line)
+                next(file, None)  # the header
+                for line in file:  # row by row: a broken row spoils no other
+                    cells = next(csv.reader([line]), [])
+                    if len(cells) == len(self._header) and cells[where]:
+                        yield cells[where]
+            return
+        with open(self.path, "rb") as lines:
+            for raw in lines:
+                found = _kind_of_line(raw)
                 if found is not None:
-                    return found
-        return None
+                    yield found
 
     def chunks(self) -> Iterator[_Chunk]:
         """The file's rows in chunks of ``chunk_rows`` (JSON Lines: lines)."""

@@ -463,16 +463,30 @@ def _layout(ruleset: RuleSet, table: pa.Table, kind: str | None, tz: str | None)
         kinds = pa.nulls(n, pa.string())
     if kind is not None:
         if given:
+            from csrules.io._schema import KINDS
+
+            # another kind stops the run; a value that is no kind at all is
+            # its row's error (unknown_kind, as csrules decide gives its line)
             others = sorted(
                 str(v)
                 for v in pc.unique(table.column("kind")).to_pylist()
-                if v not in (None, "", kind)
+                if v not in (None, "", kind) and v in KINDS
             )
             if others:
                 raise DomainValueError(
-                    "kind", others, f"rows of kind {kind!r} only (kind={kind!r} was given)"
+                    "kind",
+                    others,
+                    f"rows of kind {kind!r} only (kind={kind!r} was given)",
+                    got=", ".join(repr(o) for o in others),
                 )
-        kinds = pa.array([kind] * n, pa.string())
+            column = table.column("kind").combine_chunks() if n else pa.array([], pa.string())
+            if pa.types.is_string(column.type):
+                empty = pc.or_kleene(pc.is_null(column), pc.equal(column, ""))
+                kinds = pc.if_else(empty, pa.scalar(kind, pa.string()), column)
+            else:
+                kinds = pa.array([kind] * n, pa.string())
+        else:
+            kinds = pa.array([kind] * n, pa.string())
     return _Layout(tuple(used), kinds, kind)
 
 
@@ -481,14 +495,20 @@ def _plan(layout: _Layout, table: pa.Table, tz: str | None) -> _Plan:
     pa = _pa()
     n = table.num_rows
     columns: list[_Column] = []
+    filled = False
     for name, path, label in layout.used:
         array = table.column(name).combine_chunks() if n else table.column(name).slice(0, 0)
         if name == "kind" and layout.fill_kind is not None:
+            if pa.types.is_string(array.type):  # an empty cell is the run's kind
+                fill = layout.fill_kind
+                values = [fill if v is None or v == "" else v for v in array.to_pylist()]
+                columns.append(_Column("kind", ("kind",), values))
+                filled = True
             continue
         if not n:
             array = array.combine_chunks()
         columns.append(_Column(name, path, _column_values(pa, name, array, label, tz)))
-    if layout.fill_kind is not None:
+    if layout.fill_kind is not None and not filled:
         columns.append(_Column("kind", ("kind",), [layout.fill_kind] * n))
     return _Plan(tuple(columns))
 
