@@ -478,6 +478,18 @@ class TestMetaEcho:
         assert len(lines) == 2
         assert all(line["meta"] == json.loads(meta) for line in lines)
 
+    @pytest.mark.parametrize(
+        "number", ["1E2", "2.5e-3", "0.10000000000000000555", "12345678901234567.25", "-0.0"]
+    )
+    def test_a_number_is_written_back_as_it_came(self, tmp_path: Path, number: str) -> None:
+        """meta is echoed unchanged: a number keeps its text, digits a float would
+        lose included."""
+        meta = '{"x": ' + number + ', "deep": [' + number + "]}"
+        status, out, err = run_bytes("decide", write(tmp_path, self._line(meta)))
+        assert status == 0, err
+        assert ('"meta":{"x":' + number + ',"deep":[' + number + "]}").encode() in out
+        assert results(out)[0]["meta"] == json.loads(meta)
+
     @pytest.mark.parametrize("number", ["1e99999", "-1e400", "1e-400"])
     def test_a_number_no_reader_can_hold_is_refused(self, tmp_path: Path, number: str) -> None:
         """A number that no 64-bit float holds cannot be echoed: the line is an

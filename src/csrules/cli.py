@@ -66,7 +66,7 @@ from csrules.io._decisions import (
     error_to_json,
     render_table,
 )
-from csrules.io._json import JSONValue, parse_aware_time, read_case_line
+from csrules.io._json import EchoedFloat, JSONValue, parse_aware_time, read_case_line
 from csrules.policy import Policy, default_policy, load_policy
 
 __all__ = ["decide_line", "decide_lines", "main"]
@@ -321,7 +321,7 @@ def _json_line(result: object) -> str:
     through :mod:`json`, which escapes the surrogate or raises as before.
     """
     try:
-        return orjson.dumps(result, option=_ORJSON_LINE).decode("utf-8")
+        return orjson.dumps(result, default=_as_read, option=_ORJSON_LINE).decode("utf-8")
     except TypeError:
         pass
     text = json.dumps(result, ensure_ascii=False, separators=(",", ":"))
@@ -330,6 +330,15 @@ def _json_line(result: object) -> str:
     except UnicodeEncodeError:  # an unpaired surrogate, e.g. in an echoed id
         text = json.dumps(result, ensure_ascii=True, separators=(",", ":"))
     return text + "\n"
+
+
+def _as_read(value: object) -> object:
+    """orjson's hook for what it does not write itself: a ``meta`` number as
+    its text in the line it came from; anything else is refused (and goes
+    through :mod:`json`)."""
+    if type(value) is EchoedFloat:
+        return orjson.Fragment(value.text)
+    raise TypeError
 
 
 # types json.dumps refuses are refused by orjson too, so both raise alike

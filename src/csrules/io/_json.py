@@ -177,13 +177,41 @@ def _any_object(value: object, path: str) -> object:
     return echoed_json(value, path)
 
 
+class JSONNumber(Decimal):
+    """A JSON number with a fraction or exponent, as read: its value, and
+    its text (``text``) as it stood in the line."""
+
+    __slots__ = ("text",)
+    text: str
+
+    def __new__(cls, text: str) -> JSONNumber:
+        self = Decimal.__new__(cls, text)
+        self.text = text
+        return self
+
+
+class EchoedFloat(float):
+    """A ``float`` that remembers the JSON text it was read from (``text``),
+    so that ``csrules decide`` writes ``meta`` numbers back as they came."""
+
+    text: str
+
+    def __new__(cls, value: float, text: str) -> EchoedFloat:
+        self = float.__new__(cls, value)
+        self.text = text
+        return self
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (float, (float(self),))
+
+
 def echoed_json(value: Any, path: str) -> Any:
     """``value`` (JSON read with decimal numbers) as plain JSON data to write back.
 
-    A JSON number with a fraction or exponent becomes a ``float`` (written
-    back as the shortest text that reads as the same number); one that no
-    ``float`` can hold (``1e99999``) is refused, since it could not be
-    echoed as JSON.
+    A JSON number with a fraction or exponent becomes a ``float`` that keeps
+    its text (:class:`EchoedFloat`: the result line writes that text back
+    unchanged); one that no ``float`` can hold (``1e99999``) is refused,
+    since a JSON reader could not hold it either.
 
     Raises:
         ContractError: ``invalid_value`` naming the path of such a number.
@@ -192,6 +220,8 @@ def echoed_json(value: Any, path: str) -> Any:
         number = float(value)
         if not math.isfinite(number) or (number == 0 and not value.is_zero()):
             raise _invalid(path, value, "a number a JSON reader can hold (a 64-bit float)")
+        if isinstance(value, JSONNumber):
+            return EchoedFloat(number, value.text)
         return number
     if isinstance(value, Mapping):
         return {k: echoed_json(v, _join(path, k)) for k, v in value.items()}
@@ -993,7 +1023,7 @@ def _no_constant(name: str) -> object:
 
 # one decoder for every line (json.loads would build a new one per call)
 _DECODER: Final = json.JSONDecoder(
-    parse_float=Decimal, parse_constant=_no_constant, object_pairs_hook=_no_duplicates
+    parse_float=JSONNumber, parse_constant=_no_constant, object_pairs_hook=_no_duplicates
 )
 
 
