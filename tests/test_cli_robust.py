@@ -501,3 +501,46 @@ class TestMetaEcho:
         assert first["error"]["code"] == "invalid_value"
         assert "meta.x[0]" in first["error"]["message"]
         assert "decision" in second
+
+
+class TestPlainMessages:
+    """Problems outside the lines are said in the caller's terms."""
+
+    def test_a_state_file_in_a_missing_folder_is_a_usage_error_first(
+        self, tmp_path: Path
+    ) -> None:
+        """--state in a folder that does not exist: status 2 before anything is
+        decided, naming the path given (not a temporary file)."""
+        state = tmp_path / "nowhere" / "state.json"
+        status, out, err = run_bytes("decide", CASES, "--state", state)
+        assert status == 2
+        assert out == b""
+        assert str(state) in err
+        assert ".csrules-state-" not in err
+
+    def test_a_closed_standard_output_is_one_line(self) -> None:
+        """stdout closed (>&-): status 3 and one line, not an AttributeError."""
+        done = subprocess.run(
+            [sys.executable, "-m", "csrules.cli", "decide", str(CASES)],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            timeout=120,
+            check=False,
+            pass_fds=(),
+            preexec_fn=lambda: os.close(1),
+        )
+        assert done.returncode == 3
+        message = done.stderr.decode()
+        assert message.count("\n") == 1
+        assert "standard output" in message
+        assert "AttributeError" not in message
+
+    def test_a_number_of_too_many_digits_is_said_plainly(self, tmp_path: Path) -> None:
+        """A 5,000-digit number: invalid_json saying so, no advice about Python settings."""
+        line = b'{"id": "x", "kind": "return", "n": ' + b"1" * 5000 + b"}\n"
+        status, out, _ = run_bytes("decide", write(tmp_path, line))
+        assert status == 1
+        [result] = results(out)
+        assert result["error"]["code"] == "invalid_json"
+        assert "digits" in result["error"]["message"]
+        assert "sys." not in result["error"]["message"]

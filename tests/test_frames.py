@@ -368,8 +368,9 @@ def test_naive_timestamps_need_tz() -> None:
     table = _table(rows, typed=False)
     naive = pa.array([dt.datetime(2026, 5, 6, 10)], pa.timestamp("us"))
     table = table.set_column(table.column_names.index("at"), "at", naive)
-    with pytest.raises(DomainValueError, match="'at'"):
+    with pytest.raises(DomainValueError, match="'at'") as raised:
         decide_arrow(RULES, table)
+    assert "(got a timestamp[us] column, without a time zone)" in str(raised.value)
     out = decide_arrow(RULES, table, tz="Asia/Shanghai")
     assert out.column("decision.action").to_pylist() == ["cancel"]
     # naive strings read in tz too; without tz they are the codec's invalid_value

@@ -31,6 +31,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import datetime as dt
+import io
 import json
 import os
 import re
@@ -419,6 +420,10 @@ def _monitor(policy: Policy, backend: str, state: str | None = None, rules: Any 
     the stream rules of ``rules`` (a rule set), the bundled ones when ``None``."""
     from csrules.stream import EscalationMonitor
 
+    if state is not None and not os.path.isdir(os.path.dirname(os.path.abspath(state))):
+        folder = os.path.dirname(state) or "."
+        msg = f"--state {state}: the folder {folder} does not exist (the state is saved there)"
+        raise _UsageError(msg)
     if state is None or not os.path.exists(state):
         return EscalationMonitor(policy, backend=backend, ruleset=rules)  # type: ignore[arg-type]
     from csrules.exceptions import StreamError
@@ -440,7 +445,10 @@ def _monitor(policy: Policy, backend: str, state: str | None = None, rules: Any 
 def _save_state(monitor: Any, path: str) -> None:
     """Write the monitor's snapshot to ``path`` atomically (a temporary file, then a rename)."""
     folder = os.path.dirname(os.path.abspath(path))
-    fd, temporary = tempfile.mkstemp(prefix=".csrules-state-", dir=folder)
+    try:
+        fd, temporary = tempfile.mkstemp(prefix=".csrules-state-", dir=folder)
+    except OSError as err:  # say the file asked for, not the temporary one
+        raise OSError(err.errno, err.strerror, path) from err
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as saving:
             json.dump(monitor.snapshot(), saving, ensure_ascii=False, separators=(",", ":"))
@@ -880,6 +888,11 @@ def main(
     real_stdout = out is None
     out = out if out is not None else sys.stdout
     err = err if err is not None else sys.stderr
+    if err is None:  # stderr closed (2>&-): messages go nowhere
+        err = io.StringIO()
+    if out is None:  # stdout closed (>&-)
+        err.write("csrules: no standard output to write to (was it closed?)\n")
+        return EXIT_FAILED
     parser = _parser()
     try:
         args = parser.parse_args(argv)

@@ -157,7 +157,10 @@ def decision_schema(
             typ = _arrow_type(pa, annotation)
             if column in fields and fields[column] != typ:
                 raise DomainValueError(
-                    column, f"{fields[column]} and {typ}", "one type across the kinds"
+                    column,
+                    f"{fields[column]} and {typ}",
+                    "one type across the kinds",
+                    got=f"{fields[column]} and {typ}",
                 )
             fields[column] = typ
     fields["decision.rules"] = pa.list_(pa.string())
@@ -315,6 +318,7 @@ def _column_values(pa: Any, name: str, array: Any, label: str | None, tz: str | 
                     name,
                     f"{typ} (no time zone)",
                     "an aware timestamp column, or tz= naming the zone of its naive times",
+                    got=f"a {typ} column, without a time zone",
                 )
             zone = _zone(tz)
             return [
@@ -428,7 +432,9 @@ def _layout(ruleset: RuleSet, table: pa.Table, kind: str | None, tz: str | None)
     names = list(table.column_names)
     if len(set(names)) != len(names):
         twice = sorted({n for n in names if names.count(n) > 1})
-        raise DomainValueError("columns", twice, "each column name once")
+        raise DomainValueError(
+            "columns", twice, "each column name once", got=", ".join(map(repr, twice)) + " twice"
+        )
     used: list[tuple[str, tuple[Any, ...], str | None]] = []
     paths: dict[tuple[Any, ...], str] = {}
     for name in names:
@@ -443,7 +449,10 @@ def _layout(ruleset: RuleSet, table: pa.Table, kind: str | None, tz: str | None)
         for depth in range(1, len(path)):
             if path[:depth] in paths:
                 raise DomainValueError(
-                    name, name, f"no column {paths[path[:depth]]!r} as well (one or the other)"
+                    name,
+                    name,
+                    f"no column {paths[path[:depth]]!r} as well (one or the other)",
+                    got="both columns",
                 )
         paths[path] = name
         used.append((name, path, label))
@@ -451,7 +460,10 @@ def _layout(ruleset: RuleSet, table: pa.Table, kind: str | None, tz: str | None)
         inner = [p for p in paths if len(p) > len(path) and p[: len(path)] == path]
         if inner:
             raise DomainValueError(
-                name, name, f"no column {paths[inner[0]]!r} as well (one or the other)"
+                name,
+                name,
+                f"no column {paths[inner[0]]!r} as well (one or the other)",
+                got="both columns",
             )
     n = table.num_rows
     given = "kind" in paths.values()

@@ -21,6 +21,7 @@ import enum
 import json
 import math
 import re
+import sys
 from collections.abc import Callable, Mapping
 from decimal import Decimal
 from typing import Any, Final, Literal, TypeAlias
@@ -989,7 +990,10 @@ def read_case_line(line: str, *, facts: Mapping[str, FactType] | None = None) ->
     except ContractError:
         raise
     except (ValueError, RecursionError) as exc:
-        raise ContractError("invalid_json", f"not valid JSON: {exc}") from None
+        text = str(exc)
+        if "int_max_str_digits" in text:  # Python's advice is not the caller's to follow
+            text = f"a whole number of more than {sys.get_int_max_str_digits()} digits"
+        raise ContractError("invalid_json", f"not valid JSON: {text}") from None
     # a lone surrogate can only come from a \uD8xx-\uDFxx escape or from the text itself
     suspect = _SURROGATE_ESCAPE_RE.search(line) is not None or (
         not line.isascii() and _SURROGATE_RE.search(line) is not None
