@@ -544,3 +544,22 @@ class TestPlainMessages:
         assert result["error"]["code"] == "invalid_json"
         assert "digits" in result["error"]["message"]
         assert "sys." not in result["error"]["message"]
+
+    def test_a_complaint_text_longer_than_the_monitor_holds_is_invalid_value(
+        self, tmp_path: Path
+    ) -> None:
+        """An id of 1,200 characters on a complaint: invalid_value naming the key and
+        the length (not undecidable, not the whole text back in the message)."""
+        case = {
+            "id": "x" * 1200,
+            "kind": "complaint",
+            "at": "2026-05-06T10:00:00+08:00",
+            "complaint": {"customer_id": "C1", "channel": "phone", "topic": "service"},
+        }
+        status, out, _ = run_bytes("decide", write(tmp_path, json.dumps(case).encode() + b"\n"))
+        assert status == 1
+        [result] = results(out)
+        assert result["error"]["code"] == "invalid_value"
+        assert result["error"]["message"].startswith("'id' must be at most 1,000 characters")
+        assert "1,200 characters" in result["error"]["message"]
+        assert len(result["error"]["message"]) < 200

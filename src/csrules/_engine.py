@@ -14,7 +14,7 @@ from csrules._decision import (
     ReturnDecision,
     policy_argument,
 )
-from csrules.exceptions import ArgumentTypeError
+from csrules.exceptions import ArgumentTypeError, DomainValueError
 from csrules.policy import Policy
 from csrules.rules.complaints import check_complaint, decide_complaint
 from csrules.rules.promotions import decide_price_adjustment, decide_promotion
@@ -131,6 +131,7 @@ def decide(
         # a complaint the rules refuse never reaches the monitor's state, and
         # one that fails after it was observed is taken back
         check_complaint(case.complaint)
+        _check_monitor_texts(case)
         with monitor.transaction():
             stream = monitor.observe(case.complaint)
             return decide_complaint(
@@ -178,3 +179,24 @@ def _same_stream_rules(monitor: EscalationMonitor, ruleset: RuleSet | str) -> No
         f"({[r.id for r in chosen.stream_rules]}; it runs {[r.id for r in monitor.rules]}): "
         "make it with EscalationMonitor(ruleset=...)",
     )
+
+
+def _check_monitor_texts(case: ComplaintCase) -> None:
+    """Refuse, as a value of the case, a text longer than the escalation
+    monitor holds (:data:`~csrules.stream.MAX_TEXT_LENGTH` characters)."""
+    from csrules.stream._monitor import MAX_TEXT_LENGTH
+
+    complaint = case.complaint
+    for field, value in (
+        ("id", complaint.id),
+        ("complaint.customer_id", complaint.customer_id),
+        ("complaint.sku", complaint.sku),
+        ("complaint.about_staff", complaint.about_staff),
+    ):
+        if value is not None and len(value) > MAX_TEXT_LENGTH:
+            raise DomainValueError(
+                field,
+                value,
+                f"at most {MAX_TEXT_LENGTH:,} characters (what the escalation monitor holds)",
+                got=f"{len(value):,} characters",
+            )
