@@ -309,6 +309,23 @@ class TestErrors:
         assert [r["error.code"] for r in rows] == [None, "unknown_kind", None, None]
         assert '"Return"' in rows[1]["error.message"]
 
+    def test_a_csv_with_lines_ending_in_cr_alone_is_read(
+        self, returns: dict[str, Path], tmp_path: Path
+    ) -> None:
+        """Old Mac line endings (CR alone): the same decisions as with LF."""
+        text = returns["csv"].read_bytes().replace(b"\r\n", b"\n")
+        lf, cr = tmp_path / "lf.csv", tmp_path / "cr.csv"
+        lf.write_bytes(text)
+        cr.write_bytes(text.replace(b"\n", b"\r"))
+        outputs = []
+        for source in (lf, cr):
+            out = tmp_path / f"{source.stem}.jsonl"
+            status, _, err = run(str(source), str(out))
+            assert status == 0, err
+            outputs.append(out.read_text(encoding="utf-8"))
+        assert outputs[0] == outputs[1]
+        assert len(outputs[0].splitlines()) == 150
+
     def test_a_time_in_an_error_is_iso_text_under_its_contract_key(self, tmp_path: Path) -> None:
         """A complaint delivered after it was received names `at` and shows both times as
         ISO text, as the case gave them."""

@@ -373,6 +373,9 @@ class _Source:
         try:  # the header line alone: a bad byte further down is that row's error
             with open(self.path, "rb") as file:
                 first = file.readline()
+            cr = first.find(b"\r")
+            if cr >= 0 and first[cr : cr + 2] != b"\r\n":  # lines end in CR alone
+                first = first[:cr]
             header = next(csv.reader([first.decode("utf-8-sig")]), None)
         except (OSError, UnicodeDecodeError, csv.Error) as err:
             raise BatchFileError(self.path, f"cannot read its header line: {err}") from err
