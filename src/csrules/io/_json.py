@@ -28,6 +28,7 @@ from typing import Any, Final, Literal, TypeAlias
 
 import attrs
 import pendulum
+from pendulum.tz import fixed_timezone
 
 from csrules._cases import Case, ComplaintCase, PriceAdjustmentCase, PromotionCase, ReturnCase
 from csrules._domain import (
@@ -252,7 +253,8 @@ def parse_aware_time(value: object) -> pendulum.DateTime | None:
         return None
     zone = _ZONES.get(offset)
     if zone is None:
-        zone = pendulum.FixedTimezone(int(offset.total_seconds()))
+        # pendulum's own object for the offset: the one pendulum.parse gives
+        zone = fixed_timezone(int(offset.total_seconds()))
         if len(_ZONES) < _MAX_ZONES:
             _ZONES[offset] = zone
     return pendulum.DateTime(

@@ -7,9 +7,14 @@ import decimal
 import enum
 from typing import Final
 
+from pendulum.tz import fixed_timezone
+
 #: Asia/Shanghai has kept UTC+8 without daylight saving since 1991; a fixed
 #: offset converts far faster than a zone lookup on the hot path.
 CST: Final = dt.timezone(dt.timedelta(hours=8), "Asia/Shanghai")
+#: pendulum's own UTC+8 zone (``pendulum.parse`` and the JSON codec give
+#: times in it): recognised by identity, the quickest test.
+_PENDULUM_CST: Final = fixed_timezone(28800)
 _ZONES: Final = frozenset({"Asia/Shanghai", "PRC", "Asia/Chongqing", "Asia/Harbin"})
 _date_of = dt.datetime.date
 _astimezone = dt.datetime.astimezone
@@ -21,7 +26,9 @@ def local_date(t: dt.datetime) -> dt.date:
     tz = t.tzinfo
     # always UTC+8: this zone, a pendulum FixedTimezone of 28800 seconds east
     # of UTC, or a zone named like Asia/Shanghai
-    if tz is CST or getattr(tz, "offset", None) == 28800 or getattr(tz, "name", None) in _ZONES:
+    if tz is _PENDULUM_CST or tz is CST:
+        return _date_of(t)
+    if getattr(tz, "offset", None) == 28800 or getattr(tz, "name", None) in _ZONES:
         return _date_of(t)
     return _date_of(_astimezone(t, CST))
 
@@ -31,7 +38,9 @@ def local_date_or_none(t: dt.datetime | None) -> dt.date | None:
     if t is None:
         return None
     tz = t.tzinfo
-    if tz is CST or getattr(tz, "offset", None) == 28800 or getattr(tz, "name", None) in _ZONES:
+    if tz is _PENDULUM_CST or tz is CST:
+        return _date_of(t)
+    if getattr(tz, "offset", None) == 28800 or getattr(tz, "name", None) in _ZONES:
         return _date_of(t)
     return _date_of(_astimezone(t, CST))
 
@@ -44,7 +53,9 @@ def to_cst(t: dt.datetime) -> dt.datetime:
 def local_time(t: dt.datetime) -> dt.time:
     """The Asia/Shanghai time of day of an aware time."""
     tz = t.tzinfo
-    if tz is CST or getattr(tz, "offset", None) == 28800 or getattr(tz, "name", None) in _ZONES:
+    if tz is _PENDULUM_CST or tz is CST:
+        return t.time()
+    if getattr(tz, "offset", None) == 28800 or getattr(tz, "name", None) in _ZONES:
         return t.time()
     return _astimezone(t, CST).time()
 
