@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import datetime as dt
+import json
 import pickle
 from collections.abc import Sequence
+from decimal import Decimal
 from typing import Any
 
 import pytest
@@ -25,7 +28,9 @@ from csrules import (
 )
 from csrules.batch import facts_frame, input_records
 from csrules.batch._ruleset import column_kinds
+from csrules.cli import decide_lines
 from csrules.exceptions import DomainValueError, RuleDefinitionError
+from csrules.io import case_to_json
 from csrules.rules import HitPolicy, Rule, Table, fact, param, returns
 from csrules.testing import (
     complaint_cases,
@@ -425,7 +430,7 @@ def test_taobao_first_in_a_fresh_process() -> None:
 class TestStreamRulesOfARuleSet:
     """``csrules decide --rules`` correlates complaints by the rule set's own stream rules."""
 
-    SHOP = '''
+    SHOP = """
 import attrs
 import csrules
 from csrules.rules.complaints import STREAM_RULES
@@ -439,7 +444,7 @@ STRICT = attrs.evolve(
     ),
 )
 NONE = attrs.evolve(_b2c, stream_rules=())
-'''
+"""
 
     def _run(self, rules: str | None, tmp_path: Any, monkeypatch: pytest.MonkeyPatch) -> list[Any]:
         import io
@@ -566,3 +571,115 @@ class TestTypeChecks:
     def test_a_derived_fact_is_checked_too(self) -> None:
         with pytest.raises(RuleDefinitionError, match=r"kind 'return', fact 'odd'.*a date"):
             csrules.ruleset("b2c").with_fact("odd", bool, derive=fact("signed_date") == 3)
+
+
+def _shop_rule(when: Any, then: dict[str, Any], rule_id: str = "shop") -> Rule:
+    return Rule("SHOP-9", when, then, en="x", zh="x", id=rule_id)
+
+
+class TestOutcomeChecks:
+    """What a rule sets is checked against what the table's other rules set,
+    as comparisons are: a typo in an outcome never becomes a decision."""
+
+    B2C = csrules.ruleset("b2c")
+
+    @pytest.mark.parametrize(
+        ("table", "then", "words"),
+        [
+            ("freight_payer", {"freight_payer": "merchnt"}, "'merchnt' is no FreightPayer"),
+            ("freight_payer", {"freight_payer": Action.REFUND}, "is no FreightPayer"),
+            ("return_action", {"action": "refnd", "eligible": True, "approvals": ()},
+             "'refnd' is no Action"),
+            ("return_action", {"action": fact("payment_method"), "eligible": True,
+                               "approvals": ()}, "gives a PaymentMethod"),
+            ("return_action", {"action": Action.NORMAL_RETURN, "eligible": 1, "approvals": ()},
+             "eligible = 1 is not true or false"),
+            ("return_action", {"action": Action.NORMAL_RETURN, "eligible": False,
+                               "approvals": ()}, "exactly when"),
+            ("freight_payer", {}, "sets no value for ['freight_payer']"),
+        ],
+    )  # fmt: skip
+    def test_an_outcome_no_rule_of_the_table_could_give_is_refused(
+        self, table: str, then: dict[str, Any], words: str
+    ) -> None:
+        where = {"freight_payer": "not_shipped", "return_action": "closed_order"}[table]
+        with pytest.raises(RuleDefinitionError, match="rule 'shop'") as caught:
+            self.B2C.with_rule(table, _shop_rule(fact("paid"), then), before=where)
+        assert words in str(caught.value)
+
+    def test_an_escalation_typo_is_refused(self) -> None:
+        rule = _shop_rule(fact("channel") == "phone", {"escalate_to": "cs_haed"})
+        with pytest.raises(RuleDefinitionError, match="'cs_haed' is no Escalation"):
+            self.B2C.with_rule("complaint_escalation", rule)
+
+    def test_a_string_naming_a_member_becomes_the_member(self) -> None:
+        rule = _shop_rule(fact("paid"), {"freight_payer": "merchant"})
+        shop = self.B2C.with_rule("freight_payer", rule, before="not_shipped")
+        decision = shop.decide(_a_case())
+        assert decision.freight_payer is FreightPayer.MERCHANT
+        assert "SHOP-9" in decision.rules
+
+    def test_a_misspelt_value_of_an_earlier_tables_output_is_refused(self) -> None:
+        when = fact("action").isin(["normal_return", "abnormal_retrun"])
+        rule = _shop_rule(when, {"freight_payer": FreightPayer.MERCHANT})
+        with pytest.raises(RuleDefinitionError, match="'abnormal_retrun' is no Action"):
+            self.B2C.with_rule("freight_payer", rule, before="not_shipped")
+
+
+class TestExtraFactValues:
+    """Extra facts: defaults and values of the declared type, from Python and JSON alike."""
+
+    B2C = csrules.ruleset("b2c")
+
+    @pytest.mark.parametrize(
+        ("type_", "default", "words"),
+        [
+            (bool, "no", "true or false"),
+            (int, "3", "a whole number"),
+            (Decimal, 1.5, "never a float"),
+            ("bool", None, "is not a type"),
+        ],
+    )
+    def test_a_default_of_another_type_is_refused(
+        self, type_: Any, default: Any, words: str
+    ) -> None:
+        with pytest.raises(RuleDefinitionError, match="fact 'vip'") as caught:
+            self.B2C.with_fact("vip", type_, default=default)
+        assert words in str(caught.value)
+
+    def _tiered(self) -> RuleSet:
+        shop = self.B2C.with_fact("vip", bool, default=False).with_fact("since", dt.date)
+        shop = shop.with_fact("tier", PaymentMethod, default=PaymentMethod.ALIPAY)
+        when = fact("vip") & (fact("tier") == "cod") & (fact("since") < dt.date(2026, 1, 1))
+        rule = _shop_rule(when, {"freight_payer": FreightPayer.MERCHANT})
+        return shop.with_rule("freight_payer", rule, before="not_shipped")
+
+    @pytest.mark.parametrize(
+        ("facts", "fires"),
+        [
+            ({"vip": True, "tier": "cod", "since": "2025-05-01"}, True),
+            ({"vip": True, "tier": PaymentMethod.COD, "since": dt.date(2025, 5, 1)}, True),
+            ({"vip": True, "tier": "cod", "since": "2026-05-01"}, False),
+            ({"vip": True, "tier": "alipay", "since": "2025-05-01"}, False),
+        ],
+    )
+    def test_python_and_json_values_decide_alike(self, facts: dict[str, Any], fires: bool) -> None:
+        """Enum and date facts given as JSON text decide as their values do in Python."""
+        shop = self._tiered()
+        assert ("SHOP-9" in shop.decide(_a_case(), facts=facts).rules) is fires
+        line = case_to_json(_a_case())
+        line["facts"] = {k: v.isoformat() if isinstance(v, dt.date) else v
+                         for k, v in facts.items()}  # fmt: skip
+        [result] = list(decide_lines([json.dumps(line)], ruleset=shop))
+        assert ("SHOP-9" in result["decision"]["rules"]) is fires
+
+    @pytest.mark.parametrize(
+        ("facts", "field"),
+        [({"vip": "no"}, "facts.vip"), ({"vipp": True}, "facts.vipp"),
+         ({"tier": "bank"}, "facts.tier"), ({"since": "yesterday"}, "facts.since")],
+    )  # fmt: skip
+    def test_a_value_of_another_type_is_refused_naming_it(
+        self, facts: dict[str, Any], field: str
+    ) -> None:
+        with pytest.raises(DomainValueError, match=rf"'{field}' must be"):
+            self._tiered().decide(_a_case(), facts=facts)

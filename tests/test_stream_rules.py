@@ -108,6 +108,8 @@ class TestDeclarations:
             ({"window": ""}, "window must be"),
             ({"text_en": "{clause} {nope}"}, r"text_en uses \['nope'\]"),
             ({"text_zh": "{clause"}, "text_zh is not a valid template"),
+            ({"considers": fact("channel") == "phnoe"}, "'phnoe' is no Channel"),
+            ({"considers": fact("received_at") > 3}, "never alike"),
         ],
     )
     def test_an_invalid_declaration_names_the_rule(

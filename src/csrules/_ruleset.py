@@ -16,6 +16,7 @@ its definition and compiles again on first use.
 from __future__ import annotations
 
 import datetime as dt
+import decimal
 import enum
 import importlib
 import operator
@@ -30,7 +31,7 @@ import attrs
 from csrules._calendar import ESTIMATES
 from csrules._decision import Decision, params_in_force, policy_argument
 from csrules._domain import check_tables
-from csrules.exceptions import ArgumentTypeError, RuleDefinitionError
+from csrules.exceptions import ArgumentTypeError, DomainValueError, RuleDefinitionError
 from csrules.policy import ParameterSet, Policy, default_policy, load_policy
 from csrules.rules._common import value_kind
 from csrules.rules._expr import (
@@ -49,7 +50,7 @@ from csrules.rules._expr import (
     lift,
 )
 from csrules.rules._pysource import SourceCompiler
-from csrules.rules._table import Rule, Table, TableResult
+from csrules.rules._table import HitPolicy, Rule, Table, TableResult
 
 if TYPE_CHECKING:
     from numpy.typing import NDArray
@@ -72,6 +73,83 @@ _SWAPPED_KEPT: Final = 16
 
 def _fact_type(value: object) -> object:
     return value
+
+
+def fact_value(spec: FactSpec, value: object, where: str) -> object:
+    """``value`` as a value of the fact ``spec`` declares: a string naming a
+    member of its enum becomes that member, ``"YYYY-MM-DD"`` a date, an int a
+    ``Decimal``; ``None`` stays ``None``.
+
+    Raises:
+        DomainValueError: ``value`` can never be a value of the fact (naming
+            ``where``: ``facts.vip``, ``default``).
+    """
+    t = spec.type
+    if value is None or t is object or (t is tuple and isinstance(value, tuple)):
+        return value
+    if isinstance(t, type) and issubclass(t, enum.Enum):
+        if isinstance(value, t):
+            return value
+        if isinstance(value, str):
+            for member in t:
+                if member.value == value:
+                    return member
+        choices = ", ".join(repr(m.value) for m in t)
+        raise DomainValueError(where, value, f"a {t.__name__}: one of {choices}")
+    if t is bool:
+        if isinstance(value, bool):
+            return value
+        raise DomainValueError(where, value, "true or false (a bool)")
+    if t is int:
+        if isinstance(value, int) and not isinstance(value, bool):
+            return value
+        raise DomainValueError(where, value, "a whole number (an int)")
+    if t is decimal.Decimal:
+        if isinstance(value, decimal.Decimal) and value.is_finite():
+            return value
+        if isinstance(value, int) and not isinstance(value, bool):
+            return decimal.Decimal(value)
+        raise DomainValueError(where, value, "an amount (a Decimal; never a float)")
+    if t is dt.datetime:
+        if isinstance(value, dt.datetime) and value.utcoffset() is not None:
+            return value
+        raise DomainValueError(where, value, "a time-zone aware datetime")
+    if t is dt.date:
+        if isinstance(value, dt.date) and not isinstance(value, dt.datetime):
+            return value
+        if isinstance(value, str):
+            try:
+                return dt.date.fromisoformat(value)
+            except ValueError:
+                pass
+        raise DomainValueError(where, value, "a date (YYYY-MM-DD)")
+    if isinstance(value, t):
+        return value
+    raise DomainValueError(where, value, f"a {t.__name__}")
+
+
+def _extra_reader(kind: KindSpec) -> Callable[[Mapping[str, Any]], Mapping[str, Any]]:
+    """A function checking a case's extra fact values (``facts=``) against
+    the kind's declarations, giving them as the facts' own types."""
+    specs = {spec.name: spec for spec in kind.facts if spec.extra}
+
+    def read(extra: Mapping[str, Any]) -> Mapping[str, Any]:
+        out: dict[str, Any] | None = None
+        for name, value in extra.items():
+            spec = specs.get(name)
+            if spec is None:
+                known = ", ".join(sorted(specs)) or "none"
+                raise DomainValueError(
+                    f"facts.{name}", value, f"a fact the rule set declares (it declares: {known})"
+                )
+            converted = fact_value(spec, value, f"facts.{name}")
+            if converted is not value:
+                if out is None:
+                    out = dict(extra)
+                out[name] = converted
+        return extra if out is None else out
+
+    return read
 
 
 @attrs.frozen(eq=False)
@@ -135,6 +213,19 @@ class FactSpec:
             raise RuleDefinitionError(msg)
         if self.derive is not None and not isinstance(self.derive, Expr):
             object.__setattr__(self, "derive", lift(self.derive))
+        if not isinstance(self.type, type):
+            msg = (
+                f"fact {self.name!r}: type {self.type!r} is not a type (give bool, int, "
+                "Decimal, str, date, datetime, an Enum class, tuple or object)"
+            )
+            raise RuleDefinitionError(msg)
+        if self.default is not None:
+            try:
+                default = fact_value(self, self.default, "default")
+            except DomainValueError as err:
+                msg = f"fact {self.name!r}: {err}"
+                raise RuleDefinitionError(msg) from None
+            object.__setattr__(self, "default", default)
 
     @property
     def extra(self) -> bool:
@@ -333,22 +424,51 @@ def _check_kind(kind: KindSpec) -> tuple[Table, ...]:
     for table in ordered:
         for rule in table.rules:
             for (out, value), (other, expected) in kind.invariants:
-                then = rule.then
-                got = then.get(
-                    out, lift(table.defaults.get(out)) if out in table.defaults else None
+                if out not in table.outputs or other not in table.outputs:
+                    continue
+                # both ways: out = value exactly when other = expected
+                got, sets = _sets(table, rule, out), _sets(table, rule, other)
+                one = isinstance(got, Const) and got.value == value
+                two = (
+                    isinstance(sets, Const)
+                    and type(sets.value) is type(expected)
+                    and sets.value == expected
                 )
-                if isinstance(got, Const) and got.value == value and other in table.outputs:
-                    sets = then.get(
-                        other,
-                        lift(table.defaults[other]) if other in table.defaults else None,
+                if one != two:
+                    said, missing = ((out, value), (other, expected))[:: 1 if one else -1]
+                    msg = (
+                        f"table {table.name!r}, rule {rule.id!r}: sets {said[0]} = "
+                        f"{said[1]!r} but not {missing[0]} = {missing[1]!r}: the kind "
+                        f"requires {out} = {value!r} exactly when {other} = {expected!r}"
                     )
-                    if not (isinstance(sets, Const) and sets.value == expected):
-                        msg = (
-                            f"table {table.name!r}, rule {rule.id!r}: sets {out} = {value!r} "
-                            f"but not {other} = {expected!r}, which the kind requires"
-                        )
-                        raise RuleDefinitionError(msg)
+                    raise RuleDefinitionError(msg)
     return ordered
+
+
+def _check_outputs_set(kind: KindSpec) -> None:
+    """Refuse a rule of a first or unique table that leaves an output without
+    a value (the table has no default for it): the one rule that fires
+    decides every output."""
+    for table in kind.tables:
+        if table.hit_policy is HitPolicy.COLLECT:
+            continue
+        for rule in table.rules:
+            unset = [o for o in table.outputs if o not in rule.then and o not in table.defaults]
+            if unset:
+                msg = (
+                    f"table {table.name!r}, rule {rule.id!r}: sets no value for {unset} "
+                    f"(a {table.hit_policy.value} table's rule decides every output, "
+                    "and the table has no default for it)"
+                )
+                raise RuleDefinitionError(msg)
+
+
+def _sets(table: Table, rule: Rule, out: str) -> Expr | None:
+    """What a rule sets ``out`` to (its table's default when it sets nothing)."""
+    found = rule.then.get(out)
+    if found is None and out in table.defaults:
+        return lift(table.defaults[out])
+    return found
 
 
 def _derived_order(kind: str, facts: Sequence[FactSpec]) -> list[FactSpec]:
@@ -538,6 +658,7 @@ def check_value_types(
 
 def _check_types(kind: KindSpec, policy: Policy) -> None:
     types: dict[str, Any] = {f.name: f.type for f in kind.facts}
+    types.update(output_types(kind))
     for table in kind.tables:
         for rule in table.rules:
             where = f"table {table.name!r}, rule {rule.id!r}"
@@ -627,13 +748,78 @@ def convert_enum_constants(expr: Expr, types: Mapping[str, Any], where: str) -> 
     return walk(expr)
 
 
+def output_types(kind: KindSpec) -> dict[str, Any]:
+    """The type of each table output of a kind, as its rules' constant values
+    show it: the enum class most of them are members of, ``bool`` when most
+    are booleans, else ``object`` (anything)."""
+    found: dict[str, Any] = {}
+    for table in kind.tables:
+        for out in table.outputs:
+            classes: dict[type, int] = {}
+            bools = others = 0
+            values = [rule.then.get(out) for rule in table.rules]
+            if out in table.defaults:
+                values.append(lift(table.defaults[out]))
+            for value in values:
+                if not isinstance(value, Const) or value.value is None:
+                    continue
+                v = value.value
+                if isinstance(v, enum.Enum):
+                    classes[type(v)] = classes.get(type(v), 0) + 1
+                elif isinstance(v, bool):
+                    bools += 1
+                else:
+                    others += 1
+            # the values most rules give decide; the others must agree with them
+            if classes:
+                found[out] = max(classes, key=lambda c: classes[c])
+            elif bools > others:
+                found[out] = bool
+            else:
+                found[out] = object
+    return found
+
+
+def _outcome(value: Expr, typ: object, types: Mapping[str, Any], where: str, out: str) -> Expr:
+    """An outcome value checked against its output's type: a string naming a
+    member of the output's enum becomes that member; anything that can never
+    be one of its values is refused."""
+    if isinstance(typ, type) and issubclass(typ, enum.Enum):
+        if isinstance(value, Const) and value.value is not None:
+            v = value.value
+            if isinstance(v, str) and not isinstance(v, enum.Enum):
+                return Const(_enum_const(v, typ, f"{where}, output {out!r}"))
+            if not isinstance(v, typ):
+                choices = ", ".join(repr(m.value) for m in typ)
+                msg = (
+                    f"{where}: {out} = {v!r} is no {typ.__name__}, as the table's other "
+                    f"{out} values are (expected one of {choices})"
+                )
+                raise RuleDefinitionError(msg)
+        if isinstance(value, Fact):
+            source = types.get(value.name)
+            if isinstance(source, type) and issubclass(source, enum.Enum) and source is not typ:
+                msg = (
+                    f"{where}: {out} = fact({value.name!r}) gives a {source.__name__}, "
+                    f"where the table's {out} values are {typ.__name__} members"
+                )
+                raise RuleDefinitionError(msg)
+    if typ is bool and isinstance(value, Const) and not isinstance(value.value, bool):
+        msg = f"{where}: {out} = {value.value!r} is not true or false (the table's {out} is)"
+        raise RuleDefinitionError(msg)
+    return value
+
+
 def _convert_table(table: Table, types: Mapping[str, Any]) -> Table:
     rules: list[Rule] = []
     changed = False
     for rule in table.rules:
         where = f"table {table.name!r}, rule {rule.id!r}"
         when = convert_enum_constants(rule.when, types, where)
-        then = {k: convert_enum_constants(v, types, where) for k, v in rule.then.items()}
+        then = {
+            k: _outcome(convert_enum_constants(v, types, where), types.get(k), types, where, k)
+            for k, v in rule.then.items()
+        }
         if when is rule.when and all(then[k] is rule.then[k] for k in then):
             rules.append(rule)
             continue
@@ -691,8 +877,11 @@ def _compile_decide(compiled: CompiledKind) -> Callable[..., Decision]:
         "_build": compiled.build,
         "_decision": compiled.decision,
         "_estimates": ESTIMATES,
+        "_read_extra": _extra_reader(compiled.kind),
     }
     lines = ["def decide(roots, extra, policy, case_id):"]
+    lines.append("    if extra:")
+    lines.append("        extra = _read_extra(extra)")
     if compiled.check is not None:
         lines.append("    _check(*roots)")
     # the working-day functions set it (read by make_trace)
@@ -932,13 +1121,13 @@ class RuleSet:
             if not isinstance(kind, KindSpec):
                 raise ArgumentTypeError("kinds", kind, "KindSpec objects")
             types = {f.name: f.type for f in kind.facts}
-            for table in kind.tables:
-                types.update(dict.fromkeys(table.outputs, object))
+            types.update(output_types(kind))
             tables = tuple(_convert_table(t, types) for t in kind.tables)
             if any(a is not b for a, b in zip(tables, kind.tables, strict=True)):
                 kind = kind.evolve(tables=tables)
             _check_against_policy(kind, self.policy)
             _check_types(kind, self.policy)
+            _check_outputs_set(kind)
             kinds[name] = kind
         object.__setattr__(self, "kinds", kinds)
         from csrules._ruleset_floor import enforce_ruleset_floor

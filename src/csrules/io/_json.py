@@ -165,6 +165,12 @@ def _count(value: object, path: str) -> int:
     return value
 
 
+def _integer(value: object, path: str) -> int:
+    if not isinstance(value, int) or isinstance(value, bool):
+        raise _invalid(path, value, "an integer")
+    return value
+
+
 def _money(value: object, path: str) -> Decimal:
     if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
         return Decimal(value)
@@ -329,6 +335,8 @@ def _enum_type(cls: type[enum.StrEnum]) -> ValueType:
 TEXT: Final = ValueType("string", _text, {"type": "string", "minLength": 1}, note="non-empty")
 FLAG: Final = ValueType("boolean", _flag, {"type": "boolean"})
 COUNT: Final = ValueType("integer", _count, {"type": "integer", "minimum": 1}, note=">= 1")
+#: Any whole number (a rule set's own integer facts may be 0 or negative).
+INTEGER: Final = ValueType("integer", _integer, {"type": "integer"})
 MONEY: Final = ValueType(
     "money",
     _money,
@@ -353,7 +361,7 @@ FactType: TypeAlias = Literal["string", "boolean", "integer", "money", "time"]
 _FACT_TYPES: Final[Mapping[str, ValueType]] = {
     "string": TEXT,
     "boolean": FLAG,
-    "integer": COUNT,
+    "integer": INTEGER,
     "money": MONEY,
     "time": TIME,
 }

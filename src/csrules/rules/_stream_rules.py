@@ -48,6 +48,35 @@ TEXT_FIELDS: Final = frozenset(
 )
 
 _COMPLAINT_FIELDS: Final = frozenset(a.name for a in attrs.fields(Complaint))
+
+
+def _field_types() -> dict[str, Any]:
+    """The type of each complaint field (``X`` for ``X | None``)."""
+    import types as pytypes
+    import typing
+
+    found: dict[str, Any] = {}
+    for name, hint in typing.get_type_hints(Complaint).items():
+        if isinstance(hint, pytypes.UnionType):
+            args = [a for a in hint.__args__ if a is not type(None)]
+            hint = args[0] if len(args) == 1 else object
+        found[name] = hint
+    return found
+
+
+def _typed_considers(rule: StreamRule) -> Expr:
+    """The rule's condition with string constants compared with an enum field
+    turned into its members; a value that can never match is refused, as in
+    a table's rule (``fact("channel") == "phnoe"``, a time compared with an
+    int)."""
+    from csrules._ruleset import check_value_types, convert_enum_constants
+    from csrules.policy import default_policy
+
+    types = _field_types()
+    where = f"stream rule {rule.id!r}"
+    considers = convert_enum_constants(rule.considers, types, where)
+    check_value_types(considers, types, default_policy(), where)
+    return considers
 # Converted to Escalation.GENERAL_MANAGER (csrules._decision cannot be imported here).
 _GENERAL_MANAGER: Final[Any] = "general_manager"
 _ID: Final = re.compile(r"[a-z][a-z0-9_]*\Z")
@@ -141,6 +170,7 @@ class StreamRule:
 
     def __attrs_post_init__(self) -> None:
         self._check()
+        object.__setattr__(self, "considers", _typed_considers(self))
         object.__setattr__(self, "_test", _compile(self))
 
     def __reduce__(self) -> tuple[Any, ...]:
