@@ -289,10 +289,9 @@ def decide(
 def read_table(path: Path) -> Any:
     """A Parquet or CSV file of cases as a pyarrow Table; exit 2 without pyarrow.
 
-    CSV cells hold the contract's JSON text (``generate.py``): flags are read
-    as booleans and counts as integers by the column's type in
-    ``generate.SCHEMAS``; times, money and ``order.lines`` stay text, which
-    ``decide_frame`` reads as the contract does.
+    CSV cells hold the contract's JSON text (``generate.py``); every column is
+    read as text, which ``decide_frame`` reads as the contract does (flags
+    in any case, counts as whole numbers), a bad cell being its row's error.
     """
     try:
         import pyarrow.csv as pacsv
@@ -304,16 +303,10 @@ def read_table(path: Path) -> Any:
     try:
         if path.suffix == ".parquet":
             return pq.read_table(path)
-        types = {"int": pa.int32(), "bool": pa.bool_()}
-        column_types = {
-            name: types.get(typ, pa.string()) for name, typ in _csv_columns().items()
-        }
-        options = pacsv.ConvertOptions(
-            column_types=column_types,
-            strings_can_be_null=True,
-            true_values=["true"],
-            false_values=["false"],
-        )
+        # every cell as text: decide_frame reads each by its field (flags in
+        # any case, `True` from pandas too), and a bad cell is its row's error
+        column_types = dict.fromkeys(_csv_columns(), pa.string())
+        options = pacsv.ConvertOptions(column_types=column_types, strings_can_be_null=True)
         return pacsv.read_csv(path, convert_options=options)
     except (pa.ArrowException, OSError) as exc:
         fail(f"{path}: not a table of cases ({exc})")
@@ -404,7 +397,10 @@ def decide_table(table: Any, policy: Policy, *, name: str, kinds: Sequence[str])
             monitor = None
             if kind == "complaint":
                 monitor = stack.enter_context(EscalationMonitor(policy))
-            out = rules.decide_frame(part, kind=kind, policy=policy, monitor=monitor)
+            try:
+                out = rules.decide_frame(part, kind=kind, policy=policy, monitor=monitor)
+            except CsrulesError as exc:  # a column no row can be read from
+                fail(f"{name}: not a table of cases ({exc})")
         cases = [_nest(row) for row in part.to_pylist()]
         decided += _pair(cases, [_result(row) for row in out.to_pylist()])
     return decided

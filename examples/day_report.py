@@ -18,8 +18,9 @@ import sys
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
+from _common import fail, policy_from, require_matplotlib, run, save_chart
+
 from csrules.cli import decide_lines
-from csrules.policy import default_policy, load_policy
 from csrules.stream import EscalationMonitor
 
 HERE = Path(__file__).resolve().parent
@@ -61,25 +62,23 @@ def print_report(counts: Mapping[str, collections.Counter[str]], out: object = s
             print(f"  {key:<{width}}  {n:>3}  {'#' * n}", file=out)  # type: ignore[arg-type]
 
 
-def draw(counts: Mapping[str, collections.Counter[str]], path: Path) -> None:
-    """Draw one horizontal bar chart per count into a PNG file."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
+def draw(counts: Mapping[str, collections.Counter[str]], path: Path, note: str) -> None:
+    """Draw one horizontal bar chart per count into a PNG file, bars in the
+    printed order (top to bottom), with a title and ``note`` at the foot."""
+    plt = require_matplotlib()
     panels = [(t, c) for t, c in counts.items() if c]
     fig, axes = plt.subplots(
-        len(panels), 1, figsize=(7, 1.2 + 1.1 * sum(len(c) for _, c in panels) / 2)
+        len(panels), 1, figsize=(7, 1.6 + 1.1 * sum(len(c) for _, c in panels) / 2)
     )
     for ax, (title, counter) in zip(axes if len(panels) > 1 else [axes], panels, strict=True):
         keys = sorted(counter)
         ax.barh(keys, [counter[k] for k in keys], color="#4c72b0")
+        ax.invert_yaxis()  # the first printed key on top
         ax.set_title(title, loc="left", fontsize=10)
+        ax.set_xlabel("cases")
         ax.xaxis.get_major_locator().set_params(integer=True)
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    fig.suptitle("A day's cases at a glance", x=0.01, ha="left")
+    save_chart(fig, path, note, top=0.97)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -88,17 +87,24 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--policy", help="policy TOML file or bundled name")
     parser.add_argument("--chart", type=Path, help="also write the counts as a PNG chart")
     args = parser.parse_args(argv)
-    policy = load_policy(args.policy) if args.policy else default_policy()
-    with open(args.cases, encoding="utf-8") as lines, EscalationMonitor(policy) as monitor:
-        results = list(decide_lines(lines, policy=policy, monitor=monitor))
+    if args.chart:
+        require_matplotlib()  # before the work, not after it
+    policy = policy_from(args.policy)
+    try:
+        with open(args.cases, encoding="utf-8") as lines, EscalationMonitor(policy) as monitor:
+            results = list(decide_lines(lines, policy=policy, monitor=monitor))
+    except OSError as exc:
+        fail(f"{args.cases}: cannot read it ({exc.strerror or exc})")
     counts = summarise(results)
     print(f"{len(results)} cases from {args.cases}")
     print_report(counts)
     if args.chart:
-        draw(counts, args.chart)
-        print(f"\nchart written to {args.chart}")
+        days = sorted(counts.get("refunds due", {}))
+        span = f"refunds due {days[0]} to {days[-1]}; " if days else ""
+        note = f"source: {Path(args.cases).name}, {len(results)} cases; {span}policy {policy.name}"
+        draw(counts, args.chart, note)
     return 0
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    run(main)

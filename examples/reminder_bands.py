@@ -11,19 +11,18 @@ the clause. The step chart (--chart, needs matplotlib) shows the band edges
 from __future__ import annotations
 
 import argparse
-import sys
 from collections.abc import Sequence
 from pathlib import Path
 
 import pendulum
+from _common import policy_from, require_matplotlib, run, save_chart
 
 from csrules import Promotion, decide_promotion
-from csrules.policy import default_policy, load_policy
 
 
 def lead_times(max_days: int, policy_name: str | None = None) -> list[tuple[int, int]]:
     """(length in days, reminder lead in days) for every length 1..max_days."""
-    policy = load_policy(policy_name) if policy_name else default_policy()
+    policy = policy_from(policy_name)
     start = pendulum.datetime(2026, 3, 1, tz="Asia/Shanghai")
     at = start.subtract(days=30)
     rows = []
@@ -47,22 +46,20 @@ def bands(rows: Sequence[tuple[int, int]]) -> list[tuple[int, int, int]]:
     return out
 
 
-def draw(rows: Sequence[tuple[int, int]], path: Path) -> None:
+def draw(rows: Sequence[tuple[int, int]], path: Path, policy_name: str | None) -> None:
     """A step chart of lead time against promotion length."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(figsize=(7, 3.2))
+    plt = require_matplotlib()
+    fig, ax = plt.subplots(figsize=(7, 3.4))
     ax.step([r[0] for r in rows], [r[1] for r in rows], where="post", color="#c44e52")
     ax.set_xlabel("promotion length (days, start and end day included)")
     ax.set_ylabel("remind this many days before the end")
     ax.set_title("B2C-7.11.3 reminder lead time", loc="left")
     ax.grid(alpha=0.3)
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    note = (
+        f"source: decide_promotion on promotions of 1 to {rows[-1][0]} days starting "
+        f"2026-03-01; policy {policy_name or 'b2c'}"
+    )
+    save_chart(fig, path, note)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -71,16 +68,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--max-days", type=int, default=90)
     parser.add_argument("--chart", type=Path, help="also write a step chart as PNG")
     args = parser.parse_args(argv)
+    if args.chart:
+        require_matplotlib()  # before the work, not after it
     rows = lead_times(args.max_days, args.policy)
     print("length (days)   remind before end")
     for first, last, lead in bands(rows):
         span = f"{first}-{last}" if first != last else f"{first}"
         print(f"  {span:<13} {lead:>3} day{'s' if lead != 1 else ''}")
     if args.chart:
-        draw(rows, args.chart)
-        print(f"chart written to {args.chart}")
+        draw(rows, args.chart, args.policy)
     return 0
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    run(main)

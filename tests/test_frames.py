@@ -795,3 +795,57 @@ def test_text_columns_empty_in_every_row_keep_the_fast_path(
     for case in cases:
         case["request"].pop("goods_received_at", None)
     _assert_same(out, _expected(cases))
+
+
+# ------------------------------------------------------------------ analysts' frames
+
+
+def _flag_frame(flags: list[Any]) -> Any:
+    """The sample's first case once per flag, with that order.in_warehouse_system."""
+    base = _leaves(_sample()[0])
+    return [{**base, "id": f"f{i}", "order.in_warehouse_system": v} for i, v in enumerate(flags)]
+
+
+def test_one_bad_cell_in_a_flag_column_is_its_rows_error_only() -> None:
+    """A 2 among 0/1 flags, or a 1.5 among whole-number counts: only that row fails."""
+    rows = _flag_frame([1, 0, 1, 2])
+    table = pa.table({k: [r[k] for r in rows] for k in rows[0]})
+    table = table.set_column(
+        table.column_names.index("order.lines"),
+        "order.lines",
+        pa.array([json.dumps(r["order.lines"]) for r in rows]),
+    )
+    out = decide_arrow(RULES, table)
+    assert out.column("error.code").to_pylist() == [None, None, None, "invalid_value"]
+    assert "got 2" in out.column("error.message")[3].as_py()
+    floats = table.set_column(
+        table.column_names.index("order.in_warehouse_system"),
+        "order.in_warehouse_system",
+        pa.array([1.0, 0.0, None, 1.5]),
+    )
+    codes = decide_arrow(RULES, floats).column("error.code").to_pylist()
+    assert codes == [None, None, None, "invalid_value"]
+
+
+def test_a_pandas_frame_keeps_its_index_and_reads_mixed_and_index_columns() -> None:
+    """A filtered pandas frame joins back to its decisions; a column of mixed Python
+    values is read as text; a named index level is a column; a doubled column is named."""
+    pd = pytest.importorskip("pandas")
+    rows = [_leaves(c) for c in _sample()]
+    for row in rows:
+        row["order.lines"] = json.dumps(row["order.lines"])
+    frame = pd.DataFrame(rows, index=[10, 20, 30])
+    frame["order.in_warehouse_system"] = pd.Series([True, "false", None], index=frame.index,
+                                                   dtype=object)  # fmt: skip
+    frame["order.id"] = pd.Series(["X1", 12345, "X3"], index=frame.index, dtype=object)
+    out = RULES.decide_frame(frame)
+    assert list(out.index) == [10, 20, 30]
+    joined = frame[["id"]].join(out[["id", "error.code"]].add_suffix("_out"))
+    assert (joined["id"] == joined["id_out"]).all()
+    assert list(out["error.code"].isna()) == [True, True, False]  # only the 'bogus' reason
+    by_id = RULES.decide_frame(frame.set_index("id"))
+    assert list(by_id["id"]) == ["r0", "r1", "r2"]
+    assert list(by_id["error.code"].isna()) == [True, True, False]
+    doubled = pd.concat([frame, frame[["order.status"]]], axis=1)
+    with pytest.raises(DomainValueError, match=r"'order\.status' twice"):
+        RULES.decide_frame(doubled)

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import datetime as dt
 import decimal
+import math
 import re
 import types
 import typing
@@ -302,11 +303,13 @@ def _column_values(pa: Any, name: str, array: Any, label: str | None, tz: str | 
                 got=f"a {typ} column",
             )
         if label in ("integer", "boolean"):
-            values: list[Any] = array.to_pylist()
-            if all(v is None or float(v).is_integer() for v in values):
-                ints = [None if v is None else int(v) for v in values]
-                return _flags(ints) if label == "boolean" else ints
-            return values
+            # cell by cell: a whole number reads as an int (then a 0/1 flag);
+            # any other value goes on as it is, for the codec to refuse its row
+            whole = [
+                int(v) if v is not None and math.isfinite(v) and float(v).is_integer() else v
+                for v in array.to_pylist()
+            ]
+            return _flags(whole) if label == "boolean" else whole
         return list(array.to_pylist())
     if pat.is_integer(typ):
         values = array.to_pylist()
@@ -365,10 +368,9 @@ def _times(array: Any) -> list[Any]:
 
 
 def _flags(values: list[Any]) -> list[Any]:
-    """An analyst's 0/1 flags as booleans, when every value is 0, 1 or null."""
-    if all(v is None or v in (0, 1) for v in values):
-        return [None if v is None else bool(v) for v in values]
-    return values
+    """An analyst's 0/1 flags as booleans, cell by cell (any other value goes
+    on as it is: its row gets the codec's error)."""
+    return [bool(v) if type(v) is int and v in (0, 1) else v for v in values]
 
 
 def _zone(tz: str) -> dt.tzinfo:
@@ -897,9 +899,62 @@ def decide_frame(
         import pandas
 
         if isinstance(data, pandas.DataFrame):
-            table = pa.Table.from_pandas(data, preserve_index=False)
+            table = _from_pandas(pa, data)
             result = decide_arrow(rules, table, kind=kind, tz=tz, **options)
-            return result.to_pandas()
+            frame = result.to_pandas()
+            frame.index = data.index  # row i answers the input's row i, under its label
+            return frame
     raise ArgumentTypeError(
         "data", data, "a pyarrow.Table, a polars.DataFrame or a pandas.DataFrame"
     )
+
+
+def _from_pandas(pa: Any, data: Any) -> pa.Table:
+    """A pandas DataFrame as an Arrow table of its columns.
+
+    Index levels with a name (``df.set_index("id")``) are columns too; a
+    column of mixed Python values Arrow cannot hold in one type (``"X1"``
+    and ``12345``, ``True`` and ``"false"``) is read as text, as a CSV
+    column is, so that each cell gets its own answer.
+
+    Raises:
+        DomainValueError: a column name appears twice.
+    """
+    names = [str(n) for n in data.columns]
+    twice = sorted({n for n in names if names.count(n) > 1})
+    if twice:
+        raise DomainValueError(
+            "columns", twice, "each column name once", got=", ".join(map(repr, twice)) + " twice"
+        )
+    levels = [n for n in data.index.names if n is not None and str(n) not in names]
+    if levels:
+        data = data.reset_index(level=levels)
+    try:
+        return pa.Table.from_pandas(data, preserve_index=False)
+    except (pa.ArrowInvalid, pa.ArrowTypeError):
+        pass
+    columns: dict[str, Any] = {}
+    for name in data.columns:
+        values = data[name]
+        try:
+            columns[str(name)] = pa.Array.from_pandas(values)
+        except (pa.ArrowInvalid, pa.ArrowTypeError):
+            columns[str(name)] = pa.array([_as_text(v) for v in values], pa.string())
+    return pa.table(columns)
+
+
+def _as_text(value: object) -> str | None:
+    """A cell of a mixed column as the text a CSV file would hold for it."""
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return None
+    if isinstance(value, str):
+        return value
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, dt.datetime | dt.date):
+        return value.isoformat()
+    if isinstance(value, list | dict):
+        return orjson.dumps(value, default=str).decode()
+    if type(value).__name__ in ("NaTType", "NAType"):
+        return None
+    return str(value)
