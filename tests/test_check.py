@@ -17,7 +17,7 @@ import csrules
 from csrules._check import KINDS, FactDomain, Finding, check_tables, kind_domains
 from csrules._decision import Action, PromotionSize
 from csrules._domain import Channel, Department, OrderStatus, RequestType, Topic
-from csrules.exceptions import ArgumentTypeError, PolicyError
+from csrules.exceptions import ArgumentTypeError, PolicyError, RuleDefinitionError
 from csrules.policy import default_policy
 from csrules.rules import TRUE, Expr, HitPolicy, Rule, Table, call, fact, param
 from csrules.rules._expr import Compare, lift
@@ -407,18 +407,22 @@ class TestNames:
                 "a",
                 TRUE,
                 en="Out {out}, n {n}, days {no_reason_return_days}, {colur}.",
-                zh="见{x.y}。",
+                zh="见{shade}。",
             ),
         )
         found = run(t)
         assert kinds(found) == [("a", "bad_placeholder"), ("a", "bad_placeholder")]
         assert "{colur}" in found[0].explanation
-        assert "{x.y}" in found[1].explanation
+        assert "{shade}" in found[1].explanation
 
-    def test_unbalanced_brace(self) -> None:
-        t = table(HitPolicy.FIRST, rule("a", TRUE, en="Out {out"))
-        found = run(t)
-        assert kinds(found) == [("a", "bad_placeholder")]
+    @pytest.mark.parametrize("text", ["Out {out", "见{x.y}。", "{Out}", "{0}", "{out!r}"])
+    def test_a_template_that_is_no_template_is_refused_when_the_rule_is_made(
+        self, text: str
+    ) -> None:
+        """An unpaired brace or a field that is not a plain name is refused by Rule
+        itself (it would be printed as it stands, or fail when explained)."""
+        with pytest.raises(RuleDefinitionError, match="rule 'a'"):
+            rule("a", TRUE, en=text)
 
 
 class TestFinding:

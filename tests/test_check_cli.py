@@ -47,7 +47,6 @@ EXPECTED = {
     "gap": ("complaint_route", "-", "gap", "topic=service"),
     "band": ("reminder_lead", "band3", "band", "length_days from 6 to 7"),
     "empty_text": ("freight_payer", "customer_side", "empty_text", "en explanation"),
-    "bad_placeholder": ("freight_payer", "customer_side", "bad_placeholder", "zh text"),
     "unused_param": ("-", "-", "unused_param", "'gift_wrap_fee'"),
     "unused_fact": ("-", "-", "unused_fact", "'vip' of kind 'return'"),
 }
@@ -106,3 +105,15 @@ def test_policy_replaces_the_parameters() -> None:
         "-  -  unused_param  The policy parameter 'gift_wrap_fee' is read by no table, derived "
         "fact or stream rule of rule set 'b2c'."
     ]
+
+
+def test_a_stray_brace_is_refused_before_checking(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A rule whose text has a stray brace cannot be made: the rule set does not
+    load (exit status 2, one line naming the rule), so it is never checked."""
+    monkeypatch.chdir(FIXTURES)
+    monkeypatch.syspath_prepend(str(FIXTURES))
+    status, lines, err = run("--rules", "bad_placeholder_shop:RULES")
+    assert (status, lines) == (2, [])
+    assert "rule 'customer_side'" in err
+    assert "not a valid template" in err
+    assert err.count("\n") == 1

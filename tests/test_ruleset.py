@@ -683,3 +683,24 @@ class TestExtraFactValues:
     ) -> None:
         with pytest.raises(DomainValueError, match=rf"'{field}' must be"):
             self._tiered().decide(_a_case(), facts=facts)
+
+
+class TestRuleIds:
+    """A rule id names one rule of the rule set."""
+
+    B2C = csrules.ruleset("b2c")
+
+    def test_an_id_another_table_has_is_refused(self) -> None:
+        rule = _shop_rule(fact("paid"), {"freight_payer": FreightPayer.MERCHANT}, "closed_order")
+        with pytest.raises(RuleDefinitionError, match="'return_action' has a rule 'closed_order'"):
+            self.B2C.with_rule("freight_payer", rule, before="not_shipped")
+
+    def test_a_table_can_be_named(self) -> None:
+        rule = _shop_rule(fact("paid"), {"freight_payer": FreightPayer.MERCHANT}, "vip")
+        shop = self.B2C.with_rule("freight_payer", rule, before="not_shipped")
+        assert shop.without_rule("vip", table="freight_payer").tables() == self.B2C.tables()
+        with pytest.raises(RuleDefinitionError, match="no rule 'vip' in table 'return_action'"):
+            shop.without_rule("vip", table="return_action")
+        other = _shop_rule(fact("paid"), {"freight_payer": FreightPayer.NONE}, "vip")
+        replaced = shop.replacing_rule("vip", other, table="freight_payer")
+        assert replaced.kind("return").table("freight_payer").rules[1] is not rule

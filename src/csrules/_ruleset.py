@@ -1314,17 +1314,21 @@ class RuleSet:
         k = self.kind(kind)
         return self._with_kinds({**self.kinds, kind: k.evolve(facts=(*k.facts, spec))})
 
-    def _find_rule(self, rule_id: str) -> tuple[str, Table]:
+    def _find_rule(self, rule_id: str, table: str | None = None) -> tuple[str, Table]:
         found = [
             (k.name, t) for k in self.kinds.values() for t in k.tables
-            if any(r.id == rule_id for r in t.rules)
+            if any(r.id == rule_id for r in t.rules) and (table is None or t.name == table)
         ]  # fmt: skip
         if not found:
-            msg = f"rule set {self.name!r} has no rule {rule_id!r}"
+            where = "" if table is None else f" in table {table!r}"
+            msg = f"rule set {self.name!r} has no rule {rule_id!r}{where}"
             raise RuleDefinitionError(msg)
         if len(found) > 1:
             where = ", ".join(t.name for _, t in found)
-            msg = f"rule id {rule_id!r} is in several tables ({where}): name the table"
+            msg = (
+                f"rule id {rule_id!r} is in several tables ({where}): name the table, "
+                f"table={found[0][1].name!r} for instance"
+            )
             raise RuleDefinitionError(msg)
         return found[0]
 
@@ -1358,23 +1362,30 @@ class RuleSet:
         if not isinstance(rule, Rule):
             raise ArgumentTypeError("rule", rule, "a Rule")
         kind, t = self._table_of(table)
-        if any(r.id == rule.id for r in t.rules):
-            msg = f"table {table!r} has a rule {rule.id!r} already: give the new one another id="
-            raise RuleDefinitionError(msg)
+        for other in (o for k in self.kinds.values() for o in k.tables):
+            if any(r.id == rule.id for r in other.rules):
+                # an id names one rule of the rule set (without_rule, replacing_rule)
+                msg = (
+                    f"table {other.name!r} has a rule {rule.id!r} already: give the new one "
+                    "another id="
+                )
+                raise RuleDefinitionError(msg)
         rules = _placed(t.rules, rule, before, after, f"table {table!r} has no rule")
         return self._edited(kind, t, rules)
 
-    def without_rule(self, rule_id: str) -> RuleSet:
-        """A new rule set without the rule ``rule_id``."""
-        kind, t = self._find_rule(rule_id)
+    def without_rule(self, rule_id: str, *, table: str | None = None) -> RuleSet:
+        """A new rule set without the rule ``rule_id`` (of the table ``table``,
+        when several tables have a rule of that id)."""
+        kind, t = self._find_rule(rule_id, table)
         rules = [r for r in t.rules if r.id != rule_id]
         return self._edited(kind, t, rules)
 
-    def replacing_rule(self, rule_id: str, rule: Rule) -> RuleSet:
-        """A new rule set with the rule ``rule_id`` replaced by ``rule``."""
+    def replacing_rule(self, rule_id: str, rule: Rule, *, table: str | None = None) -> RuleSet:
+        """A new rule set with the rule ``rule_id`` (of the table ``table``, when
+        several tables have a rule of that id) replaced by ``rule``."""
         if not isinstance(rule, Rule):
             raise ArgumentTypeError("rule", rule, "a Rule")
-        kind, t = self._find_rule(rule_id)
+        kind, t = self._find_rule(rule_id, table)
         if rule.id != rule_id and any(r.id == rule.id for r in t.rules):
             msg = f"table {t.name!r} has a rule {rule.id!r} already: give the new one another id="
             raise RuleDefinitionError(msg)
@@ -1567,10 +1578,10 @@ def ruleset(name: str | RuleSet = "b2c") -> RuleSet:
     value: object = module
     for part in attr.split("."):
         value = getattr(value, part, None)
-    if callable(value) and not isinstance(value, RuleSet):
-        value = value()
     if not isinstance(value, RuleSet):
-        msg = f"rule set {name!r}: {attr!r} in {module_name!r} is not a RuleSet"
+        # never called, even when callable: naming it runs nothing
+        got = "nothing" if value is None else f"a {type(value).__name__}"
+        msg = f"rule set {name!r}: {attr!r} in {module_name!r} is not a RuleSet (it is {got})"
         raise RuleDefinitionError(msg)
     return value
 

@@ -1,4 +1,5 @@
-"""A shop whose catch-all freight row has a stray brace in its Chinese text."""
+"""A shop whose catch-all freight row has a stray brace in its Chinese text (refused
+when the rule is made, so the rule set does not load)."""
 
 import csrules
 from csrules import FreightPayer

@@ -12,6 +12,7 @@ import datetime as dt
 import decimal
 import enum
 import re
+import string
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from operator import itemgetter
 from types import MappingProxyType
@@ -31,6 +32,7 @@ __all__ = ["FiredRule", "HitPolicy", "Rule", "Table", "TableResult"]
 _NAME = re.compile(r"^[a-z][a-z0-9_]*$")
 _CLAUSE = re.compile(r"^[A-Z][A-Z0-9]*-[0-9A-Za-z.]+$")
 _FIELD = re.compile(r"\{([a-z][a-z0-9_]*)\}")
+_NAME_FIELD = re.compile(r"[a-z][a-z0-9_]*")
 
 
 class HitPolicy(enum.StrEnum):
@@ -99,6 +101,8 @@ class Rule:
             raise RuleDefinitionError(msg)
         if not self.id:
             object.__setattr__(self, "id", self.clause)
+        for lang, text in (("en", self.en), ("zh", self.zh)):
+            _check_template(self.id, lang, text)
 
     def facts(self) -> frozenset[str]:
         """Facts the condition and outcomes read."""
@@ -111,6 +115,34 @@ class Rule:
     def template_fields(self) -> frozenset[str]:
         """Names the explanation templates fill in."""
         return frozenset(_FIELD.findall(self.en)) | frozenset(_FIELD.findall(self.zh))
+
+
+def _check_template(rule: str, lang: str, text: object) -> None:
+    """Refuse an explanation that is not a template of plain ``{name}`` fields
+    (``{Freight_payer}``, ``{freight_payer.value}``, ``{0}``, an unpaired
+    brace): it would be printed as it stands or fail when a decision is
+    explained."""
+    if not isinstance(text, str):
+        msg = f"rule {rule!r}: {lang} must be a str, got {text!r}"
+        raise RuleDefinitionError(msg)
+    try:
+        parts = list(string.Formatter().parse(text))
+    except ValueError as err:
+        msg = (
+            f"rule {rule!r}: {lang} {text!r} is not a valid template "
+            f"({err}; write {{{{ and }}}} for braces)"
+        )
+        raise RuleDefinitionError(msg) from None
+    for _, field, spec, conversion in parts:
+        if field is None:
+            continue
+        if not _NAME_FIELD.fullmatch(field) or conversion or (spec and "{" in spec):
+            msg = (
+                f"rule {rule!r}: {lang} uses {{{field}{'!' + conversion if conversion else ''}}}: "
+                "a placeholder is a fact, output or parameter name in lower_snake_case, "
+                "such as {freight_payer} (write {{ and }} for braces)"
+            )
+            raise RuleDefinitionError(msg)
 
 
 def _display(value: object) -> str:
