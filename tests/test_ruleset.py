@@ -704,3 +704,9 @@ class TestRuleIds:
         other = _shop_rule(fact("paid"), {"freight_payer": FreightPayer.NONE}, "vip")
         replaced = shop.replacing_rule("vip", other, table="freight_payer")
         assert replaced.kind("return").table("freight_payer").rules[1] is not rule
+
+
+def test_an_extra_fact_named_like_an_output_is_refused() -> None:
+    """A fact named as a table's output would never be read: refused, naming both."""
+    with pytest.raises(RuleDefinitionError, match="table 'freight_payer' decides 'freight_payer'"):
+        csrules.ruleset("b2c").with_fact("freight_payer", FreightPayer)

@@ -1312,6 +1312,13 @@ class RuleSet:
         (the arguments are those of :class:`FactSpec`)."""
         spec = FactSpec(name, type, source, derive, default, unit, en, zh, nullable)
         k = self.kind(kind)
+        for table in k.tables:
+            if name in table.outputs:
+                msg = (
+                    f"fact {name!r}: table {table.name!r} decides {name!r}: a fact of that "
+                    "name would never be read (give the fact another name)"
+                )
+                raise RuleDefinitionError(msg)
         return self._with_kinds({**self.kinds, kind: k.evolve(facts=(*k.facts, spec))})
 
     def _find_rule(self, rule_id: str, table: str | None = None) -> tuple[str, Table]:
