@@ -194,6 +194,16 @@ def _write(folder: Path, case: dict[str, Any]) -> Path:
     return path
 
 
+#: A complaint received a day before its goods were delivered (an invalid_value).
+_DELIVERED_LATER: dict[str, Any] = {
+    "id": "late",
+    "kind": "complaint",
+    "at": "2026-05-06T10:00:00+08:00",
+    "complaint": {"customer_id": "C1", "channel": "phone", "topic": "service",
+                  "delivered_at": "2026-05-07T10:00:00+08:00"},
+}  # fmt: skip
+
+
 class TestErrors:
     @pytest.mark.parametrize("chunk_rows", ["1", "1000"])
     def test_an_error_found_when_deciding_keeps_its_json_line_as_it_came(
@@ -204,13 +214,7 @@ class TestErrors:
         no_condition = json.dumps(_case(id="nocond", request__condition=_DELETE), indent=None)
         no_condition = no_condition.replace(": ", ":  ")  # spacing of its own
         early = _case(id="early", at="2026-04-01T10:00:00+08:00")  # before the order was placed
-        complaint = {
-            "id": "late",
-            "kind": "complaint",
-            "at": "2026-05-06T10:00:00+08:00",
-            "complaint": {"customer_id": "C1", "channel": "phone", "topic": "service",
-                          "delivered_at": "2026-05-07T10:00:00+08:00"},
-        }  # fmt: skip
+        complaint = _DELIVERED_LATER
         source = tmp_path / "cases.jsonl"
         source.write_bytes(_line(_case(id="ok")) + no_condition.encode() + b"\n" + _line(early))
         complaints = tmp_path / "complaints.jsonl"
@@ -329,13 +333,7 @@ class TestErrors:
     def test_a_time_in_an_error_is_iso_text_under_its_contract_key(self, tmp_path: Path) -> None:
         """A complaint delivered after it was received names `at` and shows both times as
         ISO text, as the case gave them."""
-        complaint = {
-            "id": "late",
-            "kind": "complaint",
-            "at": "2026-05-06T10:00:00+08:00",
-            "complaint": {"customer_id": "C1", "channel": "phone", "topic": "service",
-                          "delivered_at": "2026-05-07T10:00:00+08:00"},
-        }  # fmt: skip
+        complaint = _DELIVERED_LATER
         path = tmp_path / "c.jsonl"
         path.write_text(json.dumps(complaint) + "\n", encoding="utf-8")
         [result] = decide(path)

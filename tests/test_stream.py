@@ -677,6 +677,16 @@ def _bad_sku(c: Complaint) -> Complaint:
 
 _BAD_COMPLAINTS = st.sampled_from([_lone_surrogate, _too_long, _bad_staff, _bad_sku])
 _ANY_ORDER = complaint_streams(late=True)
+
+
+def _hourly_stream(n: int, *, hours: int, staff: str | None = None) -> list[Complaint]:
+    """``n`` quality reports, one every ``hours`` hours from T0, over 7 customers
+    and 3 SKUs, all about finance."""
+    return [
+        complaint(f"k{i}", f"C{i % 7}", T0 + i * dt.timedelta(hours=hours),
+                  topic="product_defect", sku=f"S{i % 3}", dept="finance", staff=staff)
+        for i in range(n)
+    ]  # fmt: skip
 _PROPERTY = settings(deadline=None, max_examples=150, suppress_health_check=[HealthCheck.too_slow])
 
 
@@ -1508,21 +1518,7 @@ class TestBoundedCost:
     def test_the_reference_indexes_hold_only_what_is_retained(self) -> None:
         """After the watermark moves past the window, the per-key indexes are empty."""
         with EscalationMonitor(backend="reference") as monitor:
-            feed(
-                monitor,
-                [
-                    complaint(
-                        f"k{i}",
-                        f"C{i % 7}",
-                        T0 + i * dt.timedelta(hours=1),
-                        topic="product_defect",
-                        sku=f"S{i % 3}",
-                        dept="finance",
-                        staff="A1",
-                    )
-                    for i in range(500)
-                ],
-            )
+            feed(monitor, _hourly_stream(500, hours=1, staff="A1"))
             monitor.observe(complaint("late", "C0", T0 + 200 * DAY))
             monitor.observe(complaint("next", "C0", T0 + 200 * DAY))
             inner: Any = monitor._backend
@@ -1532,18 +1528,9 @@ class TestBoundedCost:
         """decide(case, monitor=...) observes each complaint in a transaction of its
         own (as csrules decide does): old records are forgotten all the same."""
         with EscalationMonitor(backend="reference") as monitor:
-            for i in range(500):
+            for one in _hourly_stream(500, hours=6):
                 with monitor.transaction():
-                    monitor.observe(
-                        complaint(
-                            f"k{i}",
-                            f"C{i % 7}",
-                            T0 + i * dt.timedelta(hours=6),
-                            topic="product_defect",
-                            sku=f"S{i % 3}",
-                            dept="finance",
-                        )
-                    )
+                    monitor.observe(one)
             held = (len(monitor._customer), len(monitor._product))
         # 500 complaints over 125 days; the windows keep about 30 days of them
         assert all(0 < n < 200 for n in held), held
