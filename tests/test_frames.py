@@ -849,3 +849,24 @@ def test_a_pandas_frame_keeps_its_index_and_reads_mixed_and_index_columns() -> N
     doubled = pd.concat([frame, frame[["order.status"]]], axis=1)
     with pytest.raises(DomainValueError, match=r"'order\.status' twice"):
         RULES.decide_frame(doubled)
+
+
+def test_kept_category_facts_give_the_same_answers_in_every_chunk(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The fast path keeps the facts derived from each tuple of line categories
+    between chunks, a bounded number of them: chunk after chunk, and after the
+    kept ones are dropped, the answers are the line path's."""
+    from csrules.io import _frames_fast
+
+    cases = [case_to_json(c) for c in _sample_returns()]
+    table = _table([_leaves(c) for c in cases], typed=True)
+    expected = decide_arrow(RULES, table, fast=False)
+    monkeypatch.setattr(_frames_fast, "_MAX_KEPT_TUPLES", 3)
+    for start in range(0, table.num_rows, 7):
+        part = table.slice(start, 7)
+        got = decide_arrow(RULES, part, first_row=start + 1)
+        assert got.equals(expected.slice(start, 7))
+    kept = RULES.kind("return")._cache.get("fast_categories")
+    assert kept is not None
+    assert len(kept) <= 7

@@ -55,6 +55,8 @@ _TIMES: Final = ("at", "order.placed_at", "order.paid_at", "order.shipped_at", "
 _MONEY: Final = ("order.shipping_fee",)
 _CONDITION: Final = ("tag_intact", "unwashed", "undamaged", "delivery_note_complete",
                      "order_number_given", "delivery_note_number_given")  # fmt: skip
+#: How many distinct tuples of line categories a kind keeps the derived facts of.
+_MAX_KEPT_TUPLES: Final = 100_000
 _LINE_FIELDS: Final = frozenset({"sku", "unit_price", "quantity", "special_price", "category"})
 _KNOWN: Final = frozenset(
     {*_TEXT, "kind", *_ENUMS, *_FLAGS, *_TIMES, *_MONEY, "order.lines",
@@ -270,17 +272,30 @@ def _valid(array: Any) -> NDArray[np.bool_]:
 
 
 def _nonempty(pc: Any, array: Any) -> NDArray[np.bool_]:
+    """Rows with a string of one character or more (false for null)."""
+    n = len(array)
     if array.type.id == 0:  # null type
-        return np.zeros(len(array), dtype=bool)
+        return np.zeros(n, dtype=bool)
+    if array.type.id == 13:  # utf8 (int32 offsets): lengths from the offsets
+        offsets = np.frombuffer(array.buffers()[1], dtype=np.int32)[array.offset :]
+        out = np.diff(offsets[: n + 1]) > 0
+        return out & _valid(array) if array.null_count else out
     return _bools(pc.greater(pc.utf8_length(array), 0), False)
 
 
 def _us(pa: Any, array: Any) -> NDArray[np.int64]:
     """Microseconds since the epoch (NULL where null)."""
+    null = np.iinfo(np.int64).min
+    n = len(array)
     if pa.types.is_null(array.type):
-        return np.full(len(array), np.iinfo(np.int64).min, dtype=np.int64)
-    cast = array.cast(pa.timestamp("us", tz="UTC"))
-    return np.asarray(_np(pa.compute.fill_null(cast.cast(pa.int64()), np.iinfo(np.int64).min)))
+        return np.full(n, null, dtype=np.int64)
+    if array.type.unit != "us":
+        array = array.cast(pa.timestamp("us", tz="UTC"))
+    # the values as they are stored: microseconds since the epoch, in UTC
+    values = np.frombuffer(array.buffers()[1], dtype=np.int64)[array.offset : array.offset + n]
+    if array.null_count:
+        return np.where(_valid(array), values, null)
+    return values.copy()
 
 
 def _in(c: _Columns, name: str, cls: type[enum.Enum], *, optional: bool) -> NDArray[np.bool_]:
@@ -455,8 +470,16 @@ def _categories(
     per_row = pa.ListArray.from_arrays(pa.array(offsets), category)
     joined = pc.binary_join(per_row, "\x1f").dictionary_encode()
     indices = np.asarray(_np(joined.indices), dtype=np.intp)
-    uniques = np.empty(len(joined.dictionary), dtype=object)
-    for i, text in enumerate(joined.dictionary.to_pylist()):
+    texts = joined.dictionary.to_pylist()
+    # the derived values of each distinct tuple, kept with the kind across
+    # chunks: the same few hundred tuples come back in every chunk
+    memo: dict[str, tuple[Any, ...]] = kind._cache.setdefault("fast_categories", {})
+    dtypes: dict[str, Any] = kind._cache.setdefault("fast_categories_dtypes", {})
+    if len(memo) + len(texts) > _MAX_KEPT_TUPLES:
+        memo.clear()  # room for this chunk's tuples, whatever they are
+    new = [t for t in dict.fromkeys(texts) if t not in memo]
+    uniques = np.empty(len(new), dtype=object)
+    for i, text in enumerate(new):
         uniques[i] = tuple(text.split("\x1f"))
     frame: dict[str, NDArray[Any]] = {"categories": uniques}
     for spec in _derived_order(kind.name, kind.facts):
@@ -466,7 +489,15 @@ def _categories(
             continue
         result = _derivation(kind, spec).evaluate(frame, {}, policy.calendar)
         frame[spec.name] = result.outputs[spec.name]
-    for name, values in frame.items():
+    derived = tuple(frame)
+    for name in derived:
+        dtypes.setdefault(name, frame[name].dtype)
+    for i, text in enumerate(new):
+        memo[text] = tuple(frame[name][i] for name in derived)
+    for j, name in enumerate(derived):
+        values = np.empty(len(texts), dtype=dtypes[name])
+        for i, text in enumerate(texts):  # one by one: a tuple is one object
+            values[i] = memo[text][j]
         columns[name] = values[indices]
 
 
