@@ -31,7 +31,7 @@ from csrules.batch._ruleset import column_kinds
 from csrules.cli import decide_lines
 from csrules.exceptions import DomainValueError, RuleDefinitionError
 from csrules.io import case_to_json
-from csrules.rules import HitPolicy, Rule, Table, fact, param, returns
+from csrules.rules import HitPolicy, Rule, Table, call, fact, param, returns
 from csrules.testing import (
     complaint_cases,
     price_adjustment_cases,
@@ -710,3 +710,39 @@ def test_an_extra_fact_named_like_an_output_is_refused() -> None:
     """A fact named as a table's output would never be read: refused, naming both."""
     with pytest.raises(RuleDefinitionError, match="table 'freight_payer' decides 'freight_payer'"):
         csrules.ruleset("b2c").with_fact("freight_payer", FreightPayer)
+
+
+class TestTypesThroughCallsAndArithmetic:
+    """What a call or a sum gives is typed too: mistakes are refused when the rule
+    set is built, not met by every decision."""
+
+    B2C = csrules.ruleset("b2c")
+
+    @pytest.mark.parametrize(
+        ("when", "words"),
+        [
+            (call("add_days", fact("signed_date"), 7) > 3, "(a date) with 3 (a number)"),
+            (fact("signed_date") + 7 > fact("request_date"), "`+` takes numbers"),
+            (call("add_days", fact("signed_date"), "7") > fact("request_date"),
+             "add_days() takes int arguments, but '7' is a str"),
+            (fact("paid") & fact("signed_date"), "takes conditions"),
+            (fact("paid") & 1, "takes conditions"),
+            (~fact("signed_date"), "takes conditions"),
+        ],
+    )  # fmt: skip
+    def test_a_mistyped_expression_is_refused(self, when: Any, words: str) -> None:
+        rule = _shop_rule(when, {"freight_payer": FreightPayer.MERCHANT})
+        with pytest.raises(RuleDefinitionError, match="rule 'shop'") as caught:
+            self.B2C.with_rule("freight_payer", rule, before="not_shipped")
+        assert words in str(caught.value)
+
+    def test_a_call_with_too_few_arguments_is_refused_when_written(self) -> None:
+        with pytest.raises(RuleDefinitionError, match=r"add_days\(\) takes 2 argument"):
+            call("add_days", fact("signed_date"))
+
+    def test_well_typed_calls_pass(self) -> None:
+        when = call("add_days", fact("signed_date"), 7) > call(
+            "later", fact("request_date"), fact("signed_date")
+        )
+        rule = _shop_rule(when, {"freight_payer": FreightPayer.MERCHANT})
+        self.B2C.with_rule("freight_payer", rule, before="not_shipped").decide(_a_case())

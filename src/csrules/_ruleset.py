@@ -49,6 +49,7 @@ from csrules.rules._expr import (
     Param,
     lift,
 )
+from csrules.rules._functions import FUNCTIONS
 from csrules.rules._pysource import SourceCompiler
 from csrules.rules._table import HitPolicy, Rule, Table, TableResult
 
@@ -588,6 +589,28 @@ _PARAMETER_KINDS: Final = {
 }
 
 
+#: The kind of value a registered function gives, by its ``returns``.
+_FUNCTION_KINDS: Final = {
+    "date": "date",
+    "datetime": "datetime",
+    "int": "number",
+    "money": "number",
+    "time": "time",
+    "bool": "bool",
+    "str": "str",
+}
+#: The kinds of value each argument kind of a registered function takes.
+_ARGUMENT_KINDS: Final[Mapping[str, frozenset[object]]] = {
+    "ordered": frozenset({"number", "date", "datetime", "time"}),
+    "date": frozenset({"date"}),
+    "date|datetime": frozenset({"date", "datetime"}),
+    "datetime": frozenset({"datetime"}),
+    "int": frozenset({"number"}),
+    "money": frozenset({"number"}),
+    "time": frozenset({"time"}),
+}
+
+
 def _kind_of_type(t: object) -> object:
     """What values of type ``t`` compare with: ``"bool"``, ``"number"``
     (int and Decimal), ``"date"``, ``"datetime"``, ``"time"``, ``"str"``, an
@@ -619,18 +642,40 @@ def check_value_types(
             comparison and both types.
     """
 
-    def side(node: Expr) -> tuple[object, str] | None:
+    def kind_of(node: Expr) -> object:
+        """The kind of value an expression gives (``None``: not known)."""
         if isinstance(node, Fact):
-            kind = _kind_of_type(types.get(node.name, object))
-            return (kind, f"the fact {node.name!r}") if kind is not None else None
+            return _kind_of_type(types.get(node.name, object))
         if isinstance(node, Param):
             parameter = policy.parameters.get(node.name)
-            kind = None if parameter is None else _PARAMETER_KINDS.get(parameter.type)
-            return (kind, f"the parameter {node.name!r}") if kind is not None else None
-        if isinstance(node, Const) and node.value is not None:
-            kind = _kind_of_type(type(node.value))
-            return (kind, repr(node.value)) if kind is not None else None
+            return None if parameter is None else _PARAMETER_KINDS.get(parameter.type)
+        if isinstance(node, Const):
+            return None if node.value is None else _kind_of_type(type(node.value))
+        if isinstance(node, Compare | In | IsNone | All | AnyOf | Not):
+            return "bool"
+        if isinstance(node, Arith):
+            left, right = kind_of(node.left), kind_of(node.right)
+            return "number" if left == right == "number" else None
+        if isinstance(node, Call):
+            function = FUNCTIONS[node.function]
+            returns = function.returns
+            if returns in ("date|datetime", "ordered"):
+                kinds = {kind_of(a) for a in node.args[: 1 if returns == "date|datetime" else 2]}
+                return kinds.pop() if len(kinds) == 1 else None
+            return _FUNCTION_KINDS.get(returns)
         return None
+
+    def side(node: Expr) -> tuple[object, str] | None:
+        kind = kind_of(node)
+        if kind is None:
+            return None
+        if isinstance(node, Fact):
+            return kind, f"the fact {node.name!r}"
+        if isinstance(node, Param):
+            return kind, f"the parameter {node.name!r}"
+        if isinstance(node, Const):
+            return kind, repr(node.value)
+        return kind, f"`{node.render()}`"
 
     def clash(a: Expr, b: Expr, what: str) -> None:
         left, right = side(a), side(b)
@@ -644,12 +689,37 @@ def check_value_types(
         )
         raise RuleDefinitionError(msg)
 
+    def refuse(what: str, got: Expr, expected: str) -> None:
+        shown = repr(got.value) if isinstance(got, Const) else f"`{got.render()}`"
+        msg = f"{where}: {what} takes {expected}, but {shown} is {_describe(kind_of(got))}"
+        raise RuleDefinitionError(msg)
+
     def walk(node: Expr) -> None:
         if isinstance(node, Compare):
             clash(node.left, node.right, f"`{node.render()}`")
         elif isinstance(node, In):
             for value in node.values:
                 clash(node.item, Const(value), f"`{node.render()}`")
+        elif isinstance(node, All | AnyOf | Not):
+            for item in node.children():
+                kind = kind_of(item)
+                if kind is not None and kind != "bool":
+                    refuse("`and`, `or` and `not`", item, "conditions (true or false)")
+        elif isinstance(node, Arith):
+            for item in (node.left, node.right):
+                kind = kind_of(item)
+                if kind is not None and kind != "number":
+                    refuse(
+                        f"`{node.op}`", item,
+                        "numbers (shift a date or time with add_days, add_hours, ...)",
+                    )  # fmt: skip
+        elif isinstance(node, Call):
+            function = FUNCTIONS[node.function]
+            for spec, arg in zip(function.args, node.args, strict=False):
+                allowed = _ARGUMENT_KINDS.get(spec)
+                kind = kind_of(arg)
+                if allowed is not None and kind is not None and kind not in allowed:
+                    refuse(f"{node.function}()", arg, f"{spec.replace('|', ' or ')} arguments")
         for child in node.children():
             walk(child)
 

@@ -320,6 +320,13 @@ class Call(Expr):
 
     def __init__(self, function: str, *args: Expr) -> None:
         self.__attrs_init__(function, tuple(args))
+        wanted = FUNCTIONS[function].args
+        if len(self.args) != len(wanted):
+            msg = (
+                f"{function}() takes {len(wanted)} argument(s) ({', '.join(wanted)}), "
+                f"got {len(self.args)}"
+            )
+            raise RuleDefinitionError(msg)
 
     def children(self) -> tuple[Expr, ...]:
         return self.args
