@@ -29,7 +29,7 @@ from csrules import (
 from csrules.batch import facts_frame, input_records
 from csrules.batch._ruleset import column_kinds
 from csrules.cli import decide_lines
-from csrules.exceptions import DomainValueError, RuleDefinitionError
+from csrules.exceptions import ArgumentTypeError, DomainValueError, RuleDefinitionError
 from csrules.io import case_to_json
 from csrules.rules import HitPolicy, Rule, Table, call, fact, param, returns
 from csrules.testing import (
@@ -746,3 +746,15 @@ class TestTypesThroughCallsAndArithmetic:
         )
         rule = _shop_rule(when, {"freight_payer": FreightPayer.MERCHANT})
         self.B2C.with_rule("freight_payer", rule, before="not_shipped").decide(_a_case())
+
+
+def test_with_parameters_takes_a_mapping_and_decimal_money() -> None:
+    """name=value pairs as a mapping, money as a Decimal; other sources are refused."""
+    on = dt.date(2026, 6, 2)
+    shop = csrules.ruleset("b2c").with_parameters(
+        {"refund_working_days": 5}, on="2026-06-01", shipping_fee=Decimal("12.50")
+    )
+    assert shop.policy.value("refund_working_days", on) == 5
+    assert shop.policy.value("shipping_fee", on) == Decimal("12.50")
+    with pytest.raises(ArgumentTypeError, match="argument 'source'"):
+        csrules.ruleset("b2c").with_parameters(5)  # type: ignore[arg-type]

@@ -1347,16 +1347,26 @@ class RuleSet:
         return RuleSet(self.name, policy, self.kinds, self.stream_rules)
 
     def with_parameters(
-        self, source: Policy | str | Path | None = None, *, on: dt.date | str | None = None,
+        self,
+        source: Policy | str | Path | Mapping[str, object] | None = None,
+        *,
+        on: dt.date | str | None = None,
         **values: object,
-    ) -> RuleSet:  # fmt: skip
+    ) -> RuleSet:
         """New parameter values: a :class:`Policy`, a TOML file extending this
-        rule set's policy, or ``name=value`` pairs in force from ``on``."""
+        rule set's policy, or ``name=value`` pairs (as keywords or a mapping)
+        in force from ``on``."""
         policy = self.policy
-        if isinstance(source, Policy):
+        if isinstance(source, Mapping):
+            values = {**source, **values}
+        elif isinstance(source, Policy):
             policy = source
-        elif source is not None:
+        elif isinstance(source, str | Path):
             policy = load_policy(source, base=policy)
+        elif source is not None:
+            raise ArgumentTypeError(
+                "source", source, "a Policy, a TOML file path or a mapping of name=value"
+            )
         if values:
             if on is None:
                 msg = "with_parameters(name=value): give on= (the date the values take effect)"
