@@ -567,3 +567,14 @@ def test_pytest_plugin_reports_a_bad_file(tmp_path: Path) -> None:
     )
     assert done.returncode == 2, done.stdout + done.stderr
     assert f"bad test file: {path}:2: duplicate key 'name'" in done.stdout
+
+
+def test_a_failure_that_looks_alike_says_the_types(tmp_path: Path) -> None:
+    """`"true"` (text) against true (a boolean) shows both types; a misspelt
+    matcher is named, with the one it was probably meant to be."""
+    path = _signed(tmp_path, 'eligible: "true"\nrules: {contain: [B2C-7.4.2]}')
+    status, out, _ = run(path)
+    assert status == 1
+    assert 'expected: "true" (str)' in out
+    assert "got:      true (bool)" in out
+    assert "`contain` is no matcher (did you mean `contains`?)" in out

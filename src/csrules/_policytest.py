@@ -499,8 +499,16 @@ def _compare(expected: Mapping[str, Any], got: Mapping[str, Any], prefix: str) -
             diffs.extend(_match_list(field, want, have))
         elif isinstance(want, dict) and isinstance(have, dict):
             diffs.extend(_compare(want, have, f"{field}."))
+        elif isinstance(want, dict) and isinstance(have, list) and len(want) == 1:
+            [name] = want  # a matcher misspelt: `contain:`
+            hint = _did_you_mean(str(name), _LIST_MATCHERS)
+            diffs.append(Diff(field, f"{_show(want)} (`{name}` is no matcher{hint})", _show(have)))
         elif not _equal(want, have):
-            diffs.append(Diff(field, _show_expected(want), _show(have)))
+            shown, had = _show_expected(want), _show(have)
+            if shown == had:  # alike on the page: say the types ("true" is text)
+                shown = f"{json.dumps(want, default=str)} ({type(want).__name__})"
+                had = f"{json.dumps(have, default=str)} ({type(have).__name__})"
+            diffs.append(Diff(field, shown, had))
     return diffs
 
 
