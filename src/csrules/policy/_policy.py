@@ -74,7 +74,7 @@ def _toml_type(value: object) -> str:
 
 def _money(value: object) -> decimal.Decimal:
     if isinstance(value, bool) or not isinstance(value, str | int | decimal.Decimal):
-        msg = 'a decimal string such as "10.00", a Decimal or a whole number'
+        msg = 'a decimal string such as "10.00" or a whole number'
         raise ValueError(msg)
     try:
         amount = decimal.Decimal(value)
