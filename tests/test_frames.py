@@ -870,3 +870,21 @@ def test_kept_category_facts_give_the_same_answers_in_every_chunk(
     kept = RULES.kind("return")._cache.get("fast_categories")
     assert kept is not None
     assert len(kept) <= 7
+
+
+def test_a_pandas_column_of_naive_and_aware_times_keeps_each_ones_offset() -> None:
+    """An object column mixing naive and aware datetimes is read as text: the aware
+    ones keep their offset, the naive ones are read in tz= (Arrow alone would read
+    the aware ones as naive wall times)."""
+    pd = pytest.importorskip("pandas")
+    naive = dt.datetime(2026, 5, 6, 10, 0)
+    aware = dt.datetime(2026, 5, 6, 2, 0, tzinfo=dt.UTC)  # the same instant at +08:00
+    rows = [_leaves(c) for c in _sample()[:2]]
+    for row in rows:
+        row["order.lines"] = json.dumps(row["order.lines"])
+    frame = pd.DataFrame(rows)
+    frame["at"] = pd.Series([naive, aware], dtype=object)
+    table = _frames._from_pandas(pa, frame)
+    assert table.column("at").to_pylist() == [naive.isoformat(), aware.isoformat()]
+    out = RULES.decide_frame(frame, tz="Asia/Shanghai")
+    assert list(out["error.code"].isna()) == [True, True]

@@ -929,6 +929,9 @@ def _from_pandas(pa: Any, data: Any) -> pa.Table:
     levels = [n for n in data.index.names if n is not None and str(n) not in names]
     if levels:
         data = data.reset_index(level=levels)
+    mixed = [name for name in data.columns if _mixed_times(data[name])]
+    if mixed:  # as text: Arrow would read the aware ones as naive wall times
+        data = data.assign(**{str(n): [_as_text(v) for v in data[n]] for n in mixed})
     try:
         return pa.Table.from_pandas(data, preserve_index=False)
     except (pa.ArrowInvalid, pa.ArrowTypeError):
@@ -941,6 +944,22 @@ def _from_pandas(pa: Any, data: Any) -> pa.Table:
         except (pa.ArrowInvalid, pa.ArrowTypeError):
             columns[str(name)] = pa.array([_as_text(v) for v in values], pa.string())
     return pa.table(columns)
+
+
+def _mixed_times(column: Any) -> bool:
+    """Whether an object column holds both naive and aware datetimes."""
+    if column.dtype != object:
+        return False
+    naive = aware = False
+    for value in column:
+        if isinstance(value, dt.datetime):
+            if value.utcoffset() is None:
+                naive = True
+            else:
+                aware = True
+            if naive and aware:
+                return True
+    return False
 
 
 def _as_text(value: object) -> str | None:
