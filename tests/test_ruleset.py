@@ -758,3 +758,62 @@ def test_with_parameters_takes_a_mapping_and_decimal_money() -> None:
     assert shop.policy.value("shipping_fee", on) == Decimal("12.50")
     with pytest.raises(ArgumentTypeError, match="argument 'source'"):
         csrules.ruleset("b2c").with_parameters(5)  # type: ignore[arg-type]
+
+
+class TestChecksAllowWhatIsRight:
+    """The construction checks refuse mistakes, not the rules a shop means."""
+
+    B2C = csrules.ruleset("b2c")
+
+    def test_a_derived_fact_may_compare_an_enum_fact_with_its_text(self) -> None:
+        shop = self.B2C.with_fact("is_cod", bool, derive=fact("payment_method") == "cod")
+        derive = shop.kind("return").fact("is_cod").derive
+        assert derive is not None
+        values = [getattr(n, "value", None) for n in derive.walk()]
+        assert any(v is PaymentMethod.COD for v in values)  # the text became the member
+        with pytest.raises(RuleDefinitionError, match="'cdo' is no PaymentMethod"):
+            self.B2C.with_fact("is_cod", bool, derive=fact("payment_method") == "cdo")
+
+    def test_a_derived_fact_may_call_a_calendar_function(self) -> None:
+        shop = self.B2C.with_fact(
+            "due_3", dt.date, derive=call("add_working_days", fact("request_date"), 3)
+        )
+        when = fact("due_3") > fact("request_date")
+        rule = _shop_rule(when, {"freight_payer": FreightPayer.MERCHANT})
+        decided = shop.with_rule("freight_payer", rule, before="not_shipped").decide(_a_case())
+        assert "SHOP-9" in decided.rules
+
+    def test_a_true_or_false_output_may_be_none(self) -> None:
+        table = Table(
+            "shop_review", "a review flag", HitPolicy.FIRST, ("paid",), ("needs_review",),
+            [_shop_rule(fact("paid"), {"needs_review": True}, "paid"),
+             _shop_rule(~fact("paid"), {"needs_review": False}, "unpaid")],
+        )  # fmt: skip
+        review = returns.RETURN_KIND.with_tables((*returns.RETURN_KIND.tables, table))
+        shop = csrules.RuleSet("shop", self.B2C.policy, {**self.B2C.kinds, "return": review})
+        none = _shop_rule(fact("paid"), {"needs_review": None}, "maybe")
+        assert shop.with_rule("shop_review", none, before="paid") is not None
+
+    def test_a_collect_output_is_a_tuple_to_later_rules(self) -> None:
+        """`escalate_to` holds every escalation: compared with one member it never
+        matches, so the comparison is refused (any_in is the way)."""
+        wrong = _shop_rule(
+            fact("escalate_to") == "general_manager", {"duty": "call_the_manager"}, "gm"
+        )
+        with pytest.raises(RuleDefinitionError, match="a tuple"):
+            self.B2C.with_rule("complaint_duties", wrong)
+        right = _shop_rule(
+            call("any_in", fact("escalate_to"), frozenset({"general_manager"})),
+            {"duty": "call_the_manager"},
+            "gm",
+        )
+        assert self.B2C.with_rule("complaint_duties", right) is not None
+
+    def test_a_format_spec_in_an_explanation_is_refused(self) -> None:
+        with pytest.raises(RuleDefinitionError, match=r"\{shipping_fee:\.2f\}"):
+            Rule("SHOP-9", fact("paid"), {}, en="fee {shipping_fee:.2f}", zh="x", id="fee")
+
+    def test_replacing_a_rule_with_an_id_another_table_has_is_refused(self) -> None:
+        rule = _shop_rule(fact("paid"), {"freight_payer": FreightPayer.MERCHANT}, "closed_order")
+        with pytest.raises(RuleDefinitionError, match="has a rule 'closed_order' already"):
+            self.B2C.replacing_rule("not_shipped", rule)

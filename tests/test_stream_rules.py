@@ -484,3 +484,18 @@ class TestRuleSetStreamRules:
         with EscalationMonitor() as bundled:  # the bundled rules are taobao's too
             decision = csrules.decide(cases[0], ruleset="taobao", monitor=bundled)
             assert decision.case_id == "d0"
+
+
+def test_a_text_field_may_be_compared_with_a_text_enum_member() -> None:
+    """about_department is free text; a Department member is text too, so the
+    comparison is a real one and is kept."""
+    from csrules import Department
+
+    for considers in (
+        fact("about_department") == Department.OPERATIONS,
+        fact("about_department").isin({Department.OPERATIONS, Department.FINANCE}),
+    ):
+        rule = _rule(considers=considers)
+        ops = complaint("a", "C", T0, sku="S")
+        assert not rule.considers_complaint(ops)
+        assert rule.considers_complaint(attrs.evolve(ops, about_department="operations"))

@@ -613,10 +613,13 @@ _ARGUMENT_KINDS: Final[Mapping[str, frozenset[object]]] = {
 
 def _kind_of_type(t: object) -> object:
     """What values of type ``t`` compare with: ``"bool"``, ``"number"``
-    (int and Decimal), ``"date"``, ``"datetime"``, ``"time"``, ``"str"``, an
-    enum class, or ``None`` (anything: ``object``, tuples, unknown types)."""
+    (int and Decimal), ``"date"``, ``"datetime"``, ``"time"``, ``"str"``,
+    ``"tuple"``, an enum class, or ``None`` (anything: ``object``, unknown
+    types)."""
     if not isinstance(t, type):
         return None
+    if t is tuple:
+        return "tuple"
     kind = value_kind(t)
     if kind == "enum":
         return t
@@ -681,6 +684,9 @@ def check_value_types(
         left, right = side(a), side(b)
         if left is None or right is None or left[0] == right[0]:
             return
+        kinds = (left[0], right[0])
+        if "str" in kinds and any(isinstance(k, type) and issubclass(k, str) for k in kinds):
+            return  # a text field and a text enum's member (StrEnum) can be equal
         if isinstance(a, Const) and isinstance(b, Const):
             return
         msg = (
@@ -726,9 +732,35 @@ def check_value_types(
     walk(expr)
 
 
-def _check_types(kind: KindSpec, policy: Policy) -> None:
+def _read_types(kind: KindSpec) -> dict[str, Any]:
+    """The type of every name a kind's rules read: its facts, and the outputs
+    of its tables (a collect table's output is a tuple of its values)."""
     types: dict[str, Any] = {f.name: f.type for f in kind.facts}
     types.update(output_types(kind))
+    for table in kind.tables:
+        if table.hit_policy is HitPolicy.COLLECT:
+            types.update(dict.fromkeys(table.outputs, tuple))
+    return types
+
+
+def _convert_derived(kind: KindSpec, types: Mapping[str, Any]) -> tuple[FactSpec, ...] | None:
+    """The kind's facts with string constants compared with enum facts in
+    their derivations turned into members (``None``: nothing changed)."""
+    facts: list[FactSpec] = []
+    changed = False
+    for spec in kind.facts:
+        if spec.derive is not None:
+            where = f"kind {kind.name!r}, fact {spec.name!r}"
+            derive = convert_enum_constants(spec.derive, types, where)
+            if derive is not spec.derive:
+                spec = attrs.evolve(spec, derive=derive)
+                changed = True
+        facts.append(spec)
+    return tuple(facts) if changed else None
+
+
+def _check_types(kind: KindSpec, policy: Policy) -> None:
+    types = _read_types(kind)
     for table in kind.tables:
         for rule in table.rules:
             where = f"table {table.name!r}, rule {rule.id!r}"
@@ -874,20 +906,27 @@ def _outcome(value: Expr, typ: object, types: Mapping[str, Any], where: str, out
                     f"where the table's {out} values are {typ.__name__} members"
                 )
                 raise RuleDefinitionError(msg)
-    if typ is bool and isinstance(value, Const) and not isinstance(value.value, bool):
+    if (
+        typ is bool
+        and isinstance(value, Const)
+        and value.value is not None
+        and not isinstance(value.value, bool)
+    ):
         msg = f"{where}: {out} = {value.value!r} is not true or false (the table's {out} is)"
         raise RuleDefinitionError(msg)
     return value
 
 
-def _convert_table(table: Table, types: Mapping[str, Any]) -> Table:
+def _convert_table(
+    table: Table, types: Mapping[str, Any], outs: Mapping[str, Any]
+) -> Table:
     rules: list[Rule] = []
     changed = False
     for rule in table.rules:
         where = f"table {table.name!r}, rule {rule.id!r}"
         when = convert_enum_constants(rule.when, types, where)
         then = {
-            k: _outcome(convert_enum_constants(v, types, where), types.get(k), types, where, k)
+            k: _outcome(convert_enum_constants(v, types, where), outs.get(k), types, where, k)
             for k, v in rule.then.items()
         }
         if when is rule.when and all(then[k] is rule.then[k] for k in then):
@@ -1041,7 +1080,9 @@ def _compile_facts(kind: KindSpec) -> tuple[str, Callable[..., Any]]:
     # before the parameters are resolved; the date fact must be among them
     needs_params: set[str] = set()
     for spec in derived:
-        if spec.derive is not None and (spec.derive.params() or spec.reads() & needs_params):
+        if spec.derive is not None and (
+            spec.derive.params() or spec.reads() & needs_params or _uses_calendar(spec.derive)
+        ):
             needs_params.add(spec.name)
     if kind.date_fact in needs_params:
         msg = f"kind {kind.name!r}: the date fact {kind.date_fact!r} cannot depend on parameters"
@@ -1074,6 +1115,11 @@ def _compile_facts(kind: KindSpec) -> tuple[str, Callable[..., Any]]:
     namespace: dict[str, Any] = dict(compiler.values)
     exec(compile(source, f"<facts of {kind.name}>", "exec"), namespace)
     return source, namespace["_build"]
+
+
+def _uses_calendar(expr: Expr) -> bool:
+    """Whether an expression calls a function that reads the policy's calendar."""
+    return any(isinstance(n, Call) and FUNCTIONS[n.function].calendar for n in expr.walk())
 
 
 def post_facts(kind: KindSpec) -> dict[str, int]:
@@ -1190,11 +1236,14 @@ class RuleSet:
         for name, kind in self.kinds.items():
             if not isinstance(kind, KindSpec):
                 raise ArgumentTypeError("kinds", kind, "KindSpec objects")
-            types = {f.name: f.type for f in kind.facts}
-            types.update(output_types(kind))
-            tables = tuple(_convert_table(t, types) for t in kind.tables)
+            types = _read_types(kind)
+            outs = output_types(kind)
+            tables = tuple(_convert_table(t, types, outs) for t in kind.tables)
             if any(a is not b for a, b in zip(tables, kind.tables, strict=True)):
                 kind = kind.evolve(tables=tables)
+            facts = _convert_derived(kind, types)
+            if facts is not None:
+                kind = kind.evolve(facts=facts)
             _check_against_policy(kind, self.policy)
             _check_types(kind, self.policy)
             _check_outputs_set(kind)
@@ -1473,9 +1522,14 @@ class RuleSet:
         if not isinstance(rule, Rule):
             raise ArgumentTypeError("rule", rule, "a Rule")
         kind, t = self._find_rule(rule_id, table)
-        if rule.id != rule_id and any(r.id == rule.id for r in t.rules):
-            msg = f"table {t.name!r} has a rule {rule.id!r} already: give the new one another id="
-            raise RuleDefinitionError(msg)
+        if rule.id != rule_id:
+            for other in (o for k in self.kinds.values() for o in k.tables):
+                if any(r.id == rule.id for r in other.rules):
+                    msg = (
+                        f"table {other.name!r} has a rule {rule.id!r} already: give the new "
+                        "one another id="
+                    )
+                    raise RuleDefinitionError(msg)
         return self._edited(kind, t, [rule if r.id == rule_id else r for r in t.rules])
 
     # -- stream rules -------------------------------------------------------

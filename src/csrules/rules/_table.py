@@ -136,11 +136,12 @@ def _check_template(rule: str, lang: str, text: object) -> None:
     for _, field, spec, conversion in parts:
         if field is None:
             continue
-        if not _NAME_FIELD.fullmatch(field) or conversion or (spec and "{" in spec):
+        if not _NAME_FIELD.fullmatch(field) or conversion or spec:
+            shown = field + (f"!{conversion}" if conversion else "") + (f":{spec}" if spec else "")
             msg = (
-                f"rule {rule!r}: {lang} uses {{{field}{'!' + conversion if conversion else ''}}}: "
-                "a placeholder is a fact, output or parameter name in lower_snake_case, "
-                "such as {freight_payer} (write {{ and }} for braces)"
+                f"rule {rule!r}: {lang} uses {{{shown}}}: a placeholder is a fact, output "
+                "or parameter name in lower_snake_case, such as {freight_payer}, with no "
+                "format (values are written as decisions write them; {{ and }} for braces)"
             )
             raise RuleDefinitionError(msg)
 
