@@ -1753,15 +1753,23 @@ print(json.dumps(sizes))
 def test_closing_durable_monitors_keeps_memory_bounded() -> None:
     """Open and close 20 durable monitors 40 times (in a fresh process): the resident
     size at the end stays below twice what it was after the first three cycles."""
+    import signal
     import subprocess
 
-    run = subprocess.run(
-        [sys.executable, "-c", _CYCLES_SCRIPT, "40"],
-        capture_output=True,
-        text=True,
-        check=True,
-        timeout=600,
-    )
+    for _ in range(2):
+        run = subprocess.run(
+            [sys.executable, "-c", _CYCLES_SCRIPT, "40"],
+            capture_output=True,
+            text=True,
+            check=False,
+            timeout=600,
+        )
+        # durable-rules' engine itself now and then dies of a segmentation
+        # fault over hundreds of monitors (docs/stream.md): that run says
+        # nothing about memory, so it is run again once; twice is a failure
+        if run.returncode != -signal.SIGSEGV:
+            break
+    assert run.returncode == 0, (run.returncode, run.stderr[-2000:])
     sizes = json.loads(run.stdout)
     assert sizes[-1] < 2 * sizes[2], sizes
 
