@@ -1498,16 +1498,20 @@ class RuleSet:
         if not isinstance(rule, Rule):
             raise ArgumentTypeError("rule", rule, "a Rule")
         kind, t = self._table_of(table)
+        self._refuse_taken_id(rule.id)
+        rules = _placed(t.rules, rule, before, after, f"table {table!r} has no rule")
+        return self._edited(kind, t, rules)
+
+    def _refuse_taken_id(self, rule_id: str) -> None:
+        """Refuse an id a table of the rule set has: an id names one rule of the
+        rule set (without_rule, replacing_rule find it by its id)."""
         for other in (o for k in self.kinds.values() for o in k.tables):
-            if any(r.id == rule.id for r in other.rules):
-                # an id names one rule of the rule set (without_rule, replacing_rule)
+            if any(r.id == rule_id for r in other.rules):
                 msg = (
-                    f"table {other.name!r} has a rule {rule.id!r} already: give the new one "
+                    f"table {other.name!r} has a rule {rule_id!r} already: give the new one "
                     "another id="
                 )
                 raise RuleDefinitionError(msg)
-        rules = _placed(t.rules, rule, before, after, f"table {table!r} has no rule")
-        return self._edited(kind, t, rules)
 
     def without_rule(self, rule_id: str, *, table: str | None = None) -> RuleSet:
         """A new rule set without the rule ``rule_id`` (of the table ``table``,
@@ -1523,13 +1527,7 @@ class RuleSet:
             raise ArgumentTypeError("rule", rule, "a Rule")
         kind, t = self._find_rule(rule_id, table)
         if rule.id != rule_id:
-            for other in (o for k in self.kinds.values() for o in k.tables):
-                if any(r.id == rule.id for r in other.rules):
-                    msg = (
-                        f"table {other.name!r} has a rule {rule.id!r} already: give the new "
-                        "one another id="
-                    )
-                    raise RuleDefinitionError(msg)
+            self._refuse_taken_id(rule.id)
         return self._edited(kind, t, [rule if r.id == rule_id else r for r in t.rules])
 
     # -- stream rules -------------------------------------------------------
