@@ -264,6 +264,18 @@ class TestErrors:
             rows = [json.loads(line) for line in out.read_text(encoding="utf-8").splitlines()]
             assert {r["id"]: r["decision.escalate_to"] for r in rows} == expected
 
+    def test_the_runs_kind_comes_from_the_first_rows_only(self, tmp_path: Path) -> None:
+        """Without --kind, only the first 1,024 rows are read for the kind: a file
+        whose kind is said first further down is not read whole to find it."""
+        source = tmp_path / "late.jsonl"
+        source.write_bytes(b"{}\n" * 1024 + _line(_case()))
+        status, _, err = run(str(source), str(tmp_path / "out.jsonl"))
+        assert status == 2
+        assert "no kind: give --kind" in err
+        source.write_bytes(b"{}\n" * 1023 + _line(_case()))
+        status, _, err = run(str(source), str(tmp_path / "out.jsonl"))
+        assert status == 1, err  # the 1,023 empty objects are errors, the case is decided
+
     def test_a_broken_first_row_is_its_own_error_not_the_runs(
         self, returns: dict[str, Path], tmp_path: Path
     ) -> None:

@@ -732,11 +732,12 @@ def check_value_types(
     walk(expr)
 
 
-def _read_types(kind: KindSpec) -> dict[str, Any]:
+def _read_types(kind: KindSpec, outs: Mapping[str, Any]) -> dict[str, Any]:
     """The type of every name a kind's rules read: its facts, and the outputs
-    of its tables (a collect table's output is a tuple of its values)."""
+    of its tables (``outs``, :func:`output_types`; a collect table's output is
+    a tuple of its values)."""
     types: dict[str, Any] = {f.name: f.type for f in kind.facts}
-    types.update(output_types(kind))
+    types.update(outs)
     for table in kind.tables:
         if table.hit_policy is HitPolicy.COLLECT:
             types.update(dict.fromkeys(table.outputs, tuple))
@@ -759,8 +760,7 @@ def _convert_derived(kind: KindSpec, types: Mapping[str, Any]) -> tuple[FactSpec
     return tuple(facts) if changed else None
 
 
-def _check_types(kind: KindSpec, policy: Policy) -> None:
-    types = _read_types(kind)
+def _check_types(kind: KindSpec, policy: Policy, types: Mapping[str, Any]) -> None:
     for table in kind.tables:
         for rule in table.rules:
             where = f"table {table.name!r}, rule {rule.id!r}"
@@ -1236,8 +1236,8 @@ class RuleSet:
         for name, kind in self.kinds.items():
             if not isinstance(kind, KindSpec):
                 raise ArgumentTypeError("kinds", kind, "KindSpec objects")
-            types = _read_types(kind)
             outs = output_types(kind)
+            types = _read_types(kind, outs)
             tables = tuple(_convert_table(t, types, outs) for t in kind.tables)
             if any(a is not b for a, b in zip(tables, kind.tables, strict=True)):
                 kind = kind.evolve(tables=tables)
@@ -1245,7 +1245,7 @@ class RuleSet:
             if facts is not None:
                 kind = kind.evolve(facts=facts)
             _check_against_policy(kind, self.policy)
-            _check_types(kind, self.policy)
+            _check_types(kind, self.policy, types)
             _check_outputs_set(kind)
             kinds[name] = kind
         object.__setattr__(self, "kinds", kinds)

@@ -566,22 +566,22 @@ class _Source:
         from csrules.io._schema import KINDS
 
         first: str | None = None
-        for value in itertools.islice(self._kind_values(), 1024):
+        for value in itertools.islice(self._kind_values(), 1024):  # the first rows only
             if value in KINDS:
                 return value
-            if first is None:
+            if first is None and value:
                 first = value
         return first
 
-    def _kind_values(self) -> Iterator[str]:
-        """The non-empty ``kind`` values of the first rows, in order."""
+    def _kind_values(self) -> Iterator[str | None]:
+        """The ``kind`` value of each row, in order (``None`` or ``""``: it
+        says none, or the row is broken)."""
         if self.format == "parquet":
             if "kind" not in self._parquet.schema_arrow.names:
                 return
             for batch in self._parquet.iter_batches(batch_size=1024, columns=["kind"]):
                 for value in batch.column(0).to_pylist():
-                    if isinstance(value, str) and value:
-                        yield value
+                    yield value if isinstance(value, str) else None
             return
         if self.format == "csv":
             if "kind" not in self._header:
@@ -591,14 +591,11 @@ class _Source:
                 next(file, None)  # the header
                 for line in file:  # row by row: a broken row spoils no other
                     cells = next(csv.reader([line]), [])
-                    if len(cells) == len(self._header) and cells[where]:
-                        yield cells[where]
+                    yield cells[where] if len(cells) == len(self._header) else None
             return
         with open(self.path, "rb") as lines:
             for raw in lines:
-                found = _kind_of_line(raw)
-                if found is not None:
-                    yield found
+                yield _kind_of_line(raw)
 
     def chunks(self) -> Iterator[_Chunk]:
         """The file's rows in chunks of ``chunk_rows`` (JSON Lines: lines)."""

@@ -432,11 +432,7 @@ def _layout(ruleset: RuleSet, table: pa.Table, kind: str | None, tz: str | None)
         _zone(tz)
     types_ = _field_types(ruleset)
     names = list(table.column_names)
-    if len(set(names)) != len(names):
-        twice = sorted({n for n in names if names.count(n) > 1})
-        raise DomainValueError(
-            "columns", twice, "each column name once", got=", ".join(map(repr, twice)) + " twice"
-        )
+    _refuse_doubled(names)
     used: list[tuple[str, tuple[Any, ...], str | None]] = []
     paths: dict[tuple[Any, ...], str] = {}
     for name in names:
@@ -909,6 +905,15 @@ def decide_frame(
     )
 
 
+def _refuse_doubled(names: Sequence[str]) -> None:
+    """Refuse a table whose columns name one field twice."""
+    if len(set(names)) != len(names):
+        twice = sorted({n for n in names if names.count(n) > 1})
+        raise DomainValueError(
+            "columns", twice, "each column name once", got=", ".join(map(repr, twice)) + " twice"
+        )
+
+
 def _from_pandas(pa: Any, data: Any) -> pa.Table:
     """A pandas DataFrame as an Arrow table of its columns.
 
@@ -921,11 +926,7 @@ def _from_pandas(pa: Any, data: Any) -> pa.Table:
         DomainValueError: a column name appears twice.
     """
     names = [str(n) for n in data.columns]
-    twice = sorted({n for n in names if names.count(n) > 1})
-    if twice:
-        raise DomainValueError(
-            "columns", twice, "each column name once", got=", ".join(map(repr, twice)) + " twice"
-        )
+    _refuse_doubled(names)
     levels = [n for n in data.index.names if n is not None and str(n) not in names]
     if levels:
         data = data.reset_index(level=levels)

@@ -268,7 +268,7 @@ def _valid(array: Any) -> NDArray[np.bool_]:
         return np.ones(n, dtype=bool)
     if array.null_count == n:
         return np.zeros(n, dtype=bool)
-    return _bits(array.buffers()[0], array.offset, n).copy()
+    return _bits(array.buffers()[0], array.offset, n)  # a fresh array of its own
 
 
 def _nonempty(pc: Any, array: Any) -> NDArray[np.bool_]:

@@ -101,7 +101,6 @@ _EPOCH: Final = dt.date(1970, 1, 1)
 _NO_ZONE: Final = dt.timezone(dt.timedelta(0), "none")
 
 
-
 def _bundled_rules() -> tuple[StreamRule, ...]:
     from csrules.rules.complaints import STREAM_RULES
 
