@@ -395,8 +395,9 @@ class WorkCalendar:
     _years: dict[int, _Year] = attrs.field(init=False, eq=False, hash=False, repr=False)
     _covered: frozenset[int] = attrs.field(init=False, eq=False, hash=False, repr=False)
     # (date, n) -> (the n-th working day after it, whether a year on the way
-    # is estimated): the answers of add_working_days_noted, bounded
-    _added: dict[tuple[date, int], tuple[Date, bool]] = attrs.field(
+    # is estimated): the answers of add_working_days_noted, bounded; and
+    # (date, None) -> the answers of roll_to_working_day_noted
+    _added: dict[tuple[date, int | None], tuple[date, bool]] = attrs.field(
         init=False, eq=False, hash=False, repr=False
     )
 
@@ -656,9 +657,32 @@ class WorkCalendar:
                 if len(added) >= MAX_KEPT_SUMS:
                     added.clear()
                 added[key] = found
-            return found
+            return found  # type: ignore[return-value]  # kept from add_working_days
         result = self.add_working_days(d, n)
         return result, self.is_estimated_between(_as_date(d, "d"), result)
+
+    def roll_to_working_day_noted(self, d: date) -> tuple[date, bool]:
+        """``d`` if it is a working day, else the next working day; and
+        whether a year from ``d``'s to the result's is estimated.
+
+        Kept as :meth:`add_working_days_noted` keeps its answers.
+
+        Raises:
+            CalendarError: as :meth:`next_working_day`.
+        """
+        exact = type(d) is date or type(d) is Date
+        if exact:
+            found = self._added.get((d, None))
+            if found is not None:
+                return found
+        result = d if self.is_workday(d) else self.next_working_day(d)
+        answer = (result, self.is_estimated_between(_as_date(d, "d"), result))
+        if exact:
+            added = self._added
+            if len(added) >= MAX_KEPT_SUMS:
+                added.clear()
+            added[(d, None)] = answer
+        return answer
 
     def next_working_day(self, d: date) -> Date:
         """Return the first working day strictly after a date.

@@ -5,10 +5,10 @@ from __future__ import annotations
 import datetime as dt
 import enum
 import importlib
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from operator import itemgetter
 from types import MappingProxyType
-from typing import Any, Literal, TypeAlias
+from typing import Any, Literal, TypeAlias, TypeVar
 
 import attrs
 import pendulum
@@ -395,6 +395,9 @@ Decision: TypeAlias = (
 )
 
 
+_T = TypeVar("_T")
+
+
 class _InForce(dict[str, Any]):
     """Parameter values on a date before some parameters take effect: reading
     one of those raises :class:`PolicyError` naming it and the date."""
@@ -443,6 +446,28 @@ def params_in_force(policy: Policy, resolved: ParameterSet) -> Mapping[str, Any]
     if len(values) == len(policy.parameters):
         return values
     return _InForce(values, policy, resolved.on)
+
+
+def positional_constructor(cls: type[_T]) -> Callable[..., _T]:
+    """A constructor of a frozen, slotted attrs class taking every field in
+    order, which sets the slots directly: attrs' frozen ``__init__`` calls
+    ``object.__setattr__`` once per field. Fields must have no validator,
+    converter or default; the class's own ``__init__`` is used otherwise."""
+    fields = attrs.fields(cls)  # type: ignore[arg-type]
+    if any(f.validator is not None or f.converter is not None for f in fields) or not all(
+        f.init and f.name in getattr(cls, "__slots__", ()) for f in fields
+    ):
+        return cls
+    names = [f.name for f in fields]
+    values: dict[str, Any] = {"_new": object.__new__, "_cls": cls}
+    lines = [f"def make({', '.join(names)}):", "    self = _new(_cls)"]
+    for i, name in enumerate(names):
+        values[f"_set{i}"] = cls.__dict__[name].__set__
+        lines.append(f"    _set{i}(self, {name})")
+    lines.append("    return self")
+    exec(compile("\n".join(lines), f"<new {cls.__name__}>", "exec"), values)
+    made: Callable[..., _T] = values["make"]
+    return made
 
 
 def make_trace(

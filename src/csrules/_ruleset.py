@@ -632,9 +632,7 @@ def _describe(kind: object) -> str:
     return {"number": "a number"}.get(str(kind), f"a {kind}")
 
 
-def check_value_types(
-    expr: Expr, types: Mapping[str, Any], policy: Policy, where: str
-) -> None:
+def check_value_types(expr: Expr, types: Mapping[str, Any], policy: Policy, where: str) -> None:
     """Refuse a comparison whose two sides can never be alike: a fact or a
     parameter compared with a constant, fact or parameter of another type (a
     date fact with an int, a money fact with a str, an enum fact with another
@@ -917,9 +915,7 @@ def _outcome(value: Expr, typ: object, types: Mapping[str, Any], where: str, out
     return value
 
 
-def _convert_table(
-    table: Table, types: Mapping[str, Any], outs: Mapping[str, Any]
-) -> Table:
+def _convert_table(table: Table, types: Mapping[str, Any], outs: Mapping[str, Any]) -> Table:
     rules: list[Rule] = []
     changed = False
     for rule in table.rules:
@@ -979,8 +975,76 @@ class CompiledKind:
         )
 
 
+#: Names the generated ``decide`` uses for itself: a kind whose roots take
+#: one of them is decided through its build and table functions instead.
+_DECIDE_NAMES: Final = frozenset(
+    {"roots", "case_id", "f", "p", "cal", "o", "hits", "_x", "_pol", "_res", "_o", "_b", "_err"}
+)
+
+
+_GENERATED_NAME: Final = re.compile(r"^(_[fpkc]|r)[0-9]+$")
+
+
 def _compile_decide(compiled: CompiledKind) -> Callable[..., Decision]:
-    """The generated ``decide`` of a compiled kind (see :class:`CompiledKind`)."""
+    """The generated ``decide`` of a compiled kind (see :class:`CompiledKind`).
+
+    One function reads the case's parts, computes the facts into locals,
+    runs every table in turn on them (each table's rules inlined, see
+    :meth:`Table.inline`) and builds the decision.
+    """
+    kind = compiled.kind
+    if set(kind.roots) & _DECIDE_NAMES or any(_GENERATED_NAME.match(r) for r in kind.roots):
+        return _compile_decide_calls(compiled)
+    compiler = SourceCompiler()
+    body, items = _fact_lines(kind, compiler)
+    bind = compiler.bind
+    roots = ", ".join(kind.roots)
+    lines = ["def decide(roots, _x, _pol, case_id):"]
+    lines.append("    if _x:")
+    lines.append(f"        _x = {bind(_extra_reader(kind))}(_x)")
+    lines.append(f"    {roots}{',' if len(kind.roots) == 1 else ''} = roots")
+    if compiled.check is not None:
+        lines.append(f"    {bind(compiled.check)}({roots})")
+    # the working-day functions set it (read by make_trace)
+    lines.append(f"    {bind(ESTIMATES)}.estimated = False")
+    lines.extend(body)
+    lines.append(f"    f = {{{items}}}")
+    post = post_facts(kind)
+    results = []
+    try:
+        for i, (table, _run, feeds, after) in enumerate(compiled.steps):
+            lines.append("    try:")
+            lines.extend(table.inline(compiler, f"r{i}", "        "))
+            lines.append("    except KeyError as _err:")
+            lines.append(f"        raise {bind(table._missing)}(_err) from _err")
+            if feeds:
+                lines.append(f"    o = r{i}[0]")
+                for name in feeds:
+                    local = compiler.fact(Fact(name))
+                    lines.append(f"    {local} = o[{name!r}]")
+                    lines.append(f"    f[{name!r}] = {local}")
+            if after is not None:
+                lines.append(f"    {bind(after)}(f, p, cal)")
+                lines.extend(
+                    f"    {compiler.fact(Fact(name))} = f[{name!r}]"
+                    for name, step in post.items()
+                    if step == i
+                )
+            results.append(f"{table.name!r}: r{i}")
+    except RuleDefinitionError:  # pragma: no cover - the tables compiled alone already
+        return _compile_decide_calls(compiled)
+    lines.append(
+        f"    return {bind(compiled.decision)}(case_id, {{{', '.join(results)}}}, f, _res, p, _pol)"
+    )
+    namespace: dict[str, Any] = {"_new": tuple.__new__, **compiler.values}
+    exec(compile("\n".join(lines), f"<decide {kind.name}>", "exec"), namespace)
+    function: Callable[..., Decision] = namespace["decide"]
+    return function
+
+
+def _compile_decide_calls(compiled: CompiledKind) -> Callable[..., Decision]:
+    """A generated ``decide`` calling the kind's build and each table's
+    compiled function in turn."""
     values: dict[str, Any] = {
         "_check": compiled.check,
         "_build": compiled.build,
@@ -1067,13 +1131,16 @@ def _path_lines(
     return lines
 
 
-def _compile_facts(kind: KindSpec) -> tuple[str, Callable[..., Any]]:
-    compiler = SourceCompiler()
+def _fact_lines(kind: KindSpec, compiler: SourceCompiler) -> tuple[list[str], str]:
+    """The statements computing a kind's facts from its roots (``*roots``,
+    ``_x`` the extra facts, ``_pol`` the policy), each into a local named in
+    ``compiler.facts``, then ``_res`` (the parameter set), ``p`` (the values
+    in force) and ``cal``; and the items of the fact record's dict display."""
     locals_: dict[str, str] = {}
     for i, spec in enumerate(kind.facts):
         locals_[spec.name] = f"_f{i}"
     compiler.facts.update(locals_)
-    lines = [f"def _build({', '.join(kind.roots)}, _x, _pol):"]
+    lines: list[str] = []
     post = post_facts(kind)
     derived = [f for f in _derived_order(kind.name, kind.facts) if f.name not in post]
     # derived facts that need no parameter (directly or through another) come
@@ -1110,6 +1177,13 @@ def _compile_facts(kind: KindSpec) -> tuple[str, Callable[..., Any]]:
     items = ", ".join(
         f"{name!r}: {local}" for name, local in locals_.items() if name in kept and name not in post
     )
+    return lines, items
+
+
+def _compile_facts(kind: KindSpec) -> tuple[str, Callable[..., Any]]:
+    compiler = SourceCompiler()
+    body, items = _fact_lines(kind, compiler)
+    lines = [f"def _build({', '.join(kind.roots)}, _x, _pol):", *body]
     lines.append(f"    return {{{items}}}, _res, p")
     source = "\n".join(lines)
     namespace: dict[str, Any] = dict(compiler.values)

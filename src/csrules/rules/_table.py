@@ -21,7 +21,8 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 import attrs
 
 from csrules.exceptions import NoRuleMatchedError, RuleDefinitionError, RuleOverlapError
-from csrules.rules._expr import Const, Expr, lift
+from csrules.rules._dispatch import OTHER, Dispatch, choose_dispatch, lookup
+from csrules.rules._expr import Const, Expr, Fact, lift
 from csrules.rules._pysource import SourceCompiler
 
 if TYPE_CHECKING:
@@ -315,11 +316,9 @@ class Table:
     #: :class:`TableResult`. It is the table's compiled function itself.
     #: Raises NoRuleMatchedError (a ``first`` or ``unique`` table matched
     #: nothing), RuleOverlapError (a ``unique`` table matched more than one
-    #: rule) or RuleDefinitionError (a fact or parameter the table needs is
-    #: missing).
-    evaluate: Callable[..., TableResult] = attrs.field(
-        init=False, eq=False, repr=False, hash=False
-    )
+    #: rule) or RuleDefinitionError (a fact or parameter that a rule it tries
+    #: reads is missing).
+    evaluate: Callable[..., TableResult] = attrs.field(init=False, eq=False, repr=False, hash=False)
     _batch: list[VectorTable] = attrs.field(init=False, eq=False, repr=False, hash=False)
     _params_of: Mapping[Rule, frozenset[str]] = attrs.field(
         init=False, eq=False, repr=False, hash=False
@@ -413,114 +412,275 @@ class Table:
         return rule.params() | loose
 
     # -- compilation -----------------------------------------------------
+    def _plan(self) -> _Plan:
+        """What the compiled functions share: each rule's outcome expressions,
+        the constant outcomes built once, and the dispatch fact if any."""
+        outcomes: list[dict[str, Expr]] = []
+        fixed: list[tuple[int, Mapping[str, Any]] | None] = []
+        alone: list[tuple[tuple[int, Mapping[str, Any]]] | None] = []
+        for index, rule in enumerate(self.rules):
+            values: dict[str, object] = dict(rule.then)
+            if self.hit_policy is not HitPolicy.COLLECT:
+                values = {**self.defaults, **values}
+            exprs = {k: lift(v) for k, v in values.items()}
+            outcomes.append(exprs)
+            if all(isinstance(e, Const) for e in exprs.values()):
+                # constant outcome: built once, shared read-only between calls
+                frozen = MappingProxyType({k: e.value for k, e in exprs.items()})  # type: ignore[attr-defined]
+                fixed.append((index, frozen))
+                alone.append(((index, frozen),))
+            else:
+                fixed.append(None)
+                alone.append(None)
+        dispatch = None
+        if self.hit_policy is not HitPolicy.UNIQUE:
+            whens = [rule.when for rule in self.rules]
+            dispatch = choose_dispatch(whens, first=self.hit_policy is HitPolicy.FIRST)
+        return _Plan(outcomes, fixed, alone, dispatch)
+
     def _compile(self) -> tuple[_Compiled, _Compiled]:
         """Two functions of ``(facts, params, calendar)``: the hits, and the result.
 
         The first returns ``(rule index, outputs)`` of every rule that fired
         (at most one for ``first`` tables); the second the :class:`TableResult`
         (``first`` tables build it where the rule fires; ``collect`` tables
-        gather each output's values as rules fire).
+        gather each output's values as rules fire). The second reads each fact
+        just before the first rule that needs it, and ``first`` and
+        ``collect`` tables whose rules mostly test one fact against constants
+        try only the rules left for that fact's value (see
+        :mod:`csrules.rules._dispatch`).
         """
+        plan = self._plan()
         compiler = SourceCompiler()
         first = self.hit_policy is HitPolicy.FIRST
         hits_lines = ["def _hits(f, p, cal):"]
-        run_lines = ["def _run(f, p, cal):"]
         if not first:
             hits_lines.append("    hits = []")
-        table = compiler.bind(self)
-        result = compiler.bind(TableResult)
-        # collect: the values of each output, gathered as rules fire
-        collect = self.hit_policy is HitPolicy.COLLECT
-        gathered = {name: f"_c{i}" for i, name in enumerate(self.outputs)}
-        if collect:
-            run_lines.append("    hits = []")
-            run_lines.extend(f"    {local} = []" for local in gathered.values())
         for index, rule in enumerate(self.rules):
-            values: dict[str, object] = dict(rule.then)
-            if self.hit_policy is not HitPolicy.COLLECT:
-                values = {**self.defaults, **values}
-            exprs = {k: lift(v) for k, v in values.items()}
             try:
-                condition = compiler.visit(rule.when)
-                if all(isinstance(e, Const) for e in exprs.values()):
-                    # constant outcome: built once, shared read-only between calls
-                    frozen = MappingProxyType({k: e.value for k, e in exprs.items()})  # type: ignore[attr-defined]
-                    hit = compiler.bind((index, frozen))
-                    hits_lines.append(f"    if {condition}:")
+                hits_lines.append(f"    if {compiler.visit(rule.when)}:")
+                hit = plan.fixed[index]
+                if hit is not None:
                     if first:
-                        one = compiler.bind(((index, frozen),))
-                        hits_lines.append(f"        return {one}")
-                        run_lines.append(f"    if {condition}:")
-                        run_lines.append(
-                            f"        return _new({result}, ({compiler.bind(frozen)}, "
-                            f"{table}, {one}, f, p))"
-                        )
+                        hits_lines.append(f"        return ({compiler.bind(hit)},)")
                     else:
-                        hits_lines.append(f"        hits.append({hit})")
-                    if collect:
-                        run_lines.append(f"    if {condition}:")
-                        run_lines.append(f"        hits.append({hit})")
-                        run_lines.extend(
-                            f"        {gathered[k]}.append({compiler.visit(e)})"
-                            for k, e in exprs.items()
-                        )
+                        hits_lines.append(f"        hits.append({compiler.bind(hit)})")
                     continue
-                items = ", ".join(f"{k!r}: {compiler.visit(e)}" for k, e in exprs.items())
+                exprs = plan.outcomes[index].items()
+                items = ", ".join(f"{k!r}: {compiler.visit(e)}" for k, e in exprs)
             except RuleDefinitionError as err:
                 msg = f"table {self.name!r}, rule {rule.id!r}: {err}"
                 raise RuleDefinitionError(msg) from err
-            hits_lines.append(f"    if {condition}:")
             if first:
                 hits_lines.append(f"        return (({index}, {{{items}}}),)")
-                run_lines.append(f"    if {condition}:")
-                run_lines.append(f"        _o = {{{items}}}")
-                run_lines.append(
-                    f"        return _new({result}, (_o, {table}, (({index}, _o),), f, p))"
-                )
             else:
                 hits_lines.append(f"        hits.append(({index}, {{{items}}}))")
-            if collect:
-                run_lines.append(f"    if {condition}:")
-                run_lines.append(f"        _o = {{{items}}}")
-                run_lines.append(f"        hits.append(({index}, _o))")
-                run_lines.extend(f"        {gathered[k]}.append(_o[{k!r}])" for k in exprs)
-        loads = [f"    {local} = f[{name!r}]" for name, local in compiler.facts.items()]
-        if first:
-            hits_lines.append("    return ()")
-            run_lines.append(f"    return {compiler.bind(self._many)}((), f, p)")
-            run_lines[1:1] = loads
-        elif collect:
-            hits_lines.append("    return hits")
-            merged = ", ".join(f"{k!r}: tuple({local})" for k, local in gathered.items())
-            run_lines.append(f"    return _new({result}, ({{{merged}}}, {table}, hits, f, p))")
-            run_lines[1:1] = loads
+        hits_lines.append("    return ()" if first else "    return hits")
+        hits_lines[1:1] = [f"    {local} = f[{name!r}]" for name, local in compiler.facts.items()]
+        functions: list[str] = []
+        chains: dict[object, str] = {}
+        everything = list(enumerate(rule.when for rule in self.rules))
+        if self.hit_policy is HitPolicy.UNIQUE:
+            body = [
+                "    hits = _hits(f, p, cal)",
+                "    if len(hits) == 1:",
+                f"        return _new({compiler.bind(TableResult)}, "
+                f"(hits[0][1], {compiler.bind(self)}, hits, f, p))",
+                f"    return {compiler.bind(self._many)}(hits, f, p)",
+            ]
+        elif plan.dispatch is None:
+            body = self._chain(compiler, plan, everything, "    ", None)
         else:
-            hits_lines.append("    return hits")
-            run_lines.append("    hits = _hits(f, p, cal)")
-            if self.hit_policy is HitPolicy.UNIQUE:
-                run_lines.append("    if len(hits) == 1:")
-                run_lines.append(
-                    f"        return _new({result}, (hits[0][1], {table}, hits, f, p))"
-                )
-            run_lines.append(f"    return {compiler.bind(self._many)}(hits, f, p)")
-        hits_lines[1:1] = loads
+            for number, (value, conditions) in enumerate(plan.dispatch.buckets.items()):
+                name = f"_rule_chain{number}"
+                functions.append(f"def {name}(f, p, cal):")
+                functions.extend(self._chain(compiler, plan, _live(conditions), "    ", None))
+                functions.append("")
+                chains[value] = name
+            functions.append("def _rule_chain_all(f, p, cal):")
+            functions.extend(self._chain(compiler, plan, everything, "    ", None))
+            functions.append("")
+            other = chains.pop(OTHER)
+            index_of, complete = lookup(list(chains), -1)
+            names = list(chains.values())
+            chains = {v: other if i == -1 else names[i] for v, i in index_of.items()}  # type: ignore[call-overload]
+            body = [f"    _v = f[{plan.dispatch.fact!r}]", "    try:"]
+            if complete:
+                body += [
+                    "        _chain = _chains[_v]",
+                    "    except KeyError:",
+                    f"        _chain = {other}",
+                ]
+            else:
+                body.append(f"        _chain = _chains.get(_v, {other})")
+            body += [
+                "    except TypeError:  # a value that cannot be a key: try every rule",
+                "        _chain = _rule_chain_all",
+                "    return _chain(f, p, cal)",
+            ]
         # the public evaluate is this function itself (no wrapper): it turns a
         # missing fact or parameter into the table's RuleDefinitionError
         run_lines = [
             "def _run(f, p, cal=None, /):",
             "    try:",
-            *(f"    {line}" for line in run_lines[1:]),
+            *(f"    {line}" for line in body),
             "    except KeyError as _err:",
             f"        raise {compiler.bind(self._missing)}(_err) from _err",
         ]
-        source = "\n".join([*hits_lines, "", *run_lines])
+        source = "\n".join([*hits_lines, "", *functions, "", *run_lines])
         namespace: dict[str, Any] = {"_new": _new, **compiler.values}
         try:
             exec(compile(source, f"<table {self.name}>", "exec"), namespace)
         except SyntaxError as err:  # pragma: no cover - generated code is checked by tests
             msg = f"table {self.name!r} compiled to invalid source: {err}"
             raise RuleDefinitionError(msg) from err
+        if chains:
+            # the chain of each value of the dispatch fact
+            namespace["_chains"] = {value: namespace[name] for value, name in chains.items()}
         return namespace["_hits"], namespace["_run"]
+
+    def inline(self, compiler: SourceCompiler, target: str, indent: str = "    ") -> list[str]:
+        """Statements setting ``target`` to the table's :class:`TableResult`,
+        for a function that has the facts in ``f``, each fact the table reads
+        in the local ``compiler.facts`` names, the parameters in ``p`` and the
+        calendar in ``cal``. A missing parameter raises ``KeyError``.
+
+        Rules are split by the value of a fact (and within each value by a
+        second fact) when that spares tests, as the compiled function does.
+        """
+        plan = self._plan()
+        if self.hit_policy is HitPolicy.UNIQUE:
+            return [f"{indent}{target} = {compiler.bind(self._run)}(f, p, cal)"]
+        everything = list(enumerate(rule.when for rule in self.rules))
+        return self._split(compiler, plan, everything, plan.dispatch, indent, target, 0)
+
+    def _split(
+        self,
+        compiler: SourceCompiler,
+        plan: _Plan,
+        rules: Sequence[tuple[int, Expr]],
+        dispatch: Dispatch | None,
+        indent: str,
+        target: str,
+        depth: int,
+    ) -> list[str]:
+        """Statements setting ``target``: ``rules`` split by ``dispatch``'s
+        fact (its buckets align with ``rules``), each part split again once."""
+        if dispatch is None:
+            return self._chain(compiler, plan, rules, indent, target)
+        buckets = list(dispatch.buckets.items())
+        other = next(i for i, (value, _) in enumerate(buckets) if value is OTHER)
+        index_of, complete = lookup([value for value, _ in buckets], other)
+        local = f"_b{depth}"
+        value = compiler.visit(Fact(dispatch.fact))
+        lines = [f"{indent}try:"]
+        if complete:
+            lines += [
+                f"{indent}    {local} = {compiler.bind(index_of)}[{value}]",
+                f"{indent}except KeyError:",
+                f"{indent}    {local} = {other}",
+            ]
+        else:
+            lines.append(f"{indent}    {local} = {compiler.bind(index_of)}.get({value}, {other})")
+        lines += [
+            f"{indent}except TypeError:  # a value that cannot be a key: try every rule",
+            f"{indent}    {local} = -1",
+        ]
+        first = self.hit_policy is HitPolicy.FIRST
+        for i, (_, conditions) in enumerate(buckets):
+            lines.append(f"{indent}{'if' if i == 0 else 'elif'} {local} == {i}:")
+            kept = [
+                (rules[j][0], c)
+                for j, c in enumerate(conditions)
+                if not (isinstance(c, Const) and c.value is False)
+            ]
+            inner = None
+            if depth == 0:
+                inner = choose_dispatch([c for _, c in kept], first=first)
+            lines.extend(
+                self._split(compiler, plan, kept, inner, indent + "    ", target, depth + 1)
+            )
+        lines.append(f"{indent}else:")
+        lines.extend(self._chain(compiler, plan, rules, indent + "    ", target))
+        return lines
+
+    def _chain(
+        self,
+        compiler: SourceCompiler,
+        plan: _Plan,
+        rules: Sequence[tuple[int, Expr]],
+        indent: str,
+        target: str | None,
+    ) -> list[str]:
+        """Statements trying ``rules`` ((index, condition), in table order)
+        and giving the :class:`TableResult`: returned when ``target`` is
+        ``None`` (a function body reading each fact from ``f`` just before
+        the first rule that needs it), else assigned to ``target`` (the facts
+        are locals already)."""
+        first = self.hit_policy is HitPolicy.FIRST
+        table, result = compiler.bind(self), compiler.bind(TableResult)
+        lines: list[str] = []
+        gathered = {name: f"_c{i}" for i, name in enumerate(self.outputs)}
+        if not first:
+            lines.append(f"{indent}hits = []")
+            lines.extend(f"{indent}{local} = []" for local in gathered.values())
+        loaded: set[str] = set()
+        always = False
+        inner = indent + "    "
+        for position, (index, when) in enumerate(rules):
+            exprs = plan.outcomes[index]
+            if target is None:
+                needed = set(when.facts()).union(*(e.facts() for e in exprs.values()))
+                for name in sorted(needed - loaded):
+                    lines.append(f"{indent}{compiler.fact(Fact(name))} = f[{name!r}]")
+                loaded |= needed
+            always = isinstance(when, Const) and when.value is True
+            if first and target is not None:
+                if always:
+                    lines.append(f"{indent}else:" if position else f"{indent}if True:")
+                else:
+                    keyword = "elif" if position else "if"
+                    lines.append(f"{indent}{keyword} {compiler.visit(when)}:")
+            else:
+                lines.append(f"{indent}if {'True' if always else compiler.visit(when)}:")
+            hit, alone = plan.fixed[index], plan.alone[index]
+            if hit is not None and alone is not None:
+                outputs, one, hits = compiler.bind(hit[1]), compiler.bind(hit), compiler.bind(alone)
+            else:
+                items = ", ".join(f"{k!r}: {compiler.visit(e)}" for k, e in exprs.items())
+                lines.append(f"{inner}_o = {{{items}}}")
+                outputs, one, hits = "_o", f"({index}, _o)", f"(({index}, _o),)"
+            if first:
+                made = f"_new({result}, ({outputs}, {table}, {hits}, f, p))"
+                lines.append(
+                    f"{inner}return {made}" if target is None else f"{inner}{target} = {made}"
+                )
+                if always:
+                    break
+            else:
+                lines.append(f"{inner}hits.append({one})")
+                if hit is not None:
+                    lines.extend(
+                        f"{inner}{gathered[k]}.append({compiler.visit(e)})"
+                        for k, e in exprs.items()
+                    )
+                else:
+                    lines.extend(f"{inner}{gathered[k]}.append(_o[{k!r}])" for k in exprs)
+        if first:
+            if not always:
+                many = f"{compiler.bind(self._many)}((), f, p)"
+                if target is None:
+                    lines.append(f"{indent}return {many}")
+                else:
+                    lines.append(f"{indent}else:" if rules else f"{indent}if True:")
+                    lines.append(f"{inner}{target} = {many}")
+        else:
+            merged = ", ".join(f"{k!r}: tuple({local})" for k, local in gathered.items())
+            made = f"_new({result}, ({{{merged}}}, {table}, hits, f, p))"
+            lines.append(
+                f"{indent}return {made}" if target is None else f"{indent}{target} = {made}"
+            )
+        return lines
 
     # -- evaluation ------------------------------------------------------
     def matches(
@@ -600,6 +760,21 @@ class Table:
             )
             for r in self.rules
         ]
+
+
+class _Plan(NamedTuple):
+    outcomes: Sequence[Mapping[str, Expr]]
+    fixed: Sequence[tuple[int, Mapping[str, Any]] | None]
+    # the hits of a first table when that rule fires: (fixed,)
+    alone: Sequence[tuple[tuple[int, Mapping[str, Any]]] | None]
+    dispatch: Dispatch | None
+
+
+def _live(conditions: Sequence[Expr]) -> list[tuple[int, Expr]]:
+    """(index, condition) of the rules that can still fire."""
+    return [
+        (i, c) for i, c in enumerate(conditions) if not (isinstance(c, Const) and c.value is False)
+    ]
 
 
 def mark_bundled(namespace: Mapping[str, object], module: str) -> None:

@@ -22,6 +22,7 @@ from csrules._decision import (
     ReturnDecision,
     Role,
     make_trace,
+    positional_constructor,
 )
 from csrules._domain import (
     EXCLUDED_CATEGORIES,
@@ -893,16 +894,28 @@ RETURN_FACTS: Final = (
 def _check_return(order: Order, request: ReturnRequest, at: dt.datetime) -> None:
     """What a return case must satisfy beyond its facts (times in order, a
     condition when goods come back)."""
-    check_not_before(
-        "at",
-        at,
-        (
-            ("order.placed_at", order.placed_at),
-            ("order.paid_at", order.paid_at),
-            ("order.shipped_at", order.shipped_at),
-            ("order.signed_at", order.signed_at),
-        ),
+    placed, paid, shipped, signed = (
+        order.placed_at,
+        order.paid_at,
+        order.shipped_at,
+        order.signed_at,
     )
+    if (
+        (placed is not None and at < placed)
+        or (paid is not None and at < paid)
+        or (shipped is not None and at < shipped)
+        or (signed is not None and at < signed)
+    ):
+        check_not_before(
+            "at",
+            at,
+            (
+                ("order.placed_at", placed),
+                ("order.paid_at", paid),
+                ("order.shipped_at", shipped),
+                ("order.signed_at", signed),
+            ),
+        )
     # proof and returned goods follow the request, so they may come after
     # ``at``; but goods cannot come back before they left, nor proof of a
     # payment precede the order
@@ -944,7 +957,7 @@ def _return_decision(
 ) -> ReturnDecision:
     # a table result is a tuple whose first item is its outputs
     outputs = results["return_action"][0]
-    return ReturnDecision(
+    return _new_return_decision(
         case_id,
         outputs["action"],
         outputs["eligible"],
@@ -954,6 +967,9 @@ def _return_decision(
         results["return_duties"][0]["duty"],
         make_trace(tuple(results.values()), resolved, policy),
     )
+
+
+_new_return_decision: Final = positional_constructor(ReturnDecision)
 
 
 #: The return kind of the bundled rule sets: facts, tables, decision.

@@ -1,0 +1,200 @@
+"""Rules split by a fact's value, and the decide function that inlines every table.
+
+The compiled functions try, for a case, only the rules that can still fire
+given the value of one fact (see ``csrules.rules._dispatch``), and a kind's
+``decide`` runs every table inline on the facts. Each is checked here against
+the plain forms it replaces: the rule tried one by one (``Table.matches``),
+and a decide that calls each table's own function in turn.
+"""
+
+from __future__ import annotations
+
+import enum
+from typing import Any
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import csrules
+from csrules import testing
+from csrules._ruleset import CompiledKind, _compile_decide_calls
+from csrules.exceptions import CsrulesError, RuleDefinitionError
+from csrules.rules import HitPolicy, Rule, Table
+from csrules.rules._dispatch import OTHER, choose_dispatch, lookup, specialise
+from csrules.rules._expr import All, AnyOf, Const, Expr, Not, const, fact
+from csrules.rules._pysource import SourceCompiler
+
+
+class Colour(enum.StrEnum):
+    RED = "red"
+    GREEN = "green"
+    BLUE = "blue"
+    GREY = "grey"
+
+
+_COLOURS = list(Colour)
+_VALUES = st.sampled_from([*_COLOURS, "red", "black", 0, 1, True, None])
+
+
+def _atoms() -> st.SearchStrategy[Expr]:
+    colour = st.sampled_from(_COLOURS)
+    return st.one_of(
+        colour.map(lambda c: fact("c") == const(c)),
+        colour.map(lambda c: fact("c") != const(c)),
+        colour.map(lambda c: const(c) == fact("c")),
+        st.lists(colour, min_size=1, max_size=3, unique=True).map(lambda v: fact("c").isin(v)),
+        st.lists(colour, min_size=1, max_size=3, unique=True).map(lambda v: fact("c").notin(v)),
+        st.just(fact("flag")),
+        st.just(fact("n") > const(2)),
+        st.just(fact("c").is_none()),
+        st.just(Const(True)),
+        st.just(Const(False)),
+    )
+
+
+def _conditions() -> st.SearchStrategy[Expr]:
+    return st.recursive(
+        _atoms(),
+        lambda inner: st.one_of(
+            st.lists(inner, min_size=2, max_size=3).map(lambda xs: All(tuple(xs))),
+            st.lists(inner, min_size=2, max_size=3).map(lambda xs: AnyOf(tuple(xs))),
+            inner.map(Not),
+        ),
+        max_leaves=6,
+    )
+
+
+def _truth(expr: Expr, facts: dict[str, Any]) -> bool:
+    """The condition's truth on ``facts``, compiled as the tables compile it."""
+    compiler = SourceCompiler()
+    source = compiler.visit(expr)
+    loads = "".join(f"    {local} = f[{name!r}]\n" for name, local in compiler.facts.items())
+    namespace: dict[str, Any] = dict(compiler.values)
+    exec(f"def truth(f):\n{loads}    return bool({source})\n", namespace)
+    return bool(namespace["truth"](facts))
+
+
+class TestSpecialise:
+    """A condition rewritten for a value is true exactly when the original is."""
+
+    @settings(max_examples=300, deadline=None)
+    @given(condition=_conditions(), value=_VALUES, flag=st.booleans(), n=st.integers(0, 4))
+    def test_agrees_with_the_condition_for_every_value(
+        self, condition: Expr, value: object, flag: bool, n: int
+    ) -> None:
+        facts = {"c": value, "flag": flag, "n": n}
+        bucket = value if value in _COLOURS else OTHER
+        if bucket is not OTHER:
+            bucket = next(c for c in _COLOURS if c == value)
+        rewritten = specialise(condition, "c", bucket)
+        assert _truth(rewritten, facts) == _truth(condition, facts)
+
+    def test_settles_the_tests_of_the_fact(self) -> None:
+        condition = (fact("c") == Colour.RED) & fact("flag")
+        assert specialise(condition, "c", Colour.RED).render() == fact("flag").render()
+        blue = specialise(condition, "c", Colour.BLUE)
+        assert isinstance(blue, Const)
+        assert blue.value is False
+        other = specialise(~fact("c").isin([Colour.RED]), "c", OTHER)
+        assert isinstance(other, Const)
+        assert other.value is True
+
+    def test_leaves_other_facts_and_other_operators_alone(self) -> None:
+        condition = fact("n") > const(2)
+        assert specialise(condition, "c", Colour.RED) is condition
+
+
+class TestChooseDispatch:
+    """The fact chosen, and when splitting does not pay."""
+
+    def test_small_tables_are_not_split(self) -> None:
+        assert choose_dispatch([fact("c") == Colour.RED, Const(True)], first=True) is None
+
+    def test_the_fact_tested_most_is_chosen(self) -> None:
+        rules = [(fact("c") == c) & (fact("n") > const(i)) for i, c in enumerate(_COLOURS)]
+        dispatch = choose_dispatch([*rules, Const(True)], first=True)
+        assert dispatch is not None
+        assert dispatch.fact == "c"
+        # each colour keeps its own rule and the catch-all
+        for colour in _COLOURS:
+            buckets = dispatch.buckets[colour]
+            kept = [c for c in buckets if not (isinstance(c, Const) and c.value is False)]
+            assert len(kept) == 2
+
+    def test_lookup_completes_an_enum(self) -> None:
+        table, complete = lookup([Colour.RED, Colour.BLUE, OTHER], 9)
+        assert complete
+        assert table[Colour.GREEN] == 9
+        assert table["red"] == 0  # a StrEnum member equals its value
+        plain, complete = lookup(["a", "b", OTHER], 9)
+        assert not complete
+        assert "c" not in plain
+
+
+def _table(policy: HitPolicy, conditions: list[Expr]) -> Table:
+    rules = [
+        Rule("B2C-1", c, {"hit": i}, en="-", zh="-", id=f"r{i}") for i, c in enumerate(conditions)
+    ]
+    if policy is HitPolicy.FIRST:
+        rules.append(Rule("B2C-1", Const(True), {"hit": -1}, en="-", zh="-", id="otherwise"))
+    return Table("t", "t", policy, ("c", "flag", "n"), ("hit",), rules)
+
+
+class TestTablesAgree:
+    """A split table fires the rules the table fires tried one by one."""
+
+    @settings(max_examples=200, deadline=None)
+    @given(
+        conditions=st.lists(_conditions(), min_size=3, max_size=8),
+        policy=st.sampled_from([HitPolicy.FIRST, HitPolicy.COLLECT]),
+        cases=st.lists(
+            st.fixed_dictionaries({"c": _VALUES, "flag": st.booleans(), "n": st.integers(0, 4)}),
+            min_size=1,
+            max_size=8,
+        ),
+    )
+    def test_evaluate_fires_what_matches_finds(
+        self, conditions: list[Expr], policy: HitPolicy, cases: list[dict[str, Any]]
+    ) -> None:
+        table = _table(policy, conditions)
+        for facts in cases:
+            result = table.evaluate(facts, {})
+            assert tuple(i for i, _ in result.hits) == table.matches(facts, {})
+
+    def test_an_unhashable_value_tries_every_rule(self) -> None:
+        conditions = [fact("c") == c for c in _COLOURS] + [fact("c") != const("x")]
+        table = _table(HitPolicy.FIRST, conditions)
+        assert choose_dispatch([r.when for r in table.rules], first=True) is not None
+        result = table.evaluate({"c": ["red"], "flag": False, "n": 0}, {})
+        assert result.outputs["hit"] == len(_COLOURS)
+
+    def test_a_missing_fact_is_named_when_a_rule_needs_it(self) -> None:
+        table = _table(HitPolicy.FIRST, [fact("c") == c for c in _COLOURS])
+        with pytest.raises(RuleDefinitionError, match="'c'"):
+            table.evaluate({"flag": True, "n": 1}, {})
+
+
+@pytest.mark.parametrize("name", ["b2c", "taobao"])
+class TestInlineDecide:
+    """The decide function inlining every table decides as one calling each table."""
+
+    @settings(max_examples=150, deadline=None)
+    @given(case=testing.cases())
+    def test_same_decision(self, name: str, case: Any) -> None:
+        ruleset = csrules.ruleset(name)
+        kind = ruleset.kind(case.kind)
+        compiled = kind.compiled()
+        calls = _compile_decide_calls(CompiledKind(kind))
+        policy = ruleset.policy
+        roots = tuple(getattr(case, root) for root in kind.roots)
+        try:
+            inline = compiled.decide(roots, {}, policy, case.id)
+        except CsrulesError as err:
+            with pytest.raises(type(err)):
+                calls(roots, {}, policy, case.id)
+            return
+        other = calls(roots, {}, policy, case.id)
+        assert inline == other
+        assert inline.rules == other.rules
+        assert inline.explanation() == other.explanation()
