@@ -10,6 +10,7 @@ and a decide that calls each table's own function in turn.
 from __future__ import annotations
 
 import enum
+import pickle
 from typing import Any
 
 import pytest
@@ -24,6 +25,7 @@ from csrules.rules import HitPolicy, Rule, Table
 from csrules.rules._dispatch import OTHER, choose_dispatch, lookup, specialise
 from csrules.rules._expr import All, AnyOf, Const, Expr, Not, const, fact
 from csrules.rules._pysource import SourceCompiler
+from csrules.rules._record import fact_record
 
 
 class Colour(enum.StrEnum):
@@ -198,3 +200,43 @@ class TestInlineDecide:
         assert inline == other
         assert inline.rules == other.rules
         assert inline.explanation() == other.explanation()
+
+
+class TestFactRecord:
+    """A decision's fact record reads as the dict it stands for."""
+
+    def test_reads_as_a_dict(self) -> None:
+        later: dict[str, Any] = {}
+        record = fact_record({"a": 0, "b": 1}, (1, None), later)
+        later["out"] = "x"
+        expected = {"a": 1, "b": None, "out": "x"}
+        assert dict(record) == expected
+        assert record == expected
+        assert len(record) == 3
+        assert list(record) == ["a", "b", "out"]
+        assert record["b"] is None
+        assert record.get("b", 5) is None
+        assert record.get("missing", 5) == 5
+        assert "out" in record
+        assert "missing" not in record
+        with pytest.raises(KeyError):
+            record["missing"]
+        assert pickle.loads(pickle.dumps(record)) == expected
+        assert repr(record) == repr(expected)
+
+    def test_a_decision_keeps_the_facts_and_outputs(self) -> None:
+        case = next(c for c in _example_cases() if c.kind == "return")
+        decision = csrules.decide(case)
+        facts = decision.trace.results[0].facts
+        assert facts["request_type"] == case.request.type
+        assert facts["action"] == decision.action
+        assert facts["freight_payer"] == decision.freight_payer
+
+
+def _example_cases() -> list[Any]:
+    from pathlib import Path
+
+    from csrules.io import parse_case_line
+
+    text = (Path(__file__).parent.parent / "examples" / "cases.jsonl").read_text(encoding="utf-8")
+    return [parse_case_line(line) for line in text.splitlines() if line.strip()]

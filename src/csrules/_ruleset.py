@@ -51,6 +51,7 @@ from csrules.rules._expr import (
 )
 from csrules.rules._functions import FUNCTIONS
 from csrules.rules._pysource import SourceCompiler
+from csrules.rules._record import fact_record
 from csrules.rules._table import HitPolicy, Rule, Table, TableResult
 
 if TYPE_CHECKING:
@@ -996,7 +997,7 @@ def _compile_decide(compiled: CompiledKind) -> Callable[..., Decision]:
     if set(kind.roots) & _DECIDE_NAMES or any(_GENERATED_NAME.match(r) for r in kind.roots):
         return _compile_decide_calls(compiled)
     compiler = SourceCompiler()
-    body, items = _fact_lines(kind, compiler)
+    body, record = _fact_lines(kind, compiler)
     bind = compiler.bind
     roots = ", ".join(kind.roots)
     lines = ["def decide(roots, _x, _pol, case_id):"]
@@ -1008,28 +1009,32 @@ def _compile_decide(compiled: CompiledKind) -> Callable[..., Decision]:
     # the working-day functions set it (read by make_trace)
     lines.append(f"    {bind(ESTIMATES)}.estimated = False")
     lines.extend(body)
-    lines.append(f"    f = {{{items}}}")
+    # the fact record: the facts known now as a tuple, what the tables add
+    # (outputs, facts derived from them) in ``_later``
+    index = {name: i for i, (name, _) in enumerate(record)}
+    values = "".join(f"{local}, " for _, local in record)
+    lines.append("    _later = {}")
+    lines.append(f"    f = {bind(fact_record)}({bind(index)}, ({values}), _later)")
     post = post_facts(kind)
+    derived = [spec for spec in _derived_order(kind.name, kind.facts) if spec.name in post]
     results = []
     try:
-        for i, (table, _run, feeds, after) in enumerate(compiled.steps):
+        for i, (table, _run, feeds, _after) in enumerate(compiled.steps):
             lines.append("    try:")
             lines.extend(table.inline(compiler, f"r{i}", "        "))
             lines.append("    except KeyError as _err:")
             lines.append(f"        raise {bind(table._missing)}(_err) from _err")
             if feeds:
                 lines.append(f"    o = r{i}[0]")
-                for name in feeds:
-                    local = compiler.fact(Fact(name))
-                    lines.append(f"    {local} = o[{name!r}]")
-                    lines.append(f"    f[{name!r}] = {local}")
-            if after is not None:
-                lines.append(f"    {bind(after)}(f, p, cal)")
-                lines.extend(
-                    f"    {compiler.fact(Fact(name))} = f[{name!r}]"
-                    for name, step in post.items()
-                    if step == i
-                )
+            for name in feeds:
+                local = compiler.fact(Fact(name))
+                lines.append(f"    {local} = o[{name!r}]")
+                lines.append(f"    _later[{name!r}] = {local}")
+            for spec in derived:
+                if post[spec.name] == i:
+                    local = compiler.fact(Fact(spec.name))
+                    lines.append(f"    {local} = {_derive_source(compiler, kind, spec)}")
+                    lines.append(f"    _later[{spec.name!r}] = {local}")
             results.append(f"{table.name!r}: r{i}")
     except RuleDefinitionError:  # pragma: no cover - the tables compiled alone already
         return _compile_decide_calls(compiled)
@@ -1131,11 +1136,14 @@ def _path_lines(
     return lines
 
 
-def _fact_lines(kind: KindSpec, compiler: SourceCompiler) -> tuple[list[str], str]:
+def _fact_lines(
+    kind: KindSpec, compiler: SourceCompiler
+) -> tuple[list[str], list[tuple[str, str]]]:
     """The statements computing a kind's facts from its roots (``*roots``,
     ``_x`` the extra facts, ``_pol`` the policy), each into a local named in
     ``compiler.facts``, then ``_res`` (the parameter set), ``p`` (the values
-    in force) and ``cal``; and the items of the fact record's dict display."""
+    in force) and ``cal``; and the (name, local) of each fact the fact record
+    keeps before the tables run."""
     locals_: dict[str, str] = {}
     for i, spec in enumerate(kind.facts):
         locals_[spec.name] = f"_f{i}"
@@ -1174,15 +1182,14 @@ def _fact_lines(kind: KindSpec, compiler: SourceCompiler) -> tuple[list[str], st
         if spec.name in needs_params:
             lines.append(f"    {locals_[spec.name]} = {_derive_source(compiler, kind, spec)}")
     kept = _visible_facts(kind)
-    items = ", ".join(
-        f"{name!r}: {local}" for name, local in locals_.items() if name in kept and name not in post
-    )
-    return lines, items
+    record = [(name, local) for name, local in locals_.items() if name in kept and name not in post]
+    return lines, record
 
 
 def _compile_facts(kind: KindSpec) -> tuple[str, Callable[..., Any]]:
     compiler = SourceCompiler()
-    body, items = _fact_lines(kind, compiler)
+    body, record = _fact_lines(kind, compiler)
+    items = ", ".join(f"{name!r}: {local}" for name, local in record)
     lines = [f"def _build({', '.join(kind.roots)}, _x, _pol):", *body]
     lines.append(f"    return {{{items}}}, _res, p")
     source = "\n".join(lines)

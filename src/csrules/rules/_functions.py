@@ -19,14 +19,15 @@ time of day in Asia/Shanghai).
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Mapping
+import re
+from collections.abc import Callable, Mapping, Sequence
 from types import MappingProxyType
 from typing import Any, Final
 
 import attrs
 
 from csrules._calendar import ESTIMATES, WorkCalendar
-from csrules.rules._common import local_date_or_none, local_time
+from csrules.rules._common import _PENDULUM_CST, CST, _date_of, local_date_or_none, local_time
 
 __all__ = ["FUNCTIONS", "Function", "register"]
 
@@ -48,6 +49,10 @@ class Function:
         holidays: whether it reads the calendar's holiday data (working
             days): a date it touches in a year without official data makes
             the decision estimated (both paths report it).
+        inline: optional: given the Python source of each argument and a
+            function naming a value for the generated code, source computing
+            the same result as ``scalar`` without calling it, or ``None`` to
+            call ``scalar``.
     """
 
     name: str
@@ -58,6 +63,9 @@ class Function:
     calendar: bool = False
     doc: str = ""
     holidays: bool = False
+    inline: Callable[[Sequence[str], Callable[[object], str]], str | None] | None = attrs.field(
+        default=None, kw_only=True
+    )
 
     @property
     def vectorised(self) -> bool:
@@ -102,29 +110,41 @@ def _later(a: Any, b: Any) -> Any:
 # the standard library are ~30 times faster and still return pendulum objects.
 _date_add = dt.date.__add__
 _datetime_add = dt.datetime.__add__
-# one day, hour and minute: multiplying one is several times faster than
-# building a timedelta from keyword arguments
-_DAY: Final = dt.timedelta(days=1)
-_HOUR: Final = dt.timedelta(hours=1)
-_MINUTE: Final = dt.timedelta(minutes=1)
+# timedeltas of whole days and hours, built once: building one (from keyword
+# arguments, or by multiplying one day) takes several times longer than
+# adding it to a date
+_SPAN: Final = 1000
+_DAYS: Final = tuple(dt.timedelta(days=i) for i in range(-_SPAN, _SPAN + 1))
+_HOURS: Final = tuple(dt.timedelta(hours=i) for i in range(-_SPAN, _SPAN + 1))
 
 
 def _add_days(d: Any, n: int) -> Any:
+    near = type(n) is int and -_SPAN <= n <= _SPAN
+    delta = _DAYS[n + _SPAN] if near else dt.timedelta(days=n)
+    if type(d) is dt.date:
+        return d + delta
     if isinstance(d, dt.datetime):
-        return _datetime_add(d, _DAY * n)
-    return _date_add(d, _DAY * n)
+        return _datetime_add(d, delta)
+    return _date_add(d, delta)
 
 
 def _sub_days(d: Any, n: int) -> Any:
     return _add_days(d, -n)
 
 
+def _hours(n: Any) -> dt.timedelta:
+    hours = int(n)
+    if -_SPAN <= hours <= _SPAN:
+        return _HOURS[hours + _SPAN]
+    return dt.timedelta(hours=hours)
+
+
 def _add_hours(t: Any, n: Any) -> Any:
-    return _datetime_add(t, _HOUR * int(n))
+    return _datetime_add(t, _hours(n))
 
 
 def _add_minutes(t: Any, n: Any) -> Any:
-    return _datetime_add(t, _MINUTE * int(n))
+    return _datetime_add(t, dt.timedelta(minutes=int(n)))
 
 
 # The working-day functions read the calendar's holiday data: each notes
@@ -174,7 +194,7 @@ def _next_time_of_day(cal: Any, t: Any, at: dt.time) -> Any:
 
 
 def _add_service_hours(cal: Any, t: Any, hours: Any, opens: dt.time, closes: dt.time) -> Any:
-    return cal.add_service_hours(t, _HOUR * int(hours), opens, closes)
+    return cal.add_service_hours(t, _hours(hours), opens, closes)
 
 
 def _service_period_end(cal: Any, t: Any, opens: dt.time, closes: dt.time) -> Any:
@@ -204,6 +224,28 @@ def _zhe(price_factor: Any) -> Any:
     if price_factor is None:
         return None
     return f"{(price_factor * 10).normalize():f}"
+
+
+_LOCAL = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+
+
+def _inline_all_in(args: Sequence[str], bind: Callable[[object], str]) -> str | None:
+    return f"{args[1]}.issuperset({args[0]})"
+
+
+def _inline_any_in(args: Sequence[str], bind: Callable[[object], str]) -> str | None:
+    return f"(not {args[1]}.isdisjoint({args[0]}))"
+
+
+def _inline_local_date(args: Sequence[str], bind: Callable[[object], str]) -> str | None:
+    # a time at pendulum's UTC+8 zone or the fixed UTC+8 one is read
+    # directly; anything else goes through local_date_or_none
+    t = args[0]
+    if not _LOCAL.match(t):
+        return None
+    date_of, slow = bind(_date_of), bind(local_date_or_none)
+    fast = f"({t}.tzinfo is {bind(_PENDULUM_CST)} or {t}.tzinfo is {bind(CST)})"
+    return f"(None if {t} is None else {date_of}({t}) if {fast} else {slow}({t}))"
 
 
 def _all_in(values: Any, allowed: frozenset[Any]) -> bool:
@@ -274,6 +316,7 @@ for _function in (
     Function(
         "local_date", ("datetime",), "date", local_date_or_none, "local_date",
         doc="the Asia/Shanghai calendar date of an aware time (None stays None)",
+        inline=_inline_local_date,
     ),
     Function(
         "in_shanghai", ("datetime",), "datetime", _in_shanghai, None,
@@ -294,10 +337,12 @@ for _function in (
     Function(
         "all_in", ("tuple", "set"), "bool", _all_in, None,
         doc="whether every value of a tuple is one of a set of values (true for none)",
+        inline=_inline_all_in,
     ),
     Function(
         "any_in", ("tuple", "set"), "bool", _any_in, None,
         doc="whether some value of a tuple is one of a set of values",
+        inline=_inline_any_in,
     ),
 ):  # fmt: skip
     register(_function)

@@ -91,6 +91,10 @@ class SourceCompiler(ExprVisitor[str]):
     def call(self, expr: Call) -> str:
         function = FUNCTIONS[expr.function]
         args = [self.visit(a) for a in expr.args]
+        if function.inline is not None:
+            inlined = function.inline(args, self.bind)
+            if inlined is not None:
+                return inlined
         if function.calendar:
             args.insert(0, "cal")
         return f"{self.bind(function.scalar)}({', '.join(args)})"

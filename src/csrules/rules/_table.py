@@ -549,9 +549,9 @@ class Table:
         second fact) when that spares tests, as the compiled function does.
         """
         plan = self._plan()
-        if self.hit_policy is HitPolicy.UNIQUE:
-            return [f"{indent}{target} = {compiler.bind(self._run)}(f, p, cal)"]
         everything = list(enumerate(rule.when for rule in self.rules))
+        if self.hit_policy is HitPolicy.UNIQUE:
+            return self._unique(compiler, plan, everything, indent, target)
         return self._split(compiler, plan, everything, plan.dispatch, indent, target, 0)
 
     def _split(
@@ -602,6 +602,33 @@ class Table:
             )
         lines.append(f"{indent}else:")
         lines.extend(self._chain(compiler, plan, rules, indent + "    ", target))
+        return lines
+
+    def _unique(
+        self,
+        compiler: SourceCompiler,
+        plan: _Plan,
+        rules: Sequence[tuple[int, Expr]],
+        indent: str,
+        target: str,
+    ) -> list[str]:
+        """Statements setting ``target`` for a ``unique`` table: every rule
+        tried, the one that fired, or the table's error."""
+        table, result = compiler.bind(self), compiler.bind(TableResult)
+        lines = [f"{indent}hits = []"]
+        for index, when in rules:
+            lines.append(f"{indent}if {compiler.visit(when)}:")
+            hit = plan.fixed[index]
+            if hit is not None:
+                lines.append(f"{indent}    hits.append({compiler.bind(hit)})")
+            else:
+                exprs = plan.outcomes[index].items()
+                items = ", ".join(f"{k!r}: {compiler.visit(e)}" for k, e in exprs)
+                lines.append(f"{indent}    hits.append(({index}, {{{items}}}))")
+        lines.append(f"{indent}if len(hits) == 1:")
+        lines.append(f"{indent}    {target} = _new({result}, (hits[0][1], {table}, hits, f, p))")
+        lines.append(f"{indent}else:")
+        lines.append(f"{indent}    {target} = {compiler.bind(self._many)}(hits, f, p)")
         return lines
 
     def _chain(

@@ -16,6 +16,8 @@ from collections.abc import Mapping
 from types import MappingProxyType
 from typing import Any, Final
 
+from pendulum import DateTime
+
 from csrules._decision import (
     Action,
     FreightPayer,
@@ -25,6 +27,7 @@ from csrules._decision import (
     positional_constructor,
 )
 from csrules._domain import (
+    _ALWAYS_AWARE,
     EXCLUDED_CATEGORIES,
     Order,
     OrderStatus,
@@ -1052,7 +1055,8 @@ def decide_return(
         check_instance("order", order, Order, "an Order")
     if type(request) is not ReturnRequest:
         check_instance("request", request, ReturnRequest, "a ReturnRequest")
-    check_time("at", at)
+    if type(at) is not DateTime or type(at.tzinfo) not in _ALWAYS_AWARE:
+        check_time("at", at)
     if type(case_id) is not str:
         check_instance("case_id", case_id, str, "a str")
     if facts is None:
