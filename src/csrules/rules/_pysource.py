@@ -78,7 +78,16 @@ class SourceCompiler(ExprVisitor[str]):
         return "(" + " or ".join(self.visit(i) for i in expr.items) + ")"
 
     def not_(self, expr: Not) -> str:
-        return f"(not {self.visit(expr.item)})"
+        item = expr.item
+        # the negated test itself, one operation instead of two
+        if isinstance(item, In):
+            return self.isin(In(item.item, item.values, negate=not item.negate))
+        if isinstance(item, IsNone):
+            return self.is_none(IsNone(item.item, negate=not item.negate))
+        if isinstance(item, Compare) and item.op in ("==", "!="):
+            op = "!=" if item.op == "==" else "=="
+            return f"({self.visit(item.left)} {op} {self.visit(item.right)})"
+        return f"(not {self.visit(item)})"
 
     def isin(self, expr: In) -> str:
         op = "not in" if expr.negate else "in"

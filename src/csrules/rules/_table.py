@@ -477,8 +477,6 @@ class Table:
                 hits_lines.append(f"        hits.append(({index}, {{{items}}}))")
         hits_lines.append("    return ()" if first else "    return hits")
         hits_lines[1:1] = [f"    {local} = f[{name!r}]" for name, local in compiler.facts.items()]
-        functions: list[str] = []
-        chains: dict[object, str] = {}
         everything = list(enumerate(rule.when for rule in self.rules))
         if self.hit_policy is HitPolicy.UNIQUE:
             body = [
@@ -488,36 +486,8 @@ class Table:
                 f"(hits[0][1], {compiler.bind(self)}, hits, f, p))",
                 f"    return {compiler.bind(self._many)}(hits, f, p)",
             ]
-        elif plan.dispatch is None:
-            body = self._chain(compiler, plan, everything, "    ", None)
         else:
-            for number, (value, conditions) in enumerate(plan.dispatch.buckets.items()):
-                name = f"_rule_chain{number}"
-                functions.append(f"def {name}(f, p, cal):")
-                functions.extend(self._chain(compiler, plan, _live(conditions), "    ", None))
-                functions.append("")
-                chains[value] = name
-            functions.append("def _rule_chain_all(f, p, cal):")
-            functions.extend(self._chain(compiler, plan, everything, "    ", None))
-            functions.append("")
-            other = chains.pop(OTHER)
-            index_of, complete = lookup(list(chains), -1)
-            names = list(chains.values())
-            chains = {v: other if i == -1 else names[i] for v, i in index_of.items()}  # type: ignore[call-overload]
-            body = [f"    _v = f[{plan.dispatch.fact!r}]", "    try:"]
-            if complete:
-                body += [
-                    "        _chain = _chains[_v]",
-                    "    except KeyError:",
-                    f"        _chain = {other}",
-                ]
-            else:
-                body.append(f"        _chain = _chains.get(_v, {other})")
-            body += [
-                "    except TypeError:  # a value that cannot be a key: try every rule",
-                "        _chain = _rule_chain_all",
-                "    return _chain(f, p, cal)",
-            ]
+            body = self._split(compiler, plan, everything, plan.dispatch, "    ", None, 1)
         # the public evaluate is this function itself (no wrapper): it turns a
         # missing fact or parameter into the table's RuleDefinitionError
         run_lines = [
@@ -527,16 +497,13 @@ class Table:
             "    except KeyError as _err:",
             f"        raise {compiler.bind(self._missing)}(_err) from _err",
         ]
-        source = "\n".join([*hits_lines, "", *functions, "", *run_lines])
+        source = "\n".join([*hits_lines, "", *run_lines])
         namespace: dict[str, Any] = {"_new": _new, **compiler.values}
         try:
             exec(compile(source, f"<table {self.name}>", "exec"), namespace)
         except SyntaxError as err:  # pragma: no cover - generated code is checked by tests
             msg = f"table {self.name!r} compiled to invalid source: {err}"
             raise RuleDefinitionError(msg) from err
-        if chains:
-            # the chain of each value of the dispatch fact
-            namespace["_chains"] = {value: namespace[name] for value, name in chains.items()}
         return namespace["_hits"], namespace["_run"]
 
     def inline(self, compiler: SourceCompiler, target: str, indent: str = "    ") -> list[str]:
@@ -561,19 +528,28 @@ class Table:
         rules: Sequence[tuple[int, Expr]],
         dispatch: Dispatch | None,
         indent: str,
-        target: str,
+        target: str | None,
         depth: int,
     ) -> list[str]:
-        """Statements setting ``target``: ``rules`` split by ``dispatch``'s
-        fact (its buckets align with ``rules``), each part split again once."""
+        """Statements giving the result (see :meth:`_chain` for ``target``):
+        ``rules`` split by ``dispatch``'s fact (its buckets align with
+        ``rules``), each part split again once. The part is picked by its
+        number, halving the range at each test; part 0 tries every rule (a
+        value that cannot be a dictionary key)."""
         if dispatch is None:
             return self._chain(compiler, plan, rules, indent, target)
-        buckets = list(dispatch.buckets.items())
-        other = next(i for i, (value, _) in enumerate(buckets) if value is OTHER)
-        index_of, complete = lookup([value for value, _ in buckets], other)
+        buckets = list(dispatch.buckets.values())
+        values = list(dispatch.buckets)
+        other = values.index(OTHER) + 1
+        found, complete = lookup(values, -1)
+        index_of = {v: other if i == -1 else i + 1 for v, i in found.items()}  # type: ignore[operator]
         local = f"_b{depth}"
+        lines: list[str] = []
+        if target is None:
+            # a function body: the fact is read here (the parts read the rest)
+            lines.append(f"{indent}{compiler.fact(Fact(dispatch.fact))} = f[{dispatch.fact!r}]")
         value = compiler.visit(Fact(dispatch.fact))
-        lines = [f"{indent}try:"]
+        lines.append(f"{indent}try:")
         if complete:
             lines += [
                 f"{indent}    {local} = {compiler.bind(index_of)}[{value}]",
@@ -584,24 +560,37 @@ class Table:
             lines.append(f"{indent}    {local} = {compiler.bind(index_of)}.get({value}, {other})")
         lines += [
             f"{indent}except TypeError:  # a value that cannot be a key: try every rule",
-            f"{indent}    {local} = -1",
+            f"{indent}    {local} = 0",
         ]
         first = self.hit_policy is HitPolicy.FIRST
-        for i, (_, conditions) in enumerate(buckets):
-            lines.append(f"{indent}{'if' if i == 0 else 'elif'} {local} == {i}:")
+        parts: list[Callable[[str], list[str]]] = [
+            lambda at: self._chain(compiler, plan, rules, at, target)
+        ]
+        for conditions in buckets:
             kept = [
                 (rules[j][0], c)
                 for j, c in enumerate(conditions)
                 if not (isinstance(c, Const) and c.value is False)
             ]
-            inner = None
-            if depth == 0:
-                inner = choose_dispatch([c for _, c in kept], first=first)
-            lines.extend(
-                self._split(compiler, plan, kept, inner, indent + "    ", target, depth + 1)
+            inner = choose_dispatch([c for _, c in kept], first=first) if depth == 0 else None
+            parts.append(
+                lambda at, kept=kept, inner=inner: self._split(
+                    compiler, plan, kept, inner, at, target, depth + 1
+                )
             )
-        lines.append(f"{indent}else:")
-        lines.extend(self._chain(compiler, plan, rules, indent + "    ", target))
+
+        def ladder(low: int, high: int, at: str) -> list[str]:
+            if high - low == 1:
+                return parts[low](at)
+            middle = (low + high) // 2
+            return [
+                f"{at}if {local} < {middle}:",
+                *ladder(low, middle, at + "    "),
+                f"{at}else:",
+                *ladder(middle, high, at + "    "),
+            ]
+
+        lines.extend(ladder(0, len(parts), indent))
         return lines
 
     def _unique(
