@@ -1,7 +1,9 @@
 """Time single decisions: a full return decision from domain objects, and each rule table.
 
 Run: ``python benchmarks/bench_decide.py [--repeat 5] [--number 20000]``.
-Prints microseconds per call (the median of the repeats) for:
+Prints microseconds per call (the median of the repeats, in CPU time of this
+process, so that other processes' turns on a shared machine do not count;
+the load average is printed before and after) for:
 
 - a full return decision (action, approvals, freight, refund date, duties,
   with trace) from ready domain objects, for a few typical requests;
@@ -15,8 +17,10 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import platform
 import statistics
+import time
 import timeit
 from collections.abc import Callable
 from decimal import Decimal
@@ -42,7 +46,12 @@ EXAMPLES = Path(__file__).resolve().parent.parent / "examples" / "cases.jsonl"
 
 def _time(func: Callable[[], object], number: int, repeat: int) -> float:
     func()  # warm caches (parameters by date, calendar years)
-    return statistics.median(timeit.repeat(func, number=number, repeat=repeat)) / number * 1e6
+    times = timeit.repeat(func, number=number, repeat=repeat, timer=time.process_time)
+    return statistics.median(times) / number * 1e6
+
+
+def _load() -> str:
+    return " ".join(f"{x:.2f}" for x in os.getloadavg())
 
 
 def _order(status: str) -> Order:
@@ -71,7 +80,8 @@ def main() -> None:
     ok = Condition(True, True, True, True, True, True)
     print(
         f"csrules decision benchmark — {platform.python_implementation()} "
-        f"{platform.python_version()}, {platform.machine()}, median of {r} × {n} calls\n"
+        f"{platform.python_version()}, {platform.machine()}, median of {r} × {n} calls "
+        f"(CPU time), {os.cpu_count()} cores, load average {_load()}\n"
     )
 
     print("Full return decision from domain objects (with trace):")
@@ -125,6 +135,7 @@ def main() -> None:
     line = lines[0]
     us = _time(lambda: json.dumps(next(iter(decide_lines([line], policy=policy)))), n // 10, r)
     print(f"  {'return case, JSON Lines':<42} {us:6.2f} µs")
+    print(f"\nload average after: {_load()}")
 
 
 if __name__ == "__main__":

@@ -1175,8 +1175,14 @@ def _fact_lines(
             continue
         lines.append(f"    {locals_[spec.name]} = {_derive_source(compiler, kind, spec)}")
     date = locals_[kind.date_fact]
-    lines.append(f"    _res = _pol.resolve({date})")
-    lines.append(f"    p = {compiler.bind(params_in_force)}(_pol, _res)")
+    # Policy.resolve and params_in_force, without their calls when the
+    # policy has the date's values already and every parameter is in force
+    lines.append(f"    _res = _pol._by_date.get({date}) if type(_pol) is {compiler.bind(Policy)} else None")
+    lines.append(f"    if _res is None: _res = _pol.resolve({date})")
+    lines.append("    p = _res.values")
+    lines.append(
+        f"    if len(p) != len(_pol.parameters): p = {compiler.bind(params_in_force)}(_pol, _res)"
+    )
     lines.append("    cal = _pol.calendar")
     for spec in derived:
         if spec.name in needs_params:
