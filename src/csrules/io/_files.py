@@ -797,6 +797,8 @@ def _iso_times(column: Any) -> Any:
     return pc.replace_substring_regex(text, pattern=r"([+-]\d\d)(\d\d)$", replacement=r"\1:\2")
 
 
+#: Output columns whose values are mostly distinct: written without a dictionary.
+_UNIQUE_COLUMNS: Final = frozenset({"id", "row", "input"})
 #: Tables a writer holds queued at most (each a chunk's output).
 _PENDING: Final = 2
 
@@ -878,7 +880,12 @@ class _Writer:
 
             # statistics of list columns serve no reader's filter and cost a third of the writing
             flat = [f.name for f in schema if not pa.types.is_list(f.type)]
-            self._parquet = pq.ParquetWriter(self.path, schema, write_statistics=flat)
+            # a dictionary of values that are each their own (ids, row numbers, the
+            # input rows) is built, found too large and dropped for every row group
+            repeated = [f.name for f in schema if f.name not in _UNIQUE_COLUMNS]
+            self._parquet = pq.ParquetWriter(
+                self.path, schema, write_statistics=flat, use_dictionary=repeated
+            )
         elif self.format == "csv":
             import pyarrow.csv as pacsv
 
