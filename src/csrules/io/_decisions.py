@@ -12,7 +12,6 @@ from decimal import Decimal
 from typing import Any, Final, TypeAlias
 
 import attrs
-import wcwidth
 
 from csrules._decision import (
     FLOOR_OFF,
@@ -341,6 +340,8 @@ def _printable(text: str) -> str:
 
 def _width(text: str) -> int:
     """Display width in terminal cells (a CJK character takes two)."""
+    import wcwidth  # for the text tables only: not on the paths writing files
+
     return wcwidth.width(text)
 
 
@@ -362,6 +363,8 @@ def _fit(natural: Sequence[int], width: int | None) -> list[int]:
 def _wrap(cell: str, width: int) -> list[str]:
     if _width(cell) <= width:
         return [cell]
+    import wcwidth
+
     return wcwidth.wrap(cell, max(width, 1)) or [""]
 
 
