@@ -1177,7 +1177,8 @@ def _fact_lines(
     date = locals_[kind.date_fact]
     # Policy.resolve and params_in_force, without their calls when the
     # policy has the date's values already and every parameter is in force
-    lines.append(f"    _res = _pol._by_date.get({date}) if type(_pol) is {compiler.bind(Policy)} else None")
+    policy_type = compiler.bind(Policy)
+    lines.append(f"    _res = _pol._by_date.get({date}) if type(_pol) is {policy_type} else None")
     lines.append(f"    if _res is None: _res = _pol.resolve({date})")
     lines.append("    p = _res.values")
     lines.append(

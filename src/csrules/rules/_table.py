@@ -563,9 +563,8 @@ class Table:
             f"{indent}    {local} = 0",
         ]
         first = self.hit_policy is HitPolicy.FIRST
-        parts: list[Callable[[str], list[str]]] = [
-            lambda at: self._chain(compiler, plan, rules, at, target)
-        ]
+        # (rules, dispatch) of each part
+        parts: list[tuple[Sequence[tuple[int, Expr]], Dispatch | None]] = [(rules, None)]
         for conditions in buckets:
             kept = [
                 (rules[j][0], c)
@@ -573,15 +572,12 @@ class Table:
                 if not (isinstance(c, Const) and c.value is False)
             ]
             inner = choose_dispatch([c for _, c in kept], first=first) if depth == 0 else None
-            parts.append(
-                lambda at, kept=kept, inner=inner: self._split(
-                    compiler, plan, kept, inner, at, target, depth + 1
-                )
-            )
+            parts.append((kept, inner))
 
         def ladder(low: int, high: int, at: str) -> list[str]:
             if high - low == 1:
-                return parts[low](at)
+                part, split = parts[low]
+                return self._split(compiler, plan, part, split, at, target, depth + 1)
             middle = (low + high) // 2
             return [
                 f"{at}if {local} < {middle}:",
