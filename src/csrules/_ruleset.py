@@ -1105,6 +1105,14 @@ def _path_lines(
             continue
         if part.endswith("[]"):
             attr, rest = part[:-2], parts[i + 1 :]
+            if len(rest) == 1 and i == 1:
+                # one item (the common order of one line) read without a map
+                lines.append(f"    {local} = {current}.{attr}")
+                lines.append(
+                    f"    {local} = ({local}[0].{rest[0]},) if len({local}) == 1 else "
+                    f"tuple(map({bind(operator.attrgetter(rest[0]))}, {local}))"
+                )
+                break
             if rest:
                 items = f"tuple(map({bind(operator.attrgetter('.'.join(rest)))}, {current}.{attr}))"
             else:

@@ -23,33 +23,37 @@ class FactRecord(Mapping[str, Any]):
     Equal to a dict of the same items; pickles as that dict.
     """
 
-    __slots__ = ("_index", "_later", "_values")
+    __slots__ = ("_data",)
 
-    _index: Mapping[str, int]
-    _values: tuple[Any, ...]
-    _later: Mapping[str, Any]
+    # (index: name -> position in values, values, later: name -> value)
+    _data: tuple[Mapping[str, int], tuple[Any, ...], Mapping[str, Any]]
 
     def __getitem__(self, name: str) -> Any:
-        i = self._index.get(name)
+        index, values, later = self._data
+        i = index.get(name)
         if i is None:
-            return self._later[name]
-        return self._values[i]
+            return later[name]
+        return values[i]
 
     def get(self, name: str, default: Any = None) -> Any:
-        i = self._index.get(name)
+        index, values, later = self._data
+        i = index.get(name)
         if i is None:
-            return self._later.get(name, default)
-        return self._values[i]
+            return later.get(name, default)
+        return values[i]
 
     def __contains__(self, name: object) -> bool:
-        return name in self._index or name in self._later
+        index, _, later = self._data
+        return name in index or name in later
 
     def __iter__(self) -> Iterator[str]:
-        yield from self._index
-        yield from self._later
+        index, _, later = self._data
+        yield from index
+        yield from later
 
     def __len__(self) -> int:
-        return len(self._values) + len(self._later)
+        _, values, later = self._data
+        return len(values) + len(later)
 
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, Mapping):
@@ -66,9 +70,7 @@ class FactRecord(Mapping[str, Any]):
 
 
 _new = object.__new__
-_set_index = FactRecord._index.__set__  # type: ignore[attr-defined]
-_set_values = FactRecord._values.__set__  # type: ignore[attr-defined]
-_set_later = FactRecord._later.__set__  # type: ignore[attr-defined]
+_set_data = FactRecord._data.__set__  # type: ignore[attr-defined]
 
 
 def fact_record(
@@ -77,7 +79,5 @@ def fact_record(
     """A record of ``values`` (positioned by ``index``) and ``later`` (read
     through: the caller may add to it until the decision is made)."""
     record = _new(FactRecord)
-    _set_index(record, index)
-    _set_values(record, values)
-    _set_later(record, later)
+    _set_data(record, (index, values, later))
     return record
