@@ -639,6 +639,7 @@ class Table:
         loaded: set[str] = set()
         always = False
         inner = indent + "    "
+        previous = ""
         for position, (index, when) in enumerate(rules):
             exprs = plan.outcomes[index]
             if target is None:
@@ -654,7 +655,12 @@ class Table:
                     keyword = "elif" if position else "if"
                     lines.append(f"{indent}{keyword} {compiler.visit(when)}:")
             else:
-                lines.append(f"{indent}if {'True' if always else compiler.visit(when)}:")
+                head = f"{indent}if {'True' if always else compiler.visit(when)}:"
+                # a collect rule with the condition of the rule before it (and
+                # no facts to read first) fires in the same block
+                if first or head != previous or not lines[-1].startswith(inner):
+                    lines.append(head)
+                previous = head
             hit, alone = plan.fixed[index], plan.alone[index]
             if hit is not None and alone is not None:
                 outputs, one, hits = compiler.bind(hit[1]), compiler.bind(hit), compiler.bind(alone)
