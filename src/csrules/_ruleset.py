@@ -130,21 +130,37 @@ def fact_value(spec: FactSpec, value: object, where: str) -> object:
     raise DomainValueError(where, value, f"a {t.__name__}")
 
 
+#: Fact types whose values of exactly that type are valid as they are.
+_PLAIN_TYPES: Final = frozenset({bool, int, str, dt.date})
+
+
+def _plain_type(t: object) -> bool:
+    return t in _PLAIN_TYPES or (isinstance(t, type) and issubclass(t, enum.Enum))
+
+
 def _extra_reader(kind: KindSpec) -> Callable[[Mapping[str, Any]], Mapping[str, Any]]:
     """A function checking a case's extra fact values (``facts=``) against
     the kind's declarations, giving them as the facts' own types."""
     specs = {spec.name: spec for spec in kind.facts if spec.extra}
+    # (spec, where, the one type whose values need no check or conversion)
+    found = {
+        name: (spec, f"facts.{name}", spec.type if _plain_type(spec.type) else None)
+        for name, spec in specs.items()
+    }
 
     def read(extra: Mapping[str, Any]) -> Mapping[str, Any]:
         out: dict[str, Any] | None = None
         for name, value in extra.items():
-            spec = specs.get(name)
-            if spec is None:
+            entry = found.get(name)
+            if entry is None:
                 known = ", ".join(sorted(specs)) or "none"
                 raise DomainValueError(
                     f"facts.{name}", value, f"a fact the rule set declares (it declares: {known})"
                 )
-            converted = fact_value(spec, value, f"facts.{name}")
+            spec, where, plain = entry
+            if type(value) is plain:
+                continue
+            converted = fact_value(spec, value, where)
             if converted is not value:
                 if out is None:
                     out = dict(extra)

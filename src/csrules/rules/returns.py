@@ -1061,7 +1061,7 @@ def decide_return(
         check_instance("case_id", case_id, str, "a str")
     if facts is None:
         facts = _NO_FACTS
-    elif not isinstance(facts, Mapping):
+    elif type(facts) is not dict and not isinstance(facts, Mapping):
         raise ArgumentTypeError("facts", facts, "a mapping of extra fact values")
     if ruleset is None and tables is None and (policy is None or type(policy) is Policy):
         # the common call: the module's own kind
