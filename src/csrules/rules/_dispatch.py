@@ -27,6 +27,9 @@ __all__ = ["OTHER", "Dispatch", "choose_dispatch", "lookup", "specialise"]
 #: The bucket of values equal to none of the constants the rules test.
 OTHER: Final = object()
 
+#: How many facts (the most tested) are tried for a split.
+_CANDIDATES: Final = 3
+
 _TRUE: Final = Const(True)
 _FALSE: Final = Const(False)
 
@@ -171,15 +174,20 @@ def choose_dispatch(conditions: Sequence[Expr], *, first: bool) -> Dispatch | No
     if whole < 4:
         return None
     constants: dict[str, list[object]] = {}
+    tests: dict[str, int] = {}
     for condition in conditions:
         for name, values in _tests(condition):
             known = constants.setdefault(name, [])
+            tests[name] = tests.get(name, 0) + 1
             for v in values:
                 if isinstance(v, Hashable) and v not in known:
                     known.append(v)
     best: Dispatch | None = None
     best_cost = (whole * 2 / 3, float(whole))
-    for name, found in constants.items():
+    # the facts tested most are the ones worth trying
+    candidates = sorted(constants, key=lambda name: -tests[name])[:_CANDIDATES]
+    for name in candidates:
+        found = constants[name]
         buckets = {v: [specialise(c, name, v) for c in conditions] for v in (*found, OTHER)}
         costs = [_cost(b, first) for b in buckets.values()]
         cost = (float(max(costs)), sum(costs) / len(costs))

@@ -36,19 +36,27 @@ class SourceCompiler(ExprVisitor[str]):
         facts: the local variable of each fact read, by fact name.
     """
 
-    __slots__ = ("facts", "values")
+    __slots__ = ("_names", "facts", "values")
 
     def __init__(self) -> None:
         self.values: dict[str, object] = {}
         self.facts: dict[str, str] = {}
+        # the name of each value bound here, by the value's id (the values
+        # dict keeps the values alive, so their ids stay theirs)
+        self._names: dict[int, str] = {}
 
     def bind(self, value: object) -> str:
         """The name under which ``value`` is visible to the generated source."""
+        name = self._names.get(id(value))
+        if name is not None and self.values.get(name) is value:
+            return name
         for name, existing in self.values.items():
             if existing is value:
+                self._names[id(value)] = name
                 return name
         name = f"_k{len(self.values)}"
         self.values[name] = value
+        self._names[id(value)] = name
         return name
 
     def fact(self, expr: Fact) -> str:

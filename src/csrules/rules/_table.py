@@ -320,6 +320,7 @@ class Table:
     #: reads is missing).
     evaluate: Callable[..., TableResult] = attrs.field(init=False, eq=False, repr=False, hash=False)
     _batch: list[VectorTable] = attrs.field(init=False, eq=False, repr=False, hash=False)
+    _planned: list[_Plan] = attrs.field(init=False, eq=False, repr=False, hash=False)
     _params_of: Mapping[Rule, frozenset[str]] = attrs.field(
         init=False, eq=False, repr=False, hash=False
     )
@@ -335,6 +336,7 @@ class Table:
         # rules hash by identity: this table's own rules are found here
         params_of = {r: r.params() | (r.template_fields() - known) for r in self.rules}
         object.__setattr__(self, "_params_of", MappingProxyType(params_of))
+        object.__setattr__(self, "_planned", [])
         compiled = self._compile()
         object.__setattr__(self, "_compiled", compiled)
         object.__setattr__(self, "_run", compiled[1])
@@ -414,7 +416,15 @@ class Table:
     # -- compilation -----------------------------------------------------
     def _plan(self) -> _Plan:
         """What the compiled functions share: each rule's outcome expressions,
-        the constant outcomes built once, and the dispatch fact if any."""
+        the constant outcomes built once, and the dispatch fact if any
+        (worked out once per table)."""
+        if self._planned:
+            return self._planned[0]
+        plan = self._make_plan()
+        self._planned[:] = [plan]
+        return plan
+
+    def _make_plan(self) -> _Plan:
         outcomes: list[dict[str, Expr]] = []
         fixed: list[tuple[int, Mapping[str, Any]] | None] = []
         alone: list[tuple[tuple[int, Mapping[str, Any]]] | None] = []

@@ -1065,7 +1065,7 @@ def decide_return(
         raise ArgumentTypeError("facts", facts, "a mapping of extra fact values")
     if ruleset is None and tables is None and (policy is None or type(policy) is Policy):
         # the common call: the module's own kind
-        compiled = _BUNDLED_RETURN
+        compiled = RETURN_KIND.compiled()
         if policy is None:
             policy = default_policy()
     else:
@@ -1074,8 +1074,7 @@ def decide_return(
     return compiled.decide((order, request, at), facts, policy, case_id)  # type: ignore[return-value]
 
 
-#: The bundled return kind, compiled once at import.
-_BUNDLED_RETURN: Final = RETURN_KIND.compiled()
+
 #: No extra facts (read only: the compiled build only gets from it).
 _NO_FACTS: Final[Mapping[str, Any]] = MappingProxyType({})
 
