@@ -9,21 +9,26 @@ and a decide that calls each table's own function in turn.
 
 from __future__ import annotations
 
+import datetime as dt
 import enum
+import json
 import pickle
 from typing import Any
 
+import attrs
+import pendulum
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import csrules
-from csrules import testing
+from csrules import Action, FactSpec, testing
 from csrules._ruleset import CompiledKind, _compile_decide_calls
 from csrules.exceptions import CsrulesError, RuleDefinitionError
+from csrules.io import parse_case_line
 from csrules.rules import HitPolicy, Rule, Table
 from csrules.rules._dispatch import OTHER, choose_dispatch, lookup, specialise
-from csrules.rules._expr import All, AnyOf, Const, Expr, Not, const, fact
+from csrules.rules._expr import All, AnyOf, Const, Expr, Not, call, const, fact
 from csrules.rules._pysource import SourceCompiler
 from csrules.rules._record import fact_record
 
@@ -67,24 +72,34 @@ def _conditions() -> st.SearchStrategy[Expr]:
     )
 
 
-def _truth(expr: Expr, facts: dict[str, Any]) -> bool:
-    """The condition's truth on ``facts``, compiled as the tables compile it."""
+def _truth(expr: Expr, facts: dict[str, Any]) -> object:
+    """The condition's truth on ``facts``, compiled as the tables compile it,
+    or the type of the error it raises."""
     compiler = SourceCompiler()
     source = compiler.visit(expr)
     loads = "".join(f"    {local} = f[{name!r}]\n" for name, local in compiler.facts.items())
     namespace: dict[str, Any] = dict(compiler.values)
     exec(f"def truth(f):\n{loads}    return bool({source})\n", namespace)
-    return bool(namespace["truth"](facts))
+    try:
+        return bool(namespace["truth"](facts))
+    except TypeError as err:
+        return type(err)
 
 
 class TestSpecialise:
     """A condition rewritten for a value is true exactly when the original is."""
 
     @settings(max_examples=300, deadline=None)
-    @given(condition=_conditions(), value=_VALUES, flag=st.booleans(), n=st.integers(0, 4))
+    @given(
+        condition=_conditions(),
+        value=_VALUES,
+        flag=st.booleans(),
+        n=st.one_of(st.none(), st.integers(0, 4)),
+    )
     def test_agrees_with_the_condition_for_every_value(
-        self, condition: Expr, value: object, flag: bool, n: int
+        self, condition: Expr, value: object, flag: bool, n: int | None
     ) -> None:
+        """Same truth, or the same error (``None > 2`` raises, before and after)."""
         facts = {"c": value, "flag": flag, "n": n}
         bucket = value if value in _COLOURS else OTHER
         if bucket is not OTHER:
@@ -240,3 +255,138 @@ def _example_cases() -> list[Any]:
 
     text = (Path(__file__).parent.parent / "examples" / "cases.jsonl").read_text(encoding="utf-8")
     return [parse_case_line(line) for line in text.splitlines() if line.strip()]
+
+
+class TestWhatASplitKeeps:
+    """A split skips nothing that could raise or note an estimated year."""
+
+    def test_a_call_before_the_split_test_still_runs(self) -> None:
+        rule = Rule(
+            "SHOP-1",
+            (call("add_working_days", fact("request_date"), 1) > fact("request_date"))
+            & (fact("reason") == "wrong_address"),
+            {"freight_payer": "merchant"},
+            en="-",
+            zh="-",
+            id="early",
+        )
+        shop = csrules.ruleset("b2c").with_rule("freight_payer", rule, before="no_parcel")
+        case = parse_case_line(_CANCEL_2035)
+        # the only working-day arithmetic of this case is the shop's
+        assert shop.decide(case).estimated
+        assert not csrules.decide(case).estimated
+        frame = shop.decide_frame(_frame_of(case))
+        assert frame.column("decision.estimated").to_pylist() == [True]
+
+    def test_an_ordering_before_the_split_test_still_raises(self) -> None:
+        rule = Rule(
+            "SHOP-1",
+            (fact("signed_date") < fact("request_date")) & (fact("reason") == "wrong_address"),
+            {"freight_payer": "merchant"},
+            en="-",
+            zh="-",
+            id="early",
+        )
+        shop = csrules.ruleset("b2c").with_rule("freight_payer", rule, before="no_parcel")
+        case = parse_case_line(_CANCEL_2035)
+        with pytest.raises(TypeError):
+            shop.decide(case)
+        with pytest.raises(TypeError):
+            csrules.explain(case, ruleset=shop)
+
+    def test_a_part_per_value_is_not_written_for_a_thousand_values(self) -> None:
+        conditions = [fact("sku") == f"S{i}" for i in range(1000)] + [Const(True)]
+        assert choose_dispatch(conditions, first=True) is None
+        few = [fact("sku") == f"S{i}" for i in range(20)] + [Const(True)]
+        assert choose_dispatch(few, first=True) is not None
+
+
+def _frame_of(case: Any) -> Any:
+    """The case as a one-row table of dotted-path columns."""
+    import pyarrow as pa
+
+    data = json.loads(_CANCEL_2035)
+    row = {"id": data["id"], "kind": data["kind"], "at": data["at"]}
+    order = dict(data["order"])
+    row["order.lines"] = json.dumps(order.pop("lines"))
+    row |= {f"order.{k}": v for k, v in order.items()}
+    row |= {f"request.{k}": v for k, v in data["request"].items()}
+    return pa.table({k: [v] for k, v in row.items()})
+
+
+_CANCEL_2035 = json.dumps(
+    {
+        "id": "r1",
+        "kind": "return",
+        "at": "2035-05-06T10:00:00+08:00",
+        "order": {
+            "id": "X1",
+            "customer_id": "C1",
+            "status": "confirmed_unpaid",
+            "placed_at": "2035-05-06T09:00:00+08:00",
+            "lines": [{"sku": "8892", "unit_price": "200.00", "quantity": 1}],
+        },
+        "request": {"type": "cancel", "reason": "changed_mind"},
+    }
+)
+
+
+class TestGeneratedNames:
+    """What a rule set names cannot clash with the generated code's names."""
+
+    @pytest.mark.parametrize("name", ["type", "len", "tuple", "f", "r0", "roots", "case_id"])
+    def test_a_part_of_the_case_may_take_any_name(self, name: str) -> None:
+        ruleset = csrules.ruleset("b2c")
+        kind = ruleset.kind("price_adjustment")
+        facts = tuple(attrs.evolve(f, source=name) if f.source == "at" else f for f in kind.facts)
+        renamed = kind.evolve(roots=("request", name), facts=facts)
+        case = next(c for c in _example_cases() if c.kind == "price_adjustment")
+        decision = renamed.compiled().decide((case.request, case.at), {}, ruleset.policy, case.id)
+        assert decision == csrules.decide(case)
+
+    def test_a_fact_named_like_an_output_is_refused(self) -> None:
+        kind = csrules.ruleset("b2c").kind("return")
+        spec = FactSpec("action", Action, default=Action.NORMAL_RETURN)
+        with pytest.raises(RuleDefinitionError, match="never be read"):
+            kind.evolve(facts=(*kind.facts, spec))
+
+    def test_an_int_enum_constant_compiles(self) -> None:
+        class Level(enum.IntEnum):
+            LOW = 1
+            HIGH = 2
+
+        table = Table(
+            "t",
+            "t",
+            HitPolicy.FIRST,
+            ("level",),
+            ("out",),
+            [
+                Rule(
+                    "B2C-1", fact("level") == const(Level.HIGH), {"out": 1}, en="-", zh="-", id="a"
+                ),
+                Rule("B2C-1", Const(True), {"out": 0}, en="-", zh="-", id="b"),
+            ],
+        )
+        assert table.evaluate({"level": Level.HIGH}, {}).outputs["out"] == 1
+        assert table.evaluate({"level": Level.LOW}, {}).outputs["out"] == 0
+
+
+class TestWorkingDays:
+    def test_rolling_gives_a_date_of_the_type_it_was_given(self) -> None:
+        calendar = csrules.ruleset("b2c").policy.calendar
+        table = Table(
+            "t",
+            "t",
+            HitPolicy.FIRST,
+            ("d",),
+            ("out",),
+            [Rule("B2C-1", Const(True), {"out": call("roll_to_working_day", fact("d"))},
+                  en="-", zh="-", id="a")],
+        )  # fmt: skip
+        plain = dt.date(2026, 5, 6)
+        pendulum_date = pendulum.Date(2026, 5, 6)
+        assert type(table.evaluate({"d": pendulum_date}, {}, calendar).outputs["out"]) is (
+            pendulum.Date
+        )
+        assert type(table.evaluate({"d": plain}, {}, calendar).outputs["out"]) is dt.date

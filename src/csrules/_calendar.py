@@ -670,7 +670,9 @@ class WorkCalendar:
         Raises:
             CalendarError: as :meth:`next_working_day`.
         """
-        exact = type(d) is date or type(d) is Date
+        # plain dates only: a Date equal to a date would share its key, and
+        # the answer (d itself on a working day) would take the first one's type
+        exact = type(d) is date
         if exact:
             found = self._added.get((d, None))
             if found is not None:

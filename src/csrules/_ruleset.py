@@ -407,6 +407,14 @@ def _check_kind(kind: KindSpec) -> tuple[Table, ...]:
             raise RuleDefinitionError(msg)
         names[spec.name] = spec
     outputs = {o for t in kind.tables for o in t.outputs}
+    for table in kind.tables:
+        for name in table.outputs:
+            if name in names:
+                msg = (
+                    f"kind {kind.name!r}, fact {name!r}: table {table.name!r} decides {name!r}: "
+                    "a fact of that name would never be read (give the fact another name)"
+                )
+                raise RuleDefinitionError(msg)
     for spec in kind.facts:
         unknown = spec.reads() - set(names) - outputs
         if unknown:
@@ -992,14 +1000,10 @@ class CompiledKind:
         )
 
 
-#: Names the generated ``decide`` uses for itself: a kind whose roots take
-#: one of them is decided through its build and table functions instead.
-_DECIDE_NAMES: Final = frozenset(
-    {"roots", "case_id", "f", "p", "cal", "o", "hits", "_x", "_pol", "_res", "_o", "_b", "_err"}
-)
-
-
-_GENERATED_NAME: Final = re.compile(r"^(_[fpkc]|r)[0-9]+$")
+def _root_locals(kind: KindSpec) -> dict[str, str]:
+    """The local name of each part of the case in generated code (never the
+    part's own name, which could hide a name the code uses)."""
+    return {root: f"_r{i}" for i, root in enumerate(kind.roots)}
 
 
 def _compile_decide(compiled: CompiledKind) -> Callable[..., Decision]:
@@ -1010,16 +1014,14 @@ def _compile_decide(compiled: CompiledKind) -> Callable[..., Decision]:
     :meth:`Table.inline`) and builds the decision.
     """
     kind = compiled.kind
-    if set(kind.roots) & _DECIDE_NAMES or any(_GENERATED_NAME.match(r) for r in kind.roots):
-        return _compile_decide_calls(compiled)
     compiler = SourceCompiler()
     body, record = _fact_lines(kind, compiler)
     bind = compiler.bind
-    roots = ", ".join(kind.roots)
+    roots = "".join(f"{local}, " for local in _root_locals(kind).values())
     lines = ["def decide(roots, _x, _pol, case_id):"]
     lines.append("    if _x:")
     lines.append(f"        _x = {bind(_extra_reader(kind))}(_x)")
-    lines.append(f"    {roots}{',' if len(kind.roots) == 1 else ''} = roots")
+    lines.append(f"    {roots} = roots")
     if compiled.check is not None:
         lines.append(f"    {bind(compiled.check)}({roots})")
     # the working-day functions set it (read by make_trace)
@@ -1109,13 +1111,15 @@ def _path_lines(
     default_name: str,
     prefixes: dict[str, str],
     bind: Callable[[object], str],
+    roots: Mapping[str, str],
 ) -> list[str]:
     """Statements setting ``local`` from a dotted path of the case; prefixes
     already read (``request.condition``) are shared through ``prefixes``;
-    ``bind`` names a constant of the generated code."""
+    ``bind`` names a constant of the generated code; ``roots`` gives the
+    local name of each part of the case."""
     lines: list[str] = []
     parts = path.split(".")
-    current = parts[0]
+    current = roots[parts[0]]
     for i, part in enumerate(parts):
         if i == 0:
             continue
@@ -1187,11 +1191,14 @@ def _fact_lines(
         msg = f"kind {kind.name!r}: the date fact {kind.date_fact!r} cannot depend on parameters"
         raise RuleDefinitionError(msg)
     prefixes: dict[str, str] = {}
+    roots = _root_locals(kind)
     for spec in kind.facts:
         local = locals_[spec.name]
         default = "None" if spec.default is None else compiler.const(Const(spec.default))
         if spec.source is not None:
-            lines.extend(_path_lines(local, spec.source, default, prefixes, compiler.bind))
+            lines.extend(
+                _path_lines(local, spec.source, default, prefixes, compiler.bind, roots)
+            )
         elif spec.extra:
             lines.append(f"    {local} = _x.get({spec.name!r}, {default})")
     for spec in derived:
@@ -1221,7 +1228,7 @@ def _compile_facts(kind: KindSpec) -> tuple[str, Callable[..., Any]]:
     compiler = SourceCompiler()
     body, record = _fact_lines(kind, compiler)
     items = ", ".join(f"{name!r}: {local}" for name, local in record)
-    lines = [f"def _build({', '.join(kind.roots)}, _x, _pol):", *body]
+    lines = [f"def _build({', '.join(_root_locals(kind).values())}, _x, _pol):", *body]
     lines.append(f"    return {{{items}}}, _res, p")
     source = "\n".join(lines)
     namespace: dict[str, Any] = dict(compiler.values)
@@ -1553,13 +1560,6 @@ class RuleSet:
         (the arguments are those of :class:`FactSpec`)."""
         spec = FactSpec(name, type, source, derive, default, unit, en, zh, nullable)
         k = self.kind(kind)
-        for table in k.tables:
-            if name in table.outputs:
-                msg = (
-                    f"fact {name!r}: table {table.name!r} decides {name!r}: a fact of that "
-                    "name would never be read (give the fact another name)"
-                )
-                raise RuleDefinitionError(msg)
         return self._with_kinds({**self.kinds, kind: k.evolve(facts=(*k.facts, spec))})
 
     def _find_rule(self, rule_id: str, table: str | None = None) -> tuple[str, Table]:

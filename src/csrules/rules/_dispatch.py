@@ -11,7 +11,11 @@ case tries only the rules that can still fire for it.
 Only the boolean structure of a condition is rewritten (``&``, ``|``, ``~``
 and the tests directly under them), and only tests that compare the fact with
 strings, integers or enum members, whose ``==`` agrees with their hash: the
-rewritten condition is true exactly when the original one is.
+rewritten condition is true exactly when the original one is. A settled test
+drops what comes before it in an ``&`` or ``|`` only when that part is
+harmless to skip (see :func:`_harmless`): a parameter read, a function call,
+an ordering or a set test still runs where it ran, so errors and the
+estimated flag stay as they were.
 """
 
 from __future__ import annotations
@@ -20,7 +24,7 @@ import enum
 from collections.abc import Hashable, Sequence
 from typing import Final
 
-from csrules.rules._expr import All, AnyOf, Compare, Const, Expr, Fact, In, Not
+from csrules.rules._expr import All, AnyOf, Compare, Const, Expr, Fact, In, IsNone, Not
 
 __all__ = ["OTHER", "Dispatch", "choose_dispatch", "lookup", "specialise"]
 
@@ -29,6 +33,9 @@ OTHER: Final = object()
 
 #: How many facts (the most tested) are tried for a split.
 _CANDIDATES: Final = 3
+#: The most conditions a split may write (a part per value, each with a
+#: condition per rule): beyond it the table is compiled unsplit.
+_MOST_COPIES: Final = 2048
 
 _TRUE: Final = Const(True)
 _FALSE: Final = Const(False)
@@ -100,7 +107,12 @@ def specialise(expr: Expr, name: str, value: object) -> Expr:
             done = specialise(part, name, value)
             if isinstance(done, Const) and type(done.value) is bool:
                 if done.value is stop:
-                    return _TRUE if stop else _FALSE
+                    if all(_harmless(i) for i in items):
+                        return _TRUE if stop else _FALSE
+                    # what comes before still runs, as it did: it may raise,
+                    # or note an estimated year
+                    items.append(done)
+                    break
                 if done.value is skip:
                     continue
             items.append(done)
@@ -110,6 +122,23 @@ def specialise(expr: Expr, name: str, value: object) -> Expr:
             return items[0]
         return type(expr)(tuple(items))
     return expr
+
+
+def _harmless(expr: Expr) -> bool:
+    """Whether evaluating ``expr`` can neither raise nor have an effect: facts,
+    constants, ``==``, ``!=``, ``is None`` and logic over them. A parameter
+    (which may not be in force yet), a call (which may note an estimated
+    year), an ordering (``None < date`` raises) or a set test (which hashes
+    its value) is not: a test settled after one must not skip it."""
+    if isinstance(expr, Const | Fact):
+        return True
+    if isinstance(expr, IsNone | Not):
+        return _harmless(expr.item)
+    if isinstance(expr, Compare):
+        return expr.op in ("==", "!=") and _harmless(expr.left) and _harmless(expr.right)
+    if isinstance(expr, All | AnyOf):
+        return all(_harmless(i) for i in expr.items)
+    return False
 
 
 def _atoms(expr: Expr) -> int:
@@ -188,6 +217,8 @@ def choose_dispatch(conditions: Sequence[Expr], *, first: bool) -> Dispatch | No
     candidates = sorted(constants, key=lambda name: -tests[name])[:_CANDIDATES]
     for name in candidates:
         found = constants[name]
+        if (len(found) + 1) * len(conditions) > _MOST_COPIES:
+            continue  # a part per value, each with every rule: too much code
         buckets = {v: [specialise(c, name, v) for c in conditions] for v in (*found, OTHER)}
         costs = [_cost(b, first) for b in buckets.values()]
         cost = (float(max(costs)), sum(costs) / len(costs))

@@ -69,7 +69,9 @@ class SourceCompiler(ExprVisitor[str]):
         return f"p[{expr.name!r}]"
 
     def const(self, expr: Const) -> str:
-        if expr.value is None or isinstance(expr.value, bool | int):
+        # plain None, bools and ints are written as such (an IntEnum member's
+        # repr is not Python source: it is bound like any other value)
+        if expr.value is None or type(expr.value) in (bool, int):
             return repr(expr.value)
         return self.bind(expr.value)
 
