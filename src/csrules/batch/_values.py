@@ -316,7 +316,7 @@ def compare(op: str, left: object, right: object, where: Where, what: str) -> ob
                 return False if null is None else null
             if op == "!=":
                 return True if null is None else ~null
-            return False  # the single path raises TypeError comparing with None
+            return False  # ordering with None is false (the single path too)
         value = encode_for(right, a, where, what)
         if a.kind == "object":
             out = OPERATORS[op](a.data, value)

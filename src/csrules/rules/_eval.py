@@ -69,7 +69,10 @@ class Evaluator(ExprVisitor[Any]):
         return expr.value
 
     def compare(self, expr: Compare) -> Any:
-        return OPERATORS[expr.op](self.visit(expr.left), self.visit(expr.right))
+        left, right = self.visit(expr.left), self.visit(expr.right)
+        if (left is None or right is None) and expr.op not in ("==", "!="):
+            return False  # an ordering with a missing value is false
+        return OPERATORS[expr.op](left, right)
 
     def arith(self, expr: Arith) -> Any:
         return OPERATORS[expr.op](self.visit(expr.left), self.visit(expr.right))

@@ -118,7 +118,13 @@ _DAYS: Final = tuple(dt.timedelta(days=i) for i in range(-_SPAN, _SPAN + 1))
 _HOURS: Final = tuple(dt.timedelta(hours=i) for i in range(-_SPAN, _SPAN + 1))
 
 
+# A missing date, time or count gives a missing result (None), as a null
+# does on the batch path: the comparison it meets is then false.
+
+
 def _add_days(d: Any, n: int) -> Any:
+    if d is None or n is None:
+        return None
     near = type(n) is int and -_SPAN <= n <= _SPAN
     delta = _DAYS[n + _SPAN] if near else dt.timedelta(days=n)
     if type(d) is dt.date:
@@ -129,7 +135,7 @@ def _add_days(d: Any, n: int) -> Any:
 
 
 def _sub_days(d: Any, n: int) -> Any:
-    return _add_days(d, -n)
+    return None if n is None else _add_days(d, -n)
 
 
 def _hours(n: Any) -> dt.timedelta:
@@ -140,10 +146,14 @@ def _hours(n: Any) -> dt.timedelta:
 
 
 def _add_hours(t: Any, n: Any) -> Any:
+    if t is None or n is None:
+        return None
     return _datetime_add(t, _hours(n))
 
 
 def _add_minutes(t: Any, n: Any) -> Any:
+    if t is None or n is None:
+        return None
     return _datetime_add(t, dt.timedelta(minutes=int(n)))
 
 
@@ -160,6 +170,8 @@ def _note_estimated(cal: Any, first: Any, last: Any) -> None:
 
 
 def _add_working_days(cal: Any, d: Any, n: int) -> Any:
+    if d is None or n is None:
+        return None
     if type(cal) is WorkCalendar:
         result, estimated = cal.add_working_days_noted(d, n)
         if estimated:
@@ -171,6 +183,8 @@ def _add_working_days(cal: Any, d: Any, n: int) -> Any:
 
 
 def _roll_to_working_day(cal: Any, d: Any) -> Any:
+    if d is None:
+        return None
     if type(cal) is WorkCalendar:
         result, estimated = cal.roll_to_working_day_noted(d)
         if estimated:
@@ -182,6 +196,8 @@ def _roll_to_working_day(cal: Any, d: Any) -> Any:
 
 
 def _roll_to_weekday_working_day(cal: Any, d: Any) -> Any:
+    if d is None:
+        return None
     result = d
     while not (cal.is_workday(result) and result.weekday() < 5):
         result = cal.next_working_day(result)
@@ -190,14 +206,20 @@ def _roll_to_weekday_working_day(cal: Any, d: Any) -> Any:
 
 
 def _next_time_of_day(cal: Any, t: Any, at: dt.time) -> Any:
+    if t is None or at is None:
+        return None
     return cal.next_time_of_day(t, at)
 
 
 def _add_service_hours(cal: Any, t: Any, hours: Any, opens: dt.time, closes: dt.time) -> Any:
+    if t is None or hours is None or opens is None or closes is None:
+        return None
     return cal.add_service_hours(t, _hours(hours), opens, closes)
 
 
 def _service_period_end(cal: Any, t: Any, opens: dt.time, closes: dt.time) -> Any:
+    if t is None or opens is None or closes is None:
+        return None
     return cal.service_period_end(t, opens, closes)
 
 

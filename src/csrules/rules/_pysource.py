@@ -9,6 +9,8 @@ not plain literals, and the functions of the registry, are bound as names
 
 from __future__ import annotations
 
+import re
+
 from csrules.rules._expr import (
     All,
     AnyOf,
@@ -27,6 +29,9 @@ from csrules.rules._functions import FUNCTIONS
 
 __all__ = ["SourceCompiler"]
 
+#: A plain name in generated source (a local or a bound value).
+_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+
 
 class SourceCompiler(ExprVisitor[str]):
     """Python source of expressions, sharing one namespace.
@@ -36,11 +41,12 @@ class SourceCompiler(ExprVisitor[str]):
         facts: the local variable of each fact read, by fact name.
     """
 
-    __slots__ = ("_names", "facts", "values")
+    __slots__ = ("_names", "_walrus", "facts", "values")
 
     def __init__(self) -> None:
         self.values: dict[str, object] = {}
         self.facts: dict[str, str] = {}
+        self._walrus = 0  # temporaries of orderings
         # the name of each value bound here, by the value's id (the values
         # dict keeps the values alive, so their ids stay theirs)
         self._names: dict[int, str] = {}
@@ -76,7 +82,29 @@ class SourceCompiler(ExprVisitor[str]):
         return self.bind(expr.value)
 
     def compare(self, expr: Compare) -> str:
-        return f"({self.visit(expr.left)} {expr.op} {self.visit(expr.right)})"
+        left, right = self.visit(expr.left), self.visit(expr.right)
+        if expr.op in ("==", "!="):
+            return f"({left} {expr.op} {right})"
+        # an ordering with a missing value (None) is false, as a null is on
+        # the batch path; each side is computed once
+        checks: list[str] = []
+        operands: list[str] = []
+        for node, source in ((expr.left, left), (expr.right, right)):
+            if isinstance(node, Const):
+                if node.value is None:
+                    return "False"
+                operands.append(source)
+                continue
+            if not _NAME.match(source):
+                local = f"_w{self._walrus}"
+                self._walrus += 1
+                checks.append(f"({local} := {source}) is not None")
+                source = local
+            else:
+                checks.append(f"{source} is not None")
+            operands.append(source)
+        test = f"{operands[0]} {expr.op} {operands[1]}"
+        return f"({' and '.join([*checks, test])})"
 
     def arith(self, expr: Arith) -> str:
         return f"({self.visit(expr.left)} {expr.op} {self.visit(expr.right)})"
