@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import decimal
 import pickle
 import threading
 from collections.abc import Callable
@@ -370,3 +371,37 @@ class TestCollectOutputs:
                     assert len(result.outputs[name]) == len(setting)
                 checked += 1
         assert checked > 3
+
+
+class TestMissingArguments:
+    @pytest.mark.parametrize("name", sorted(FUNCTIONS))
+    def test_a_missing_argument_gives_none_on_the_single_path(self, name: str) -> None:
+        """As on the batch path: a None date, time or count gives None, never an
+        error (``earlier`` and ``later`` take the other side; ``zhe`` and
+        ``days_between`` give None too)."""
+        function = FUNCTIONS[name]
+        for position in range(len(function.args)):
+            if function.args[position] == "set":
+                continue  # a set of constants is never missing
+            args = [_SAMPLES[k] for k in function.args]
+            args[position] = None
+            if function.calendar:
+                args.insert(0, CALENDAR)
+            result = function.scalar(*args)
+            if name in ("earlier", "later"):
+                assert result is not None
+            else:
+                assert result is None, (name, position, result)
+
+
+_SAMPLES: dict[str, object] = {
+    "date": dt.date(2026, 5, 6),
+    "datetime": pendulum.datetime(2026, 5, 6, 10, tz="Asia/Shanghai"),
+    "int": 3,
+    "time": dt.time(10, 0),
+    "ordered": dt.date(2026, 5, 6),
+    "date|datetime": dt.date(2026, 5, 6),
+    "tuple": ("apparel",),
+    "set": frozenset({"apparel"}),
+    "money": decimal.Decimal("0.7"),
+}

@@ -252,11 +252,15 @@ _LOCAL = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
 
 def _inline_all_in(args: Sequence[str], bind: Callable[[object], str]) -> str | None:
-    return f"{args[1]}.issuperset({args[0]})"
+    if not _LOCAL.match(args[0]):
+        return None
+    return f"(None if {args[0]} is None else {args[1]}.issuperset({args[0]}))"
 
 
 def _inline_any_in(args: Sequence[str], bind: Callable[[object], str]) -> str | None:
-    return f"(not {args[1]}.isdisjoint({args[0]}))"
+    if not _LOCAL.match(args[0]):
+        return None
+    return f"(None if {args[0]} is None else not {args[1]}.isdisjoint({args[0]}))"
 
 
 def _inline_local_date(args: Sequence[str], bind: Callable[[object], str]) -> str | None:
@@ -270,12 +274,12 @@ def _inline_local_date(args: Sequence[str], bind: Callable[[object], str]) -> st
     return f"(None if {t} is None else {date_of}({t}) if {fast} else {slow}({t}))"
 
 
-def _all_in(values: Any, allowed: frozenset[Any]) -> bool:
-    return allowed.issuperset(values)
+def _all_in(values: Any, allowed: frozenset[Any]) -> bool | None:
+    return None if values is None else allowed.issuperset(values)
 
 
-def _any_in(values: Any, allowed: frozenset[Any]) -> bool:
-    return not allowed.isdisjoint(values)
+def _any_in(values: Any, allowed: frozenset[Any]) -> bool | None:
+    return None if values is None else not allowed.isdisjoint(values)
 
 
 # ---------------------------------------------------------------- the registry
