@@ -141,11 +141,11 @@ class TestChooseDispatch:
             assert len(kept) == 2
 
     def test_lookup_completes_an_enum(self) -> None:
-        table, complete = lookup([Colour.RED, Colour.BLUE, OTHER], 9)
+        table, complete = lookup({Colour.RED: 0, Colour.BLUE: 1}, 9)
         assert complete
         assert table[Colour.GREEN] == 9
         assert table["red"] == 0  # a StrEnum member equals its value
-        plain, complete = lookup(["a", "b", OTHER], 9)
+        plain, complete = lookup({"a": 0, "b": 1}, 9)
         assert not complete
         assert "c" not in plain
 

@@ -21,7 +21,7 @@ estimated flag stay as they were.
 from __future__ import annotations
 
 import enum
-from collections.abc import Hashable, Sequence
+from collections.abc import Hashable, Mapping, Sequence
 from typing import Final
 
 from csrules.rules._expr import All, AnyOf, Compare, Const, Expr, Fact, In, IsNone, Not
@@ -157,12 +157,12 @@ def _cost(conditions: Sequence[Expr], stop_at_true: bool) -> int:
     return total
 
 
-def lookup(buckets: Sequence[object], other: object) -> tuple[dict[object, object], bool]:
-    """``(table, complete)``: each bucket value's index in ``buckets``, and
-    when every value is a member of one enum, every other member of it mapped
-    to ``other`` too (``complete``: a lookup of a member never misses, so a
+def lookup(index: Mapping[object, int], other: int) -> tuple[dict[object, int], bool]:
+    """``(table, complete)``: ``index`` (a number by value), and when every
+    value is a member of one enum, every other member of it mapped to
+    ``other`` too (``complete``: a lookup of a member never misses, so a
     miss, which costs an exception, is rare)."""
-    table: dict[object, object] = {v: i for i, v in enumerate(buckets) if v is not OTHER}
+    table = dict(index)
     kinds = {type(v) for v in table}
     if len(kinds) == 1:
         (kind,) = kinds

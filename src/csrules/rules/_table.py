@@ -320,7 +320,8 @@ class Table:
     #: reads is missing).
     evaluate: Callable[..., TableResult] = attrs.field(init=False, eq=False, repr=False, hash=False)
     _batch: list[VectorTable] = attrs.field(init=False, eq=False, repr=False, hash=False)
-    _planned: list[_Plan] = attrs.field(init=False, eq=False, repr=False, hash=False)
+    # what the compiled functions share (see _make_plan), worked out once
+    _plan: _Plan = attrs.field(init=False, eq=False, repr=False, hash=False)
     _params_of: Mapping[Rule, frozenset[str]] = attrs.field(
         init=False, eq=False, repr=False, hash=False
     )
@@ -336,7 +337,7 @@ class Table:
         # rules hash by identity: this table's own rules are found here
         params_of = {r: r.params() | (r.template_fields() - known) for r in self.rules}
         object.__setattr__(self, "_params_of", MappingProxyType(params_of))
-        object.__setattr__(self, "_planned", [])
+        object.__setattr__(self, "_plan", self._make_plan())
         compiled = self._compile()
         object.__setattr__(self, "_compiled", compiled)
         object.__setattr__(self, "_run", compiled[1])
@@ -414,17 +415,9 @@ class Table:
         return rule.params() | loose
 
     # -- compilation -----------------------------------------------------
-    def _plan(self) -> _Plan:
-        """What the compiled functions share: each rule's outcome expressions,
-        the constant outcomes built once, and the dispatch fact if any
-        (worked out once per table)."""
-        if self._planned:
-            return self._planned[0]
-        plan = self._make_plan()
-        self._planned[:] = [plan]
-        return plan
-
     def _make_plan(self) -> _Plan:
+        """What the compiled functions share: each rule's outcome expressions,
+        the constant outcomes built once, and the dispatch fact if any."""
         outcomes: list[dict[str, Expr]] = []
         fixed: list[tuple[int, Mapping[str, Any]] | None] = []
         alone: list[tuple[tuple[int, Mapping[str, Any]]] | None] = []
@@ -460,7 +453,7 @@ class Table:
         try only the rules left for that fact's value (see
         :mod:`csrules.rules._dispatch`).
         """
-        plan = self._plan()
+        plan = self._plan
         compiler = SourceCompiler()
         first = self.hit_policy is HitPolicy.FIRST
         hits_lines = ["def _hits(f, p, cal):"]
@@ -469,22 +462,14 @@ class Table:
         for index, rule in enumerate(self.rules):
             try:
                 hits_lines.append(f"    if {compiler.visit(rule.when)}:")
-                hit = plan.fixed[index]
-                if hit is not None:
-                    if first:
-                        hits_lines.append(f"        return ({compiler.bind(hit)},)")
-                    else:
-                        hits_lines.append(f"        hits.append({compiler.bind(hit)})")
-                    continue
-                exprs = plan.outcomes[index].items()
-                items = ", ".join(f"{k!r}: {compiler.visit(e)}" for k, e in exprs)
+                hit = self._hit_source(compiler, plan, index)
             except RuleDefinitionError as err:
                 msg = f"table {self.name!r}, rule {rule.id!r}: {err}"
                 raise RuleDefinitionError(msg) from err
             if first:
-                hits_lines.append(f"        return (({index}, {{{items}}}),)")
+                hits_lines.append(f"        return ({hit},)")
             else:
-                hits_lines.append(f"        hits.append(({index}, {{{items}}}))")
+                hits_lines.append(f"        hits.append({hit})")
         hits_lines.append("    return ()" if first else "    return hits")
         hits_lines[1:1] = [f"    {local} = f[{name!r}]" for name, local in compiler.facts.items()]
         everything = list(enumerate(rule.when for rule in self.rules))
@@ -525,7 +510,7 @@ class Table:
         Rules are split by the value of a fact (and within each value by a
         second fact) when that spares tests, as the compiled function does.
         """
-        plan = self._plan()
+        plan = self._plan
         everything = list(enumerate(rule.when for rule in self.rules))
         if self.hit_policy is HitPolicy.UNIQUE:
             return self._unique(compiler, plan, everything, indent, target)
@@ -550,9 +535,11 @@ class Table:
             return self._chain(compiler, plan, rules, indent, target)
         buckets = list(dispatch.buckets.values())
         values = list(dispatch.buckets)
+        # part 0 tries every rule; part i + 1 is the value values[i]
         other = values.index(OTHER) + 1
-        found, complete = lookup(values, -1)
-        index_of = {v: other if i == -1 else i + 1 for v, i in found.items()}  # type: ignore[operator]
+        index_of, complete = lookup(
+            {v: i for i, v in enumerate(values, start=1) if v is not OTHER}, other
+        )
         local = f"_b{depth}"
         lines: list[str] = []
         if target is None:
@@ -599,6 +586,16 @@ class Table:
         lines.extend(ladder(0, len(parts), indent))
         return lines
 
+    @staticmethod
+    def _hit_source(compiler: SourceCompiler, plan: _Plan, index: int) -> str:
+        """Source of the ``(rule index, outputs)`` of the rule ``index`` when
+        it fires: bound once for a constant outcome, built for a computed one."""
+        hit = plan.fixed[index]
+        if hit is not None:
+            return compiler.bind(hit)
+        items = ", ".join(f"{k!r}: {compiler.visit(e)}" for k, e in plan.outcomes[index].items())
+        return f"({index}, {{{items}}})"
+
     def _unique(
         self,
         compiler: SourceCompiler,
@@ -613,13 +610,7 @@ class Table:
         lines = [f"{indent}hits = []"]
         for index, when in rules:
             lines.append(f"{indent}if {compiler.visit(when)}:")
-            hit = plan.fixed[index]
-            if hit is not None:
-                lines.append(f"{indent}    hits.append({compiler.bind(hit)})")
-            else:
-                exprs = plan.outcomes[index].items()
-                items = ", ".join(f"{k!r}: {compiler.visit(e)}" for k, e in exprs)
-                lines.append(f"{indent}    hits.append(({index}, {{{items}}}))")
+            lines.append(f"{indent}    hits.append({self._hit_source(compiler, plan, index)})")
         lines.append(f"{indent}if len(hits) == 1:")
         lines.append(f"{indent}    {target} = _new({result}, (hits[0][1], {table}, hits, f, p))")
         lines.append(f"{indent}else:")
@@ -796,13 +787,6 @@ class _Plan(NamedTuple):
     # the hits of a first table when that rule fires: (fixed,)
     alone: Sequence[tuple[tuple[int, Mapping[str, Any]]] | None]
     dispatch: Dispatch | None
-
-
-def _live(conditions: Sequence[Expr]) -> list[tuple[int, Expr]]:
-    """(index, condition) of the rules that can still fire."""
-    return [
-        (i, c) for i, c in enumerate(conditions) if not (isinstance(c, Const) and c.value is False)
-    ]
 
 
 def mark_bundled(namespace: Mapping[str, object], module: str) -> None:
