@@ -31,6 +31,9 @@ from csrules.rules._common import _PENDULUM_CST, CST, _date_of, local_date_or_no
 
 __all__ = ["FUNCTIONS", "Function", "register"]
 
+#: How a function is written into generated source (see ``Function.inline``).
+_Inline = Callable[[Sequence[str], Callable[[object], str]], str | None]
+
 
 @attrs.frozen
 class Function:
@@ -63,9 +66,7 @@ class Function:
     calendar: bool = False
     doc: str = ""
     holidays: bool = False
-    inline: Callable[[Sequence[str], Callable[[object], str]], str | None] | None = attrs.field(
-        default=None, kw_only=True
-    )
+    inline: _Inline | None = attrs.field(default=None, kw_only=True)
 
     @property
     def vectorised(self) -> bool:
@@ -248,26 +249,26 @@ def _zhe(price_factor: Any) -> Any:
     return f"{(price_factor * 10).normalize():f}"
 
 
-_LOCAL = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+#: A plain name in generated source (a local or a bound value): read twice,
+#: it is computed once.
+PLAIN_NAME: Final = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+def _none_or(form: str) -> _Inline:
+    """The inline source of a function of a value (``{0}``, a plain name) and
+    further arguments (``{1}``...): ``form``, or None for a missing value."""
 
+    def inline(args: Sequence[str], bind: Callable[[object], str]) -> str | None:
+        if not PLAIN_NAME.match(args[0]):
+            return None
+        return f"(None if {args[0]} is None else {form.format(*args)})"
 
-def _inline_all_in(args: Sequence[str], bind: Callable[[object], str]) -> str | None:
-    if not _LOCAL.match(args[0]):
-        return None
-    return f"(None if {args[0]} is None else {args[1]}.issuperset({args[0]}))"
-
-
-def _inline_any_in(args: Sequence[str], bind: Callable[[object], str]) -> str | None:
-    if not _LOCAL.match(args[0]):
-        return None
-    return f"(None if {args[0]} is None else not {args[1]}.isdisjoint({args[0]}))"
+    return inline
 
 
 def _inline_local_date(args: Sequence[str], bind: Callable[[object], str]) -> str | None:
     # a time at pendulum's UTC+8 zone or the fixed UTC+8 one is read
     # directly; anything else goes through local_date_or_none
     t = args[0]
-    if not _LOCAL.match(t):
+    if not PLAIN_NAME.match(t):
         return None
     date_of, slow = bind(_date_of), bind(local_date_or_none)
     fast = f"({t}.tzinfo is {bind(_PENDULUM_CST)} or {t}.tzinfo is {bind(CST)})"
@@ -363,12 +364,12 @@ for _function in (
     Function(
         "all_in", ("tuple", "set"), "bool", _all_in, None,
         doc="whether every value of a tuple is one of a set of values (true for none)",
-        inline=_inline_all_in,
+        inline=_none_or("{1}.issuperset({0})"),
     ),
     Function(
         "any_in", ("tuple", "set"), "bool", _any_in, None,
         doc="whether some value of a tuple is one of a set of values",
-        inline=_inline_any_in,
+        inline=_none_or("not {1}.isdisjoint({0})"),
     ),
 ):  # fmt: skip
     register(_function)

@@ -9,8 +9,6 @@ not plain literals, and the functions of the registry, are bound as names
 
 from __future__ import annotations
 
-import re
-
 from csrules.rules._expr import (
     All,
     AnyOf,
@@ -25,12 +23,9 @@ from csrules.rules._expr import (
     Not,
     Param,
 )
-from csrules.rules._functions import FUNCTIONS
+from csrules.rules._functions import FUNCTIONS, PLAIN_NAME
 
 __all__ = ["SourceCompiler"]
-
-#: A plain name in generated source (a local or a bound value).
-_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
 
 class SourceCompiler(ExprVisitor[str]):
@@ -95,7 +90,7 @@ class SourceCompiler(ExprVisitor[str]):
                     return "False"
                 operands.append(source)
                 continue
-            if not _NAME.match(source):
+            if not PLAIN_NAME.match(source):
                 local = f"_w{self._walrus}"
                 self._walrus += 1
                 checks.append(f"({local} := {source}) is not None")
