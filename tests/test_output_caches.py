@@ -42,7 +42,7 @@ def _clear() -> None:
             for rule in table.rules:
                 rule._cache.clear()
         for policy in (rules.policy, default_policy()):
-            for params in policy._by_date.values():
+            for params, _ in policy._by_date.values():
                 params._encoded.clear()
 
 

@@ -398,26 +398,6 @@ Decision: TypeAlias = (
 _T = TypeVar("_T")
 
 
-class _InForce(dict[str, Any]):
-    """Parameter values on a date before some parameters take effect: reading
-    one of those raises :class:`PolicyError` naming it and the date."""
-
-    __slots__ = ("_on", "_policy")
-
-    def __init__(self, values: Mapping[str, Any], policy: Policy, on: dt.date) -> None:
-        super().__init__(values)
-        self._policy = policy
-        self._on = on
-
-    def __missing__(self, name: str) -> Any:
-        if name in self._policy.parameters:
-            return self._policy.value(name, self._on)  # raises PolicyError
-        raise KeyError(name)
-
-    def __reduce__(self) -> tuple[Any, ...]:
-        return (dict, (dict(self),))
-
-
 def policy_argument(policy: object) -> Policy:
     """The ``policy`` argument of a ``decide*`` function: the bundled B2C
     policy for ``None``.
@@ -430,22 +410,6 @@ def policy_argument(policy: object) -> Policy:
     if not isinstance(policy, Policy):
         raise ArgumentTypeError("policy", policy, "a Policy or None")
     return policy
-
-
-def params_in_force(policy: Policy, resolved: ParameterSet) -> Mapping[str, Any]:
-    """The values the rules read on ``resolved.on``.
-
-    When every parameter of the policy is in force this is ``resolved.values``
-    itself. Otherwise a rule that reads a parameter of the policy with no
-    value yet on that date raises :class:`~csrules.exceptions.PolicyError`
-    (naming the parameter, the date and when its first value takes effect),
-    the same for every kind of case; a name the policy does not define at all
-    stays a :class:`~csrules.exceptions.RuleDefinitionError` of the table.
-    """
-    values = resolved.values
-    if len(values) == len(policy.parameters):
-        return values
-    return _InForce(values, policy, resolved.on)
 
 
 def positional_constructor(cls: type[_T]) -> Callable[..., _T]:
@@ -530,8 +494,7 @@ def _load_trace(
     estimated: bool,
 ) -> Trace:
     policy = default_policy() if policy_ref is None else policy_ref
-    resolved = policy.resolve(on)
-    values = params_in_force(policy, resolved)
+    resolved, values = policy.in_force(on)
     tables: dict[tuple[Any, ...], Table] = {}
     loaded = []
     for ref, outputs, hits, facts in results:

@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING, Any, Final
 import attrs
 
 from csrules._calendar import ESTIMATES
-from csrules._decision import Decision, params_in_force, policy_argument
+from csrules._decision import Decision, policy_argument
 from csrules._domain import check_tables
 from csrules.exceptions import ArgumentTypeError, DomainValueError, RuleDefinitionError
 from csrules.policy import ParameterSet, Policy, default_policy, load_policy
@@ -1036,26 +1036,23 @@ def _compile_decide(compiled: CompiledKind) -> Callable[..., Decision]:
     post = post_facts(kind)
     derived = [spec for spec in _derived_order(kind.name, kind.facts) if spec.name in post]
     results = []
-    try:
-        for i, (table, _run, feeds, _after) in enumerate(compiled.steps):
-            lines.append("    try:")
-            lines.extend(table.inline(compiler, f"r{i}", "        "))
-            lines.append("    except KeyError as _err:")
-            lines.append(f"        raise {bind(table._missing)}(_err) from _err")
-            if feeds:
-                lines.append(f"    o = r{i}[0]")
-            for name in feeds:
-                local = compiler.fact(Fact(name))
-                lines.append(f"    {local} = o[{name!r}]")
-                lines.append(f"    _later[{name!r}] = {local}")
-            for spec in derived:
-                if post[spec.name] == i:
-                    local = compiler.fact(Fact(spec.name))
-                    lines.append(f"    {local} = {_derive_source(compiler, kind, spec)}")
-                    lines.append(f"    _later[{spec.name!r}] = {local}")
-            results.append(f"{table.name!r}: r{i}")
-    except RuleDefinitionError:  # pragma: no cover - the tables compiled alone already
-        return _compile_decide_calls(compiled)
+    for i, (table, _run, feeds, _after) in enumerate(compiled.steps):
+        lines.append("    try:")
+        lines.extend(table.inline(compiler, f"r{i}", "        "))
+        lines.append("    except KeyError as _err:")
+        lines.append(f"        raise {bind(table._missing)}(_err) from _err")
+        if feeds:
+            lines.append(f"    o = r{i}[0]")
+        for name in feeds:
+            local = compiler.fact(Fact(name))
+            lines.append(f"    {local} = o[{name!r}]")
+            lines.append(f"    _later[{name!r}] = {local}")
+        for spec in derived:
+            if post[spec.name] == i:
+                local = compiler.fact(Fact(spec.name))
+                lines.append(f"    {local} = {_derive_source(compiler, kind, spec)}")
+                lines.append(f"    _later[{spec.name!r}] = {local}")
+        results.append(f"{table.name!r}: r{i}")
     lines.append(
         f"    return {bind(compiled.decision)}(case_id, {{{', '.join(results)}}}, f, _res, p, _pol)"
     )
@@ -1067,7 +1064,8 @@ def _compile_decide(compiled: CompiledKind) -> Callable[..., Decision]:
 
 def _compile_decide_calls(compiled: CompiledKind) -> Callable[..., Decision]:
     """A generated ``decide`` calling the kind's build and each table's
-    compiled function in turn."""
+    compiled function in turn: the plain form of :func:`_compile_decide`,
+    which the tests hold the inlined one to."""
     values: dict[str, Any] = {
         "_check": compiled.check,
         "_build": compiled.build,
@@ -1206,15 +1204,7 @@ def _fact_lines(
             continue
         lines.append(f"    {locals_[spec.name]} = {_derive_source(compiler, kind, spec)}")
     date = locals_[kind.date_fact]
-    # Policy.resolve and params_in_force, without their calls when the
-    # policy has the date's values already and every parameter is in force
-    policy_type = compiler.bind(Policy)
-    lines.append(f"    _res = _pol._by_date.get({date}) if type(_pol) is {policy_type} else None")
-    lines.append(f"    if _res is None: _res = _pol.resolve({date})")
-    lines.append("    p = _res.values")
-    lines.append(
-        f"    if len(p) != len(_pol.parameters): p = {compiler.bind(params_in_force)}(_pol, _res)"
-    )
+    lines.append(f"    _res, p = _pol.in_force({date})")
     lines.append("    cal = _pol.calendar")
     for spec in derived:
         if spec.name in needs_params:

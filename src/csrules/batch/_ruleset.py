@@ -20,7 +20,6 @@ import attrs
 import numpy as np
 from numpy.typing import NDArray
 
-from csrules._decision import params_in_force
 from csrules.batch._encode import Kind, facts_frame, scalar_kind_of_type, to_python
 from csrules.batch._vector import BatchResult, VectorTable, compile_table
 from csrules.exceptions import ArgumentTypeError, DomainValueError, RuleDefinitionError
@@ -316,7 +315,7 @@ def _decide(
     on: dt.date,
     touched: NDArray[np.bool_] | None = None,
 ) -> KindBatch:
-    params = params_in_force(policy, policy.resolve(on))
+    params = policy.in_force(on)[1]
     calendar = policy.calendar
     facts = dict(columns)
     n = _rows(facts)

@@ -359,7 +359,8 @@ class Policy:
     parameters: Mapping[str, Parameter]
     calendar: WorkCalendar = attrs.field(factory=WorkCalendar.official)
     legal_floor: bool = attrs.field(default=True, validator=attrs.validators.instance_of(bool))
-    _by_date: dict[dt.date, ParameterSet] = attrs.field(
+    # date -> (the parameter set, the values rules read): see in_force
+    _by_date: dict[dt.date, tuple[ParameterSet, Mapping[str, Any]]] = attrs.field(
         factory=dict, init=False, eq=False, repr=False, hash=False
     )
 
@@ -389,6 +390,11 @@ class Policy:
         Parameters with no value yet on that date are left out; a rule that
         needs one fails with :class:`PolicyError`.
         """
+        return self.in_force(on)[0]
+
+    def in_force(self, on: dt.date) -> tuple[ParameterSet, Mapping[str, Any]]:
+        """:meth:`resolve`, and the values rules read on ``on``
+        (:func:`params_in_force`); both kept per date."""
         cached = self._by_date.get(on)
         if cached is not None:
             return cached
@@ -399,8 +405,9 @@ class Policy:
             if found is not None:
                 values[name], since[name] = found
         resolved = ParameterSet(on=on, values=values, since=since)
-        self._by_date[on] = resolved
-        return resolved
+        pair = (resolved, params_in_force(self, resolved))
+        self._by_date[on] = pair
+        return pair
 
     def value(self, name: str, on: dt.date) -> Any:
         """The value of parameter ``name`` in force on ``on``.
@@ -588,3 +595,39 @@ def load_policy(path: str | os.PathLike[str], *, base: Policy | None = None) -> 
     if base is None:
         base = load_policy(str(meta.get("extends", BUNDLED[0])))
     return _merge(base, data, text, base_dir=file.parent)
+
+
+class _InForce(dict[str, Any]):
+    """Parameter values on a date before some parameters take effect: reading
+    one of those raises :class:`PolicyError` naming it and the date."""
+
+    __slots__ = ("_on", "_policy")
+
+    def __init__(self, values: Mapping[str, Any], policy: Policy, on: dt.date) -> None:
+        super().__init__(values)
+        self._policy = policy
+        self._on = on
+
+    def __missing__(self, name: str) -> Any:
+        if name in self._policy.parameters:
+            return self._policy.value(name, self._on)  # raises PolicyError
+        raise KeyError(name)
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (dict, (dict(self),))
+
+
+def params_in_force(policy: Policy, resolved: ParameterSet) -> Mapping[str, Any]:
+    """The values the rules read on ``resolved.on``.
+
+    When every parameter of the policy is in force this is ``resolved.values``
+    itself. Otherwise a rule that reads a parameter of the policy with no
+    value yet on that date raises :class:`~csrules.exceptions.PolicyError`
+    (naming the parameter, the date and when its first value takes effect),
+    the same for every kind of case; a name the policy does not define at all
+    stays a :class:`~csrules.exceptions.RuleDefinitionError` of the table.
+    """
+    values = resolved.values
+    if len(values) == len(policy.parameters):
+        return values
+    return _InForce(values, policy, resolved.on)
