@@ -7,6 +7,12 @@ several times:
 
 - ``python -m csrules.cli batch CASES.parquet OUT.parquet --workers W`` for
   each ``--workers`` value (1 and 2 by default);
+- after the one-worker run, the floor: pyarrow alone reading the same cases
+  (as ``csrules batch`` reads them) and writing the decisions that run wrote
+  (loaded before the clock starts), in two threads, nothing decided; its
+  time is starting Python with pyarrow plus the reading and writing: what
+  no deciding on top of Parquet can beat on the machine (``--no-floor``
+  skips it);
 - when ``csrules.spark`` and ``pyspark`` import: a Spark ``local[W]`` session
   reading the same file, ``csrules.spark.decide(df, ruleset, kind="return")``
   and writing Parquet.
@@ -20,7 +26,7 @@ are 1,000,000 rows/s on one worker and a peak under 1 GB at 10,000,000 rows.
 Usage::
 
     python benchmarks/bench_frames.py [--sizes 1000000 10000000] [--workers 1 2]
-        [--runs 3] [--chunk-rows N] [--data DIR] [--no-spark]
+        [--runs 3] [--chunk-rows N] [--data DIR] [--no-spark] [--no-floor]
 
 ``--data DIR`` keeps the generated files there and reuses them on the next
 run (generating 10,000,000 rows takes a while); by default they go to a
@@ -39,6 +45,8 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -61,6 +69,56 @@ csrules_spark.decide(df, csrules.ruleset("b2c"), kind="return").write.mode("over
 )
 session.stop()
 """
+
+
+# what pyarrow alone costs: the same input read and the same decisions written
+# (loaded before the clock starts), in two threads, nothing decided
+_FLOOR = """
+import json, queue, sys, threading, time
+import pyarrow as pa
+import pyarrow.parquet as pq
+source, decisions, target, codes, unique = sys.argv[1:6]
+codes, unique = json.loads(codes), json.loads(unique)
+out = pq.read_table(decisions)
+start = time.perf_counter()
+reader = pq.ParquetFile(source, pre_buffer=False, read_dictionary=codes)
+groups = [reader.metadata.row_group(i).num_rows for i in range(reader.metadata.num_row_groups)]
+box = queue.Queue(4)
+def write():
+    flat = [f.name for f in out.schema if not pa.types.is_list(f.type)]
+    repeated = [f.name for f in out.schema if f.name not in unique]
+    with pq.ParquetWriter(target, out.schema, write_statistics=flat, use_dictionary=repeated) as w:
+        while (part := box.get()) is not None:
+            w.write_table(part)
+writer = threading.Thread(target=write)
+writer.start()
+done = 0
+for batch in reader.iter_batches(batch_size=max(groups)):
+    box.put(out.slice(done, batch.num_rows))
+    done += batch.num_rows
+box.put(None)
+writer.join()
+print(time.perf_counter() - start)
+"""
+
+
+def _floor(cases: Path, decisions: Path, target: Path) -> tuple[float, None]:
+    """Seconds pyarrow alone takes to read ``cases`` and write ``decisions``
+    (starting Python with pyarrow, plus the reading and writing), and no peak."""
+    import json
+
+    from csrules.io._files import _UNIQUE_COLUMNS
+    from csrules.io._frames_fast import DICTIONARY_COLUMNS
+
+    start = time.perf_counter()
+    subprocess.run([sys.executable, "-c", "import pyarrow.parquet"], check=True)
+    started = time.perf_counter() - start
+    command = [
+        sys.executable, "-c", _FLOOR, str(cases), str(decisions), str(target),
+        json.dumps(sorted(DICTIONARY_COLUMNS)), json.dumps(sorted(_UNIQUE_COLUMNS)),
+    ]  # fmt: skip
+    done = subprocess.run(command, check=True, capture_output=True, text=True)
+    return started + float(done.stdout), None
 
 
 def _children(pid: int) -> list[int]:
@@ -100,7 +158,7 @@ def _tree_rss_kb(root: int) -> int:
     return total
 
 
-def _run(command: list[str]) -> tuple[float, float]:
+def _run(command: list[str]) -> tuple[float, float | None]:
     """Wall seconds and peak resident size of the process tree (MB) of one command."""
     peak = 0
     with open(os.devnull, "w") as sink:
@@ -159,6 +217,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--chunk-rows", type=int, default=None)
     parser.add_argument("--data", type=Path, default=None, help="keep and reuse the cases here")
     parser.add_argument("--no-spark", action="store_true", help="skip the Spark local run")
+    parser.add_argument(
+        "--no-floor", action="store_true", help="skip the pyarrow-alone read and write"
+    )
     args = parser.parse_args(argv)
 
     folder = args.data or Path(tempfile.mkdtemp(prefix="csrules-bench-frames-"))
@@ -170,7 +231,7 @@ def main(argv: list[str] | None = None) -> int:
             cases = folder / f"returns-{size}.parquet"
             _generate(cases, size)
             target = folder / "decisions.parquet"
-            runs: list[tuple[str, list[str]]] = []
+            runs: list[tuple[str, Callable[[], tuple[float, float | None]]]] = []
             for workers in args.workers:
                 command = [
                     sys.executable, "-m", "csrules.cli", "batch", str(cases), str(target),
@@ -178,30 +239,35 @@ def main(argv: list[str] | None = None) -> int:
                 ]  # fmt: skip
                 if args.chunk_rows:
                     command += ["--chunk-rows", str(args.chunk_rows)]
-                runs.append((f"csrules batch, {workers} worker(s)", command))
+                runs.append((f"csrules batch, {workers} worker(s)", partial(_run, command)))
+                if workers == 1 and not args.no_floor:  # after a run wrote the decisions
+                    floor = partial(_floor, cases, target, folder / "floor.parquet")
+                    runs.append(("floor: pyarrow alone reads and writes", floor))
             if skip_spark is None:
                 for workers in args.workers:
                     spark_target = folder / "spark-decisions.parquet"
                     command = [
                         sys.executable, "-c", _SPARK, str(cases), str(spark_target), str(workers),
                     ]  # fmt: skip
-                    runs.append((f"Spark local[{workers}]", command))
-            for label, command in runs:
+                    runs.append((f"Spark local[{workers}]", partial(_run, command)))
+            for label, timed in runs:
                 before = _load()
                 walls, peaks = [], []
                 for _ in range(args.runs):
-                    wall, peak = _run(command)
+                    wall, peak = timed()
                     walls.append(wall)
-                    peaks.append(peak)
-                    print(f"  {size:,} {label}: {wall:.1f} s, {peak:.0f} MB", file=sys.stderr)
+                    if peak is not None:
+                        peaks.append(peak)
+                    shown = "" if peak is None else f", {peak:.0f} MB"
+                    print(f"  {size:,} {label}: {wall:.2f} s{shown}", file=sys.stderr)
                 median = statistics.median(walls)
                 rows_out.append(
                     (
                         f"{size:,}",
                         label,
-                        f"{median:.1f}",
+                        f"{median:.2f}",
                         f"{size / median:,.0f}",
-                        f"{max(peaks):,.0f}",
+                        f"{max(peaks):,.0f}" if peaks else "-",
                         before,
                         _load(),
                     )

@@ -7,6 +7,7 @@ import datetime as dt
 import importlib.util
 import io
 import json
+import os
 import random
 import sys
 from pathlib import Path
@@ -667,6 +668,46 @@ class TestChunksAndWorkers:
         assert result.rows == 150
         assert out.read_bytes() == whole.read_bytes()
 
+    @pytest.mark.parametrize("chunk", [1, 10, 40, 100_000])
+    def test_parquet_row_groups_of_any_size_give_the_same_file(
+        self, returns: dict[str, Path], tmp_path: Path, chunk: int
+    ) -> None:
+        """Row groups of uneven sizes (each with its own dictionaries of statuses,
+        reasons...) give the output of one chunk; the values come as codes."""
+        from csrules.io._files import _Source
+
+        table = pq.read_table(returns["parquet"])
+        status = table.column("order.status").to_pylist()
+        status[3] = status[60] = "nope"  # not a status: those rows' errors
+        table = table.set_column(
+            table.schema.get_field_index("order.status"), "order.status", pa.array(status)
+        )
+        one, uneven = tmp_path / "one.parquet", tmp_path / "uneven.parquet"
+        pq.write_table(table, one)
+        with pq.ParquetWriter(uneven, table.schema) as writer:
+            start = 0
+            for size in (7, 50, 13, 1, 79):
+                writer.write_table(table.slice(start, size))
+                start += size
+        assert start == table.num_rows
+        whole, errors_whole = tmp_path / "whole.csv", tmp_path / "errors-whole.jsonl"
+        batch_file(one, whole, chunk_rows=1_000_000, errors=errors_whole)
+        out, errors = tmp_path / f"uneven-{chunk}.csv", tmp_path / f"errors-{chunk}.jsonl"
+        result = batch_file(uneven, out, chunk_rows=chunk, errors=errors)
+        assert (result.rows, result.errors) == (table.num_rows, 2)
+        assert out.read_bytes() == whole.read_bytes()
+        assert errors.read_bytes() == errors_whole.read_bytes()
+        bad = [json.loads(line) for line in errors.read_text().splitlines()]
+        assert [b["row"] for b in bad] == [4, 61]
+        assert all(json.loads(b["input"])["order.status"] == "nope" for b in bad)
+        source = _Source(str(uneven), chunk, "return", None)
+        chunks = list(source.chunks())
+        source.close()
+        assert sum(c.table.num_rows for c in chunks) == table.num_rows
+        assert chunks[0].first_row == 1
+        assert max(c.table.num_rows for c in chunks) <= max(2 * chunk, 79)
+        assert pa.types.is_dictionary(chunks[0].table.schema.field("order.status").type)
+
     def test_workers_load_a_named_rule_set_by_its_name(self) -> None:
         """A worker gets the bundled rule set itself (the one the vectorised path
         recognises), with the replacing policy, not a pickled copy."""
@@ -700,15 +741,21 @@ import sys
 from csrules import cli
 status = cli.main(["batch", sys.argv[1], sys.argv[2], "--workers", "1"])
 imported = "pandas" in sys.modules
+import pyarrow as pa
 import pyarrow.parquet as pq
 frame = pq.read_table(sys.argv[2]).to_pandas()  # pandas output still works
-print(status, imported, len(frame), type(frame).__module__.split(".")[0])
+try:  # the most mimalloc held: none when every allocation came from jemalloc
+    peak = pa.mimalloc_memory_pool().max_memory()
+except NotImplementedError:
+    peak = -1
+print(status, imported, len(frame), type(frame).__module__.split(".")[0], peak)
 """
 
 
 def test_a_batch_run_imports_no_pandas(returns: dict[str, Path], tmp_path: Path) -> None:
     """csrules batch hands pyarrow no pandas objects, so pandas is not imported
-    (a quarter of a second per run); asked for later, pandas output works."""
+    (a quarter of a second per run); asked for later, pandas output works.
+    Arrow allocates from jemalloc in that process (on Linux)."""
     import subprocess
 
     pytest.importorskip("pandas")
@@ -721,9 +768,11 @@ def test_a_batch_run_imports_no_pandas(returns: dict[str, Path], tmp_path: Path)
         check=False,
     )
     assert done.returncode == 0, done.stderr
-    status, imported, rows, module = done.stdout.split()
+    status, imported, rows, module, peak = done.stdout.split()
     assert (status, imported, module) == ("0", "False", "pandas")
     assert int(rows) == pq.read_metadata(returns["parquet"]).num_rows
+    if sys.platform == "linux" and "ARROW_DEFAULT_MEMORY_POOL" not in os.environ:
+        assert peak == "0"  # Arrow's own allocations too, not only pyarrow's
 
 
 class TestComplaints:

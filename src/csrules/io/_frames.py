@@ -201,15 +201,21 @@ def _plain_type(pa: Any, typ: Any) -> Any:
     return typ
 
 
-def _plain_table(pa: Any, table: pa.Table) -> pa.Table:
-    """The table with its case columns in plain Arrow types (``meta`` columns as given)."""
+def _plain_table(pa: Any, table: pa.Table, keep: frozenset[str] = frozenset()) -> pa.Table:
+    """The table with its case columns in plain Arrow types (``meta`` columns as
+    given, and the dictionary text columns named in ``keep``)."""
     for i, field in enumerate(table.schema):
-        if _is_meta(field.name):
+        if _is_meta(field.name) or (field.name in keep and _dictionary_text(pa, field.type)):
             continue
         plain = _plain_type(pa, field.type)
         if plain != field.type:
             table = table.set_column(i, field.name, table.column(i).cast(plain))
     return table
+
+
+def _dictionary_text(pa: Any, typ: Any) -> bool:
+    """Whether ``typ`` is a dictionary of plain text (as Parquet's dictionary pages read)."""
+    return bool(pa.types.is_dictionary(typ) and pa.types.is_string(typ.value_type))
 
 
 def _is_meta(name: str) -> bool:
@@ -416,10 +422,16 @@ def _no_values(pa: Any, column: Any) -> bool:
     """Whether every cell of a column is null or empty text (an absent key)."""
     if column.null_count == len(column):
         return True
-    if pa.types.is_string(column.type):
-        import pyarrow.compute as pc
+    import pyarrow.compute as pc
 
+    if pa.types.is_string(column.type):
         return not pc.max(pc.binary_length(column)).as_py()
+    if _dictionary_text(pa, column.type):  # the lengths of the values the rows point to
+        return not any(
+            pc.max(pc.take(pc.binary_length(chunk.dictionary), chunk.indices)).as_py()
+            for chunk in getattr(column, "chunks", [column])
+            if len(chunk.dictionary)
+        )
     return False
 
 
@@ -442,7 +454,8 @@ def _layout(ruleset: RuleSet, table: pa.Table, kind: str | None, tz: str | None)
         if _no_values(pa, column) and name != "kind":
             continue  # nothing in it: not a key of any case (and may sit beside its fields)
         label = _label(types_, name)
-        _column_values(pa, name, column.slice(0, 0).combine_chunks(), label, tz)  # type checks
+        empty = column.slice(0, 0).combine_chunks()
+        _column_values(pa, name, empty.cast(_plain_type(pa, empty.type)), label, tz)  # type checks
         path = _path(name)
         for depth in range(1, len(path)):
             if path[:depth] in paths:
@@ -801,11 +814,19 @@ def decide_arrow(
         input_schema=table.schema,
     )
     n = table.num_rows
-    table = _plain_table(pa, table)
+    fast = bool(fast and n and not explanations and not parameters)
+    keep: frozenset[str] = frozenset()
+    if fast:
+        from csrules.io._frames_fast import DICTIONARY_COLUMNS
+
+        keep = DICTIONARY_COLUMNS
+    # the vectorised path reads the codes of a dictionary column of values (as
+    # Parquet's dictionary pages give them); every other path reads plain text
+    table = _plain_table(pa, table, keep)
     layout = _layout(ruleset, table, kind, tz)
     decided: list[Any] = []
     done = None
-    if fast and n and not explanations and not parameters:
+    if fast:
         from csrules.io._frames_fast import decide_fast
 
         typed, kinds = _typed(pa, table, layout, tz)
@@ -820,10 +841,10 @@ def decide_arrow(
         left = np.ones(n, dtype=bool)
         left[done] = False
         remaining: Sequence[int] = np.flatnonzero(left).tolist()
-        plan = _plan(layout, table.take(pa.array(remaining, pa.int64())), tz)
+        plan = _plan(layout, _plain_table(pa, table.take(pa.array(remaining, pa.int64()))), tz)
     else:
         remaining = range(n)
-        plan = _plan(layout, table, tz)
+        plan = _plan(layout, _plain_table(pa, table), tz)
     fields = [f for f in schema if not _is_meta(f.name)]
     out = _Out.of(pa.schema(fields))
     for name in out.names:

@@ -24,7 +24,7 @@ if TYPE_CHECKING:
     from csrules._ruleset import KindSpec, RuleSet
     from csrules.policy import Policy
 
-__all__ = ["decide_fast"]
+__all__ = ["DICTIONARY_COLUMNS", "decide_fast"]
 
 _EPOCH_ORDINAL: Final = dt.date(1970, 1, 1).toordinal()
 #: Times the fast path takes (the codec takes 1900 to 9998; the rest goes the line path).
@@ -53,6 +53,9 @@ _FLAGS: Final = ("order.in_warehouse_system", "order.free_shipping_promotion",
 _TIMES: Final = ("at", "order.placed_at", "order.paid_at", "order.shipped_at", "order.signed_at",
                  "request.proof_submitted_at", "request.goods_received_at")  # fmt: skip
 _MONEY: Final = ("order.shipping_fee",)
+#: The columns this path reads as dictionary codes when they come as a
+#: dictionary of text (see :func:`csrules.io._frames._plain_table`).
+DICTIONARY_COLUMNS: Final = frozenset(_ENUMS)
 _CONDITION: Final = ("tag_intact", "unwashed", "undamaged", "delivery_note_complete",
                      "order_number_given", "delivery_note_number_given")  # fmt: skip
 #: How many distinct tuples of line categories a kind keeps the derived facts of.
@@ -96,7 +99,9 @@ def _types_fit(pa: Any, table: Any) -> bool:
         typ = column.type
         if name not in _KNOWN:
             return False
-        if name in _TEXT or name in _ENUMS or name == "kind":
+        if name in _ENUMS:
+            ok = t.is_string(typ) or (t.is_dictionary(typ) and t.is_string(typ.value_type))
+        elif name in _TEXT or name == "kind":
             ok = t.is_string(typ)
         elif name in _FLAGS or name.startswith("request.condition."):
             ok = t.is_boolean(typ)
@@ -196,6 +201,8 @@ class _Columns:
             array = self.get(name, pa.string())
             if pa.types.is_null(array.type):
                 found = np.full(self.n, -1, dtype=np.int32)
+            elif pa.types.is_dictionary(array.type):  # the codes of its values, by its indices
+                found = _dictionary_index(pa, array, cls)
             else:
                 labels = pa.array([m.value for m in cls], pa.string())
                 index = pa.compute.index_in(array, value_set=labels)
@@ -210,6 +217,24 @@ class _Columns:
         if found is None:
             found = self._cache[key] = _us(self.pa, self.get(name))
         return found
+
+
+def _dictionary_index(pa: Any, array: Any, cls: type[enum.Enum]) -> NDArray[np.int32]:
+    """A dictionary text array as the index of each row's value among ``cls``'s
+    values (-1 for null or another value): looked up once per dictionary value."""
+    labels = pa.array([m.value for m in cls], pa.string())
+    by_value = pa.compute.index_in(array.dictionary, value_set=labels)
+    codes = np.append(np.asarray(_np(pa.compute.fill_null(by_value, -1)), dtype=np.int32), -1)
+    indices = array.indices
+    n = len(indices)
+    width = ("u" if pa.types.is_unsigned_integer(indices.type) else "i") + str(
+        indices.type.bit_width // 8
+    )
+    positions = np.frombuffer(indices.buffers()[1], dtype=width)
+    positions = positions[indices.offset : indices.offset + n]
+    if array.null_count:  # a null row points past the values, at -1
+        positions = np.where(_valid(array), positions, len(codes) - 1)
+    return np.asarray(codes[positions], dtype=np.int32)
 
 
 def decide_fast(
