@@ -556,6 +556,20 @@ def test_dictionary_enum_columns_take_the_fast_path(monkeypatch: pytest.MonkeyPa
     assert out.equals(decide_arrow(RULES, table, fast=False))
 
 
+def test_list_columns_too_long_for_int32_offsets_come_in_chunks(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Rule lists whose values int32 offsets cannot hold in one array are built
+    in chunks, with the same rows."""
+    cases = [case_to_json(c) for c in _sample_returns()]
+    table = _table([_leaves(c) for c in cases], typed=True)
+    whole = decide_arrow(RULES, table)
+    monkeypatch.setattr(_frames_fast, "_MAX_LIST_VALUES", 7)
+    chunked = decide_arrow(RULES, table)
+    assert chunked.column("decision.rules").num_chunks > 1
+    assert chunked.equals(whole)
+
+
 def test_times_out_of_any_range_are_row_errors() -> None:
     """A timestamp beyond what Python holds is the row's invalid_value, not a crash."""
     rows = [_leaves(c) for c in _sample()[:2]]

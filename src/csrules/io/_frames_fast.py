@@ -58,6 +58,8 @@ _MONEY: Final = ("order.shipping_fee",)
 DICTIONARY_COLUMNS: Final = frozenset(_ENUMS)
 _CONDITION: Final = ("tag_intact", "unwashed", "undamaged", "delivery_note_complete",
                      "order_number_given", "delivery_note_number_given")  # fmt: skip
+#: The values a list column's int32 offsets hold (more go in chunks of their own).
+_MAX_LIST_VALUES: Final = 2**31 - 1
 #: How many distinct tuples of line categories a kind keeps the derived facts of.
 _MAX_KEPT_TUPLES: Final = 100_000
 _LINE_FIELDS: Final = frozenset({"sku", "unit_price", "quantity", "special_price", "category"})
@@ -648,27 +650,15 @@ def _distinct(key: NDArray[np.int64]) -> tuple[NDArray[np.intp], NDArray[np.intp
 
 
 def _lists(pa: Any, lists: list[list[str]], inverse: NDArray[np.intp]) -> Any:
-    """A ``list<string>`` column whose row ``i`` is ``lists[inverse[i]]``, built
-    with numpy (a gather of offsets) instead of a take of nested values."""
-    words = sorted({w for items in lists for w in items})
-    number = {w: i for i, w in enumerate(words)}
-    sizes = np.array([len(items) for items in lists], dtype=np.int64)
-    starts = np.concatenate([[0], np.cumsum(sizes)]).astype(np.int64)
-    flat = np.array([number[w] for items in lists for w in items], dtype=np.int32)
-    lengths = sizes[inverse]
-    offsets = np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64)
-    total = int(offsets[-1])
-    if total:
-        begin = np.repeat(starts[:-1][inverse] - offsets[:-1], lengths)
-        values = flat[begin + np.arange(total, dtype=np.int64)]
-    else:
-        values = np.zeros(0, dtype=np.int32)
-    strings = pa.DictionaryArray.from_arrays(
-        pa.array(values, pa.int32()), pa.array(words, pa.string())
-    ).cast(pa.string())
-    if total > 2**31 - 1:
-        return pa.LargeListArray.from_arrays(pa.array(offsets), strings).cast(pa.list_(pa.string()))
-    return pa.ListArray.from_arrays(pa.array(offsets.astype(np.int32)), strings)
+    """A ``list<string>`` column whose row ``i`` is ``lists[inverse[i]]``: the few
+    distinct lists as a list array, gathered by Arrow's ``take``."""
+    distinct = pa.array(lists, pa.list_(pa.string()))
+    longest = max((len(items) for items in lists), default=0)
+    rows = _MAX_LIST_VALUES // max(longest, 1)  # rows whose values int32 offsets always hold
+    if len(inverse) <= rows:
+        return distinct.take(pa.array(inverse))
+    parts = [distinct.take(pa.array(inverse[i : i + rows])) for i in range(0, len(inverse), rows)]
+    return pa.chunked_array(parts, pa.list_(pa.string()))
 
 
 def _ordinals(column: NDArray[Any]) -> NDArray[np.int64]:
