@@ -339,15 +339,7 @@ def test_polars_typed_returns_take_the_fast_path(monkeypatch: pytest.MonkeyPatch
     cases = [case_to_json(c) for c in _sample_returns()[:20]]
     frame = pl.from_arrow(_table([_leaves(c) for c in cases], typed=True))
     assert pa.types.is_large_string(frame.to_arrow().schema.field("id").type)
-    exact_rows: list[int] = []
-    original = _frames.decide_rows
-
-    def counting(*args: Any, **kwargs: Any) -> Any:
-        for i, result in original(*args, **kwargs):
-            exact_rows.append(i)
-            yield i, result
-
-    monkeypatch.setattr(_frames, "decide_rows", counting)
+    exact_rows = _count_exact(monkeypatch)
     out = RULES.decide_frame(frame)
     assert len(exact_rows) < len(cases)
     _assert_same(out.to_arrow(), _expected(cases), exact_messages=False)
@@ -442,15 +434,7 @@ def test_fast_path_is_taken_and_agrees(monkeypatch: pytest.MonkeyPatch) -> None:
     cases = [case_to_json(c) for c in _sample_returns()]
     table = _table([_leaves(c) for c in cases], typed=True)
     assert pa.types.is_timestamp(table.schema.field("at").type)
-    exact_rows: list[int] = []
-    original = _frames.decide_rows
-
-    def counting(*args: Any, **kwargs: Any) -> Any:
-        for i, result in original(*args, **kwargs):
-            exact_rows.append(i)
-            yield i, result
-
-    monkeypatch.setattr(_frames, "decide_rows", counting)
+    exact_rows = _count_exact(monkeypatch)
     fast = decide_arrow(RULES, table)
     assert len(exact_rows) < len(cases) // 2
     _assert_same(fast, _expected(cases))
@@ -542,15 +526,7 @@ def test_dictionary_enum_columns_take_the_fast_path(monkeypatch: pytest.MonkeyPa
     table = _table([_leaves(c) for c in cases], typed=True)
     encoded = _as_dictionaries(table, _frames_fast.DICTIONARY_COLUMNS, len(cases) // 3)
     assert pa.types.is_dictionary(encoded.schema.field("request.reason").type)
-    lines: list[int] = []
-    original = _frames.decide_rows
-
-    def counting(*args: Any, **kwargs: Any) -> Any:
-        for i, result in original(*args, **kwargs):
-            lines.append(i)
-            yield i, result
-
-    monkeypatch.setattr(_frames, "decide_rows", counting)
+    lines = _count_exact(monkeypatch)
     out = decide_arrow(RULES, encoded)
     assert len(lines) < len(cases) // 2
     assert out.equals(decide_arrow(RULES, table, fast=False))
@@ -565,9 +541,14 @@ def test_list_columns_too_long_for_int32_offsets_come_in_chunks(
     table = _table([_leaves(c) for c in cases], typed=True)
     whole = decide_arrow(RULES, table)
     monkeypatch.setattr(_frames_fast, "_MAX_LIST_VALUES", 7)
-    chunked = decide_arrow(RULES, table)
-    assert chunked.column("decision.rules").num_chunks > 1
-    assert chunked.equals(whole)
+    assert decide_arrow(RULES, table).equals(whole)
+    import numpy as np
+
+    lists = [["a", "b"], [], ["c"]]
+    inverse = np.array([0, 1, 2, 2, 0, 1, 0], dtype=np.intp)
+    column = _frames_fast._lists(pa, lists, inverse)
+    assert column.num_chunks == 3  # three rows of up to two values a chunk
+    assert column.to_pylist() == [lists[i] for i in inverse]
 
 
 def test_times_out_of_any_range_are_row_errors() -> None:

@@ -292,8 +292,13 @@ def _json_default(value: object) -> object:
 # ------------------------------------------------------------------ readers
 
 
-def _rechunk(batches: Iterable[pa.RecordBatch], rows: int) -> Iterator[pa.Table]:
-    """The batches as tables of exactly ``rows`` rows (the last one fewer)."""
+def _rechunk(
+    batches: Iterable[pa.RecordBatch], rows: int, *, whole: bool = False
+) -> Iterator[pa.Table]:
+    """The batches as tables of exactly ``rows`` rows (the last one fewer); or,
+    ``whole``, of at least half of ``rows`` rows with no batch cut: a batch that
+    big is a table as it is, with no copy (a Parquet file's batches come a row
+    group, or ``rows`` rows of one, at a time)."""
     import pyarrow as pa
 
     held: list[pa.RecordBatch] = []
@@ -303,32 +308,17 @@ def _rechunk(batches: Iterable[pa.RecordBatch], rows: int) -> Iterator[pa.Table]
             continue
         held.append(batch)
         count += batch.num_rows
+        if whole:
+            if count >= max(1, rows // 2):
+                yield pa.Table.from_batches(held)
+                held, count = [], 0
+            continue
         while count >= rows:
             table = pa.Table.from_batches(held)
             yield table.slice(0, rows)
             rest = table.slice(rows)
             held = rest.to_batches()
             count = rest.num_rows
-    if count:
-        yield pa.Table.from_batches(held)
-
-
-def _gathered(batches: Iterable[pa.RecordBatch], rows: int) -> Iterator[pa.Table]:
-    """The batches as tables of at least half of ``rows`` rows (the last one
-    fewer): a batch that big is a table as it is, with no copy (a Parquet
-    file's batches come a row group, or ``rows`` rows of one, at a time)."""
-    import pyarrow as pa
-
-    held: list[pa.RecordBatch] = []
-    count = 0
-    for batch in batches:
-        if batch.num_rows == 0:
-            continue
-        held.append(batch)
-        count += batch.num_rows
-        if count >= max(1, rows // 2):
-            yield pa.Table.from_batches(held)
-            held, count = [], 0
     if count:
         yield pa.Table.from_batches(held)
 
@@ -658,7 +648,7 @@ class _Source:
             size = max(groups, default=0)
             size = size if self.chunk_rows // 2 <= size <= 2 * self.chunk_rows else self.chunk_rows
             batches = _guarded(self.path, iter(self._parquet.iter_batches(batch_size=size)))
-            yield from _contiguous(_gathered(batches, self.chunk_rows))
+            yield from _contiguous(_rechunk(batches, self.chunk_rows, whole=True))
             return
         # text columns as they are: the decider reads each by its field's
         # type in the contract (one definition of text cells, see _frames_text)
