@@ -1093,11 +1093,11 @@ def kind_domains(kind: KindSpec) -> tuple[dict[str, FactDomain], dict[str, Expr]
         a derivation through a function) are taken as they are declared, or
         as unknown.
     """
-    from csrules._ruleset import _derived_order
+    from csrules._ruleset import derived_order
 
     nullable: dict[str, bool] = {}
     domains: dict[str, FactDomain] = {}
-    derived_specs = _derived_order(kind.name, kind.facts)
+    derived_specs = list(derived_order(kind))
     inputs = [f for f in kind.facts if f.derive is None]
     for spec in (*inputs, *derived_specs):
         if spec.derive is None:

@@ -213,6 +213,8 @@ class FactSpec:
     en: str = ""
     zh: str = ""
     nullable: bool = attrs.field(default=False, validator=attrs.validators.instance_of(bool))
+    # the facts the derivation reads, worked out once (reads() is asked per batch)
+    _reads: frozenset[str] = attrs.field(init=False, default=frozenset(), repr=False)
 
     def __attrs_post_init__(self) -> None:
         if not isinstance(self.name, str) or not _NAME.match(self.name):
@@ -244,6 +246,8 @@ class FactSpec:
                 msg = f"fact {self.name!r}: {err}"
                 raise RuleDefinitionError(msg) from None
             object.__setattr__(self, "default", default)
+        if self.derive is not None:
+            object.__setattr__(self, "_reads", self.derive.facts())
 
     @property
     def extra(self) -> bool:
@@ -252,7 +256,7 @@ class FactSpec:
 
     def reads(self) -> frozenset[str]:
         """The facts a derived fact reads (none for the others)."""
-        return frozenset() if self.derive is None else self.derive.facts()
+        return self._reads
 
 
 def _tables(value: Iterable[Table]) -> tuple[Table, ...]:
@@ -1034,7 +1038,7 @@ def _compile_decide(compiled: CompiledKind) -> Callable[..., Decision]:
     lines.append("    _later = {}")
     lines.append(f"    f = {bind(fact_record)}({bind(index)}, ({values}), _later)")
     post = post_facts(kind)
-    derived = [spec for spec in _derived_order(kind.name, kind.facts) if spec.name in post]
+    derived = [spec for spec in derived_order(kind) if spec.name in post]
     results = []
     for i, (table, _run, feeds, _after) in enumerate(compiled.steps):
         lines.append("    try:")
@@ -1176,7 +1180,7 @@ def _fact_lines(
     compiler.facts.update(locals_)
     lines: list[str] = []
     post = post_facts(kind)
-    derived = [f for f in _derived_order(kind.name, kind.facts) if f.name not in post]
+    derived = [f for f in derived_order(kind) if f.name not in post]
     # derived facts that need no parameter (directly or through another) come
     # before the parameters are resolved; the date fact must be among them
     needs_params: set[str] = set()
@@ -1231,12 +1235,28 @@ def _uses_calendar(expr: Expr) -> bool:
     return any(isinstance(n, Call) and FUNCTIONS[n.function].calendar for n in expr.walk())
 
 
+def derived_order(kind: KindSpec) -> tuple[FactSpec, ...]:
+    """The kind's derived facts, each after the facts it reads (kept with the kind)."""
+    found: tuple[FactSpec, ...] | None = kind._cache.get("derived_order")
+    if found is None:
+        found = kind._cache["derived_order"] = tuple(_derived_order(kind.name, kind.facts))
+    return found
+
+
 def post_facts(kind: KindSpec) -> dict[str, int]:
     """Derived facts that read a table's outcome (directly or through another
-    derived fact), with the index of the table after which they are known."""
+    derived fact), with the index of the table after which they are known
+    (worked out once per kind; a fresh dict each call)."""
+    kept: dict[str, int] | None = kind._cache.get("post_facts")
+    if kept is None:
+        kept = kind._cache["post_facts"] = _post_facts(kind)
+    return dict(kept)
+
+
+def _post_facts(kind: KindSpec) -> dict[str, int]:
     writer = {o: i for i, t in enumerate(kind.tables) for o in t.outputs}
     found: dict[str, int] = {}
-    for spec in _derived_order(kind.name, kind.facts):
+    for spec in derived_order(kind):
         steps = [writer[r] for r in spec.reads() if r in writer and r not in found]
         steps += [found[r] for r in spec.reads() if r in found]
         if steps:
@@ -1247,7 +1267,7 @@ def post_facts(kind: KindSpec) -> dict[str, int]:
 def _after_tables(kind: KindSpec) -> list[Callable[..., None] | None]:
     """Per table, a function setting the derived facts known once it has run."""
     post = post_facts(kind)
-    order = _derived_order(kind.name, kind.facts)
+    order = derived_order(kind)
     result: list[Callable[..., None] | None] = []
     for index in range(len(kind.tables)):
         specs = [s for s in order if post.get(s.name) == index]

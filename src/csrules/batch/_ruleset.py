@@ -217,7 +217,7 @@ def decide_kind_columns(
         DomainValueError: the date fact is missing or has nulls, or a column
             is badly encoded.
     """
-    from csrules._ruleset import _derived_order, post_facts
+    from csrules._ruleset import derived_order, post_facts
 
     if not isinstance(columns, Mapping):
         raise ArgumentTypeError("columns", columns, "a mapping of fact name to numpy array")
@@ -225,7 +225,7 @@ def decide_kind_columns(
     post = post_facts(kind)
     derived = [
         f
-        for f in _derived_order(kind.name, kind.facts)
+        for f in derived_order(kind)
         if f.name not in columns and f.name not in post
     ]
     needs_params: set[str] = set()
@@ -320,10 +320,10 @@ def _decide(
     facts = dict(columns)
     n = _rows(facts)
     touched = _either(touched, _derive(kind, later, facts, params, policy, n))
-    from csrules._ruleset import _derived_order, post_facts
+    from csrules._ruleset import derived_order, post_facts
 
     post = post_facts(kind)
-    pending = [f for f in _derived_order(kind.name, kind.facts) if f.name in post]
+    pending = [f for f in derived_order(kind) if f.name in post]
     reads = {name for spec in pending for name in spec.reads()}
     results: dict[str, BatchResult] = {}
     for table in tables:

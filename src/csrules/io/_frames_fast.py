@@ -482,7 +482,7 @@ def _categories(
 ) -> None:
     """``categories`` (the tuple of each order's line categories), and the facts
     derived from it alone, computed once per distinct tuple."""
-    from csrules._ruleset import _derived_order
+    from csrules._ruleset import derived_order
     from csrules.batch._ruleset import _derivation
 
     lines = c.get("order.lines")
@@ -509,7 +509,7 @@ def _categories(
     for i, text in enumerate(new):
         uniques[i] = tuple(text.split("\x1f"))
     frame: dict[str, NDArray[Any]] = {"categories": uniques}
-    for spec in _derived_order(kind.name, kind.facts):
+    for spec in derived_order(kind):
         if spec.derive is None or not spec.reads() or not spec.reads() <= set(frame):
             continue
         if spec.derive.params():
