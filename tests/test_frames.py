@@ -551,6 +551,35 @@ def test_list_columns_too_long_for_int32_offsets_come_in_chunks(
     assert column.to_pylist() == [lists[i] for i in inverse]
 
 
+@settings(max_examples=200, deadline=None)
+@given(data=st.data(), bits=st.sampled_from([4, 62]))
+def test_fired_rule_keys_are_equal_exactly_for_the_same_rules(data: Any, bits: int) -> None:
+    """Two rows get the same key exactly when they fired the same rules (one
+    number when it fits in ``bits``, else the numbers of the distinct parts)."""
+    import numpy as np
+
+    rows = data.draw(st.integers(1, 30))
+    counts = data.draw(st.lists(st.integers(1, 6), min_size=1, max_size=3))
+    firsts = [
+        (np.array(data.draw(st.lists(st.integers(-1, c - 1), min_size=rows, max_size=rows)),
+                  dtype=np.intp), c)
+        for c in counts
+    ]  # fmt: skip
+    width = data.draw(st.integers(0, 61))
+    flat = data.draw(st.lists(st.booleans(), min_size=rows * width, max_size=rows * width))
+    hits = np.array(flat, dtype=bool).reshape(width, rows).T  # as evaluate stacks them
+    old = _frames_fast._KEY_BITS
+    try:
+        _frames_fast._KEY_BITS = bits
+        key = _frames_fast._fired_key(firsts, hits)
+    finally:
+        _frames_fast._KEY_BITS = old
+    fired = [(tuple(int(i[r]) for i, _ in firsts), tuple(hits[r])) for r in range(rows)]
+    for a in range(rows):
+        for b in range(rows):
+            assert (key[a] == key[b]) == (fired[a] == fired[b])
+
+
 def test_times_out_of_any_range_are_row_errors() -> None:
     """A timestamp beyond what Python holds is the row's invalid_value, not a crash."""
     rows = [_leaves(c) for c in _sample()[:2]]

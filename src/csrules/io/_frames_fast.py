@@ -60,6 +60,8 @@ _CONDITION: Final = ("tag_intact", "unwashed", "undamaged", "delivery_note_compl
                      "order_number_given", "delivery_note_number_given")  # fmt: skip
 #: The values a list column's int32 offsets hold (more go in chunks of their own).
 _MAX_LIST_VALUES: Final = 2**31 - 1
+#: The bits of the number a row's fired rules make (see ``_fired_key``).
+_KEY_BITS: Final = 62
 #: How many distinct tuples of line categories a kind keeps the derived facts of.
 _MAX_KEPT_TUPLES: Final = 100_000
 _LINE_FIELDS: Final = frozenset({"sku", "unit_price", "quantity", "special_price", "category"})
@@ -555,19 +557,12 @@ def _output(
                                        ("return_action", "freight_payer", "refund_due",
                                         "return_duties"))  # fmt: skip
     n = len(rows)
-    # the fired rules of each row, as one number, and the distinct combinations
-    key = np.zeros(n, dtype=np.int64)
-    for result in (action, freight, refund):
-        key = key * (len(result.table.rules) + 1) + (result.rule_index.astype(np.int64) + 1)
     hits = duties.hits
     assert hits is not None
-    # each row's duty hits as the bits of one number (fewer than 62 rules)
-    packed = np.packbits(hits, axis=1, bitorder="little")
-    wide = np.zeros((n, 8), dtype=np.uint8)
-    wide[:, : packed.shape[1]] = packed
-    duty_key = wide.view("<i8")[:, 0]
-    key = key * (np.int64(1) << np.int64(hits.shape[1])) + duty_key
-    first, inverse = _distinct(key)
+    # the distinct combinations of fired rules: lists are built once for each
+    first, inverse = _distinct(_fired_key(
+        [(r.rule_index, len(r.table.rules)) for r in (action, freight, refund)], hits
+    ))  # fmt: skip
     rules: list[list[str]] = []
     approvals: list[list[str]] = []
     duty: list[list[str]] = []
@@ -627,6 +622,34 @@ def _output(
             value = value.cast(field.type)
         arrays.append(value)
     return rows, pa.Table.from_arrays(arrays, schema=pa.schema(fields))
+
+
+def _fired_key(
+    firsts: list[tuple[NDArray[np.intp], int]], hits: NDArray[np.bool_]
+) -> NDArray[np.int64]:
+    """Each row's fired rules as one number, equal for two rows exactly when
+    they fired the same rules: ``firsts`` the rule index (-1 for none) and the
+    number of rules of each first-hit table, ``hits`` a collect table's hits
+    (rows by rules, fewer than 62 rules)."""
+    n = hits.shape[0]
+    key = np.zeros(n, dtype=np.int64)
+    span = 1
+    for index, count in firsts:
+        key = key * (count + 1) + (index.astype(np.int64) + 1)
+        span *= count + 1
+    # the collect table's hits as the bits of a second number (a shift per
+    # rule over its row of hits, as evaluate stacks them, is four times
+    # cheaper than packing the bits of each row)
+    by_rule = hits.T
+    collected = np.zeros(n, dtype=np.int64)
+    for i in range(by_rule.shape[0]):
+        collected |= by_rule[i].astype(np.int64) << i
+    if span << by_rule.shape[0] < 1 << _KEY_BITS:  # both fit in one int64
+        return key * (np.int64(1) << np.int64(by_rule.shape[0])) + collected
+    # else the numbers of the distinct values of each, combined
+    _, first_codes = _distinct(key)
+    _, hit_codes = _distinct(collected)
+    return first_codes.astype(np.int64) * (int(hit_codes.max(initial=0)) + 1) + hit_codes
 
 
 def _repeated(pa: Any, text: str, n: int) -> Any:
