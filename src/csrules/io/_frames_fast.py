@@ -179,6 +179,7 @@ class _Columns:
         self.table = table
         self.n = table.num_rows
         self._cache: dict[tuple[str, Any], Any] = {}
+        self._names = frozenset(table.column_names)
 
     def get(self, name: str, typ: Any = None) -> Any:
         key = (name, typ)
@@ -189,8 +190,10 @@ class _Columns:
 
     def _get(self, name: str, typ: Any) -> Any:
         pa = self.pa
-        if name in self.table.column_names:
-            column = self.table.column(name).combine_chunks()
+        if name in self._names:
+            column = self._cache.get((name, None))
+            if column is None:  # the column as it is, in one array (once for any typ)
+                column = self._cache[(name, None)] = self.table.column(name).combine_chunks()
             if column.null_count < len(column) or typ is None:
                 return column
         return pa.nulls(self.n, typ or pa.null())
