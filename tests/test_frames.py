@@ -472,21 +472,35 @@ def test_typed_returns_equal_decide_lines(data: Any) -> None:
     _assert_same(decide_arrow(RULES, table), expected, exact_messages=False)
 
 
-def _as_dictionaries(table: Any, names: Any, cut: int) -> Any:
+def _as_dictionaries(
+    table: Any,
+    names: Any,
+    cut: int | None,
+    index: Any = None,
+    value: Any = None,
+    nulls: str = "mask",
+) -> Any:
     """``table`` with the text columns ``names`` as dictionaries, as Parquet's
-    dictionary pages read, in two chunks cut at row ``cut`` (each chunk its own
-    dictionary, with a value no row points to)."""
+    dictionary pages read or pandas' categoricals convert: in two chunks cut
+    at row ``cut`` (each chunk its own dictionary, with a value no row points
+    to), or in one (``cut`` None); indices of type ``index`` (int32), values of
+    type ``value`` (string), a null in the dictionary with ``nulls="encode"``."""
+    index = index or pa.int32()
+    value = value or pa.string()
     for name in names:
         if name not in table.column_names or not pa.types.is_string(table.column(name).type):
             continue
         column = table.column(name).combine_chunks()
+        parts = [column] if cut is None else [column.slice(0, cut), column.slice(cut)]
         chunks = []
-        for part in (column.slice(0, cut), column.slice(cut)):
-            encoded = part.dictionary_encode()
+        for part in parts:
+            encoded = part.dictionary_encode(null_encoding=nulls)
             spare = pa.concat_arrays([encoded.dictionary, pa.array(["unused"], pa.string())])
-            chunks.append(pa.DictionaryArray.from_arrays(encoded.indices, spare))
-        index = table.schema.get_field_index(name)
-        table = table.set_column(index, name, pa.chunked_array(chunks))
+            chunks.append(
+                pa.DictionaryArray.from_arrays(encoded.indices.cast(index), spare.cast(value))
+            )
+        at = table.schema.get_field_index(name)
+        table = table.set_column(at, name, pa.chunked_array(chunks))
     return table
 
 
@@ -515,7 +529,14 @@ def test_dictionary_text_columns_decide_as_plain_text(data: Any, mixed: bool) ->
     table = _table([_leaves(c) for c in cases], typed)
     every_text = [n for n in table.column_names if pa.types.is_string(table.schema.field(n).type)]
     names = data.draw(st.sampled_from([sorted(_frames_fast.DICTIONARY_COLUMNS), every_text]))
-    encoded = _as_dictionaries(table, names, data.draw(st.integers(0, table.num_rows)))
+    encoded = _as_dictionaries(
+        table,
+        names,
+        data.draw(st.none() | st.integers(0, table.num_rows)),
+        index=data.draw(st.sampled_from([pa.int8(), pa.int32(), pa.uint16()])),
+        value=data.draw(st.sampled_from([pa.string(), pa.large_string()])),
+        nulls=data.draw(st.sampled_from(["mask", "encode"])),
+    )
     assert decide_arrow(RULES, encoded).equals(decide_arrow(RULES, table))
 
 
@@ -530,6 +551,51 @@ def test_dictionary_enum_columns_take_the_fast_path(monkeypatch: pytest.MonkeyPa
     out = decide_arrow(RULES, encoded)
     assert len(lines) < len(cases) // 2
     assert out.equals(decide_arrow(RULES, table, fast=False))
+
+
+def test_dictionaries_that_do_not_unify_are_read_as_text() -> None:
+    """Chunks whose dictionaries cannot be put together (int8 indices over more
+    than 127 values in all, or a null among the values) are read as text:
+    the rows are decided as the plain table's, with text columns beside them."""
+    cases = []
+    for copy in range(3):
+        for i, case in enumerate(case_to_json(c) for c in _sample_returns()):
+            case["id"] = f"{case['id']}-{copy}"
+            case["request"]["reason"] = f"note {copy}-{i}"  # a value of its own: its error
+            if i % 9 == 0:
+                del case["order"]["status"]  # missing: its error
+            cases.append(case)
+    table = _table([_leaves(c) for c in cases], typed=True)
+    table = table.set_column(
+        table.schema.get_field_index("at"), "at", table.column("at").cast(pa.string())
+    )  # text times: every column goes through the text conversion too
+    expected = decide_arrow(RULES, table)
+    parts = [
+        _as_dictionaries(table.slice(start, 20), ["request.reason"], None, pa.int8())
+        for start in range(0, table.num_rows, 20)
+    ]  # a dictionary of 20 values each: more than 127 in all
+    narrow = pa.concat_tables(parts)
+    assert narrow.column("request.reason").num_chunks == len(parts) > 7
+    assert decide_arrow(RULES, narrow).equals(expected)
+    with_nulls = _as_dictionaries(table, ["order.status"], 7, nulls="encode")
+    assert with_nulls.column("order.status").chunk(0).dictionary.null_count == 1
+    assert decide_arrow(RULES, with_nulls).equals(expected)
+
+
+def test_pandas_categoricals_take_the_fast_path(monkeypatch: pytest.MonkeyPatch) -> None:
+    """pandas categorical value columns (dictionaries of large strings with
+    pandas 3) are decided by their codes, with the answers of plain text."""
+    pd = pytest.importorskip("pandas")
+    cases = [case_to_json(c) for c in _sample_returns()]
+    frame = _table([_leaves(c) for c in cases], typed=True).to_pandas()
+    plain = RULES.decide_frame(frame.copy())
+    for name in sorted(_frames_fast.DICTIONARY_COLUMNS):
+        frame[name] = frame[name].astype("category")
+    assert isinstance(frame["request.reason"].dtype, pd.CategoricalDtype)
+    lines = _count_exact(monkeypatch)
+    out = RULES.decide_frame(frame)
+    assert len(lines) < len(cases) // 2
+    pd.testing.assert_frame_equal(out, plain)
 
 
 def test_list_columns_too_long_for_int32_offsets_come_in_chunks(

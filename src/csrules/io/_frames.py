@@ -205,7 +205,12 @@ def _plain_table(pa: Any, table: pa.Table, keep: frozenset[str] = frozenset()) -
     """The table with its case columns in plain Arrow types (``meta`` columns as
     given, and the dictionary text columns named in ``keep``)."""
     for i, field in enumerate(table.schema):
-        if _is_meta(field.name) or (field.name in keep and _dictionary_text(pa, field.type)):
+        if _is_meta(field.name):
+            continue
+        # a dictionary kept in one piece (chunks with dictionaries of their own
+        # would have to be unified, which can fail: read as text instead)
+        kept = field.name in keep and _dictionary_text(pa, field.type)
+        if kept and table.column(i).num_chunks <= 1:
             continue
         plain = _plain_type(pa, field.type)
         if plain != field.type:
@@ -214,8 +219,11 @@ def _plain_table(pa: Any, table: pa.Table, keep: frozenset[str] = frozenset()) -
 
 
 def _dictionary_text(pa: Any, typ: Any) -> bool:
-    """Whether ``typ`` is a dictionary of plain text (as Parquet's dictionary pages read)."""
-    return bool(pa.types.is_dictionary(typ) and pa.types.is_string(typ.value_type))
+    """Whether ``typ`` is a dictionary of text (as Parquet's dictionary pages read,
+    or pandas' categoricals convert)."""
+    t = pa.types
+    return bool(t.is_dictionary(typ) and (t.is_string(typ.value_type)
+                                          or t.is_large_string(typ.value_type)))  # fmt: skip
 
 
 def _is_meta(name: str) -> bool:

@@ -104,7 +104,10 @@ def _types_fit(pa: Any, table: Any) -> bool:
         if name not in _KNOWN:
             return False
         if name in _ENUMS:
-            ok = t.is_string(typ) or (t.is_dictionary(typ) and t.is_string(typ.value_type))
+            ok = t.is_string(typ) or (
+                t.is_dictionary(typ)
+                and (t.is_string(typ.value_type) or t.is_large_string(typ.value_type))
+            )
         elif name in _TEXT or name == "kind":
             ok = t.is_string(typ)
         elif name in _FLAGS or name.startswith("request.condition."):
@@ -230,7 +233,7 @@ def _dictionary_index(pa: Any, array: Any, cls: type[enum.Enum]) -> NDArray[np.i
     """A dictionary text array as the index of each row's value among ``cls``'s
     values (-1 for null or another value): looked up once per dictionary value."""
     labels = pa.array([m.value for m in cls], pa.string())
-    by_value = pa.compute.index_in(array.dictionary, value_set=labels)
+    by_value = pa.compute.index_in(array.dictionary.cast(pa.string()), value_set=labels)
     codes = np.append(np.asarray(_np(pa.compute.fill_null(by_value, -1)), dtype=np.int32), -1)
     indices = array.indices
     n = len(indices)
@@ -680,7 +683,7 @@ def _lists(pa: Any, lists: list[list[str]], inverse: NDArray[np.intp]) -> Any:
     distinct lists as a list array, gathered by Arrow's ``take``."""
     distinct = pa.array(lists, pa.list_(pa.string()))
     longest = max((len(items) for items in lists), default=0)
-    rows = _MAX_LIST_VALUES // max(longest, 1)  # rows whose values int32 offsets always hold
+    rows = max(1, _MAX_LIST_VALUES // max(longest, 1))  # rows whose values int32 offsets hold
     if len(inverse) <= rows:
         return distinct.take(pa.array(inverse))
     parts = [distinct.take(pa.array(inverse[i : i + rows])) for i in range(0, len(inverse), rows)]
