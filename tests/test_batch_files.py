@@ -142,6 +142,44 @@ class TestFormats:
         assert table.num_rows == 0
         assert "decision.action" in table.column_names
 
+    @pytest.mark.parametrize("dictionaries", [True, False])
+    def test_parquet_text_that_is_not_utf8_is_that_rows_error(
+        self, returns: dict[str, Path], tmp_path: Path, dictionaries: bool
+    ) -> None:
+        """A corrupt Parquet file whose text cells hold bytes that are not UTF-8
+        (a status, a reason, an id) gives those rows invalid_encoding; the other
+        rows are decided, and the errors file shows the bytes as \\xff."""
+        import numpy as np
+
+        table = pq.read_table(returns["parquet"]).slice(0, 30)
+
+        def corrupt(name: str, row: int, raw: bytes) -> Any:
+            cells = [v.encode() for v in table.column(name).to_pylist()]
+            cells[row] = raw
+            offsets = np.cumsum([0, *map(len, cells)]).astype(np.int32)
+            buffers = [None, pa.py_buffer(offsets.tobytes()), pa.py_buffer(b"".join(cells))]
+            return pa.Array.from_buffers(pa.string(), len(cells), buffers)
+
+        for name, row, raw in (("order.status", 1, b"sig\xffned"), ("request.reason", 2, b"\xff"),
+                               ("id", 4, b"R\xff4")):  # fmt: skip
+            index = table.schema.get_field_index(name)
+            table = table.set_column(index, name, corrupt(name, row, raw))
+        source = tmp_path / "corrupt.parquet"
+        pq.write_table(table, source, row_group_size=10, use_dictionary=dictionaries)
+        out, errors = tmp_path / "out.parquet", tmp_path / "errors.jsonl"
+        status, _, err = run(str(source), str(out), "--errors", str(errors))
+        assert (status, err) == (1, "")
+        decided = pq.read_table(out)
+        assert decided.num_rows == 30
+        codes = decided.column("error.code").to_pylist()
+        assert [i for i, c in enumerate(codes) if c] == [1, 2, 4]
+        assert {codes[i] for i in (1, 2, 4)} == {"invalid_encoding"}
+        messages = decided.column("error.message").to_pylist()
+        assert messages[1].startswith("order.status: not UTF-8")
+        bad = [json.loads(line) for line in errors.read_text(encoding="utf-8").splitlines()]
+        assert [b["row"] for b in bad] == [2, 3, 5]
+        assert json.loads(bad[0]["input"])["order.status"] == "sig\\xffned"
+
     @pytest.mark.parametrize("groups", ["one empty row group", "no row group"])
     @pytest.mark.parametrize("chunk", ["1", "2", "65536"])
     def test_an_empty_parquet_file_gives_an_empty_output(

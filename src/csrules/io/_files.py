@@ -276,9 +276,26 @@ def _input_texts(chunk: _Chunk, inputs: pa.Table, out: pa.Table, failed: Any) ->
         if chunk.texts is not None:  # a JSON line, as it came
             texts.append(chunk.texts[index])
             continue
-        record = inputs.slice(index, 1).to_pylist()[0]
+        row_table = inputs.slice(index, 1)
+        try:
+            record = row_table.to_pylist()[0]
+        except UnicodeDecodeError:  # text that is not UTF-8: shown as \xff, as JSON Lines' is
+            record = _as_bytes(row_table).to_pylist()[0]
         texts.append(json.dumps(record, ensure_ascii=False, default=_json_default))
     return texts
+
+
+def _as_bytes(table: pa.Table) -> pa.Table:
+    """``table`` with its text columns as bytes (no UTF-8 check when read)."""
+    import pyarrow as pa
+
+    for i, field in enumerate(table.schema):
+        typ = field.type
+        if pa.types.is_dictionary(typ):
+            typ = typ.value_type
+        if pa.types.is_string(typ) or pa.types.is_large_string(typ):
+            table = table.set_column(i, field.name, table.column(i).cast(pa.large_binary()))
+    return table
 
 
 def _json_default(value: object) -> object:

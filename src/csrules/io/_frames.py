@@ -346,13 +346,23 @@ def _column_values(pa: Any, name: str, array: Any, label: str | None, tz: str | 
     if pat.is_decimal(typ):
         return [None if v is None else format(v, "f") for v in array.to_pylist()]
     if pat.is_string(typ) or pat.is_large_string(typ):
+        try:
+            cells: list[Any] = array.to_pylist()
+        except UnicodeDecodeError:  # bytes that are not UTF-8 (a corrupt file): those cells'
+            # rows get invalid_encoding, as a binary column's do
+            raw = array.cast(pa.large_binary()).to_pylist()
+            cells = [None if v is None else _text_of(name, v) for v in raw]
         # an empty cell is an absent key (a CSV file cannot tell the two apart)
-        values = [None if v == "" else v for v in array.to_pylist()]
+        values = [None if v == "" else v for v in cells]
         if label in TYPED_LABELS:
             cell_zone = None if tz is None else _zone(tz)
-            return [json_value(label, v, cell_zone) for v in values]
+            return [
+                v if isinstance(v, _Undecodable) else json_value(label, v, cell_zone)
+                for v in values
+            ]
         if label == "array":
-            return [None if v is None else _Fragment(v) for v in values]
+            return [None if v is None or isinstance(v, _Undecodable) else _Fragment(v)
+                    for v in values]  # fmt: skip
         return values
     if pat.is_date(typ):
         return [None if v is None else v.isoformat() for v in array.to_pylist()]
@@ -837,12 +847,16 @@ def decide_arrow(
     if fast:
         from csrules.io._frames_fast import decide_fast
 
-        typed, kinds = _typed(pa, table, layout, tz)
-        done, part = decide_fast(
-            ruleset, typed, kinds, policy=policy, first_row=first_row, schema=schema
-        )
-        if part is not None and len(done):
-            decided.append((done, part))
+        try:
+            typed, kinds = _typed(pa, table, layout, tz)
+        except pa.ArrowInvalid:  # text that is not UTF-8: every row takes the line path
+            pass
+        else:
+            done, part = decide_fast(
+                ruleset, typed, kinds, policy=policy, first_row=first_row, schema=schema
+            )
+            if part is not None and len(done):
+                decided.append((done, part))
     if done is not None and len(done):
         import numpy as np
 
