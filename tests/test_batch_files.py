@@ -149,21 +149,10 @@ class TestFormats:
         """A corrupt Parquet file whose text cells hold bytes that are not UTF-8
         (a status, a reason, an id) gives those rows invalid_encoding; the other
         rows are decided, and the errors file shows the bytes as \\xff."""
-        import numpy as np
-
         table = pq.read_table(returns["parquet"]).slice(0, 30)
-
-        def corrupt(name: str, row: int, raw: bytes) -> Any:
-            cells = [v.encode() for v in table.column(name).to_pylist()]
-            cells[row] = raw
-            offsets = np.cumsum([0, *map(len, cells)]).astype(np.int32)
-            buffers = [None, pa.py_buffer(offsets.tobytes()), pa.py_buffer(b"".join(cells))]
-            return pa.Array.from_buffers(pa.string(), len(cells), buffers)
-
         for name, row, raw in (("order.status", 1, b"sig\xffned"), ("request.reason", 2, b"\xff"),
                                ("id", 4, b"R\xff4")):  # fmt: skip
-            index = table.schema.get_field_index(name)
-            table = table.set_column(index, name, corrupt(name, row, raw))
+            table = _with_bytes(table, name, row, raw)
         source = tmp_path / "corrupt.parquet"
         pq.write_table(table, source, row_group_size=10, use_dictionary=dictionaries)
         out, errors = tmp_path / "out.parquet", tmp_path / "errors.jsonl"
@@ -180,6 +169,59 @@ class TestFormats:
         assert [b["row"] for b in bad] == [2, 3, 5]
         assert json.loads(bad[0]["input"])["order.status"] == "sig\\xffned"
 
+    @pytest.mark.parametrize(
+        "where", ["kind", "kind with --kind", "order.id", "order.customer_id",
+                  "lines as text", "line category", "line sku", "complaint at", "meta"],
+    )  # fmt: skip
+    @pytest.mark.parametrize("target", ["out.jsonl", "out.csv", "out.parquet"])
+    def test_bytes_that_are_not_utf8_anywhere_never_stop_the_run(
+        self, tmp_path: Path, where: str, target: str
+    ) -> None:
+        """Whichever text cell of a corrupt Parquet file holds the bad bytes,
+        the run goes on: that row is invalid_encoding naming the column (a
+        ``meta`` cell is passed through with the bytes shown as \\xff), and
+        every other row is decided as in the clean file."""
+        kind = "complaint" if where == "complaint at" else "return"
+        clean = pq.read_table(make(tmp_path / f"{kind}.parquet", kind, 12))
+        if where in ("lines as text", "complaint at"):
+            name = "order.lines" if where == "lines as text" else "at"
+            texts = [
+                json.dumps(v, default=lambda d: format(d, "f")) if name == "order.lines"
+                else v.isoformat()
+                for v in clean.column(name).to_pylist()
+            ]  # fmt: skip
+            clean = clean.set_column(clean.schema.get_field_index(name), name, pa.array(texts))
+        if where == "meta":
+            clean = clean.append_column("meta.note", pa.array(["note"] * clean.num_rows))
+        column = {"kind with --kind": "kind", "lines as text": "order.lines",
+                  "complaint at": "at", "meta": "meta.note"}.get(where, where)  # fmt: skip
+        if where.startswith("line "):
+            corrupt = _with_line_bytes(clean, where.split()[1], 3)
+            column = "order.lines"
+        else:
+            corrupt = _with_bytes(clean, column, 3, b"\xff\xfe")
+        paths = {}
+        for label, table in (("clean", clean), ("corrupt", corrupt)):
+            pq.write_table(table, tmp_path / f"{label}.parquet")
+            paths[label] = tmp_path / f"{label}-{target}"
+            extra = ["--kind", kind] if where == "kind with --kind" else []
+            status, _, err = run(str(tmp_path / f"{label}.parquet"), str(paths[label]), *extra)
+            assert status in (0, 1), (label, status, err)
+            assert err == ""
+        good, got = read_output(paths["clean"]), read_output(paths["corrupt"])
+        assert len(got) == len(good) == clean.num_rows
+        for i, (want, row) in enumerate(zip(good, got, strict=True)):
+            if where == "meta":
+                assert row["meta.note"] == ("\\xff\\xfe" if i == 3 else "note")
+                row = {k: v for k, v in row.items() if k != "meta.note"}
+                want = {k: v for k, v in want.items() if k != "meta.note"}
+                assert row == want
+            elif i == 3:
+                assert row["error.code"] == "invalid_encoding"
+                assert row["error.message"].startswith(f"{column}: not UTF-8")
+            elif where != "complaint at":  # complaints escalate in time order: others may move
+                assert row == want
+
     @pytest.mark.parametrize("groups", ["one empty row group", "no row group"])
     @pytest.mark.parametrize("chunk", ["1", "2", "65536"])
     def test_an_empty_parquet_file_gives_an_empty_output(
@@ -195,6 +237,41 @@ class TestFormats:
         status, _, err = run(str(source), str(out), "--kind", "return", "--chunk-rows", chunk)
         assert (status, err) == (0, "")
         assert pq.read_table(out).num_rows == 0
+
+
+def _raw_text(cells: list[bytes | None]) -> Any:
+    """A string array holding ``cells`` as they are (bytes that are not UTF-8
+    too, as a corrupt file does)."""
+    import numpy as np
+
+    valid = [c is not None for c in cells]
+    offsets = np.cumsum([0, *(len(c or b"") for c in cells)]).astype(np.int32)
+    mask = None if all(valid) else pa.py_buffer(np.packbits(valid, bitorder="little").tobytes())
+    data = pa.py_buffer(b"".join(c or b"" for c in cells))
+    return pa.Array.from_buffers(
+        pa.string(), len(cells), [mask, pa.py_buffer(offsets.tobytes()), data],
+        null_count=valid.count(False),
+    )  # fmt: skip
+
+
+def _with_bytes(table: Any, name: str, row: int, raw: bytes) -> Any:
+    """``table`` with the text cell ``name`` of ``row`` holding ``raw``."""
+    cells = table.column(name).cast(pa.binary()).to_pylist()
+    cells[row] = raw
+    return table.set_column(table.schema.get_field_index(name), name, _raw_text(cells))
+
+
+def _with_line_bytes(table: Any, field: str, row: int) -> Any:
+    """``table`` with the ``field`` of the first order line of ``row`` not UTF-8."""
+    lines = table.column("order.lines").combine_chunks()
+    items = lines.values
+    names = [items.type.field(k).name for k in range(items.type.num_fields)]
+    kids = [items.field(k) for k in range(len(names))]
+    cells = kids[names.index(field)].cast(pa.binary()).to_pylist()
+    cells[lines.offsets.to_pylist()[row]] = b"\xff"
+    kids[names.index(field)] = _raw_text(cells)
+    fixed = pa.ListArray.from_arrays(lines.offsets, pa.StructArray.from_arrays(kids, names=names))
+    return table.set_column(table.schema.get_field_index("order.lines"), "order.lines", fixed)
 
 
 def _case(**changes: Any) -> dict[str, Any]:

@@ -285,6 +285,28 @@ def _input_texts(chunk: _Chunk, inputs: pa.Table, out: pa.Table, failed: Any) ->
     return texts
 
 
+def _cell_texts(column: Any) -> list[str | None]:
+    """A column's cells as text: ``None`` for null, a value that is not text,
+    or bytes that are not UTF-8 (a corrupt file)."""
+    import pyarrow as pa
+
+    t = pa.types
+    typ = column.type.value_type if t.is_dictionary(column.type) else column.type
+    text = t.is_string(typ) or t.is_large_string(typ)
+    if not (text or t.is_binary(typ) or t.is_large_binary(typ)):
+        return [None] * len(column)
+    if text:
+        with contextlib.suppress(UnicodeDecodeError):
+            return list(column.to_pylist())
+    texts: list[str | None] = []
+    for raw in column.cast(pa.large_binary()).to_pylist():
+        try:
+            texts.append(None if raw is None else raw.decode("utf-8"))
+        except UnicodeDecodeError:
+            texts.append(None)
+    return texts
+
+
 def _as_bytes(table: pa.Table) -> pa.Table:
     """``table`` with its text columns as bytes (no UTF-8 check when read)."""
     import pyarrow as pa
@@ -630,8 +652,7 @@ class _Source:
             if "kind" not in self._parquet.schema_arrow.names:
                 return
             for batch in self._parquet.iter_batches(batch_size=1024, columns=["kind"]):
-                for value in batch.column(0).to_pylist():
-                    yield value if isinstance(value, str) else None
+                yield from _cell_texts(batch.column(0))
             return
         if self.format == "csv":
             if "kind" not in self._header:
@@ -1198,7 +1219,7 @@ def _time_key(table: pa.Table, tz: str | None) -> list[float]:
 
         zone = zoneinfo.ZoneInfo(tz)
     keys: list[float] = []
-    for value in pc.cast(column, pa.string()).to_pylist():
+    for value in _cell_texts(column):
         if value is None:
             keys.append(math.inf)
             continue

@@ -218,6 +218,64 @@ def _plain_table(pa: Any, table: pa.Table, keep: frozenset[str] = frozenset()) -
     return table
 
 
+def _utf8_table(pa: Any, table: pa.Table) -> pa.Table:
+    """The table with each text column holding bytes that are not UTF-8 (a
+    corrupt file) read as bytes instead, so that each such cell is its row's
+    ``invalid_encoding``; a ``meta`` column is passed through with those
+    bytes shown as ``\\xff``. Columns of valid text are left as they are."""
+    for i, field in enumerate(table.schema):
+        if not _has_text(pa, field.type):
+            continue
+        column = table.column(i)
+        try:
+            column.validate(full=True)
+        except pa.ArrowInvalid:
+            pass
+        else:
+            continue
+        if _is_meta(field.name):
+            if pa.types.is_string(field.type) or pa.types.is_large_string(field.type):
+                raw = column.cast(pa.large_binary()).to_pylist()
+                shown = [None if v is None else v.decode("utf-8", "backslashreplace") for v in raw]
+                table = table.set_column(i, field, pa.array(shown, field.type))
+            continue
+        table = table.set_column(i, field.name, column.cast(_bytes_type(pa, field.type)))
+    return table
+
+
+def _has_text(pa: Any, typ: Any) -> bool:
+    """Whether a type holds text, at its top or inside."""
+    t = pa.types
+    if t.is_string(typ) or t.is_large_string(typ):
+        return True
+    if t.is_dictionary(typ):
+        return _has_text(pa, typ.value_type)
+    if t.is_list(typ) or t.is_large_list(typ):
+        return _has_text(pa, typ.value_type)
+    if t.is_struct(typ):
+        return any(_has_text(pa, typ.field(i).type) for i in range(typ.num_fields))
+    return False
+
+
+def _bytes_type(pa: Any, typ: Any) -> Any:
+    """``typ`` with its text as bytes (its dictionaries as plain values)."""
+    t = pa.types
+    if t.is_string(typ) or t.is_large_string(typ):
+        return pa.large_binary()
+    if t.is_dictionary(typ):
+        return _bytes_type(pa, typ.value_type)
+    if t.is_list(typ):
+        return pa.list_(_bytes_type(pa, typ.value_type))
+    if t.is_large_list(typ):
+        return pa.large_list(_bytes_type(pa, typ.value_type))
+    if t.is_struct(typ):
+        return pa.struct([
+            pa.field(typ.field(i).name, _bytes_type(pa, typ.field(i).type))
+            for i in range(typ.num_fields)
+        ])  # fmt: skip
+    return typ
+
+
 def _dictionary_text(pa: Any, typ: Any) -> bool:
     """Whether ``typ`` is a dictionary of text (as Parquet's dictionary pages read,
     or pandas' categoricals convert)."""
@@ -280,10 +338,13 @@ def _iso(value: dt.datetime) -> str:
     return value.isoformat()
 
 
-def _plain(value: Any) -> Any:
-    """A value of a nested Arrow cell (a list or struct) as JSON data."""
+def _plain(value: Any, name: str = "") -> Any:
+    """A value of a nested Arrow cell (a list or struct) as JSON data (bytes
+    that are not UTF-8, in column ``name``, as the row's invalid_encoding)."""
     if value is None or isinstance(value, str | bool | int):
         return value
+    if isinstance(value, bytes):
+        return _text_of(name, value)
     if isinstance(value, decimal.Decimal):
         return format(value, "f")
     if isinstance(value, dt.datetime):
@@ -293,9 +354,9 @@ def _plain(value: Any) -> Any:
     if isinstance(value, dt.date):
         return value.isoformat()
     if isinstance(value, Mapping):
-        return {k: _plain(v) for k, v in value.items() if v is not None}
+        return {k: _plain(v, name) for k, v in value.items() if v is not None}
     if isinstance(value, list | tuple):
-        return [_plain(v) for v in value]
+        return [_plain(v, name) for v in value]
     if isinstance(value, float):
         return value
     return str(value)
@@ -345,11 +406,13 @@ def _column_values(pa: Any, name: str, array: Any, label: str | None, tz: str | 
         return [v if v is None or isinstance(v, str) else _iso(v) for v in _times(array)]
     if pat.is_decimal(typ):
         return [None if v is None else format(v, "f") for v in array.to_pylist()]
-    if pat.is_string(typ) or pat.is_large_string(typ):
+    text = pat.is_string(typ) or pat.is_large_string(typ)
+    if text or pat.is_binary(typ) or pat.is_large_binary(typ):
         try:
-            cells: list[Any] = array.to_pylist()
-        except UnicodeDecodeError:  # bytes that are not UTF-8 (a corrupt file): those cells'
-            # rows get invalid_encoding, as a binary column's do
+            cells: list[Any] = array.to_pylist() if text else []
+        except UnicodeDecodeError:  # bytes that are not UTF-8 (a corrupt file)
+            text = False
+        if not text:  # each cell read as UTF-8; one that is not is its row's invalid_encoding
             raw = array.cast(pa.large_binary()).to_pylist()
             cells = [None if v is None else _text_of(name, v) for v in raw]
         # an empty cell is an absent key (a CSV file cannot tell the two apart)
@@ -361,18 +424,16 @@ def _column_values(pa: Any, name: str, array: Any, label: str | None, tz: str | 
                 for v in values
             ]
         if label == "array":
-            return [None if v is None or isinstance(v, _Undecodable) else _Fragment(v)
+            return [v if v is None or isinstance(v, _Undecodable) else _Fragment(v)
                     for v in values]  # fmt: skip
         return values
     if pat.is_date(typ):
         return [None if v is None else v.isoformat() for v in array.to_pylist()]
-    if pat.is_binary(typ) or pat.is_large_binary(typ):
-        return [None if v is None else _text_of(name, v) for v in array.to_pylist()]
     if pat.is_dictionary(typ):
         return _column_values(pa, name, array.cast(typ.value_type), label, tz)
     if pat.is_list(typ) or pat.is_large_list(typ) or pat.is_struct(typ):
-        return [_plain(v) for v in array.to_pylist()]
-    return [_plain(v) for v in array.to_pylist()]
+        return [_plain(v, name) for v in array.to_pylist()]
+    return [_plain(v, name) for v in array.to_pylist()]
 
 
 def _times(array: Any) -> list[Any]:
@@ -540,9 +601,11 @@ def _plan(layout: _Layout, table: pa.Table, tz: str | None) -> _Plan:
     for name, path, label in layout.used:
         array = table.column(name).combine_chunks() if n else table.column(name).slice(0, 0)
         if name == "kind" and layout.fill_kind is not None:
-            if pa.types.is_string(array.type):  # an empty cell is the run's kind
-                fill = layout.fill_kind
-                values = [fill if v is None or v == "" else v for v in array.to_pylist()]
+            t = pa.types
+            if t.is_string(array.type) or t.is_binary(array.type) or t.is_large_binary(array.type):
+                fill = layout.fill_kind  # an empty cell is the run's kind
+                cells = _column_values(pa, name, array, "string", tz)
+                values = [fill if v is None or v == "" else v for v in cells]
                 columns.append(_Column("kind", ("kind",), values))
                 filled = True
             continue
@@ -840,7 +903,7 @@ def decide_arrow(
         keep = DICTIONARY_COLUMNS
     # the vectorised path reads the codes of a dictionary column of values (as
     # Parquet's dictionary pages give them); every other path reads plain text
-    table = _plain_table(pa, table, keep)
+    table = _utf8_table(pa, _plain_table(pa, table, keep))
     layout = _layout(ruleset, table, kind, tz)
     decided: list[Any] = []
     done = None

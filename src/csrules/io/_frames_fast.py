@@ -103,8 +103,6 @@ def _types_fit(pa: Any, table: Any) -> bool:
         typ = column.type
         if name not in _KNOWN:
             return False
-        if name == "id" and t.is_string(typ) and not _utf8(pa, column):
-            return False  # passed through to the output: the line path reports its rows
         if name in _ENUMS:
             ok = t.is_string(typ) or (
                 t.is_dictionary(typ)
@@ -122,15 +120,6 @@ def _types_fit(pa: Any, table: Any) -> bool:
             ok = t.is_list(typ) and t.is_struct(typ.value_type) and _line_type_fits(pa, typ)
         if not ok:
             return False
-    return True
-
-
-def _utf8(pa: Any, column: Any) -> bool:
-    """Whether a text column holds UTF-8 only (a corrupt file may not)."""
-    try:
-        column.validate(full=True)
-    except pa.ArrowInvalid:
-        return False
     return True
 
 
