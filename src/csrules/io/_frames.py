@@ -181,21 +181,24 @@ def decision_schema(
     return schema
 
 
-def _plain_type(pa: Any, typ: Any) -> Any:
+def _plain_type(pa: Any, typ: Any, text: Any = None) -> Any:
     """``typ`` with large, view and dictionary strings and lists as plain ones
-    (polars writes ``large_string`` and ``large_list``)."""
+    (polars writes ``large_string`` and ``large_list``); with ``text``, its
+    text of any kind as that type instead (``large_binary``: as bytes)."""
     t = pa.types
+    if text is not None and (t.is_string(typ) or t.is_large_string(typ) or t.is_string_view(typ)):
+        return text
     if t.is_large_string(typ) or t.is_string_view(typ):
         return pa.string()
     if t.is_dictionary(typ):
-        return _plain_type(pa, typ.value_type)
+        return _plain_type(pa, typ.value_type, text)
     if t.is_large_list(typ) or t.is_list_view(typ) or t.is_large_list_view(typ):
-        return pa.list_(_plain_type(pa, typ.value_type))
+        return pa.list_(_plain_type(pa, typ.value_type, text))
     if t.is_list(typ):
-        return pa.list_(_plain_type(pa, typ.value_type))
+        return pa.list_(_plain_type(pa, typ.value_type, text))
     if t.is_struct(typ):
         return pa.struct([
-            pa.field(typ.field(i).name, _plain_type(pa, typ.field(i).type))
+            pa.field(typ.field(i).name, _plain_type(pa, typ.field(i).type, text))
             for i in range(typ.num_fields)
         ])  # fmt: skip
     return typ
@@ -239,7 +242,9 @@ def _utf8_table(pa: Any, table: pa.Table) -> pa.Table:
                 shown = [None if v is None else v.decode("utf-8", "backslashreplace") for v in raw]
                 table = table.set_column(i, field, pa.array(shown, field.type))
             continue
-        table = table.set_column(i, field.name, column.cast(_bytes_type(pa, field.type)))
+        table = table.set_column(
+            i, field.name, column.cast(_plain_type(pa, field.type, pa.large_binary()))
+        )
     return table
 
 
@@ -255,25 +260,6 @@ def _has_text(pa: Any, typ: Any) -> bool:
     if t.is_struct(typ):
         return any(_has_text(pa, typ.field(i).type) for i in range(typ.num_fields))
     return False
-
-
-def _bytes_type(pa: Any, typ: Any) -> Any:
-    """``typ`` with its text as bytes (its dictionaries as plain values)."""
-    t = pa.types
-    if t.is_string(typ) or t.is_large_string(typ):
-        return pa.large_binary()
-    if t.is_dictionary(typ):
-        return _bytes_type(pa, typ.value_type)
-    if t.is_list(typ):
-        return pa.list_(_bytes_type(pa, typ.value_type))
-    if t.is_large_list(typ):
-        return pa.large_list(_bytes_type(pa, typ.value_type))
-    if t.is_struct(typ):
-        return pa.struct([
-            pa.field(typ.field(i).name, _bytes_type(pa, typ.field(i).type))
-            for i in range(typ.num_fields)
-        ])  # fmt: skip
-    return typ
 
 
 def _dictionary_text(pa: Any, typ: Any) -> bool:
