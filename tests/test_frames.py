@@ -598,6 +598,24 @@ def test_pandas_categoricals_take_the_fast_path(monkeypatch: pytest.MonkeyPatch)
     pd.testing.assert_frame_equal(out, plain)
 
 
+def test_a_pandas_cell_with_a_lone_surrogate_is_its_rows_invalid_encoding() -> None:
+    """Text read with ``surrogateescape`` (bytes that were not UTF-8) in a pandas
+    cell is that row's invalid_encoding; the other rows are decided as before."""
+    pd = pytest.importorskip("pandas")
+    cases = [case_to_json(c) for c in _sample_returns()[:8]]
+    frame = _table([_leaves(c) for c in cases], typed=True).to_pandas()
+    plain = RULES.decide_frame(frame.copy())
+    frame["order.id"] = frame["order.id"].astype(object)  # a column of Python strings
+    frame.loc[3, "order.id"] = "bad\udcff"
+    out = RULES.decide_frame(frame)
+    assert out.loc[3, "error.code"] == "invalid_encoding"
+    assert out.loc[3, "error.message"].startswith("order.id: not UTF-8")
+    others = [i for i in range(len(cases)) if i != 3]
+    pd.testing.assert_frame_equal(  # a column with the error row's null is of objects
+        out.iloc[others], plain.iloc[others], check_dtype=False
+    )
+
+
 def test_list_columns_too_long_for_int32_offsets_come_in_chunks(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:

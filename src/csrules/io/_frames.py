@@ -1027,7 +1027,7 @@ def _from_pandas(pa: Any, data: Any) -> pa.Table:
         data = data.assign(**{str(n): [_as_text(v) for v in data[n]] for n in mixed})
     try:
         return pa.Table.from_pandas(data, preserve_index=False)
-    except (pa.ArrowInvalid, pa.ArrowTypeError):
+    except (pa.ArrowInvalid, pa.ArrowTypeError, UnicodeEncodeError):
         pass
     columns: dict[str, Any] = {}
     for name in data.columns:
@@ -1036,7 +1036,20 @@ def _from_pandas(pa: Any, data: Any) -> pa.Table:
             columns[str(name)] = pa.Array.from_pandas(values)
         except (pa.ArrowInvalid, pa.ArrowTypeError):
             columns[str(name)] = pa.array([_as_text(v) for v in values], pa.string())
+        except UnicodeEncodeError:  # text with lone surrogates (bytes read with
+            # surrogateescape): as those bytes, each such cell its row's invalid_encoding
+            columns[str(name)] = pa.array(
+                [v.encode("utf-8", "surrogateescape") if isinstance(v, str) else _as_bytes(v)
+                 for v in values],
+                pa.large_binary(),
+            )  # fmt: skip
     return pa.table(columns)
+
+
+def _as_bytes(value: object) -> bytes | None:
+    """A cell beside text with lone surrogates, as bytes (None for a missing one)."""
+    text = _as_text(value)
+    return None if text is None else text.encode("utf-8", "surrogateescape")
 
 
 def _mixed_times(column: Any) -> bool:
