@@ -989,11 +989,11 @@ class CompiledKind:
             later_reads.append(set(reads))
             reads |= set(table.inputs)
         later_reads.reverse()
-        after = _after_tables(kind)
         derived = {name for spec in kind.facts for name in spec.reads()}
+        #: each table with the outputs that later tables or derived facts read
         self.steps = tuple(
-            (t, t._run, tuple(o for o in t.outputs if o in later or o in derived), after[i])
-            for i, (t, later) in enumerate(zip(kind.tables, later_reads, strict=True))
+            (t, tuple(o for o in t.outputs if o in later or o in derived))
+            for t, later in zip(kind.tables, later_reads, strict=True)
         )
         #: ``decide(roots, extra, policy, case_id)``: the decision for one
         #: case, given its parts (as ``kind.roots`` names them). One
@@ -1040,7 +1040,7 @@ def _compile_decide(compiled: CompiledKind) -> Callable[..., Decision]:
     post = post_facts(kind)
     derived = [spec for spec in derived_order(kind) if spec.name in post]
     results = []
-    for i, (table, _run, feeds, _after) in enumerate(compiled.steps):
+    for i, (table, feeds) in enumerate(compiled.steps):
         lines.append("    try:")
         lines.extend(table.inline(compiler, f"r{i}", "        "))
         lines.append("    except KeyError as _err:")
@@ -1087,8 +1087,10 @@ def _compile_decide_calls(compiled: CompiledKind) -> Callable[..., Decision]:
     lines.append("    facts, resolved, params = _build(*roots, extra, policy)")
     lines.append("    cal = policy.calendar")
     results = []
-    for i, (table, run, feeds, post) in enumerate(compiled.steps):
-        values[f"_run{i}"] = run
+    after = _after_tables(compiled.kind)  # derived facts set once a table has run
+    for i, (table, feeds) in enumerate(compiled.steps):
+        post = after[i]
+        values[f"_run{i}"] = table._run
         # a table's result is a tuple whose first item is its outputs
         lines.append(f"    r{i} = _run{i}(facts, params, cal)")
         if feeds:
