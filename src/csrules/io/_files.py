@@ -286,25 +286,19 @@ def _input_texts(chunk: _Chunk, inputs: pa.Table, out: pa.Table, failed: Any) ->
 
 
 def _cell_texts(column: Any) -> list[str | None]:
-    """A column's cells as text: ``None`` for null, a value that is not text,
-    or bytes that are not UTF-8 (a corrupt file)."""
+    """A column's cells as text: ``None`` for null or empty, a value that is
+    not text, or bytes that are not UTF-8 (a corrupt file), read as a frame's
+    text cells are (:func:`csrules.io._frames._column_values`)."""
     import pyarrow as pa
+
+    from csrules.io._frames import _column_values
 
     t = pa.types
     typ = column.type.value_type if t.is_dictionary(column.type) else column.type
-    text = t.is_string(typ) or t.is_large_string(typ)
-    if not (text or t.is_binary(typ) or t.is_large_binary(typ)):
+    if not (t.is_string(typ) or t.is_large_string(typ) or t.is_binary(typ)
+            or t.is_large_binary(typ)):  # fmt: skip
         return [None] * len(column)
-    if text:
-        with contextlib.suppress(UnicodeDecodeError):
-            return list(column.to_pylist())
-    texts: list[str | None] = []
-    for raw in column.cast(pa.large_binary()).to_pylist():
-        try:
-            texts.append(None if raw is None else raw.decode("utf-8"))
-        except UnicodeDecodeError:
-            texts.append(None)
-    return texts
+    return [v if isinstance(v, str) else None for v in _column_values(pa, "", column, None, None)]
 
 
 def _as_bytes(table: pa.Table) -> pa.Table:
@@ -422,20 +416,21 @@ class _Source:
         import pyarrow as pa
         import pyarrow.parquet as pq
 
-        try:
-            # pre_buffer keeps what it read ahead for the whole file (memory grows with it)
-            schema = pq.read_schema(self.path)
-        except (pa.ArrowException, OSError) as err:
-            raise BatchFileError(self.path, f"not a readable Parquet file: {err}") from err
-        # columns of values (a status, a reason) as their dictionary codes, as
-        # Parquet keeps them: no text per row to build, read or compare
         from csrules.io._frames_fast import DICTIONARY_COLUMNS
 
-        codes = [
-            f.name for f in schema if f.name in DICTIONARY_COLUMNS and pa.types.is_string(f.type)
-        ]
         try:
-            self._parquet = pq.ParquetFile(self.path, pre_buffer=False, read_dictionary=codes)
+            meta = pq.read_metadata(self.path)  # the footer, read once
+            # columns of values (a status, a reason) as their dictionary codes,
+            # as Parquet keeps them: no text per row to build, read or compare
+            codes = [
+                f.name
+                for f in meta.schema.to_arrow_schema()
+                if f.name in DICTIONARY_COLUMNS and pa.types.is_string(f.type)
+            ]
+            # pre_buffer keeps what it read ahead for the whole file (memory grows with it)
+            self._parquet = pq.ParquetFile(
+                self.path, metadata=meta, pre_buffer=False, read_dictionary=codes
+            )
         except (pa.ArrowException, OSError) as err:
             raise BatchFileError(self.path, f"not a readable Parquet file: {err}") from err
         self.total = self._parquet.metadata.num_rows
