@@ -201,13 +201,18 @@ class TestFormats:
         else:
             corrupt = _with_bytes(clean, column, 3, b"\xff\xfe")
         paths = {}
+        errors = tmp_path / "errors.jsonl"
         for label, table in (("clean", clean), ("corrupt", corrupt)):
             pq.write_table(table, tmp_path / f"{label}.parquet")
             paths[label] = tmp_path / f"{label}-{target}"
             extra = ["--kind", kind] if where == "kind with --kind" else []
+            extra += ["--errors", str(errors)]
             status, _, err = run(str(tmp_path / f"{label}.parquet"), str(paths[label]), *extra)
             assert status in (0, 1), (label, status, err)
             assert err == ""
+        bad = [json.loads(line) for line in errors.read_text(encoding="utf-8").splitlines()]
+        assert [b["row"] for b in bad] == ([] if where == "meta" else [4])
+        assert all("\\xff" in b["input"] for b in bad)  # the row as read, bytes shown
         good, got = read_output(paths["clean"]), read_output(paths["corrupt"])
         assert len(got) == len(good) == clean.num_rows
         for i, (want, row) in enumerate(zip(good, got, strict=True)):

@@ -302,15 +302,16 @@ def _cell_texts(column: Any) -> list[str | None]:
 
 
 def _as_bytes(table: pa.Table) -> pa.Table:
-    """``table`` with its text columns as bytes (no UTF-8 check when read)."""
+    """``table`` with its text, at the top of a column or inside, as bytes
+    (no UTF-8 check when read)."""
     import pyarrow as pa
 
+    from csrules.io._frames import _has_text, _plain_type
+
     for i, field in enumerate(table.schema):
-        typ = field.type
-        if pa.types.is_dictionary(typ):
-            typ = typ.value_type
-        if pa.types.is_string(typ) or pa.types.is_large_string(typ):
-            table = table.set_column(i, field.name, table.column(i).cast(pa.large_binary()))
+        if _has_text(pa, field.type):
+            as_bytes = _plain_type(pa, field.type, pa.large_binary())
+            table = table.set_column(i, field.name, table.column(i).cast(as_bytes))
     return table
 
 
